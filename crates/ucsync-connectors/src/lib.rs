@@ -1,0 +1,1 @@
+//! PLACEHOLDER — the connector registry is written by the CSV connector work.

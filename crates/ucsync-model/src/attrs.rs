@@ -1,0 +1,303 @@
+//! Attribute sets: the values of one staged object or one directory entry.
+//!
+//! An attribute holds one or more string values; an attribute with no value is absent. Names are
+//! kept as given (case-sensitive). `Attrs` is ordered, so its encoding and its hash are canonical:
+//! two sets with the same values always hash the same, which is how imports tell what changed.
+//! This module knows nothing of connectors or of the store; it only gives them a compact binary
+//! form to keep.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The values of one object, by attribute name.
+#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Attrs(BTreeMap<String, Vec<String>>);
+
+impl fmt::Debug for Attrs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+impl Attrs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The values of `name`; empty when the attribute is absent.
+    pub fn get(&self, name: &str) -> &[String] {
+        self.0.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The first value of `name`, if any.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.get(name).first().map(String::as_str)
+    }
+
+    /// Sets `name` to `values`, dropping empty strings; no value left removes the attribute.
+    pub fn set(&mut self, name: impl Into<String>, values: Vec<String>) {
+        let name = name.into();
+        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            self.0.remove(&name);
+        } else {
+            self.0.insert(name, values);
+        }
+    }
+
+    /// Sets `name` to a single value (an empty value removes it).
+    pub fn set_one(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.set(name, vec![value.into()]);
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<Vec<String>> {
+        self.0.remove(name)
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
+        self.0.iter()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.0.keys()
+    }
+
+    /// A stable 64-bit hash of the whole set (names and values, in order).
+    pub fn hash64(&self) -> i64 {
+        let mut buf = Vec::with_capacity(256);
+        self.encode_into(&mut buf);
+        hash_bytes(&buf)
+    }
+
+    /// The compact binary form kept by the store.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(64 + self.0.len() * 24);
+        self.encode_into(&mut buf);
+        buf
+    }
+
+    fn encode_into(&self, buf: &mut Vec<u8>) {
+        put_len(buf, self.0.len());
+        for (name, values) in &self.0 {
+            put_str(buf, name);
+            put_len(buf, values.len());
+            for v in values {
+                put_str(buf, v);
+            }
+        }
+    }
+
+    /// Reads what [`Attrs::encode`] wrote.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let n = r.len()?;
+        let mut map = BTreeMap::new();
+        for _ in 0..n {
+            let name = r.string()?;
+            let count = r.len()?;
+            let mut values = Vec::with_capacity(count.min(1024));
+            for _ in 0..count {
+                values.push(r.string()?);
+            }
+            map.insert(name, values);
+        }
+        Ok(Attrs(map))
+    }
+
+    /// Attribute-by-attribute differences from `self` (old) to `new`.
+    pub fn diff(&self, new: &Attrs) -> Vec<AttrChange> {
+        let mut out = Vec::new();
+        for (name, old_values) in &self.0 {
+            match new.0.get(name) {
+                Some(new_values) if new_values == old_values => {}
+                Some(new_values) => out.push(AttrChange {
+                    attribute: name.clone(),
+                    old: old_values.clone(),
+                    new: new_values.clone(),
+                }),
+                None => out.push(AttrChange {
+                    attribute: name.clone(),
+                    old: old_values.clone(),
+                    new: Vec::new(),
+                }),
+            }
+        }
+        for (name, new_values) in &new.0 {
+            if !self.0.contains_key(name) {
+                out.push(AttrChange {
+                    attribute: name.clone(),
+                    old: Vec::new(),
+                    new: new_values.clone(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.attribute.cmp(&b.attribute));
+        out
+    }
+}
+
+impl FromIterator<(String, Vec<String>)> for Attrs {
+    fn from_iter<T: IntoIterator<Item = (String, Vec<String>)>>(iter: T) -> Self {
+        let mut attrs = Attrs::new();
+        for (k, v) in iter {
+            attrs.set(k, v);
+        }
+        attrs
+    }
+}
+
+/// One attribute's change: the values before and after (empty = absent).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AttrChange {
+    pub attribute: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub old: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new: Vec<String>,
+}
+
+/// A stable 64-bit hash (xxh3) of bytes, as a signed integer for SQL.
+pub fn hash_bytes(bytes: &[u8]) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(bytes) as i64
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored attribute data is corrupt at byte {at}: {what}; restore the data directory from a backup or run a full import of this connector")]
+pub struct DecodeError {
+    pub at: usize,
+    pub what: &'static str,
+}
+
+pub(crate) fn put_len(buf: &mut Vec<u8>, mut n: usize) {
+    // LEB128: small lengths take one byte.
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            buf.push(byte);
+            return;
+        }
+        buf.push(byte | 0x80);
+    }
+}
+
+pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
+    put_len(buf, s.len());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+pub(crate) struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub pos: usize,
+}
+
+impl Reader<'_> {
+    pub fn len(&mut self) -> Result<usize, DecodeError> {
+        let mut n: usize = 0;
+        let mut shift = 0;
+        loop {
+            let byte = *self.bytes.get(self.pos).ok_or(DecodeError {
+                at: self.pos,
+                what: "length runs past the end",
+            })?;
+            self.pos += 1;
+            n |= ((byte & 0x7f) as usize) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(n);
+            }
+            shift += 7;
+            if shift > 56 {
+                return Err(DecodeError {
+                    at: self.pos,
+                    what: "length too long",
+                });
+            }
+        }
+    }
+
+    pub fn string(&mut self) -> Result<String, DecodeError> {
+        let n = self.len()?;
+        let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len());
+        let end = end.ok_or(DecodeError {
+            at: self.pos,
+            what: "string runs past the end",
+        })?;
+        let s = std::str::from_utf8(&self.bytes[self.pos..end]).map_err(|_| DecodeError {
+            at: self.pos,
+            what: "string is not UTF-8",
+        })?;
+        self.pos = end;
+        Ok(s.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Attrs {
+        let mut a = Attrs::new();
+        a.set_one("mail", "anna@example.com");
+        a.set("TC", vec!["A".into(), "".into(), "B".into()]);
+        a.set_one("empty", "");
+        a.set_one("givenName", "Ännä");
+        a
+    }
+
+    #[test]
+    fn empty_values_are_absent() {
+        let a = sample();
+        assert!(!a.contains("empty"));
+        assert_eq!(a.get("TC"), ["A", "B"]);
+    }
+
+    #[test]
+    fn encoding_round_trips_and_hash_is_canonical() {
+        let a = sample();
+        let back = Attrs::decode(&a.encode()).unwrap();
+        assert_eq!(a, back);
+        let mut b = Attrs::new();
+        b.set_one("givenName", "Ännä");
+        b.set("TC", vec!["A".into(), "B".into()]);
+        b.set_one("mail", "anna@example.com");
+        assert_eq!(a.hash64(), b.hash64());
+        b.set_one("mail", "other@example.com");
+        assert_ne!(a.hash64(), b.hash64());
+    }
+
+    #[test]
+    fn corrupt_bytes_are_an_error_not_a_panic() {
+        let bytes = sample().encode();
+        for cut in 0..bytes.len() {
+            let _ = Attrs::decode(&bytes[..cut]);
+        }
+        assert!(Attrs::decode(&[5, 200]).is_err());
+    }
+
+    #[test]
+    fn diff_lists_added_changed_and_removed() {
+        let a = sample();
+        let mut b = a.clone();
+        b.remove("TC");
+        b.set_one("mail", "x@y");
+        b.set_one("sn", "Berg");
+        let d = a.diff(&b);
+        let names: Vec<_> = d.iter().map(|c| c.attribute.as_str()).collect();
+        assert_eq!(names, ["TC", "mail", "sn"]);
+        assert!(d[0].new.is_empty());
+        assert!(d[2].old.is_empty());
+    }
+}

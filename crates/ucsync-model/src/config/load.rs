@@ -1,0 +1,328 @@
+//! Reading `ucsync.toml`: syntax, unknown keys, types, then meaning. Every problem found is
+//! reported with its key path and what is allowed, not just the first.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use super::schema::allowed_beside;
+use super::{CONFIG_VERSION, Config, DEFAULT_ENTERPRISE, DeprovisionAction};
+use crate::ConnectorFactory;
+use crate::expr::Expr;
+
+/// One thing wrong in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigProblem {
+    /// The key path, e.g. `connectors.forest-a.rules.import_flows.mail`.
+    pub path: String,
+    /// What is wrong and what is allowed.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration {path}: {source}; check the path given with --config")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the configuration has {} problem(s):\n{}", .0.len(), list(.0))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+fn list(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads and validates the configuration file at `path`.
+pub fn load(path: &Path, factory: &dyn ConnectorFactory) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(&text, factory)
+}
+
+/// Parses and validates configuration text.
+pub fn parse(text: &str, factory: &dyn ConnectorFactory) -> Result<Config, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].lines().count().max(1);
+                format!("line {line}")
+            })
+            .unwrap_or_default();
+        ConfigError::Invalid(vec![ConfigProblem::new(
+            at,
+            format!("not valid TOML: {}", e.message()),
+        )])
+    })?;
+
+    let mut problems = Vec::new();
+    let mut unknown = Vec::new();
+    let mut track = serde_path_to_error::Track::new();
+    let parsed: Result<Config, _> = {
+        let de = serde_path_to_error::Deserializer::new(toml::Value::Table(table), &mut track);
+        serde_ignored::deserialize(de, |path| unknown.push(path.to_string()))
+    };
+    for path in unknown {
+        let message = match allowed_beside(&path) {
+            Some(fields) => format!("unknown key; allowed here: {}", fields.join(", ")),
+            None => "unknown key".to_owned(),
+        };
+        problems.push(ConfigProblem::new(path, message));
+    }
+    match parsed {
+        Ok(config) => {
+            problems.extend(validate(&config, factory));
+            if problems.is_empty() {
+                Ok(config)
+            } else {
+                Err(ConfigError::Invalid(problems))
+            }
+        }
+        Err(e) => {
+            let path = track.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            problems.push(ConfigProblem::new(path, e.to_string()));
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+const NAME_RULE: &str = "use 1 to 64 letters, digits, '-' or '_'";
+
+/// Checks what the types cannot: names, references between keys, expressions, settings.
+pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigProblem> {
+    let mut p = Vec::new();
+    if config.version != CONFIG_VERSION {
+        p.push(ConfigProblem::new(
+            "version",
+            format!(
+                "version {} is not supported; this build reads version = {CONFIG_VERSION}",
+                config.version
+            ),
+        ));
+    }
+    let enterprises: BTreeSet<&str> = config
+        .enterprises
+        .keys()
+        .map(String::as_str)
+        .chain([DEFAULT_ENTERPRISE])
+        .collect();
+    for name in config.enterprises.keys() {
+        if !valid_name(name) {
+            p.push(ConfigProblem::new(
+                format!("enterprises.{name}"),
+                format!("invalid enterprise name; {NAME_RULE}"),
+            ));
+        }
+    }
+    for (name, c) in &config.connectors {
+        let at = format!("connectors.{name}");
+        if !valid_name(name) {
+            p.push(ConfigProblem::new(&at, format!("invalid connector name; {NAME_RULE}")));
+        }
+        if !enterprises.contains(c.enterprise.as_str()) {
+            p.push(ConfigProblem::new(
+                format!("{at}.enterprise"),
+                format!(
+                    "enterprise \"{}\" is not configured; add [enterprises.{}] or use one of: {}",
+                    c.enterprise,
+                    c.enterprise,
+                    enterprises.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let kinds = factory.kinds();
+        if !kinds.contains(&c.kind.as_str()) {
+            p.push(ConfigProblem::new(
+                format!("{at}.kind"),
+                format!("unknown kind \"{}\"; allowed: {}", c.kind, kinds.join(", ")),
+            ));
+        } else {
+            p.extend(factory.validate(&c.kind, &c.settings, &format!("{at}.settings")));
+        }
+        validate_rules(name, c, factory, &mut p);
+    }
+    for (ename, e) in &config.enterprises {
+        let at = format!("enterprises.{ename}");
+        let members: BTreeSet<&str> = config
+            .connectors
+            .iter()
+            .filter(|(_, c)| &c.enterprise == ename)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if let Some(t) = &e.deletion_threshold
+            && let Err(msg) = t.parse()
+        {
+            p.push(ConfigProblem::new(format!("{at}.deletion_threshold"), msg));
+        }
+        if !e.sync_order.is_empty() {
+            let mut seen = BTreeSet::new();
+            for (i, n) in e.sync_order.iter().enumerate() {
+                if !members.contains(n.as_str()) {
+                    p.push(ConfigProblem::new(
+                        format!("{at}.sync_order[{i}]"),
+                        format!("\"{n}\" is not a connector of enterprise {ename}; allowed: {}", join(&members)),
+                    ));
+                } else if !seen.insert(n.as_str()) {
+                    p.push(ConfigProblem::new(
+                        format!("{at}.sync_order[{i}]"),
+                        format!("\"{n}\" is listed twice; list each connector once"),
+                    ));
+                }
+            }
+            for m in members.difference(&seen) {
+                p.push(ConfigProblem::new(
+                    format!("{at}.sync_order"),
+                    format!("connector \"{m}\" is missing; list every connector of the enterprise in the order sync-now runs them"),
+                ));
+            }
+        }
+        for (attr, order) in &e.precedence {
+            for (i, n) in order.iter().enumerate() {
+                if !members.contains(n.as_str()) {
+                    p.push(ConfigProblem::new(
+                        format!("{at}.precedence.{attr}[{i}]"),
+                        format!("\"{n}\" is not a connector of enterprise {ename}; allowed: {}", join(&members)),
+                    ));
+                }
+            }
+        }
+    }
+    p
+}
+
+fn join(set: &BTreeSet<&str>) -> String {
+    if set.is_empty() {
+        "(none yet)".to_owned()
+    } else {
+        set.iter().copied().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn check_expr(path: String, src: &str, boolean: bool, p: &mut Vec<ConfigProblem>) {
+    match Expr::compile(src) {
+        Err(e) => p.push(ConfigProblem::new(path, format!("{e} in `{src}`"))),
+        Ok(expr) if boolean && !expr.is_boolean() => p.push(ConfigProblem::new(
+            path,
+            format!("`{src}` is not a condition; write a comparison such as `department != \"Test\"`, or present(attr)"),
+        )),
+        Ok(_) => {}
+    }
+}
+
+fn validate_rules(
+    name: &str,
+    c: &super::ConnectorConfig,
+    factory: &dyn ConnectorFactory,
+    p: &mut Vec<ConfigProblem>,
+) {
+    let at = format!("connectors.{name}.rules");
+    let r = &c.rules;
+    if let Some(scope) = &r.scope {
+        check_expr(format!("{at}.scope"), scope, true, p);
+    }
+    for (i, j) in r.join.iter().enumerate() {
+        check_expr(format!("{at}.join[{i}].staged"), &j.staged, false, p);
+        if j.directory.trim().is_empty() {
+            p.push(ConfigProblem::new(
+                format!("{at}.join[{i}].directory"),
+                "name the directory attribute to match, e.g. directory = \"mail\"",
+            ));
+        }
+    }
+    for (staged, entry) in &r.projection {
+        if entry.trim().is_empty() {
+            p.push(ConfigProblem::new(
+                format!("{at}.projection.{staged}"),
+                "name the directory entry type, e.g. person = \"person\"",
+            ));
+        }
+    }
+    for (attr, src) in &r.import_flows {
+        check_expr(format!("{at}.import_flows.{attr}"), src, false, p);
+    }
+    for (attr, src) in &r.export_flows {
+        check_expr(format!("{at}.export_flows.{attr}"), src, false, p);
+    }
+    let exports = factory
+        .capabilities(&c.kind)
+        .map(|caps| caps.export.is_some())
+        .unwrap_or(true);
+    if !exports && (!r.export_flows.is_empty() || !r.provisioning.is_empty()) {
+        p.push(ConfigProblem::new(
+            &at,
+            format!("a {} connector cannot export; remove export_flows and provisioning", c.kind),
+        ));
+    }
+    for (i, prov) in r.provisioning.iter().enumerate() {
+        if let Some(when) = &prov.when {
+            check_expr(format!("{at}.provisioning[{i}].when"), when, true, p);
+        }
+        if prov.from.trim().is_empty() || prov.object_type.trim().is_empty() {
+            p.push(ConfigProblem::new(
+                format!("{at}.provisioning[{i}]"),
+                "set both from (the directory entry type) and object_type (the type created here)",
+            ));
+        }
+    }
+    if !r.provisioning.is_empty() && r.export_flows.is_empty() {
+        p.push(ConfigProblem::new(
+            format!("{at}.export_flows"),
+            "provisioning creates objects from export flows; add at least one export flow",
+        ));
+    }
+    let d = &r.deprovisioning;
+    match d.action {
+        DeprovisionAction::Disable => {
+            if d.attribute.as_deref().unwrap_or("").is_empty() || d.value.is_none() {
+                p.push(ConfigProblem::new(
+                    format!("{at}.deprovisioning"),
+                    "action = \"disable\" needs attribute and value, e.g. { action = \"disable\", attribute = \"enabled\", value = \"false\" }",
+                ));
+            }
+        }
+        DeprovisionAction::Delete | DeprovisionAction::Disconnect => {
+            if d.attribute.is_some() || d.value.is_some() {
+                p.push(ConfigProblem::new(
+                    format!("{at}.deprovisioning"),
+                    "attribute and value are used only with action = \"disable\"",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The configuration: enterprises, connectors and their rules, as written in `ucsync.toml`.
+//!
+//! These types are plain data. [`load`] reads and validates a file; the same validation serves
+//! the CLI, and later the API and the console. Connector settings stay a raw table here: each
+//! connector kind validates its own through a [`ConnectorFactory`](crate::ConnectorFactory).
+
+mod load;
+mod schema;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, ConfigProblem, load, parse};
+
+/// The version this build reads and writes.
+pub const CONFIG_VERSION: u32 = 1;
+/// The enterprise that always exists.
+pub const DEFAULT_ENTERPRISE: &str = "default";
+/// Deletes allowed per run when an enterprise sets no threshold.
+pub const DEFAULT_DELETION_THRESHOLD: u64 = 500;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enterprises: BTreeMap<String, EnterpriseConfig>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub connectors: BTreeMap<String, ConnectorConfig>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnterpriseConfig {
+    /// The order in which sync-now runs the connectors; every connector of the enterprise once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_order: Vec<String>,
+    /// Deletes one run may export: a count (`500`) or a share of the target (`"10%"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_threshold: Option<Threshold>,
+    /// Per directory attribute, the connectors allowed to give it, most trusted first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub precedence: BTreeMap<String, Vec<String>>,
+    /// Directory attributes whose values point at other entries (e.g. `member`, `manager`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+/// A deletion threshold as written: a count or a percentage string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Threshold {
+    Count(i64),
+    Text(String),
+}
+
+/// A validated deletion threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeletionThreshold {
+    Count(u64),
+    Percent(f64),
+}
+
+impl DeletionThreshold {
+    /// The deletes allowed out of `total` objects.
+    pub fn allowed(&self, total: u64) -> u64 {
+        match *self {
+            DeletionThreshold::Count(n) => n,
+            DeletionThreshold::Percent(p) => ((total as f64) * p / 100.0).floor() as u64,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            DeletionThreshold::Count(n) => format!("{n} objects"),
+            DeletionThreshold::Percent(p) => format!("{p}% of the target's objects"),
+        }
+    }
+}
+
+impl Threshold {
+    pub fn parse(&self) -> Result<DeletionThreshold, String> {
+        match self {
+            Threshold::Count(n) if *n >= 0 => Ok(DeletionThreshold::Count(*n as u64)),
+            Threshold::Count(n) => Err(format!("{n} is negative; write a count such as 500 or a percentage such as \"10%\"")),
+            Threshold::Text(s) => {
+                let pct = s.trim().strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok());
+                match pct {
+                    Some(p) if p > 0.0 && p <= 100.0 => Ok(DeletionThreshold::Percent(p)),
+                    _ => Err(format!("\"{s}\" is not allowed; write a count such as 500 or a percentage between 0 and 100 such as \"10%\"")),
+                }
+            }
+        }
+    }
+}
+
+impl EnterpriseConfig {
+    pub fn threshold(&self) -> DeletionThreshold {
+        self.deletion_threshold
+            .as_ref()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(DeletionThreshold::Count(DEFAULT_DELETION_THRESHOLD))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorConfig {
+    #[serde(default = "default_enterprise")]
+    pub enterprise: String,
+    pub kind: String,
+    /// Kind-specific settings, validated by the connector kind.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub rules: Rules,
+}
+
+fn default_enterprise() -> String {
+    DEFAULT_ENTERPRISE.to_owned()
+}
+
+/// How one connector's objects meet the directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rules {
+    /// A boolean expression over staged attributes; objects for which it is false are out of
+    /// scope (never joined or projected; a linked one is disconnected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Tried in order; the first rule that finds exactly one entry links the object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub join: Vec<JoinRule>,
+    /// Staged object type → directory entry type, for objects that joined nothing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub projection: BTreeMap<String, String>,
+    /// Directory attribute → expression over the staged object's attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub import_flows: BTreeMap<String, String>,
+    /// External attribute → expression over the directory entry's attributes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub export_flows: BTreeMap<String, String>,
+    /// Which directory entries get an object in this connector when they have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisioning: Vec<Provisioning>,
+    /// What happens to a linked object when its directory entry is deleted.
+    #[serde(default)]
+    pub deprovisioning: Deprovisioning,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JoinRule {
+    /// An expression over the staged object's attributes giving the join value(s).
+    pub staged: String,
+    /// The directory attribute that must hold that value.
+    pub directory: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_case: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provisioning {
+    /// The directory entry type that is provisioned.
+    pub from: String,
+    /// The object type created in this connector.
+    pub object_type: String,
+    /// An optional boolean expression over the entry's attributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeprovisionAction {
+    /// Delete the object in the external system.
+    #[default]
+    Delete,
+    /// Set an attribute (e.g. `enabled = "false"`) and disconnect.
+    Disable,
+    /// Leave the object as it is and disconnect it.
+    Disconnect,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Deprovisioning {
+    #[serde(default)]
+    pub action: DeprovisionAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl Config {
+    /// The enterprises in use: those configured plus `default` and any a connector names.
+    pub fn enterprise_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.enterprises.keys().cloned().collect();
+        names.push(DEFAULT_ENTERPRISE.to_owned());
+        names.extend(self.connectors.values().map(|c| c.enterprise.clone()));
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    pub fn enterprise(&self, name: &str) -> EnterpriseConfig {
+        self.enterprises.get(name).cloned().unwrap_or_default()
+    }
+
+    /// The connectors of `enterprise` in sync-now order.
+    pub fn sync_order(&self, enterprise: &str) -> Vec<String> {
+        let configured = self.enterprise(enterprise).sync_order;
+        if !configured.is_empty() {
+            return configured;
+        }
+        self.connectors
+            .iter()
+            .filter(|(_, c)| c.enterprise == enterprise)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,228 @@
+//! The `Connector` trait: what every connector kind offers the engine.
+//!
+//! A connector knows its external system and nothing of the directory, the rules or the store.
+//! It streams what it sees into an [`ImportSink`] (the engine decides what changed and stages it)
+//! and applies pending exports handed to it, either object by object ([`ExportStyle::Changes`],
+//! e.g. LDAP) or as a whole image of the target ([`ExportStyle::Image`], e.g. a CSV file).
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use crate::attrs::Attrs;
+
+/// What a connector can do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The connector reads only what changed since a watermark (otherwise a delta import lists
+    /// everything and the engine compares).
+    pub delta_import: bool,
+    /// How exports reach the external system; `None` when the connector is import-only.
+    pub export: Option<ExportStyle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportStyle {
+    /// Pending changes are sent object by object (add, update, delete).
+    Changes,
+    /// The whole target is rewritten from the staging space with pending exports applied.
+    Image,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportMode {
+    Full,
+    Delta,
+}
+
+/// One import's parameters.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub mode: ImportMode,
+    /// The watermark the previous import left, if any.
+    pub watermark: Option<String>,
+    /// Where to write the import status file, when the connector writes one (`None` in preview).
+    pub status_file: Option<PathBuf>,
+}
+
+/// How an import ended.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSummary {
+    /// The watermark to keep for the next delta import.
+    pub watermark: Option<String>,
+    /// The source had not changed since the watermark; nothing was read.
+    pub skipped_unchanged: bool,
+    /// A note for the run record (e.g. "cookie refused, fell back to a full refresh").
+    pub note: Option<String>,
+}
+
+/// One object as the external system shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRecord {
+    pub anchor: String,
+    pub object_type: String,
+    pub attrs: Attrs,
+    /// Where it came from, for messages: "line 17", a DN, …
+    pub locator: Option<String>,
+}
+
+/// What the engine made of one imported object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordStatus {
+    Created,
+    Updated,
+    Unchanged,
+    /// Rejected; the message says why and what to do.
+    Error(String),
+}
+
+impl RecordStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RecordStatus::Created => "created",
+            RecordStatus::Updated => "updated",
+            RecordStatus::Unchanged => "unchanged",
+            RecordStatus::Error(_) => "error",
+        }
+    }
+}
+
+/// An object that a complete listing no longer contains.
+#[derive(Debug, Clone)]
+pub struct DeletedObject {
+    pub anchor: String,
+    pub object_type: String,
+    pub attrs: Attrs,
+}
+
+/// Receives what a connector imports. Implemented by the engine.
+#[async_trait]
+pub trait ImportSink: Send {
+    /// An object as it is now.
+    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError>;
+    /// An object the source says is deleted (delta imports with explicit deletes).
+    async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError>;
+    /// A per-object error found by the connector (bad row, bad value). `anchor` is given when the
+    /// object could still be identified: it is then kept as it was, never deleted.
+    async fn error(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError>;
+    /// The connector listed every object: everything staged but not seen is deleted. Returns the
+    /// deleted objects so the connector can report them (e.g. in its status file).
+    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError>;
+}
+
+/// The engine could not take an import (the store failed); the import must stop.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SinkError(pub String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportOp {
+    Add,
+    Update,
+    Delete,
+}
+
+/// One pending export sent object by object.
+#[derive(Debug, Clone)]
+pub struct ExportChange {
+    pub anchor: String,
+    pub object_type: String,
+    pub op: ExportOp,
+    /// The whole desired state (empty for a delete).
+    pub attrs: Attrs,
+    /// The state the external system had at the last import, when it had the object.
+    pub old: Option<Attrs>,
+}
+
+/// What became of one exported object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportResult {
+    Done,
+    /// Done, and the external system gave the object a new anchor (e.g. an id assigned on add).
+    DoneWithAnchor(String),
+    Failed(String),
+}
+
+/// One object of a whole-target image, in staging order.
+#[derive(Debug, Clone)]
+pub struct ImageObject {
+    pub anchor: String,
+    pub object_type: String,
+    pub attrs: Attrs,
+}
+
+/// Streams the image of a target to an [`ExportStyle::Image`] connector.
+#[async_trait]
+pub trait ImageSource: Send {
+    /// The next objects, or `None` at the end.
+    async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError>;
+}
+
+/// What an image export wrote.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSummary {
+    pub objects: u64,
+    /// Objects the connector could not write, with the reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+/// A connector-level failure: the run fails, nothing of this step is committed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The external system could not be reached or read; says what to check.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The configuration does not work with what was found; says what to change.
+    #[error("{0}")]
+    Config(String),
+    /// The engine's sink failed.
+    #[error("{0}")]
+    Sink(#[from] SinkError),
+    /// The connector does not support this operation.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// One configured link to one external system.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    fn kind(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+    /// The object types this connector stages.
+    fn object_types(&self) -> Vec<String>;
+    /// The anchor an object with these attributes will have once exported; used when
+    /// provisioning a new object. An error names what is missing.
+    fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String>;
+    /// Checks that the external system is reachable with the configured settings.
+    async fn check_connection(&self) -> Result<(), ConnectorError>;
+    async fn import(
+        &self,
+        request: ImportRequest,
+        sink: &mut dyn ImportSink,
+    ) -> Result<ImportSummary, ConnectorError>;
+    async fn export_changes(
+        &self,
+        _changes: &[ExportChange],
+    ) -> Result<Vec<ExportResult>, ConnectorError> {
+        Err(ConnectorError::Unsupported(format!(
+            "the {} connector does not export object by object",
+            self.kind()
+        )))
+    }
+    async fn export_image(
+        &self,
+        _source: &mut dyn ImageSource,
+    ) -> Result<ImageSummary, ConnectorError> {
+        Err(ConnectorError::Unsupported(format!(
+            "the {} connector does not export a whole image",
+            self.kind()
+        )))
+    }
+}

@@ -1,0 +1,35 @@
+//! The vocabulary of ucsync as types: attribute sets, configuration and its validation, the
+//! expression language of rules, and the [`Connector`] trait.
+//!
+//! This crate is the bottom layer: it knows no store, no engine and no connector kind.
+
+pub mod attrs;
+pub mod config;
+pub mod connector;
+pub mod expr;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use attrs::{AttrChange, Attrs};
+pub use config::{Config, ConfigProblem};
+pub use connector::*;
+
+/// Builds connectors of the kinds it knows; implemented by the connectors crate.
+pub trait ConnectorFactory: Send + Sync {
+    /// The kinds this build supports, e.g. `["csv"]`.
+    fn kinds(&self) -> Vec<&'static str>;
+    /// What a connector of `kind` can do, or `None` for an unknown kind.
+    fn capabilities(&self, kind: &str) -> Option<Capabilities>;
+    /// Problems in a connector's settings table; `path` is the table's key path.
+    fn validate(&self, kind: &str, settings: &toml::Table, path: &str) -> Vec<ConfigProblem>;
+    /// A running connector. Relative paths in settings are taken from `base_dir` (the directory
+    /// of the configuration file).
+    fn build(
+        &self,
+        name: &str,
+        kind: &str,
+        settings: &toml::Table,
+        base_dir: &Path,
+    ) -> Result<Arc<dyn Connector>, String>;
+}

@@ -1,1 +1,77 @@
-//! PLACEHOLDER — the connector registry is written by the CSV connector work.
+//! The connector kinds of ucsync, one module per kind, and [`Connectors`], the registry that
+//! validates their settings and builds them for the engine.
+//!
+//! Each kind owns its settings, its validation and how it talks to its external system. This
+//! crate knows nothing of the directory, the rules or the store: connectors meet the engine only
+//! through the model's [`Connector`] trait. Adding a kind means adding a module beside `csv` and
+//! one line in [`KINDS`].
+
+pub mod csv;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory};
+
+/// Checks a settings table and reports every problem; `at` is the table's key path.
+type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
+/// Builds a running connector; relative paths are taken from `base_dir`.
+type BuildFn =
+    fn(name: &str, settings: &toml::Table, base_dir: &Path) -> Result<Arc<dyn Connector>, String>;
+
+/// One connector kind: its name, what it can do, and how its settings are checked and built.
+pub(crate) struct Kind {
+    pub name: &'static str,
+    pub capabilities: Capabilities,
+    pub validate: ValidateFn,
+    pub build: BuildFn,
+}
+
+/// The kinds this build knows.
+const KINDS: &[Kind] = &[self::csv::KIND];
+
+fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+fn unknown_kind(name: &str) -> String {
+    let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+    format!(
+        "unknown connector kind \"{name}\"; this build knows: {}",
+        known.join(", ")
+    )
+}
+
+/// The registry of every connector kind of this build.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connectors;
+
+impl ConnectorFactory for Connectors {
+    fn kinds(&self) -> Vec<&'static str> {
+        KINDS.iter().map(|k| k.name).collect()
+    }
+
+    fn capabilities(&self, kind_name: &str) -> Option<Capabilities> {
+        kind(kind_name).map(|k| k.capabilities)
+    }
+
+    fn validate(&self, kind_name: &str, settings: &toml::Table, path: &str) -> Vec<ConfigProblem> {
+        match kind(kind_name) {
+            Some(k) => (k.validate)(settings, path),
+            None => vec![ConfigProblem::new(path, unknown_kind(kind_name))],
+        }
+    }
+
+    fn build(
+        &self,
+        name: &str,
+        kind_name: &str,
+        settings: &toml::Table,
+        base_dir: &Path,
+    ) -> Result<Arc<dyn Connector>, String> {
+        match kind(kind_name) {
+            Some(k) => (k.build)(name, settings, base_dir),
+            None => Err(unknown_kind(kind_name)),
+        }
+    }
+}

@@ -6,12 +6,14 @@
 pub mod attrs;
 pub mod config;
 pub mod connector;
+pub mod entry;
 pub mod expr;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use attrs::{AttrChange, Attrs};
+pub use entry::EntryAttrs;
 pub use config::{Config, ConfigProblem};
 pub use connector::*;
 

@@ -1,1 +1,92 @@
+//! The store: staging spaces, directory entries, links, pending exports, watermarks and runs.
+//!
+//! The engine reads through small queries and writes through whole batches
+//! ([`ImportBatch`], [`SyncBatch`], export results) that each commit atomically, watermark
+//! included, so a killed run leaves the store at a batch boundary from which the next run
+//! converges. The store knows no rules and no connector kind; the engine knows no SQL.
+//!
+//! [`SqliteStore`] is the embedded default.
 
+mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+
+pub use sqlite::{LAST_SCHEMA_VERSION, SqliteStore};
+pub use types::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} cannot be opened: {message}")]
+    Open { path: String, message: String },
+    #[error("the store in {path} has schema version {found}, newer than this build understands ({supported}); use a newer ucsync or another --data-dir")]
+    TooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error("store error while {doing}: {message}")]
+    Sql { doing: &'static str, message: String },
+    #[error("stored data is corrupt while {doing}: {message}")]
+    Corrupt { doing: &'static str, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Staging spaces: what each connector last saw, and what it must still export.
+#[async_trait]
+pub trait StagingStore: Send + Sync {
+    /// Every staged anchor of a connector with its id, hash and whether it is present in the
+    /// external system.
+    async fn anchor_index(&self, connector_id: i64) -> Result<Vec<AnchorInfo>>;
+    async fn apply_import_batch(&self, batch: ImportBatch) -> Result<()>;
+    /// Staged objects by id order after `after_id`: those waiting for sync, or all of them.
+    async fn staged_page(&self, connector_id: i64, after_id: i64, limit: i64, filter: StagedFilter) -> Result<Vec<StagedObject>>;
+    async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>>;
+    async fn staged_by_anchors(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<StagedObject>>;
+    async fn count_staged(&self, connector_id: i64) -> Result<StagedCounts>;
+    async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;
+    /// After an image export wrote every object: pending adds and updates become the known
+    /// state, pending deletes go, except the `rejected` ids which stay pending.
+    async fn commit_image_export(&self, connector_id: i64, rejected: &[(i64, String)], outcomes: OutcomeChunk) -> Result<()>;
+}
+
+/// The directory: entries and their join keys.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn next_entry_id(&self) -> Result<i64>;
+    async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>>;
+    async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>>;
+    async fn entries_page(&self, enterprise_id: i64, after_id: i64, limit: i64) -> Result<Vec<Entry>>;
+    async fn count_entries(&self, enterprise_id: i64) -> Result<i64>;
+    async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()>;
+}
+
+/// Runs and their outcomes.
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    async fn create_run(&self, run: NewRun) -> Result<i64>;
+    async fn finish_run(&self, id: i64, end: RunEnd) -> Result<()>;
+    async fn add_outcomes(&self, chunk: OutcomeChunk) -> Result<()>;
+    async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>>;
+    async fn run(&self, id: i64) -> Result<Option<RunRecord>>;
+    async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>>;
+    async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>>;
+}
+
+/// Enterprises, connectors and watermarks.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    async fn ensure_enterprise(&self, name: &str) -> Result<i64>;
+    async fn ensure_connector(&self, name: &str, enterprise_id: i64, kind: &str) -> Result<ConnectorRow>;
+    async fn connectors(&self) -> Result<Vec<ConnectorRow>>;
+}
+
+/// Everything the engine needs, behind one object.
+#[async_trait]
+pub trait Store: StagingStore + DirectoryStore + RunStore + CatalogStore {
+    /// Starts a preview: until [`Store::end_preview`], every write lands in one transaction
+    /// that is then rolled back, so reads see the preview's own writes and nothing is kept.
+    async fn begin_preview(&self) -> Result<()>;
+    async fn end_preview(&self) -> Result<()>;
+}

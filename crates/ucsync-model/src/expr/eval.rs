@@ -53,6 +53,15 @@ impl<'a> Vals<'a> {
         self.iter().any(|s| !s.is_empty())
     }
 
+    /// As a condition: a condition's own result, otherwise [`Vals::has_value`]. So
+    /// `if(c, true, false)` is false when `c` is, although "false" is a non-empty value.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Vals::Bool(b) => *b,
+            _ => self.has_value(),
+        }
+    }
+
     pub fn first(&self) -> Option<&str> {
         self.iter().next()
     }
@@ -182,7 +191,8 @@ pub(super) fn eval<'a>(node: &'a Node, ctx: &'a dyn Lookup) -> Vals<'a> {
 }
 
 /// `node` as a condition: a condition's own result, or for values, whether there is at least
-/// one non-empty value.
+/// one non-empty value (a condition passed through `if()`, `first()`, `coalesce()` keeps its
+/// own truth).
 pub(super) fn truth(node: &Node, ctx: &dyn Lookup) -> bool {
     match node {
         Node::Bool(b) => *b,
@@ -195,9 +205,7 @@ pub(super) fn truth(node: &Node, ctx: &dyn Lookup) -> bool {
             negate,
         } => {
             let (l, r) = (eval(left, ctx), eval(right, ctx));
-            let equal = l
-                .iter_or_blank()
-                .any(|a| r.iter_or_blank().any(|b| a == b));
+            let equal = l.iter_or_blank().any(|a| r.iter_or_blank().any(|b| a == b));
             equal != *negate
         }
         Node::Match { left, re, negate } => {
@@ -205,7 +213,7 @@ pub(super) fn truth(node: &Node, ctx: &dyn Lookup) -> bool {
             matched != *negate
         }
         Node::Call(call) => call.truth(ctx),
-        Node::Const(_) | Node::Attr(_) | Node::Template { .. } => eval(node, ctx).has_value(),
+        Node::Const(_) | Node::Attr(_) | Node::Template { .. } => eval(node, ctx).truthy(),
     }
 }
 

@@ -8,9 +8,9 @@ use std::borrow::Cow;
 use regex::Regex;
 
 use super::ExprError;
+use super::Lookup;
 use super::eval::{Vals, eval, truth};
 use super::parse::{Arg, Literal, Node, compile_regex};
-use super::Lookup;
 
 /// A compiled function call.
 #[derive(Debug, Clone)]
@@ -67,28 +67,34 @@ pub(super) struct Spec {
 
 const MANY: usize = usize::MAX;
 
-/// Every function, in alphabetical order.
-pub(super) const FUNCTIONS: &[Spec] = &[
-    Spec { name: "coalesce", min: 1, max: MANY, usage: "coalesce(a, b, …)" },
-    Spec { name: "concat", min: 1, max: MANY, usage: "concat(a, b, …)" },
-    Spec { name: "digits", min: 1, max: 1, usage: "digits(x)" },
-    Spec { name: "empty", min: 1, max: 1, usage: "empty(x)" },
-    Spec { name: "first", min: 1, max: 1, usage: "first(x)" },
-    Spec { name: "if", min: 3, max: 3, usage: "if(condition, then, else)" },
-    Spec { name: "join", min: 2, max: 2, usage: "join(x, \", \")" },
-    Spec { name: "left", min: 2, max: 2, usage: "left(x, n)" },
-    Spec { name: "lower", min: 1, max: 1, usage: "lower(x)" },
-    Spec { name: "present", min: 1, max: 1, usage: "present(x)" },
-    Spec { name: "replace", min: 3, max: 3, usage: "replace(x, 'regex', 'replacement')" },
+const fn spec(name: &'static str, min: usize, max: usize, usage: &'static str) -> Spec {
     Spec {
-        name: "rewrite_domain",
-        min: 2,
-        max: 3,
-        usage: "rewrite_domain(x, \"new.example\") or rewrite_domain(x, \"old.example\", \"new.example\")",
-    },
-    Spec { name: "split", min: 2, max: 2, usage: "split(x, \";\")" },
-    Spec { name: "trim", min: 1, max: 1, usage: "trim(x)" },
-    Spec { name: "upper", min: 1, max: 1, usage: "upper(x)" },
+        name,
+        min,
+        max,
+        usage,
+    }
+}
+
+/// Every function, in alphabetical order.
+#[rustfmt::skip]
+pub(super) const FUNCTIONS: &[Spec] = &[
+    spec("coalesce", 1, MANY, "coalesce(a, b, …)"),
+    spec("concat", 1, MANY, "concat(a, b, …)"),
+    spec("digits", 1, 1, "digits(x)"),
+    spec("empty", 1, 1, "empty(x)"),
+    spec("first", 1, 1, "first(x)"),
+    spec("if", 3, 3, "if(condition, then, else)"),
+    spec("join", 2, 2, "join(x, \", \")"),
+    spec("left", 2, 2, "left(x, n)"),
+    spec("lower", 1, 1, "lower(x)"),
+    spec("present", 1, 1, "present(x)"),
+    spec("replace", 3, 3, "replace(x, 'regex', 'replacement')"),
+    spec("rewrite_domain", 2, 3,
+        "rewrite_domain(x, \"new.example\") or rewrite_domain(x, \"old.example\", \"new.example\")"),
+    spec("split", 2, 2, "split(x, \";\")"),
+    spec("trim", 1, 1, "trim(x)"),
+    spec("upper", 1, 1, "upper(x)"),
 ];
 
 fn err(col: usize, message: impl Into<String>) -> ExprError {
@@ -103,7 +109,11 @@ pub(super) fn lookup(name: &str, col: usize) -> Result<&'static Spec, ExprError>
     if let Some(spec) = FUNCTIONS.iter().find(|f| f.name == name) {
         return Ok(spec);
     }
-    let known = FUNCTIONS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+    let known = FUNCTIONS
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ");
     let hint = FUNCTIONS
         .iter()
         .find(|f| f.name.eq_ignore_ascii_case(name))
@@ -130,7 +140,7 @@ fn check_arity(spec: &Spec, got: usize, col: usize) -> Result<(), ExprError> {
     Err(err(
         col,
         format!(
-            "{}() takes {expected}, got {got}: {}",
+            "{}() takes {expected}, got {got}; write {}",
             spec.name, spec.usage
         ),
     ))
@@ -188,7 +198,10 @@ pub(super) fn build(name: &str, col: usize, args: Vec<Arg>) -> Result<Call, Expr
             let first = take()?;
             let first_domain = domain(&first)?;
             let call = match it.next() {
-                None => MapFn::RewriteDomain { from: None, to: first_domain },
+                None => MapFn::RewriteDomain {
+                    from: None,
+                    to: first_domain,
+                },
                 Some(second) => MapFn::RewriteDomain {
                     from: Some(first_domain),
                     to: domain(&second)?,
@@ -217,7 +230,12 @@ pub(super) fn build(name: &str, col: usize, args: Vec<Arg>) -> Result<Call, Expr
             then: take()?.node,
             otherwise: take()?.node,
         },
-        other => return Err(err(col, format!("function {other}() has no implementation"))),
+        other => {
+            return Err(err(
+                col,
+                format!("function {other}() has no implementation"),
+            ));
+        }
     };
     Ok(call)
 }
@@ -228,11 +246,15 @@ fn literal_str(arg: &Arg, what: &str) -> Result<String, ExprError> {
         Literal::Str(s) | Literal::Int(s) => Ok(s.clone()),
         Literal::Template => Err(err(
             arg.col,
-            format!("{what} must be a literal; \"…\" with ${{…}} reads attributes: write it in '…', or escape the dollar as \\$"),
+            format!(
+                "{what} must be a literal; \"…\" with ${{…}} reads attributes: write it in '…', or escape the dollar as \\$"
+            ),
         )),
         Literal::No => Err(err(
             arg.col,
-            format!("{what} must be a string literal (\"…\" or '…'), not an attribute or an expression"),
+            format!(
+                "{what} must be a string literal (\"…\" or '…'), not an attribute or an expression"
+            ),
         )),
     }
 }
@@ -242,7 +264,9 @@ fn domain(arg: &Arg) -> Result<String, ExprError> {
     if d.is_empty() || d.contains('@') {
         return Err(err(
             arg.col,
-            format!("rewrite_domain() needs a domain such as \"example.com\" (not empty, without @), got \"{d}\""),
+            format!(
+                "rewrite_domain() needs a domain such as \"example.com\" (not empty, without @), got \"{d}\""
+            ),
         ));
     }
     Ok(d)
@@ -271,7 +295,11 @@ fn check_replacement(re: &Regex, with: &str, col: usize) -> Result<(), ExprError
             let end = after
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .unwrap_or(after.len());
-            (after.get(..end).unwrap_or(""), false, after.get(end..).unwrap_or(""))
+            (
+                after.get(..end).unwrap_or(""),
+                false,
+                after.get(end..).unwrap_or(""),
+            )
         };
         rest = tail;
         if name.is_empty() {
@@ -283,7 +311,11 @@ fn check_replacement(re: &Regex, with: &str, col: usize) -> Result<(), ExprError
         };
         if !known {
             let groups = re.captures_len() - 1;
-            let shown = if braced { format!("${{{name}}}") } else { format!("${name}") };
+            let shown = if braced {
+                format!("${{{name}}}")
+            } else {
+                format!("${name}")
+            };
             let mut message = format!(
                 "the replacement refers to {shown}, which is not a group of the regular expression (it has {groups} numbered group{}",
                 if groups == 1 { "" } else { "s" }
@@ -387,7 +419,7 @@ impl Call {
         match self {
             Call::Present(a) => eval(a, ctx).has_value(),
             Call::Empty(a) => !eval(a, ctx).has_value(),
-            _ => self.eval(ctx).has_value(),
+            _ => self.eval(ctx).truthy(),
         }
     }
 }

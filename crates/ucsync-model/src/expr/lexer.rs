@@ -146,9 +146,24 @@ impl Lexer {
             ('=', Some('~')) => (Tok::Match, 2),
             ('!', Some('=')) => (Tok::Ne, 2),
             ('!', Some('~')) => (Tok::NoMatch, 2),
-            ('=', _) => return Err(err(col, "unexpected `=`; compare with `==`, or match a regular expression with `=~`")),
-            ('!', _) => return Err(err(col, "unexpected `!`; write `!=`, `!~`, or `not` to negate a condition")),
-            ('&', _) => return Err(err(col, "unexpected `&`; write `and` to combine conditions")),
+            ('=', _) => {
+                return Err(err(
+                    col,
+                    "unexpected `=`; compare with `==`, or match a regular expression with `=~`",
+                ));
+            }
+            ('!', _) => {
+                return Err(err(
+                    col,
+                    "unexpected `!`; write `!=`, `!~`, or `not` to negate a condition",
+                ));
+            }
+            ('&', _) => {
+                return Err(err(
+                    col,
+                    "unexpected `&`; write `and` to combine conditions",
+                ));
+            }
             ('|', _) => return Err(err(col, "unexpected `|`; write `or` to combine conditions")),
             ('"', _) => return self.double_quoted(col),
             ('\'', _) => return self.single_quoted(col),
@@ -206,7 +221,10 @@ impl Lexer {
         self.pos += 1;
         let name = self.take_while(|c| c != '`');
         if self.peek(0).is_none() {
-            return Err(err(col, "unterminated attribute name; close it with a backtick (`)"));
+            return Err(err(
+                col,
+                "unterminated attribute name; close it with a backtick (`)",
+            ));
         }
         self.pos += 1;
         if name.is_empty() {
@@ -293,7 +311,7 @@ impl Lexer {
                         return Err(err(
                             here,
                             format!(
-                                "`${{{name}}}` is not an attribute name; inside ${{…}} write a name like [A-Za-z_][A-Za-z0-9_-]*, or use concat() for other names"
+                                "`${{{name}}}` is not an attribute name; inside ${{…}} write a name like [A-Za-z_][A-Za-z0-9_-]*, or use concat() for other names (a group in a replacement is written '${{1}}' in single quotes, or \\${{1}})"
                             ),
                         ));
                     }
@@ -316,6 +334,7 @@ impl Lexer {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -369,7 +388,10 @@ mod tests {
     #[test]
     fn columns_count_characters_not_bytes() {
         let t = lex("\"Ää\" == x").unwrap();
-        assert_eq!(t.iter().map(|t| t.col).collect::<Vec<_>>(), vec![1, 6, 9, 10]);
+        assert_eq!(
+            t.iter().map(|t| t.col).collect::<Vec<_>>(),
+            vec![1, 6, 9, 10]
+        );
     }
 
     #[test]

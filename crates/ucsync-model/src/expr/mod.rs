@@ -33,16 +33,20 @@
 //!   `present(x)`, `empty(x)`, `left(x, n)`, `concat(a, b, …)`, `digits(x)`.
 //!
 //! A condition used as a value reads "true" or "false"; a value used as a condition is true when
-//! it has at least one non-empty value.
+//! it has at least one non-empty value. A condition passed through `if()`, `first()` or
+//! `coalesce()` keeps its own truth, so `if(c, true, false)` is as true as `c`.
 
 mod eval;
 mod functions;
 mod lexer;
 mod parse;
 
+// Tests may unwrap and panic; the workspace lints deny that everywhere else.
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests_errors;
 
 use std::collections::BTreeSet;

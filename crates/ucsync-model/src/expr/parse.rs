@@ -183,7 +183,9 @@ impl Parser {
         if self.depth > MAX_DEPTH {
             return Err(err(
                 col,
-                format!("expression nested too deeply (more than {MAX_DEPTH} levels of parentheses, `not` and calls)"),
+                format!(
+                    "expression nested too deeply (more than {MAX_DEPTH} levels of parentheses, `not` and calls)"
+                ),
             ));
         }
         Ok(())
@@ -397,11 +399,19 @@ fn regex_literal(lit: &StrLit, col: usize) -> Result<Regex, ExprError> {
     }
 }
 
-/// The regex crate's errors span several lines with a caret drawing; keep them on one line.
+/// The regex crate's syntax errors span several lines, with the pattern and a caret drawing;
+/// keep only what is wrong (the pattern is in the expression already).
 fn one_line(s: &str) -> String {
+    if let Some(what) = s
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix("error: "))
+    {
+        return what.to_owned();
+    }
     s.lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
+        .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -1,0 +1,231 @@
+//! Tests of the csv connector against real files in temporary directories, through the same
+//! [`ConnectorFactory`] the engine uses. The sink and the image source here are small in-memory
+//! stand-ins for the engine.
+
+mod config;
+mod export;
+mod import;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ucsync_model::{
+    Attrs, Connector, ConnectorFactory, DeletedObject, ImageObject, ImageSource, ImportMode,
+    ImportRecord, ImportRequest, ImportSink, ImportSummary, RecordStatus, SinkError,
+};
+
+use crate::Connectors;
+
+/// Stages what it is given, like the engine: answers Created / Updated / Unchanged by comparing
+/// with what it holds, refuses a second object with the same anchor, and on `end_of_listing`
+/// deletes what was not seen.
+#[derive(Default)]
+pub struct MemorySink {
+    pub staged: BTreeMap<String, (String, Attrs)>,
+    pub objects: Vec<ImportRecord>,
+    /// (anchor, locator, message)
+    pub errors: Vec<(Option<String>, String, String)>,
+    pub deleted: Vec<DeletedObject>,
+    pub listings_ended: usize,
+    /// The store "fails" when an object with this anchor arrives.
+    pub fail_on: Option<String>,
+    seen: BTreeSet<String>,
+}
+
+impl MemorySink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets what the last import saw, keeping what is staged.
+    pub fn next_run(&mut self) {
+        self.objects.clear();
+        self.errors.clear();
+        self.deleted.clear();
+        self.seen.clear();
+    }
+
+    pub fn object(&self, anchor: &str) -> &ImportRecord {
+        match self.objects.iter().find(|o| o.anchor == anchor) {
+            Some(o) => o,
+            None => panic!("no object {anchor} in {:?}", self.objects),
+        }
+    }
+
+    pub fn anchors(&self) -> Vec<&str> {
+        self.objects.iter().map(|o| o.anchor.as_str()).collect()
+    }
+}
+
+#[async_trait]
+impl ImportSink for MemorySink {
+    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        if self.fail_on.as_deref() == Some(record.anchor.as_str()) {
+            return Err(SinkError("the store is full".to_owned()));
+        }
+        if !self.seen.insert(record.anchor.clone()) {
+            return Ok(RecordStatus::Error(format!(
+                "another row already has the anchor {}",
+                record.anchor
+            )));
+        }
+        let status = match self.staged.get(&record.anchor) {
+            None => RecordStatus::Created,
+            Some((_, attrs)) if *attrs == record.attrs => RecordStatus::Unchanged,
+            Some(_) => RecordStatus::Updated,
+        };
+        self.staged.insert(
+            record.anchor.clone(),
+            (record.object_type.clone(), record.attrs.clone()),
+        );
+        self.objects.push(record);
+        Ok(status)
+    }
+
+    async fn deleted(&mut self, anchor: &str, _locator: Option<String>) -> Result<(), SinkError> {
+        self.staged.remove(anchor);
+        Ok(())
+    }
+
+    async fn error(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError> {
+        if let Some(a) = &anchor {
+            self.seen.insert(a.clone());
+        }
+        self.errors.push((anchor, locator, message));
+        Ok(())
+    }
+
+    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
+        self.listings_ended += 1;
+        let gone: Vec<String> = self
+            .staged
+            .keys()
+            .filter(|a| !self.seen.contains(*a))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for anchor in gone {
+            if let Some((object_type, attrs)) = self.staged.remove(&anchor) {
+                out.push(DeletedObject {
+                    anchor,
+                    object_type,
+                    attrs,
+                });
+            }
+        }
+        self.deleted = out.clone();
+        Ok(out)
+    }
+}
+
+/// An image given in batches; optionally fails instead of giving the batch at `fail_at`.
+pub struct VecSource {
+    batches: VecDeque<Vec<ImageObject>>,
+    fail_at: Option<usize>,
+    given: usize,
+}
+
+impl VecSource {
+    pub fn new(objects: Vec<ImageObject>, batch: usize) -> Self {
+        let mut batches = VecDeque::new();
+        let mut it = objects.into_iter().peekable();
+        while it.peek().is_some() {
+            batches.push_back(it.by_ref().take(batch).collect());
+        }
+        Self {
+            batches,
+            fail_at: None,
+            given: 0,
+        }
+    }
+
+    pub fn failing_at(mut self, batch: usize) -> Self {
+        self.fail_at = Some(batch);
+        self
+    }
+}
+
+#[async_trait]
+impl ImageSource for VecSource {
+    async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError> {
+        if self.fail_at == Some(self.given) {
+            return Err(SinkError("the store went away".to_owned()));
+        }
+        self.given += 1;
+        Ok(self.batches.pop_front())
+    }
+}
+
+/// Attributes from `(name, values)` pairs.
+pub fn attrs(pairs: &[(&str, &[&str])]) -> Attrs {
+    pairs
+        .iter()
+        .map(|(n, vs)| (n.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+        .collect()
+}
+
+pub fn image(anchor: &str, object_type: &str, a: Attrs) -> ImageObject {
+    ImageObject {
+        anchor: anchor.to_owned(),
+        object_type: object_type.to_owned(),
+        attrs: a,
+    }
+}
+
+/// A csv connector built by the factory from TOML settings, with `dir` as the base directory.
+pub fn connector(dir: &Path, settings: &str) -> Arc<dyn Connector> {
+    let table: toml::Table = settings.parse().unwrap();
+    Connectors.build("test", "csv", &table, dir).unwrap()
+}
+
+pub fn request(
+    mode: ImportMode,
+    watermark: Option<String>,
+    status: Option<PathBuf>,
+) -> ImportRequest {
+    ImportRequest {
+        mode,
+        watermark,
+        status_file: status,
+    }
+}
+
+pub async fn full_import(c: &dyn Connector, sink: &mut MemorySink) -> ImportSummary {
+    c.import(request(ImportMode::Full, None, None), sink)
+        .await
+        .unwrap()
+}
+
+/// `text` as UTF-16 LE bytes with a BOM.
+pub fn utf16le(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    out
+}
+
+/// UTF-16 LE bytes (after a BOM, which must be there) as text.
+pub fn from_utf16le(bytes: &[u8]) -> String {
+    assert_eq!(&bytes[..2], [0xFF, 0xFE], "no UTF-16 LE BOM");
+    let units: Vec<u16> = bytes[2..]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16(&units).unwrap()
+}
+
+/// The names of the files in `dir`.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

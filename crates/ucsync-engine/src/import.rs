@@ -1,0 +1,280 @@
+//! Import: a connector streams what it sees; this sink compares each object with its staged
+//! state and writes only what changed, batch by batch, the watermark with the last batch.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use ucsync_model::{
+    Attrs, DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus, SinkError,
+};
+use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
+
+use crate::rules::ConnectorCtx;
+use crate::run::{Recorder, RunCtx, StepEnd};
+use crate::EngineError;
+
+const BATCH: usize = 5_000;
+
+struct Slot {
+    id: Option<i64>,
+    hash: i64,
+    present: bool,
+    seen: bool,
+}
+
+struct Sink<'a> {
+    store: &'a dyn Store,
+    connector: &'a str,
+    connector_id: i64,
+    index: HashMap<String, Slot>,
+    batch: ImportBatch,
+    rec: &'a mut Recorder,
+    progress: &'a dyn crate::Progress,
+    pending: usize,
+}
+
+fn object_hash(object_type: &str, attrs: &Attrs) -> i64 {
+    attrs.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1)
+}
+
+impl Sink<'_> {
+    async fn flush(&mut self, watermark: Option<String>) -> Result<(), SinkError> {
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.connector_id = self.connector_id;
+        batch.watermark = watermark;
+        batch.outcomes = self.rec.take();
+        self.pending = 0;
+        self.store
+            .apply_import_batch(batch)
+            .await
+            .map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn maybe_flush(&mut self) -> Result<(), SinkError> {
+        self.pending += 1;
+        if self.pending >= BATCH {
+            self.progress.advance(self.pending as u64);
+            self.flush(None).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ImportSink for Sink<'_> {
+    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        let where_ = record.locator.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        if record.anchor.is_empty() {
+            let msg = format!("the object has an empty anchor{where_}; fill in its key");
+            self.rec.error(self.connector, "", &record.object_type, msg.clone());
+            return Ok(RecordStatus::Error(msg));
+        }
+        let hash = object_hash(&record.object_type, &record.attrs);
+        let status = match self.index.get_mut(&record.anchor) {
+            Some(slot) if slot.seen => {
+                let msg = format!(
+                    "anchor \"{}\" appears more than once{where_}; the first occurrence was kept, make the key unique",
+                    record.anchor
+                );
+                self.rec.error(self.connector, &record.anchor, &record.object_type, msg.clone());
+                return Ok(RecordStatus::Error(msg));
+            }
+            Some(slot) => {
+                slot.seen = true;
+                if slot.present && slot.hash == hash {
+                    self.rec.counters.unchanged += 1;
+                    return Ok(RecordStatus::Unchanged);
+                }
+                let created = !slot.present;
+                slot.present = true;
+                slot.hash = hash;
+                self.batch.upserts.push(StagedUpsert {
+                    id: slot.id,
+                    anchor: record.anchor.clone(),
+                    object_type: record.object_type.clone(),
+                    hash,
+                    attrs: record.attrs.encode(),
+                });
+                if created {
+                    RecordStatus::Created
+                } else {
+                    RecordStatus::Updated
+                }
+            }
+            None => {
+                self.index.insert(
+                    record.anchor.clone(),
+                    Slot {
+                        id: None,
+                        hash,
+                        present: true,
+                        seen: true,
+                    },
+                );
+                self.batch.upserts.push(StagedUpsert {
+                    id: None,
+                    anchor: record.anchor.clone(),
+                    object_type: record.object_type.clone(),
+                    hash,
+                    attrs: record.attrs.encode(),
+                });
+                RecordStatus::Created
+            }
+        };
+        match status {
+            RecordStatus::Created => self.rec.counters.added += 1,
+            _ => self.rec.counters.updated += 1,
+        }
+        self.rec.outcome(ObjectOutcome {
+            connector: self.connector.to_owned(),
+            object: record.anchor,
+            object_type: record.object_type,
+            action: if status == RecordStatus::Created { "added" } else { "updated" }.into(),
+            message: record.locator,
+            changes: Vec::new(),
+        });
+        self.maybe_flush().await?;
+        Ok(status)
+    }
+
+    async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError> {
+        if let Some(slot) = self.index.get_mut(anchor)
+            && slot.present
+        {
+            slot.present = false;
+            slot.seen = true;
+            if let Some(id) = slot.id {
+                self.batch.deletes.push(id);
+                self.rec.counters.deleted += 1;
+                self.rec.outcome(ObjectOutcome {
+                    connector: self.connector.to_owned(),
+                    object: anchor.to_owned(),
+                    object_type: String::new(),
+                    action: "deleted".into(),
+                    message: locator,
+                    changes: Vec::new(),
+                });
+                self.maybe_flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn error(&mut self, anchor: Option<String>, locator: String, message: String) -> Result<(), SinkError> {
+        let object = anchor.unwrap_or_default();
+        if let Some(slot) = self.index.get_mut(&object) {
+            // Identified but unreadable: keep what is staged, never treat it as deleted.
+            slot.seen = true;
+        }
+        let message = if message.contains(&locator) { message } else { format!("{locator}: {message}") };
+        self.rec.error(self.connector, &object, "", message);
+        Ok(())
+    }
+
+    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
+        let gone: Vec<String> = self
+            .index
+            .iter()
+            .filter(|(_, s)| s.present && !s.seen && s.id.is_some())
+            .map(|(a, _)| a.clone())
+            .collect();
+        let mut deleted = Vec::with_capacity(gone.len());
+        for chunk in gone.chunks(BATCH) {
+            let staged = self
+                .store
+                .staged_by_anchors(self.connector_id, chunk)
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+            for s in staged {
+                if let Some(slot) = self.index.get_mut(&s.anchor) {
+                    slot.present = false;
+                }
+                self.batch.deletes.push(s.id);
+                self.rec.counters.deleted += 1;
+                self.rec.outcome(ObjectOutcome {
+                    connector: self.connector.to_owned(),
+                    object: s.anchor.clone(),
+                    object_type: s.object_type.clone(),
+                    action: "deleted".into(),
+                    message: Some("no longer in the source".into()),
+                    changes: Vec::new(),
+                });
+                deleted.push(DeletedObject {
+                    anchor: s.anchor,
+                    object_type: s.object_type,
+                    attrs: s.attrs.unwrap_or_default(),
+                });
+                self.maybe_flush().await?;
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+pub(crate) async fn run(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    mode: ImportMode,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
+    let store = ctx.store;
+    let row = store.ensure_connector(&c.name, ctx.rules.id, c.connector.kind()).await?;
+    let watermark = match mode {
+        ImportMode::Delta => row.watermark.clone(),
+        ImportMode::Full => None,
+    };
+    let index: HashMap<String, Slot> = store
+        .anchor_index(c.id)
+        .await?
+        .into_iter()
+        .map(|a| {
+            (
+                a.anchor,
+                Slot {
+                    id: Some(a.id),
+                    hash: a.hash,
+                    present: a.present,
+                    seen: false,
+                },
+            )
+        })
+        .collect();
+    let status_file = (!ctx.options.preview).then(|| {
+        ctx.options
+            .status_dir
+            .join(format!("{}-{}-import-status.csv", rec.run_id, c.name))
+    });
+    ctx.options.progress.start(&format!("{}: import", c.name), None);
+    let request = ImportRequest {
+        mode,
+        watermark,
+        status_file: status_file.clone(),
+    };
+    let mut sink = Sink {
+        store,
+        connector: &c.name,
+        connector_id: c.id,
+        index,
+        batch: ImportBatch::default(),
+        rec,
+        progress: ctx.options.progress.as_ref(),
+        pending: 0,
+    };
+    let summary = c
+        .connector
+        .import(request, &mut sink)
+        .await
+        .map_err(|e| EngineError::Connector(format!("import from connector {} failed: {e}", c.name)))?;
+    sink.flush(summary.watermark.clone()).await.map_err(|e| EngineError::Connector(e.0))?;
+    let mut notes = Vec::new();
+    if summary.skipped_unchanged && summary.note.is_none() {
+        notes.push("the source has not changed since the last import".to_owned());
+    }
+    notes.extend(summary.note);
+    let written = status_file.filter(|p| p.exists()).map(|p| p.display().to_string());
+    Ok(StepEnd {
+        message: (!notes.is_empty()).then(|| notes.join("; ")),
+        status_file: written,
+        stopped: false,
+    })
+}

@@ -1,0 +1,368 @@
+//! Runs: one profile on one connector, or sync-now over an enterprise. Records every run and
+//! its outcomes, decides its status, and wraps a preview in a transaction that is rolled back.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use ucsync_store::{Counters, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
+
+use crate::rules::{ConnectorCtx, EnterpriseRules};
+use crate::{Engine, EngineError, RunOptions, export, import, sync};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    FullImport,
+    DeltaImport,
+    FullSync,
+    DeltaSync,
+    Export,
+    SyncNow,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 6] = [
+        Profile::FullImport,
+        Profile::DeltaImport,
+        Profile::FullSync,
+        Profile::DeltaSync,
+        Profile::Export,
+        Profile::SyncNow,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Profile::FullImport => "full-import",
+            Profile::DeltaImport => "delta-import",
+            Profile::FullSync => "full-sync",
+            Profile::DeltaSync => "delta-sync",
+            Profile::Export => "export",
+            Profile::SyncNow => "sync-now",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown run profile \"{s}\"; use one of: {}",
+                    Profile::ALL.map(|p| p.as_str()).join(", ")
+                )
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Success,
+    CompletedWithErrors,
+    StoppedDeletionThreshold,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::Success => "success",
+            RunStatus::CompletedWithErrors => "completed-with-errors",
+            RunStatus::StoppedDeletionThreshold => "stopped-deletion-threshold",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    /// The recorded run; `None` for a preview, which records nothing.
+    pub run_id: Option<i64>,
+    pub enterprise: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    pub profile: Profile,
+    pub preview: bool,
+    pub status: RunStatus,
+    pub counters: Counters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_file: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<RunReport>,
+    /// Per-object outcomes; filled for a preview (a recorded run keeps them in the store).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outcomes: Vec<ObjectOutcome>,
+}
+
+/// Counters and outcomes of one step, flushed with each batch.
+pub(crate) struct Recorder {
+    pub run_id: i64,
+    pub counters: Counters,
+    outcomes: Vec<ObjectOutcome>,
+    pub preview: bool,
+}
+
+impl Recorder {
+    pub fn new(run_id: i64, preview: bool) -> Self {
+        Self {
+            run_id,
+            counters: Counters::default(),
+            outcomes: Vec::new(),
+            preview,
+        }
+    }
+
+    pub fn outcome(&mut self, outcome: ObjectOutcome) {
+        self.outcomes.push(outcome);
+    }
+
+    pub fn error(&mut self, connector: &str, object: &str, object_type: &str, message: String) {
+        self.counters.errors += 1;
+        tracing::warn!(connector, object, "{message}");
+        self.outcomes.push(ObjectOutcome {
+            connector: connector.to_owned(),
+            object: object.to_owned(),
+            object_type: object_type.to_owned(),
+            action: "error".into(),
+            message: Some(message),
+            changes: Vec::new(),
+        });
+    }
+
+    pub fn take(&mut self) -> OutcomeChunk {
+        OutcomeChunk {
+            run_id: self.run_id,
+            outcomes: std::mem::take(&mut self.outcomes),
+        }
+    }
+}
+
+/// How a step ended when it did not fail.
+#[derive(Default)]
+pub(crate) struct StepEnd {
+    pub message: Option<String>,
+    pub status_file: Option<String>,
+    pub stopped: bool,
+}
+
+pub(crate) fn now() -> String {
+    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
+}
+
+pub(crate) struct RunCtx<'a> {
+    pub store: &'a dyn Store,
+    pub rules: &'a EnterpriseRules,
+    pub options: &'a RunOptions,
+}
+
+pub(crate) async fn execute(
+    engine: &Engine,
+    enterprise: &str,
+    connector: Option<&str>,
+    profile: Profile,
+    options: &RunOptions,
+) -> Result<RunReport, EngineError> {
+    let store = engine.store.as_ref();
+    let mut ids = BTreeMap::new();
+    for (name, c) in &engine.config.connectors {
+        let eid = store.ensure_enterprise(&c.enterprise).await?;
+        ids.insert(name.clone(), store.ensure_connector(name, eid, &c.kind).await?.id);
+    }
+    let eid = store.ensure_enterprise(enterprise).await?;
+    let rules = EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
+    let ctx = RunCtx {
+        store,
+        rules: &rules,
+        options,
+    };
+    if options.preview {
+        store.begin_preview().await?;
+    }
+    let result = match connector {
+        None => sync_now(&ctx).await,
+        Some(name) => {
+            let c = rules.by_name(name).ok_or_else(|| {
+                EngineError::Config(format!("connector {name} is not in the sync order of enterprise {enterprise}"))
+            });
+            match c {
+                Ok(c) => step(&ctx, c, profile, None).await,
+                Err(e) => Err(e),
+            }
+        }
+    };
+    if options.preview {
+        let result = match result {
+            Ok(mut report) => collect_preview(store, &mut report).await.map(|_| report),
+            Err(e) => Err(e),
+        };
+        store.end_preview().await?;
+        return result;
+    }
+    result
+}
+
+/// A preview's outcomes live only in its transaction: read them before it is rolled back.
+async fn collect_preview(store: &dyn Store, report: &mut RunReport) -> Result<(), EngineError> {
+    if let Some(id) = report.run_id.take() {
+        report.outcomes = store.outcomes(id).await?;
+    }
+    for s in &mut report.steps {
+        Box::pin(collect_preview(store, s)).await?;
+    }
+    report.status_file = None;
+    Ok(())
+}
+
+pub(crate) async fn step(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    profile: Profile,
+    parent_id: Option<i64>,
+) -> Result<RunReport, EngineError> {
+    let run_id = ctx
+        .store
+        .create_run(NewRun {
+            parent_id,
+            enterprise: ctx.rules.name.clone(),
+            connector: Some(c.name.clone()),
+            profile: profile.as_str().into(),
+            started_at: now(),
+        })
+        .await?;
+    tracing::info!(run = run_id, connector = %c.name, profile = profile.as_str(), "run started");
+    let mut rec = Recorder::new(run_id, ctx.options.preview);
+    let result = match profile {
+        Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, &mut rec).await,
+        Profile::DeltaImport => import::run(ctx, c, ucsync_model::ImportMode::Delta, &mut rec).await,
+        Profile::FullSync => sync::run(ctx, c, true, &mut rec).await,
+        Profile::DeltaSync => sync::run(ctx, c, false, &mut rec).await,
+        Profile::Export => export::run(ctx, c, &mut rec, true).await,
+        Profile::SyncNow => Err(EngineError::Usage("sync-now is not a step".into())),
+    };
+    ctx.options.progress.finish();
+    let (status, end) = match result {
+        Ok(end) if end.stopped => (RunStatus::StoppedDeletionThreshold, end),
+        Ok(end) if rec.counters.errors > 0 => (RunStatus::CompletedWithErrors, end),
+        Ok(end) => (RunStatus::Success, end),
+        Err(e @ EngineError::Store(_)) => return Err(e),
+        Err(e) => {
+            tracing::error!(run = run_id, connector = %c.name, "run failed: {e}");
+            (
+                RunStatus::Failed,
+                StepEnd {
+                    message: Some(e.to_string()),
+                    ..StepEnd::default()
+                },
+            )
+        }
+    };
+    let chunk = rec.take();
+    ctx.store.add_outcomes(chunk).await?;
+    ctx.store
+        .finish_run(
+            run_id,
+            RunEnd {
+                status: status.as_str().into(),
+                ended_at: now(),
+                counters: rec.counters.clone(),
+                message: end.message.clone(),
+                status_file: end.status_file.clone(),
+            },
+        )
+        .await?;
+    let k = &rec.counters;
+    tracing::info!(
+        run = run_id, connector = %c.name, profile = profile.as_str(), status = status.as_str(),
+        added = k.added, updated = k.updated, deleted = k.deleted, unchanged = k.unchanged, errors = k.errors,
+        "run finished"
+    );
+    Ok(RunReport {
+        run_id: Some(run_id),
+        enterprise: ctx.rules.name.clone(),
+        connector: Some(c.name.clone()),
+        profile,
+        preview: ctx.options.preview,
+        status,
+        counters: rec.counters,
+        message: end.message,
+        status_file: end.status_file,
+        steps: Vec::new(),
+        outcomes: Vec::new(),
+    })
+}
+
+async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
+    let parent = ctx
+        .store
+        .create_run(NewRun {
+            parent_id: None,
+            enterprise: ctx.rules.name.clone(),
+            connector: None,
+            profile: Profile::SyncNow.as_str().into(),
+            started_at: now(),
+        })
+        .await?;
+    let mut steps = Vec::new();
+    for c in &ctx.rules.connectors {
+        steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
+    }
+    for c in &ctx.rules.connectors {
+        steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
+    }
+    let mut message = None;
+    match export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
+        Some(stop) => message = Some(stop),
+        None => {
+            for c in ctx.rules.connectors.iter().filter(|c| c.connector.capabilities().export.is_some()) {
+                steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
+            }
+        }
+    }
+    let mut counters = Counters::default();
+    for s in &steps {
+        counters.add(&s.counters);
+    }
+    let mut status = steps.iter().map(|s| s.status).max().unwrap_or(RunStatus::Success);
+    if message.is_some() {
+        status = status.max(RunStatus::StoppedDeletionThreshold);
+    }
+    if message.is_none() && status > RunStatus::Success {
+        let failed: Vec<String> = steps
+            .iter()
+            .filter(|s| s.status > RunStatus::Success)
+            .map(|s| format!("{} {}: {}", s.connector.as_deref().unwrap_or(""), s.profile.as_str(), s.status.as_str()))
+            .collect();
+        message = Some(failed.join("; "));
+    }
+    ctx.store
+        .finish_run(
+            parent,
+            RunEnd {
+                status: status.as_str().into(),
+                ended_at: now(),
+                counters: counters.clone(),
+                message: message.clone(),
+                status_file: None,
+            },
+        )
+        .await?;
+    Ok(RunReport {
+        run_id: Some(parent),
+        enterprise: ctx.rules.name.clone(),
+        connector: None,
+        profile: Profile::SyncNow,
+        preview: ctx.options.preview,
+        status,
+        counters,
+        message,
+        status_file: None,
+        steps,
+        outcomes: Vec::new(),
+    })
+}

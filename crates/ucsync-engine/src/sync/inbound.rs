@@ -1,0 +1,312 @@
+//! From staged objects into the directory: scope, join, projection, then each touched entry's
+//! attributes recomputed from all its linked objects by precedence.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ucsync_model::{Attrs, EntryAttrs};
+use ucsync_store::{ObjectOutcome, StagedObject, SyncState};
+
+use super::{Batch, EntryState};
+use crate::EngineError;
+use crate::rules::ConnectorCtx;
+use crate::run::{Recorder, RunCtx};
+
+fn outcome(c: &ConnectorCtx, s: &StagedObject, action: &str, message: String) -> ObjectOutcome {
+    ObjectOutcome {
+        connector: c.name.clone(),
+        object: s.anchor.clone(),
+        object_type: s.object_type.clone(),
+        action: action.into(),
+        message: Some(message),
+        changes: Vec::new(),
+    }
+}
+
+enum Decision {
+    Join(i64, String),
+    Ambiguous(String),
+    None,
+}
+
+/// Decides, for each object, what it does to the directory: disconnect, stay linked, join,
+/// project, or nothing.
+pub(super) async fn decide(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    objects: &[StagedObject],
+    next_entry_id: &mut i64,
+    b: &mut Batch,
+    rec: &mut Recorder,
+) -> Result<(), EngineError> {
+    let rules = ctx.rules;
+    // Join keys of the unlinked objects in scope, looked up all at once.
+    let mut wanted: Vec<i64> = Vec::new();
+    for s in objects {
+        if let (None, Some(attrs), SyncState::Changed | SyncState::Clean) = (s.entry_id, &s.attrs, s.sync_state)
+            && c.in_scope(attrs)
+        {
+            for j in &c.join {
+                wanted.extend(j.staged.eval(attrs).iter().map(|v| rules.key_hash(&j.directory, v)));
+            }
+        }
+    }
+    let mut by_key: HashMap<i64, Vec<i64>> = HashMap::new();
+    if !wanted.is_empty() {
+        for (k, e) in ctx.store.entries_by_keys(&wanted).await? {
+            by_key.entry(k).or_default().push(e);
+        }
+    }
+    let mut load: BTreeSet<i64> = objects.iter().filter_map(|s| s.entry_id).collect();
+    load.extend(by_key.values().flatten().copied());
+    let ids: Vec<i64> = load.into_iter().collect();
+    for e in ctx.store.entries_by_ids(&ids).await? {
+        b.entries.insert(
+            e.id,
+            EntryState {
+                object_type: e.object_type,
+                new: e.attrs.clone(),
+                old: Some(e.attrs),
+                deleted: false,
+            },
+        );
+    }
+    for s in ctx.store.staged_by_entries(&ids).await? {
+        if let Some(e) = s.entry_id {
+            b.links.entry(e).or_default().push(s);
+        }
+    }
+
+    for s in objects {
+        let gone = s.sync_state == SyncState::Deleted;
+        let Some(attrs) = s.attrs.as_ref().filter(|_| !gone) else {
+            if gone {
+                if let Some(e) = s.entry_id {
+                    b.unlink(e, s.id);
+                    rec.counters.deleted += 1;
+                    b.outcomes.push(outcome(c, s, "disconnected", format!("deleted in the source; was linked to entry {e}")));
+                }
+                b.deletes.insert(s.id);
+            }
+            // A provisioned object not exported yet has nothing to give the directory.
+            continue;
+        };
+        if !c.in_scope(attrs) {
+            if let Some(e) = s.entry_id {
+                b.unlink(e, s.id);
+                b.write(s).entry_id = None;
+                rec.counters.deleted += 1;
+                b.outcomes.push(outcome(c, s, "disconnected", format!("out of scope; was linked to entry {e}")));
+            } else {
+                rec.counters.unchanged += 1;
+            }
+            continue;
+        }
+        if let Some(e) = s.entry_id {
+            b.touched.insert(e);
+            continue;
+        }
+        match find_join(ctx, c, s, attrs, &by_key, b) {
+            Decision::Join(e, how) => {
+                let mut linked = s.clone();
+                linked.entry_id = Some(e);
+                b.links.entry(e).or_default().push(linked);
+                b.touched.insert(e);
+                let w = b.write(s);
+                w.entry_id = Some(e);
+                w.sync_error = None;
+                rec.counters.updated += 1;
+                b.outcomes.push(outcome(c, s, "joined", format!("joined entry {e} ({how})")));
+            }
+            Decision::Ambiguous(msg) => {
+                let w = b.write(s);
+                w.sync_error = Some(msg.clone());
+                w.sync_state = Some(SyncState::Changed);
+                rec.error(&c.name, &s.anchor, &s.object_type, msg);
+            }
+            Decision::None => match c.projection.get(&s.object_type) {
+                Some(entry_type) => {
+                    let e = *next_entry_id;
+                    *next_entry_id += 1;
+                    b.entries.insert(
+                        e,
+                        EntryState {
+                            object_type: entry_type.clone(),
+                            old: None,
+                            new: EntryAttrs::new(),
+                            deleted: false,
+                        },
+                    );
+                    let mut linked = s.clone();
+                    linked.entry_id = Some(e);
+                    b.links.insert(e, vec![linked]);
+                    b.touched.insert(e);
+                    let w = b.write(s);
+                    w.entry_id = Some(e);
+                    w.sync_error = None;
+                    rec.counters.added += 1;
+                    b.outcomes.push(outcome(c, s, "projected", format!("new {entry_type} entry {e}")));
+                }
+                None => {
+                    b.write(s).sync_error = None;
+                    rec.counters.unchanged += 1;
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+fn find_join(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    s: &StagedObject,
+    attrs: &Attrs,
+    by_key: &HashMap<i64, Vec<i64>>,
+    b: &Batch,
+) -> Decision {
+    for (i, j) in c.join.iter().enumerate() {
+        let mut found: BTreeMap<i64, String> = BTreeMap::new();
+        for v in j.staged.eval(attrs) {
+            let key = ctx.rules.key_hash(&j.directory, &v);
+            for e in by_key.get(&key).into_iter().flatten() {
+                let Some(entry) = b.entries.get(e) else { continue };
+                let hit = entry.new.get(&j.directory).iter().any(|x| {
+                    if j.ignore_case {
+                        x.to_lowercase() == v.to_lowercase()
+                    } else {
+                        *x == v
+                    }
+                });
+                if hit {
+                    found.insert(*e, v.clone());
+                }
+            }
+        }
+        match found.len() {
+            0 => continue,
+            1 => {
+                let Some((e, v)) = found.into_iter().next() else { continue };
+                let taken = b
+                    .links
+                    .get(&e)
+                    .and_then(|l| l.iter().find(|o| o.connector_id == c.id && o.id != s.id));
+                if let Some(other) = taken {
+                    return Decision::Ambiguous(format!(
+                        "join rule {} matches entry {e} ({} = \"{v}\"), which is already linked to \"{}\" of this connector; make the source values unique or remove one of the objects",
+                        i + 1,
+                        j.directory,
+                        other.anchor
+                    ));
+                }
+                return Decision::Join(e, format!("rule {}: {} = \"{v}\"", i + 1, j.directory));
+            }
+            _ => {
+                let list: Vec<String> = found.iter().map(|(e, v)| format!("entry {e} ({} = \"{v}\")", j.directory)).collect();
+                return Decision::Ambiguous(format!(
+                    "ambiguous join: rule {} matches {} entries: {}; nothing was joined — make the join attribute unique or add a more specific rule first",
+                    i + 1,
+                    found.len(),
+                    list.join(", ")
+                ));
+            }
+        }
+    }
+    Decision::None
+}
+
+/// Recomputes every touched entry from its linked objects: each connector's import flows,
+/// references translated to entry ids, one source per attribute by precedence, hand-set values
+/// kept. An entry no projecting connector links any more is deleted.
+pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch, rec: &mut Recorder) -> Result<(), EngineError> {
+    let rules = ctx.rules;
+    // Contributions: entry → [(connector id, staged id, flowed attrs)].
+    let mut contrib: BTreeMap<i64, Vec<(i64, i64, Attrs)>> = BTreeMap::new();
+    let mut ref_anchors: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for e in &b.touched {
+        let mut list = Vec::new();
+        for s in b.links.get(e).map(Vec::as_slice).unwrap_or(&[]) {
+            let (Some(k), Some(attrs)) = (rules.connector(s.connector_id), &s.attrs) else { continue };
+            if !k.in_scope(attrs) {
+                continue;
+            }
+            let flowed = k.flow_in(attrs);
+            for r in &rules.references {
+                ref_anchors.entry(k.id).or_default().extend(flowed.get(r).iter().cloned());
+            }
+            list.push((k.id, s.id, flowed));
+        }
+        contrib.insert(*e, list);
+    }
+    // References arrive as anchors of the same connector; the directory keeps entry ids.
+    let mut ref_entry: HashMap<(i64, String), i64> = HashMap::new();
+    for (k, anchors) in &ref_anchors {
+        let anchors: Vec<String> = anchors.iter().cloned().collect();
+        for s in ctx.store.staged_by_anchors(*k, &anchors).await? {
+            if let Some(e) = s.entry_id {
+                ref_entry.insert((*k, s.anchor), e);
+            }
+        }
+    }
+    for (e, list) in contrib {
+        let Some(state) = b.entries.get_mut(&e) else { continue };
+        let sources = b.links.get(&e).map(Vec::as_slice).unwrap_or(&[]);
+        if !sources.iter().any(|s| rules.is_source(s.connector_id)) {
+            state.deleted = true;
+            continue;
+        }
+        let mut new = EntryAttrs::new();
+        if let Some(old) = &state.old {
+            for (name, values) in old.manual() {
+                new.set(name.clone(), None, values.clone());
+            }
+        }
+        let names: BTreeSet<&String> = list.iter().flat_map(|(_, _, a)| a.names()).collect();
+        for name in names {
+            if new.source(name) == Some(None) {
+                continue; // set by hand: the administrator's value wins
+            }
+            let order = rules.order_for(name);
+            let rank = |k: i64| order.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+            let best = list
+                .iter()
+                .filter(|(_, _, a)| !a.get(name).is_empty())
+                .filter(|(k, _, _)| !rules.precedence.contains_key(name.as_str()) || rank(*k) != usize::MAX)
+                .min_by_key(|(k, _, _)| (rank(*k), *k));
+            let Some((k, staged_id, attrs)) = best else { continue };
+            let mut values = attrs.get(name).to_vec();
+            if rules.references.contains(name.as_str()) {
+                let mut translated = Vec::new();
+                for v in values {
+                    match ref_entry.get(&(*k, v.clone())) {
+                        Some(target) => translated.push(target.to_string()),
+                        None => {
+                            if let Some(s) = sources.iter().find(|s| s.id == *staged_id)
+                                && s.connector_id == c.id
+                            {
+                                b.writes.entry(s.id).or_insert_with(|| ucsync_store::StagedWrite {
+                                    id: s.id,
+                                    entry_id: s.entry_id,
+                                    sync_state: None,
+                                    sync_error: None,
+                                    export: None,
+                                }).sync_state = Some(SyncState::Changed);
+                            }
+                            rec.outcome(ObjectOutcome {
+                                connector: c.name.clone(),
+                                object: format!("entry:{e}"),
+                                object_type: state.object_type.clone(),
+                                action: "warning".into(),
+                                message: Some(format!("{name} refers to \"{v}\", which is not in the directory yet; it is retried at the next sync")),
+                                changes: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                values = translated;
+            }
+            new.set(name.clone(), Some(*k), values);
+        }
+        state.new = new;
+    }
+    Ok(())
+}

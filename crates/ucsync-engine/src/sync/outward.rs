@@ -1,0 +1,321 @@
+//! From the directory outward: for every touched entry and every connector that exports,
+//! export flows on linked objects, provisioning where a target has none, deprovisioning where
+//! the entry is gone. The result is pending exports in the staging spaces.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ucsync_model::config::DeprovisionAction;
+use ucsync_model::expr::Lookup;
+use ucsync_model::{Attrs, EntryAttrs, ExportOp};
+use ucsync_store::{EntryWrite, ObjectOutcome, StagedInsert, StagedObject, SyncBatch};
+
+use super::Batch;
+use crate::EngineError;
+use crate::rules::ConnectorCtx;
+use crate::run::{Recorder, RunCtx};
+
+/// An entry as one target connector sees it: references are that connector's anchors.
+struct TargetView<'a> {
+    entry: &'a EntryAttrs,
+    refs: HashMap<&'a str, Vec<String>>,
+}
+
+impl Lookup for TargetView<'_> {
+    fn values(&self, name: &str) -> &[String] {
+        match self.refs.get(name) {
+            Some(v) => v,
+            None => self.entry.get(name),
+        }
+    }
+}
+
+fn view<'a>(
+    entry: &'a EntryAttrs,
+    refs: &'a BTreeSet<String>,
+    target: i64,
+    anchors: &HashMap<(i64, i64), String>,
+) -> TargetView<'a> {
+    let mut map = HashMap::new();
+    for r in refs {
+        let values = entry.get(r);
+        if values.is_empty() {
+            continue;
+        }
+        let translated = values
+            .iter()
+            .filter_map(|v| v.parse::<i64>().ok())
+            .filter_map(|e| anchors.get(&(e, target)).cloned())
+            .collect();
+        map.insert(r.as_str(), translated);
+    }
+    TargetView { entry, refs: map }
+}
+
+fn apply_flows(base: Option<&Attrs>, flowed: Vec<(String, Vec<String>)>) -> Attrs {
+    let mut desired = base.cloned().unwrap_or_default();
+    for (name, values) in flowed {
+        desired.set(name, values);
+    }
+    desired
+}
+
+fn out(t: &ConnectorCtx, anchor: &str, object_type: &str, action: &str, message: Option<String>) -> ObjectOutcome {
+    ObjectOutcome {
+        connector: t.name.clone(),
+        object: anchor.to_owned(),
+        object_type: object_type.to_owned(),
+        action: action.into(),
+        message,
+        changes: Vec::new(),
+    }
+}
+
+/// Sets the pending export of a linked object so that the target ends up holding `desired`.
+fn pend(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject, desired: Attrs, rec: &Recorder) {
+    let current = s.target_state();
+    if current == Some(&desired) {
+        return;
+    }
+    let w = b.write(s);
+    let mut o = out(t, &s.anchor, &s.object_type, "", None);
+    if s.attrs.as_ref() == Some(&desired) {
+        w.export = Some(None);
+        o.action = "export-cancelled".into();
+    } else {
+        let op = if s.attrs.is_none() { ExportOp::Add } else { ExportOp::Update };
+        if op == ExportOp::Update || rec.preview {
+            o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
+        }
+        let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
+        w.export = Some(Some((op, desired.encode(), hash)));
+        o.action = if op == ExportOp::Add { "pending-add" } else { "pending-update" }.into();
+    }
+    b.outcomes.push(o);
+}
+
+pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) -> Result<(), EngineError> {
+    let rules = ctx.rules;
+    let targets: Vec<&ConnectorCtx> = rules.connectors.iter().filter(|t| t.exports()).collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    // Anchors of the targets' objects for the entries that references point at.
+    let mut anchors: HashMap<(i64, i64), String> = HashMap::new();
+    if !rules.references.is_empty() {
+        let mut referenced: BTreeSet<i64> = BTreeSet::new();
+        for e in &b.touched {
+            if let Some(st) = b.entries.get(e) {
+                for r in &rules.references {
+                    referenced.extend(st.new.get(r).iter().filter_map(|v| v.parse::<i64>().ok()));
+                }
+            }
+        }
+        let ids: Vec<i64> = referenced.into_iter().collect();
+        for s in ctx.store.staged_by_entries(&ids).await? {
+            if let Some(e) = s.entry_id {
+                anchors.insert((e, s.connector_id), s.anchor);
+            }
+        }
+        for (e, list) in &b.links {
+            for s in list {
+                anchors.insert((*e, s.connector_id), s.anchor.clone());
+            }
+        }
+    }
+
+    // Provisioning: the anchors new objects will have, checked against what targets hold.
+    let mut plans: Vec<(i64, usize, String, String)> = Vec::new(); // entry, target index, type, anchor
+    let mut wanted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for e in b.touched.clone() {
+        let Some(st) = b.entries.get(&e) else { continue };
+        if st.deleted {
+            continue;
+        }
+        let linked = b.links.get(&e).map(Vec::as_slice).unwrap_or(&[]);
+        for (ti, t) in targets.iter().enumerate() {
+            if linked.iter().any(|s| s.connector_id == t.id) {
+                continue;
+            }
+            let Some(p) = t.provisioning_for(&st.object_type, &st.new) else { continue };
+            let desired = apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)));
+            match t.connector.anchor_for(&p.object_type, &desired) {
+                Ok(anchor) => {
+                    anchors.insert((e, t.id), anchor.clone());
+                    wanted.entry(t.id).or_default().push(anchor.clone());
+                    plans.push((e, ti, p.object_type.clone(), anchor));
+                }
+                Err(msg) => rec.error(
+                    &t.name,
+                    &format!("entry:{e}"),
+                    &p.object_type,
+                    format!("entry {e} cannot be provisioned: {msg}; add an export flow that fills it"),
+                ),
+            }
+        }
+    }
+    let mut existing: HashMap<(i64, String), StagedObject> = HashMap::new();
+    for (t, list) in &wanted {
+        for s in ctx.store.staged_by_anchors(*t, list).await? {
+            existing.insert((*t, s.anchor.clone()), s);
+        }
+    }
+    let mut planned: BTreeSet<(i64, String)> = BTreeSet::new();
+    for (e, ti, object_type, anchor) in plans {
+        let t = targets[ti];
+        match existing.get(&(t.id, anchor.clone())) {
+            Some(s) if s.entry_id.is_some_and(|x| x != e) && !b.deletes.contains(&s.id) => rec.error(
+                &t.name,
+                &anchor,
+                &object_type,
+                format!(
+                    "entry {e} would be provisioned as \"{anchor}\", but that object is linked to entry {}; make the anchor attributes unique",
+                    s.entry_id.unwrap_or_default()
+                ),
+            ),
+            Some(s) => {
+                // The target already has it (e.g. an object left after a deprovisioning): adopt.
+                let mut adopted = s.clone();
+                adopted.entry_id = Some(e);
+                b.write(s).entry_id = Some(e);
+                b.links.entry(e).or_default().push(adopted);
+                b.outcomes.push(out(t, &anchor, &object_type, "adopted", Some(format!("linked to entry {e}"))));
+            }
+            None if !planned.insert((t.id, anchor.clone())) => rec.error(
+                &t.name,
+                &anchor,
+                &object_type,
+                format!("entry {e} would be provisioned as \"{anchor}\", which another entry of this batch takes; make the anchor attributes unique"),
+            ),
+            None => {
+                let st = &b.entries[&e];
+                let desired = apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)));
+                let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1);
+                let mut o = out(t, &anchor, &object_type, "provisioned", Some(format!("from entry {e}")));
+                if rec.preview {
+                    o.changes = Attrs::new().diff(&desired);
+                }
+                b.outcomes.push(o);
+                b.inserts.push(StagedInsert {
+                    connector_id: t.id,
+                    anchor,
+                    object_type,
+                    entry_id: e,
+                    export_attrs: desired.encode(),
+                    export_hash: hash,
+                });
+            }
+        }
+    }
+
+    // Export flows on linked objects, deprovisioning for deleted entries.
+    for e in b.touched.clone() {
+        let Some(st) = b.entries.get(&e) else { continue };
+        let deleted = st.deleted;
+        let entry = st.new.clone();
+        let linked: Vec<StagedObject> = b.links.get(&e).cloned().unwrap_or_default();
+        for s in linked {
+            let Some(t) = rules.connector(s.connector_id) else { continue };
+            if b.deletes.contains(&s.id) {
+                continue;
+            }
+            if deleted {
+                deprovision(b, t, &s);
+            } else if !t.export_flows.is_empty() {
+                let base = s.target_state().or(s.attrs.as_ref());
+                let desired = apply_flows(base, t.flow_out(&view(&entry, &rules.references, t.id, &anchors)));
+                pend(b, t, &s, desired, rec);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn deprovision(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject) {
+    let present = s.attrs.is_some();
+    let d = &t.deprovisioning;
+    let mut o = out(t, &s.anchor, &s.object_type, "deprovisioned", None);
+    match d.action {
+        _ if !present => {
+            b.deletes.insert(s.id);
+            o.message = Some("never exported; dropped".into());
+        }
+        DeprovisionAction::Delete => {
+            let w = b.write(s);
+            w.entry_id = None;
+            w.export = Some(Some((ExportOp::Delete, Attrs::new().encode(), 0)));
+            o.action = "pending-delete".into();
+        }
+        DeprovisionAction::Disable => {
+            let mut desired = s.attrs.clone().unwrap_or_default();
+            desired.set_one(d.attribute.clone().unwrap_or_default(), d.value.clone().unwrap_or_default());
+            let w = b.write(s);
+            w.entry_id = None;
+            if s.attrs.as_ref() != Some(&desired) {
+                o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
+                let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
+                w.export = Some(Some((ExportOp::Update, desired.encode(), hash)));
+            } else {
+                w.export = Some(None);
+            }
+            o.message = Some(format!("disabled: {} = {}", d.attribute.as_deref().unwrap_or(""), d.value.as_deref().unwrap_or("")));
+        }
+        DeprovisionAction::Disconnect => {
+            let w = b.write(s);
+            w.entry_id = None;
+            w.export = Some(None);
+            o.message = Some("disconnected; the object stays in the target".into());
+        }
+    }
+    b.outcomes.push(o);
+}
+
+/// The batch as the store writes it, with entry outcomes and join keys.
+pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -> SyncBatch {
+    let rules = ctx.rules;
+    let mut batch = SyncBatch::default();
+    for (id, st) in &b.entries {
+        if !st.changed() {
+            continue;
+        }
+        let (action, changes) = if st.deleted {
+            ("entry-deleted", Vec::new())
+        } else if st.old.is_none() {
+            ("entry-added", if rec.preview { Attrs::new().diff(&st.new.to_attrs()) } else { Vec::new() })
+        } else {
+            let old = st.old.as_ref().map(|o| o.to_attrs()).unwrap_or_default();
+            ("entry-updated", old.diff(&st.new.to_attrs()))
+        };
+        rec.outcome(ObjectOutcome {
+            connector: String::new(),
+            object: format!("entry:{id}"),
+            object_type: st.object_type.clone(),
+            action: action.into(),
+            message: None,
+            changes,
+        });
+        if st.deleted {
+            if st.old.is_some() {
+                batch.deleted_entries.push(*id);
+            }
+        } else {
+            batch.entries.push(EntryWrite {
+                id: *id,
+                enterprise_id: rules.id,
+                object_type: st.object_type.clone(),
+                attrs: st.new.encode(),
+                keys: rules.entry_keys(&st.new),
+                is_new: st.old.is_none(),
+            });
+        }
+    }
+    for o in b.outcomes {
+        rec.outcome(o);
+    }
+    batch.entries.sort_by_key(|e| e.id);
+    batch.staged = b.writes.into_values().filter(|w| !b.deletes.contains(&w.id)).collect();
+    batch.staged.sort_by_key(|w| w.id);
+    batch.staged_inserts = b.inserts;
+    batch.staged_deletes = b.deletes.into_iter().collect();
+    batch.outcomes = rec.take();
+    batch
+}

@@ -1,0 +1,180 @@
+//! The directory in SQLite: entries, join keys, and the sync batch that changes them together
+//! with links and pending exports.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use ucsync_model::EntryAttrs;
+
+use super::runs::write_outcomes;
+use super::staging::{exec_for_ids, insert_staged, write_staged};
+use super::{MAX_VARS, SqliteStore, sql_err};
+use crate::types::*;
+use crate::{DirectoryStore, Result, StoreError};
+
+fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
+    let doing = "reading a directory entry";
+    let (id, enterprise_id, object_type, attrs): (i64, i64, String, Vec<u8>) = (|| {
+        Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+    })()
+    .map_err(sql_err(doing))?;
+    let attrs = EntryAttrs::decode(&attrs).map_err(|e| StoreError::Corrupt {
+        doing,
+        message: format!("entry {id}: {e}"),
+    })?;
+    Ok(Entry {
+        id,
+        enterprise_id,
+        object_type,
+        attrs,
+    })
+}
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn next_entry_id(&self) -> Result<i64> {
+        let mut conn = self.lock().await;
+        sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM entries")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql_err("allocating entry ids"))?
+            .try_get(0)
+            .map_err(sql_err("allocating entry ids"))
+    }
+
+    async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>> {
+        let mut conn = self.lock().await;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_VARS) {
+            let sql = format!(
+                "SELECT id, enterprise_id, object_type, attrs FROM entries WHERE id IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            let rows = q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(sql_err("reading directory entries"))?;
+            for row in &rows {
+                out.push(entry_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let mut conn = self.lock().await;
+        let mut out = Vec::new();
+        for chunk in key_hashes.chunks(MAX_VARS) {
+            let sql = format!(
+                "SELECT key_hash, entry_id FROM entry_keys WHERE key_hash IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            let rows = q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(sql_err("looking up join keys"))?;
+            for row in &rows {
+                out.push((
+                    row.try_get(0).map_err(sql_err("looking up join keys"))?,
+                    row.try_get(1).map_err(sql_err("looking up join keys"))?,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn entries_page(&self, enterprise_id: i64, after_id: i64, limit: i64) -> Result<Vec<Entry>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(
+            "SELECT id, enterprise_id, object_type, attrs FROM entries \
+             WHERE enterprise_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(enterprise_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("reading directory entries"))?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn count_entries(&self, enterprise_id: i64) -> Result<i64> {
+        let mut conn = self.lock().await;
+        sqlx::query("SELECT COUNT(*) FROM entries WHERE enterprise_id = ?")
+            .bind(enterprise_id)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql_err("counting directory entries"))?
+            .try_get(0)
+            .map_err(sql_err("counting directory entries"))
+    }
+
+    async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            let (new, changed): (Vec<&EntryWrite>, Vec<&EntryWrite>) =
+                batch.entries.iter().partition(|e| e.is_new);
+            for chunk in new.chunks(MAX_VARS / 4) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("INSERT INTO entries (id, enterprise_id, object_type, attrs) ");
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id)
+                        .push_bind(e.enterprise_id)
+                        .push_bind(&e.object_type)
+                        .push_bind(&e.attrs);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("adding directory entries"))?;
+            }
+            for chunk in changed.chunks(MAX_VARS / 3) {
+                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "UPDATE entries SET object_type = v.column2, attrs = v.column3 FROM (",
+                );
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(e.id).push_bind(&e.object_type).push_bind(&e.attrs);
+                });
+                qb.push(") AS v WHERE entries.id = v.column1");
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("updating directory entries"))?;
+            }
+            let rekeyed: Vec<i64> = changed.iter().map(|e| e.id).chain(batch.deleted_entries.iter().copied()).collect();
+            exec_for_ids(&mut conn, "DELETE FROM entry_keys WHERE entry_id IN ({ids})", &rekeyed, "updating join keys").await?;
+            let keys: Vec<(i64, i64)> = batch
+                .entries
+                .iter()
+                .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
+                .collect();
+            for chunk in keys.chunks(MAX_VARS / 2) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
+                qb.push_values(chunk, |mut b, (k, id)| {
+                    b.push_bind(*k).push_bind(*id);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("indexing join keys"))?;
+            }
+            exec_for_ids(&mut conn, "DELETE FROM entries WHERE id IN ({ids})", &batch.deleted_entries, "deleting directory entries").await?;
+            write_staged(&mut conn, &batch.staged).await?;
+            insert_staged(&mut conn, &batch.staged_inserts).await?;
+            exec_for_ids(&mut conn, "DELETE FROM staging WHERE id IN ({ids})", &batch.staged_deletes, "removing processed deletions").await?;
+            write_outcomes(&mut conn, &batch.outcomes).await
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+}

@@ -1,0 +1,251 @@
+//! The embedded SQLite store: one file `ucsync.db` in the data directory, WAL journal, one
+//! connection (ucsync runs one writer at a time), numbered migrations applied on open.
+
+mod directory;
+mod runs;
+mod staging;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, Row, SqliteConnection};
+use tokio::sync::Mutex;
+
+use crate::{CatalogStore, ConnectorRow, Result, Store, StoreError};
+
+/// The numbered migrations, in order. A database is upgraded from its version to the last one
+/// on open; a database newer than this build is refused.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// SQLite allows 32766 bound values per statement.
+pub(crate) const MAX_VARS: usize = 32_000;
+
+pub struct SqliteStore {
+    conn: Mutex<SqliteConnection>,
+    path: String,
+    preview: AtomicBool,
+}
+
+pub(crate) fn sql_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::Sql {
+        doing,
+        message: e.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        let open_err = |message: String| StoreError::Open {
+            path: data_dir.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| open_err(format!("cannot create the data directory: {e}")))?;
+        let file = data_dir.join("ucsync.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .pragma("cache_size", "-131072")
+            .pragma("temp_store", "memory")
+            .foreign_keys(false);
+        let mut conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        migrate(&mut conn, &file.display().to_string()).await?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: file.display().to_string(),
+            preview: AtomicBool::new(false),
+        })
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
+        self.conn.lock().await
+    }
+
+    /// Starts a write: a transaction, or a savepoint inside the preview's transaction.
+    pub(crate) async fn begin(&self, conn: &mut SqliteConnection) -> Result<()> {
+        let sql = if self.preview.load(Ordering::SeqCst) {
+            "SAVEPOINT batch"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        sqlx::raw_sql(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("starting a transaction"))?;
+        Ok(())
+    }
+
+    pub(crate) async fn finish<T>(
+        &self,
+        conn: &mut SqliteConnection,
+        result: Result<T>,
+    ) -> Result<T> {
+        let preview = self.preview.load(Ordering::SeqCst);
+        match result {
+            Ok(v) => {
+                let sql = if preview { "RELEASE batch" } else { "COMMIT" };
+                sqlx::raw_sql(sql)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("committing a batch"))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let sql = if preview {
+                    "ROLLBACK TO batch; RELEASE batch"
+                } else {
+                    "ROLLBACK"
+                };
+                let _ = sqlx::raw_sql(sql).execute(&mut *conn).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+async fn migrate(conn: &mut SqliteConnection, path: &str) -> Result<()> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err("reading the schema version"))?;
+    let found: Option<i64> = sqlx::query("SELECT MAX(version) FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("reading the schema version"))?
+        .try_get(0)
+        .map_err(sql_err("reading the schema version"))?;
+    let found = found.unwrap_or(0);
+    if found > LAST_SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            supported: LAST_SCHEMA_VERSION,
+        });
+    }
+    for (i, &sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i64 + 1;
+        let mut tx = conn.begin().await.map_err(sql_err("upgrading the schema"))?;
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql_err("upgrading the schema"))?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql_err("upgrading the schema"))?;
+        tx.commit().await.map_err(sql_err("upgrading the schema"))?;
+        tracing::info!(version, "store schema upgraded");
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl CatalogStore for SqliteStore {
+    async fn ensure_enterprise(&self, name: &str) -> Result<i64> {
+        let mut conn = self.lock().await;
+        sqlx::query("INSERT INTO enterprises (name) VALUES (?) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("recording an enterprise"))?;
+        sqlx::query("SELECT id FROM enterprises WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql_err("reading an enterprise"))?
+            .try_get(0)
+            .map_err(sql_err("reading an enterprise"))
+    }
+
+    async fn ensure_connector(
+        &self,
+        name: &str,
+        enterprise_id: i64,
+        kind: &str,
+    ) -> Result<ConnectorRow> {
+        let mut conn = self.lock().await;
+        sqlx::query(
+            "INSERT INTO connectors (name, enterprise_id, kind) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET enterprise_id = excluded.enterprise_id, kind = excluded.kind",
+        )
+        .bind(name)
+        .bind(enterprise_id)
+        .bind(kind)
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err("recording a connector"))?;
+        let row = sqlx::query(
+            "SELECT id, name, enterprise_id, kind, watermark FROM connectors WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("reading a connector"))?;
+        connector_row(&row)
+    }
+
+    async fn connectors(&self) -> Result<Vec<ConnectorRow>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(
+            "SELECT id, name, enterprise_id, kind, watermark FROM connectors ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("listing connectors"))?;
+        rows.iter().map(connector_row).collect()
+    }
+}
+
+fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {
+    let e = sql_err("reading a connector");
+    (|| {
+        Ok::<_, sqlx::Error>(ConnectorRow {
+            id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            enterprise_id: row.try_get(2)?,
+            kind: row.try_get(3)?,
+            watermark: row.try_get(4)?,
+        })
+    })()
+    .map_err(e)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin_preview(&self) -> Result<()> {
+        let mut conn = self.lock().await;
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("starting a preview"))?;
+        self.preview.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn end_preview(&self) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.preview.store(false, Ordering::SeqCst);
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("ending a preview"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! Runs and their per-object outcomes in SQLite.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::{SqliteStore, sql_err};
+use crate::types::*;
+use crate::{Result, RunStore, StoreError};
+
+const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file";
+
+/// Appends outcomes to their run as one chunk (inside the caller's transaction).
+pub(crate) async fn write_outcomes(conn: &mut SqliteConnection, chunk: &OutcomeChunk) -> Result<()> {
+    if chunk.outcomes.is_empty() {
+        return Ok(());
+    }
+    let data = serde_json::to_string(&chunk.outcomes).map_err(|e| StoreError::Corrupt {
+        doing: "recording object outcomes",
+        message: e.to_string(),
+    })?;
+    sqlx::query(
+        "INSERT INTO run_objects (run_id, chunk, data) \
+         VALUES (?, (SELECT COALESCE(MAX(chunk), 0) + 1 FROM run_objects WHERE run_id = ?), ?)",
+    )
+    .bind(chunk.run_id)
+    .bind(chunk.run_id)
+    .bind(data)
+    .execute(&mut *conn)
+    .await
+    .map_err(sql_err("recording object outcomes"))?;
+    Ok(())
+}
+
+fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
+    (|| {
+        Ok::<_, sqlx::Error>(RunRecord {
+            id: row.try_get(0)?,
+            parent_id: row.try_get(1)?,
+            enterprise: row.try_get(2)?,
+            connector: row.try_get(3)?,
+            profile: row.try_get(4)?,
+            status: row.try_get(5)?,
+            started_at: row.try_get(6)?,
+            ended_at: row.try_get(7)?,
+            counters: Counters {
+                added: row.try_get(8)?,
+                updated: row.try_get(9)?,
+                deleted: row.try_get(10)?,
+                unchanged: row.try_get(11)?,
+                errors: row.try_get(12)?,
+            },
+            message: row.try_get(13)?,
+            status_file: row.try_get(14)?,
+        })
+    })()
+    .map_err(sql_err("reading a run"))
+}
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn create_run(&self, run: NewRun) -> Result<i64> {
+        let mut conn = self.lock().await;
+        sqlx::query(
+            "INSERT INTO runs (parent_id, enterprise, connector, profile, status, started_at) \
+             VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
+        )
+        .bind(run.parent_id)
+        .bind(&run.enterprise)
+        .bind(&run.connector)
+        .bind(&run.profile)
+        .bind(&run.started_at)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("recording a run"))?
+        .try_get(0)
+        .map_err(sql_err("recording a run"))
+    }
+
+    async fn finish_run(&self, id: i64, end: RunEnd) -> Result<()> {
+        let mut conn = self.lock().await;
+        sqlx::query(
+            "UPDATE runs SET status = ?, ended_at = ?, added = ?, updated = ?, deleted = ?, \
+             unchanged = ?, errors = ?, message = ?, status_file = ? WHERE id = ?",
+        )
+        .bind(&end.status)
+        .bind(&end.ended_at)
+        .bind(end.counters.added)
+        .bind(end.counters.updated)
+        .bind(end.counters.deleted)
+        .bind(end.counters.unchanged)
+        .bind(end.counters.errors)
+        .bind(&end.message)
+        .bind(&end.status_file)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err("recording the end of a run"))?;
+        Ok(())
+    }
+
+    async fn add_outcomes(&self, chunk: OutcomeChunk) -> Result<()> {
+        let mut conn = self.lock().await;
+        write_outcomes(&mut conn, &chunk).await
+    }
+
+    async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?")))
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err("listing runs"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        let mut conn = self.lock().await;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sql_err("reading a run"))?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE parent_id = ? ORDER BY id")))
+            .bind(parent_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err("listing runs"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query("SELECT data FROM run_objects WHERE run_id = ? ORDER BY chunk")
+            .bind(run_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err("reading object outcomes"))?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let data: String = row.try_get(0).map_err(sql_err("reading object outcomes"))?;
+            let mut chunk: Vec<ObjectOutcome> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
+                doing: "reading object outcomes",
+                message: e.to_string(),
+            })?;
+            out.append(&mut chunk);
+        }
+        Ok(out)
+    }
+}

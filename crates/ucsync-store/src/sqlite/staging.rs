@@ -1,0 +1,453 @@
+//! Staging spaces in SQLite: imported objects, links, pending exports.
+
+use async_trait::async_trait;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use ucsync_model::Attrs;
+
+use super::runs::write_outcomes;
+use super::{MAX_VARS, SqliteStore, sql_err};
+use crate::types::*;
+use crate::{Result, StagingStore, StoreError};
+
+pub(crate) const STAGED_COLUMNS: &str = "id, connector_id, anchor, object_type, hash, attrs, entry_id, sync_state, sync_error, export_op, export_attrs, export_error";
+
+fn decode_attrs(bytes: Option<Vec<u8>>, doing: &'static str) -> Result<Option<Attrs>> {
+    bytes
+        .map(|b| Attrs::decode(&b))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt {
+            doing,
+            message: e.to_string(),
+        })
+}
+
+pub(crate) fn staged_from_row(row: &SqliteRow) -> Result<StagedObject> {
+    let doing = "reading a staged object";
+    let e = sql_err(doing);
+    let get = || -> std::result::Result<_, sqlx::Error> {
+        Ok((
+            row.try_get::<i64, _>(0)?,
+            row.try_get::<i64, _>(1)?,
+            row.try_get::<String, _>(2)?,
+            row.try_get::<String, _>(3)?,
+            row.try_get::<i64, _>(4)?,
+            row.try_get::<Option<Vec<u8>>, _>(5)?,
+            row.try_get::<Option<i64>, _>(6)?,
+            row.try_get::<i64, _>(7)?,
+            row.try_get::<Option<String>, _>(8)?,
+            row.try_get::<Option<i64>, _>(9)?,
+            row.try_get::<Option<Vec<u8>>, _>(10)?,
+            row.try_get::<Option<String>, _>(11)?,
+        ))
+    };
+    let (id, connector_id, anchor, object_type, hash, attrs, entry_id, sync_state, sync_error, op, export_attrs, export_error) =
+        get().map_err(e)?;
+    let export = match op.and_then(op_from_i64) {
+        Some(op) => Some(PendingExport {
+            op,
+            attrs: decode_attrs(export_attrs, doing)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(StagedObject {
+        id,
+        connector_id,
+        anchor,
+        object_type,
+        hash,
+        attrs: decode_attrs(attrs, doing)?,
+        entry_id,
+        sync_state: SyncState::from_i64(sync_state),
+        sync_error,
+        export,
+        export_error,
+    })
+}
+
+/// Runs `sql` once per chunk of `ids`, with the chunk bound as `(?, ?, …)` in place of `{ids}`.
+pub(crate) async fn exec_for_ids(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    ids: &[i64],
+    doing: &'static str,
+) -> Result<()> {
+    for chunk in ids.chunks(MAX_VARS - 8) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql = sql.replace("{ids}", &marks);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        q.execute(&mut *conn).await.map_err(sql_err(doing))?;
+    }
+    Ok(())
+}
+
+async fn insert_upserts(conn: &mut SqliteConnection, connector_id: i64, rows: &[&StagedUpsert]) -> Result<()> {
+    for chunk in rows.chunks(MAX_VARS / 6) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) ",
+        );
+        qb.push_values(chunk, |mut b, u| {
+            b.push_bind(connector_id)
+                .push_bind(&u.anchor)
+                .push_bind(&u.object_type)
+                .push_bind(u.hash)
+                .push_bind(&u.attrs)
+                .push_bind(SyncState::Changed as i64);
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("staging new objects"))?;
+    }
+    Ok(())
+}
+
+async fn update_upserts(conn: &mut SqliteConnection, rows: &[&StagedUpsert]) -> Result<()> {
+    for chunk in rows.chunks(MAX_VARS / 4) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (",
+        );
+        qb.push_values(chunk, |mut b, u| {
+            b.push_bind(u.id.unwrap_or(0))
+                .push_bind(&u.object_type)
+                .push_bind(u.hash)
+                .push_bind(&u.attrs);
+        });
+        qb.push(") AS v WHERE staging.id = v.column1");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("staging changed objects"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn write_staged(conn: &mut SqliteConnection, writes: &[StagedWrite]) -> Result<()> {
+    // Writes that leave the pending export alone and those that set or clear it differ only in
+    // one flag column, so one statement form serves both.
+    for chunk in writes.chunks(MAX_VARS / 8) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
+             export_op = CASE WHEN v.column5 THEN v.column6 ELSE export_op END, \
+             export_attrs = CASE WHEN v.column5 THEN v.column7 ELSE export_attrs END, \
+             export_hash = CASE WHEN v.column5 THEN v.column8 ELSE export_hash END, \
+             export_error = CASE WHEN v.column5 THEN NULL ELSE export_error END FROM (",
+        );
+        qb.push_values(chunk, |mut b, w| {
+            let (set, op, attrs, hash) = match &w.export {
+                None => (false, None, None, None),
+                Some(None) => (true, None, None, None),
+                Some(Some((op, attrs, hash))) => (true, Some(op_to_i64(*op)), Some(attrs.as_slice()), Some(*hash)),
+            };
+            let state = w.sync_state.map(|s| s as i64);
+            b.push_bind(w.id)
+                .push_bind(w.entry_id)
+                .push_bind(state)
+                .push_bind(w.sync_error.as_deref())
+                .push_bind(set)
+                .push_bind(op)
+                .push_bind(attrs)
+                .push_bind(hash);
+        });
+        qb.push(") AS v WHERE staging.id = v.column1");
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("writing sync results to staged objects"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_staged(conn: &mut SqliteConnection, rows: &[StagedInsert]) -> Result<()> {
+    for chunk in rows.chunks(MAX_VARS / 8) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) ",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(r.connector_id)
+                .push_bind(&r.anchor)
+                .push_bind(&r.object_type)
+                .push_bind(r.entry_id)
+                .push_bind(op_to_i64(ucsync_model::ExportOp::Add))
+                .push_bind(&r.export_attrs)
+                .push_bind(r.export_hash)
+                .push_bind(0i64);
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("staging provisioned objects"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl StagingStore for SqliteStore {
+    async fn anchor_index(&self, connector_id: i64) -> Result<Vec<AnchorInfo>> {
+        use futures_util::TryStreamExt;
+        let mut conn = self.lock().await;
+        let mut rows = sqlx::query(
+            "SELECT anchor, id, hash, attrs IS NOT NULL FROM staging WHERE connector_id = ?",
+        )
+        .bind(connector_id)
+        .fetch(&mut *conn);
+        let mut out = Vec::new();
+        let e = sql_err("reading the staging space");
+        while let Some(row) = rows.try_next().await.map_err(sql_err("reading the staging space"))? {
+            let info = (|| {
+                Ok::<_, sqlx::Error>(AnchorInfo {
+                    anchor: row.try_get(0)?,
+                    id: row.try_get(1)?,
+                    hash: row.try_get(2)?,
+                    present: row.try_get(3)?,
+                })
+            })();
+            match info {
+                Ok(i) => out.push(i),
+                Err(err) => return Err(e(err)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn apply_import_batch(&self, batch: ImportBatch) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            let (new, changed): (Vec<&StagedUpsert>, Vec<&StagedUpsert>) =
+                batch.upserts.iter().partition(|u| u.id.is_none());
+            insert_upserts(&mut conn, batch.connector_id, &new).await?;
+            update_upserts(&mut conn, &changed).await?;
+            if !batch.deletes.is_empty() {
+                // Unlinked objects with nothing to export simply go; the others wait for sync.
+                exec_for_ids(
+                    &mut conn,
+                    "DELETE FROM staging WHERE id IN ({ids}) AND entry_id IS NULL AND export_op IS NULL",
+                    &batch.deletes,
+                    "removing deleted objects",
+                )
+                .await?;
+                exec_for_ids(
+                    &mut conn,
+                    "UPDATE staging SET attrs = NULL, hash = 0, sync_state = 2 WHERE id IN ({ids})",
+                    &batch.deletes,
+                    "marking deleted objects",
+                )
+                .await?;
+            }
+            if let Some(w) = &batch.watermark {
+                sqlx::query("UPDATE connectors SET watermark = ?, watermark_at = datetime('now') WHERE id = ?")
+                    .bind(w)
+                    .bind(batch.connector_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("saving the watermark"))?;
+            }
+            write_outcomes(&mut conn, &batch.outcomes).await
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
+    async fn staged_page(
+        &self,
+        connector_id: i64,
+        after_id: i64,
+        limit: i64,
+        filter: StagedFilter,
+    ) -> Result<Vec<StagedObject>> {
+        let cond = match filter {
+            StagedFilter::PendingSync => "AND sync_state != 0",
+            StagedFilter::PendingExport => "AND export_op IS NOT NULL",
+            StagedFilter::All => "",
+        };
+        let sql = format!(
+            "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND id > ? {cond} ORDER BY id LIMIT ?"
+        );
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(connector_id)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err("reading staged objects"))?;
+        rows.iter().map(staged_from_row).collect()
+    }
+
+    async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>> {
+        let mut conn = self.lock().await;
+        let mut out = Vec::new();
+        for chunk in entry_ids.chunks(MAX_VARS) {
+            let sql = format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE entry_id IN ({}) ORDER BY id",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            let rows = q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(sql_err("reading linked staged objects"))?;
+            for row in &rows {
+                out.push(staged_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn staged_by_anchors(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<StagedObject>> {
+        let mut conn = self.lock().await;
+        let mut out = Vec::new();
+        for chunk in anchors.chunks(MAX_VARS - 1) {
+            let sql = format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND anchor IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(connector_id);
+            for a in chunk {
+                q = q.bind(a);
+            }
+            let rows = q
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(sql_err("reading staged objects by anchor"))?;
+            for row in &rows {
+                out.push(staged_from_row(row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn count_staged(&self, connector_id: i64) -> Result<StagedCounts> {
+        let mut conn = self.lock().await;
+        let row = sqlx::query(
+            "SELECT COUNT(*), COUNT(attrs), \
+             COALESCE(SUM(sync_state != 0), 0), \
+             COALESCE(SUM(export_op = 1), 0), COALESCE(SUM(export_op = 2), 0), COALESCE(SUM(export_op = 3), 0) \
+             FROM staging WHERE connector_id = ?",
+        )
+        .bind(connector_id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("counting staged objects"))?;
+        let e = sql_err("counting staged objects");
+        (|| {
+            Ok::<_, sqlx::Error>(StagedCounts {
+                total: row.try_get(0)?,
+                present: row.try_get(1)?,
+                pending_sync: row.try_get(2)?,
+                pending_adds: row.try_get(3)?,
+                pending_updates: row.try_get(4)?,
+                pending_deletes: row.try_get(5)?,
+            })
+        })()
+        .map_err(e)
+    }
+
+    async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            let ids: Vec<i64> = batch.done.iter().map(|(id, _)| *id).collect();
+            for (id, anchor) in &batch.done {
+                if let Some(anchor) = anchor {
+                    sqlx::query("UPDATE staging SET anchor = ? WHERE id = ?")
+                        .bind(anchor)
+                        .bind(id)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(sql_err("recording an anchor assigned on export"))?;
+                }
+            }
+            exec_for_ids(
+                &mut conn,
+                "DELETE FROM staging WHERE id IN ({ids}) AND export_op = 3",
+                &ids,
+                "removing exported deletes",
+            )
+            .await?;
+            exec_for_ids(
+                &mut conn,
+                "UPDATE staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
+                 export_attrs = NULL, export_hash = NULL, export_error = NULL WHERE id IN ({ids})",
+                &ids,
+                "recording exported objects",
+            )
+            .await?;
+            for (id, message) in &batch.failed {
+                sqlx::query("UPDATE staging SET export_error = ? WHERE id = ?")
+                    .bind(message)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("recording an export failure"))?;
+            }
+            write_outcomes(&mut conn, &batch.outcomes).await
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
+    async fn commit_image_export(
+        &self,
+        connector_id: i64,
+        rejected: &[(i64, String)],
+        outcomes: OutcomeChunk,
+    ) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            // Rejected objects keep their pending export: flag them first, then commit the rest.
+            for (id, message) in rejected {
+                sqlx::query("UPDATE staging SET export_error = ? WHERE id = ?")
+                    .bind(message)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("recording a rejected export"))?;
+            }
+            let rejected_ids: Vec<i64> = rejected.iter().map(|(id, _)| *id).collect();
+            sqlx::query("CREATE TEMP TABLE IF NOT EXISTS rejected_ids (id INTEGER PRIMARY KEY)")
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("committing an export"))?;
+            sqlx::query("DELETE FROM rejected_ids")
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("committing an export"))?;
+            for id in &rejected_ids {
+                sqlx::query("INSERT OR IGNORE INTO rejected_ids (id) VALUES (?)")
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("committing an export"))?;
+            }
+            sqlx::query(
+                "DELETE FROM staging WHERE connector_id = ? AND export_op = 3 \
+                 AND id NOT IN (SELECT id FROM rejected_ids)",
+            )
+            .bind(connector_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("committing exported deletes"))?;
+            sqlx::query(
+                "UPDATE staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
+                 export_attrs = NULL, export_hash = NULL, export_error = NULL \
+                 WHERE connector_id = ? AND export_op IS NOT NULL AND id NOT IN (SELECT id FROM rejected_ids)",
+            )
+            .bind(connector_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("committing exported objects"))?;
+            write_outcomes(&mut conn, &outcomes).await
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+}

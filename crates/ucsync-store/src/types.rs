@@ -1,0 +1,277 @@
+//! Plain data exchanged with the store.
+
+use ucsync_model::{AttrChange, Attrs, EntryAttrs, ExportOp};
+
+#[derive(Debug, Clone)]
+pub struct ConnectorRow {
+    pub id: i64,
+    pub name: String,
+    pub enterprise_id: i64,
+    pub kind: String,
+    pub watermark: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AnchorInfo {
+    pub anchor: String,
+    pub id: i64,
+    pub hash: i64,
+    pub present: bool,
+}
+
+/// Why sync must look at a staged object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    Clean = 0,
+    Changed = 1,
+    Deleted = 2,
+}
+
+impl SyncState {
+    pub fn from_i64(v: i64) -> Self {
+        match v {
+            1 => SyncState::Changed,
+            2 => SyncState::Deleted,
+            _ => SyncState::Clean,
+        }
+    }
+}
+
+pub fn op_to_i64(op: ExportOp) -> i64 {
+    match op {
+        ExportOp::Add => 1,
+        ExportOp::Update => 2,
+        ExportOp::Delete => 3,
+    }
+}
+
+pub fn op_from_i64(v: i64) -> Option<ExportOp> {
+    match v {
+        1 => Some(ExportOp::Add),
+        2 => Some(ExportOp::Update),
+        3 => Some(ExportOp::Delete),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingExport {
+    pub op: ExportOp,
+    /// The desired state (empty for a delete).
+    pub attrs: Attrs,
+}
+
+#[derive(Debug, Clone)]
+pub struct StagedObject {
+    pub id: i64,
+    pub connector_id: i64,
+    pub anchor: String,
+    pub object_type: String,
+    pub hash: i64,
+    /// The state in the external system; `None` when it does not have the object (yet).
+    pub attrs: Option<Attrs>,
+    pub entry_id: Option<i64>,
+    pub sync_state: SyncState,
+    pub sync_error: Option<String>,
+    pub export: Option<PendingExport>,
+    pub export_error: Option<String>,
+}
+
+impl StagedObject {
+    /// What the external system will hold once pending exports are applied.
+    pub fn target_state(&self) -> Option<&Attrs> {
+        match &self.export {
+            Some(PendingExport { op: ExportOp::Delete, .. }) => None,
+            Some(p) => Some(&p.attrs),
+            None => self.attrs.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StagedFilter {
+    /// Marked for sync (changed or deleted).
+    PendingSync,
+    /// Waiting for export.
+    PendingExport,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StagedCounts {
+    pub total: i64,
+    pub present: i64,
+    pub pending_sync: i64,
+    pub pending_adds: i64,
+    pub pending_updates: i64,
+    pub pending_deletes: i64,
+}
+
+/// One imported object to write.
+#[derive(Debug, Clone)]
+pub struct StagedUpsert {
+    /// The existing row, or `None` for a new object.
+    pub id: Option<i64>,
+    pub anchor: String,
+    pub object_type: String,
+    pub hash: i64,
+    pub attrs: Vec<u8>,
+}
+
+/// One import batch: written in one transaction with the watermark, if given.
+#[derive(Debug, Default)]
+pub struct ImportBatch {
+    pub connector_id: i64,
+    pub upserts: Vec<StagedUpsert>,
+    /// Staged rows whose objects are gone from the source.
+    pub deletes: Vec<i64>,
+    pub watermark: Option<String>,
+    pub outcomes: OutcomeChunk,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: i64,
+    pub enterprise_id: i64,
+    pub object_type: String,
+    pub attrs: EntryAttrs,
+}
+
+#[derive(Debug, Clone)]
+pub struct EntryWrite {
+    pub id: i64,
+    pub enterprise_id: i64,
+    pub object_type: String,
+    pub attrs: Vec<u8>,
+    /// Join keys to index for this entry (replacing its previous ones).
+    pub keys: Vec<i64>,
+    pub is_new: bool,
+}
+
+/// A write to an existing staged row made by sync.
+#[derive(Debug, Clone)]
+pub struct StagedWrite {
+    pub id: i64,
+    pub entry_id: Option<i64>,
+    /// The new sync state; `None` leaves it (objects of other connectors keep their marks).
+    pub sync_state: Option<SyncState>,
+    pub sync_error: Option<String>,
+    /// `Some(None)` clears a pending export; `None` leaves it as it is.
+    pub export: Option<Option<(ExportOp, Vec<u8>, i64)>>,
+}
+
+/// A new staged object created by provisioning.
+#[derive(Debug, Clone)]
+pub struct StagedInsert {
+    pub connector_id: i64,
+    pub anchor: String,
+    pub object_type: String,
+    pub entry_id: i64,
+    pub export_attrs: Vec<u8>,
+    pub export_hash: i64,
+}
+
+/// One sync batch, committed in one transaction.
+#[derive(Debug, Default)]
+pub struct SyncBatch {
+    pub entries: Vec<EntryWrite>,
+    pub deleted_entries: Vec<i64>,
+    pub staged: Vec<StagedWrite>,
+    pub staged_inserts: Vec<StagedInsert>,
+    /// Staged rows to remove (processed deletions with nothing left to export).
+    pub staged_deletes: Vec<i64>,
+    pub outcomes: OutcomeChunk,
+}
+
+/// What became of pending exports sent object by object.
+#[derive(Debug, Default)]
+pub struct ExportResultBatch {
+    pub connector_id: i64,
+    /// (staged id, new anchor if the system assigned one) for successes.
+    pub done: Vec<(i64, Option<String>)>,
+    pub failed: Vec<(i64, String)>,
+    pub outcomes: OutcomeChunk,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    pub added: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub unchanged: i64,
+    pub errors: i64,
+}
+
+impl Counters {
+    pub fn add(&mut self, other: &Counters) {
+        self.added += other.added;
+        self.updated += other.updated;
+        self.deleted += other.deleted;
+        self.unchanged += other.unchanged;
+        self.errors += other.errors;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub parent_id: Option<i64>,
+    pub enterprise: String,
+    pub connector: Option<String>,
+    pub profile: String,
+    pub started_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    pub status: String,
+    pub ended_at: String,
+    pub counters: Counters,
+    pub message: Option<String>,
+    pub status_file: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<i64>,
+    pub enterprise: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    pub profile: String,
+    pub status: String,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<String>,
+    pub counters: Counters,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_file: Option<String>,
+}
+
+/// What happened to one object in a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectOutcome {
+    /// The connector whose object this is; empty for a directory entry.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub connector: String,
+    /// The object's anchor, or `entry:<id>` for a directory entry.
+    pub object: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub object_type: String,
+    /// added, updated, deleted, joined, projected, provisioned, deprovisioned, disconnected,
+    /// exported, error, warning, …
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<AttrChange>,
+}
+
+/// Outcomes written with a batch.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomeChunk {
+    pub run_id: i64,
+    pub outcomes: Vec<ObjectOutcome>,
+}

@@ -1,0 +1,122 @@
+//! `ucsync directory search|show`: the joined directory as administrators look at it.
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use ucsync_store::{Entry, Store};
+
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+    /// Entries whose values contain TEXT (case-insensitive), optionally filtered.
+    Search {
+        text: Option<String>,
+        #[arg(long, default_value = ucsync_model::config::DEFAULT_ENTERPRISE)]
+        enterprise: String,
+        /// Only entries of this type (person, contact, group, …).
+        #[arg(long = "type")]
+        object_type: Option<String>,
+        /// ATTRIBUTE=VALUE: only entries with exactly this value (repeatable).
+        #[arg(long = "attr", value_name = "ATTRIBUTE=VALUE")]
+        attrs: Vec<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// One entry with the source of each value and its linked objects.
+    Show { id: i64 },
+}
+
+fn entry_json(e: &Entry, names: &std::collections::HashMap<i64, String>) -> serde_json::Value {
+    let attrs: serde_json::Map<String, serde_json::Value> = e
+        .attrs
+        .iter()
+        .map(|(k, source, values)| {
+            let source = source.map(|s| names.get(&s).cloned().unwrap_or_else(|| format!("#{s}")));
+            (k.clone(), serde_json::json!({ "values": values, "source": source }))
+        })
+        .collect();
+    serde_json::json!({ "id": e.id, "type": e.object_type, "attributes": attrs })
+}
+
+pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -> Result<u8> {
+    let names: std::collections::HashMap<i64, String> =
+        store.connectors().await?.into_iter().map(|c| (c.id, c.name)).collect();
+    match command {
+        DirectoryCommand::Search { text, enterprise, object_type, attrs, limit } => {
+            let filters: Vec<(String, String)> = attrs
+                .iter()
+                .map(|a| {
+                    a.split_once('=')
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .ok_or_else(|| anyhow!("--attr takes ATTRIBUTE=VALUE, got \"{a}\""))
+                })
+                .collect::<Result<_>>()?;
+            let needle = text.as_deref().map(str::to_lowercase);
+            let eid = store.ensure_enterprise(enterprise).await?;
+            let mut found = Vec::new();
+            let mut after = 0;
+            'pages: loop {
+                let page = store.entries_page(eid, after, 5_000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id;
+                for e in page {
+                    if object_type.as_ref().is_some_and(|t| *t != e.object_type) {
+                        continue;
+                    }
+                    if !filters.iter().all(|(k, v)| e.attrs.get(k).iter().any(|x| x == v)) {
+                        continue;
+                    }
+                    if let Some(n) = &needle
+                        && !e.attrs.iter().any(|(_, _, vs)| vs.iter().any(|v| v.to_lowercase().contains(n)))
+                    {
+                        continue;
+                    }
+                    found.push(e);
+                    if found.len() >= *limit {
+                        break 'pages;
+                    }
+                }
+            }
+            if as_json {
+                let list: Vec<_> = found.iter().map(|e| entry_json(e, &names)).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for e in &found {
+                    let name = ["displayName", "cn", "mail"]
+                        .iter()
+                        .find_map(|a| e.attrs.get(a).first().cloned())
+                        .unwrap_or_default();
+                    let mail = e.attrs.get("mail").first().cloned().unwrap_or_default();
+                    println!("{:>8}  {:<8} {:<32} {}", e.id, e.object_type, name, mail);
+                }
+                println!("{} entr{}", found.len(), if found.len() == 1 { "y" } else { "ies" });
+            }
+            Ok(0)
+        }
+        DirectoryCommand::Show { id } => {
+            let Some(e) = store.entries_by_ids(&[*id]).await?.into_iter().next() else {
+                eprintln!("error: no directory entry {id}; `ucsync directory search` finds entries");
+                return Ok(2);
+            };
+            let links = store.staged_by_entries(&[*id]).await?;
+            if as_json {
+                let mut v = entry_json(&e, &names);
+                v["links"] = links
+                    .iter()
+                    .map(|s| serde_json::json!({"connector": names.get(&s.connector_id), "anchor": s.anchor, "type": s.object_type}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("entry {} ({})", e.id, e.object_type);
+                for (k, source, values) in e.attrs.iter() {
+                    let from = source.map(|s| names.get(&s).cloned().unwrap_or_default()).unwrap_or_else(|| "set by hand".into());
+                    println!("  {k:<24} {:<40} [{from}]", values.join("; "));
+                }
+                println!("linked objects:");
+                for s in &links {
+                    let pending = s.export.as_ref().map(|p| format!(" (pending {:?})", p.op)).unwrap_or_default();
+                    println!("  {} {} ({}){pending}", names.get(&s.connector_id).cloned().unwrap_or_default(), s.anchor, s.object_type);
+                }
+            }
+            Ok(0)
+        }
+    }
+}

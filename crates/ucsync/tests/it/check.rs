@@ -1,0 +1,62 @@
+//! `ucsync check` lists every problem with its key path, and exits 2.
+
+use crate::harness::Env;
+
+#[test]
+fn check_reports_every_problem_with_its_path() {
+    let env = Env::new();
+    env.write(
+        "ucsync.toml",
+        r#"version = 1
+[enterprises.default]
+sync_order = ["a", "nope"]
+deletion_threshold = "150%"
+[connectors.a]
+kind = "csv"
+colour = "blue"
+[connectors.a.settings]
+path = "a.csv"
+key = ["id"]
+delimeter = ";"
+[connectors.a.rules]
+scope = 'department = "x"'
+[connectors.a.rules.import_flows]
+mail = 'lowercase(mail)'
+[connectors.b]
+kind = "ldapp"
+"#,
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "connectors.a.colour: unknown key; allowed here: enterprise, kind, settings, rules",
+        "connectors.a.settings.delimeter",
+        "connectors.a.rules.scope",
+        "connectors.a.rules.import_flows.mail",
+        "lowercase",
+        "connectors.b.kind: unknown kind \"ldapp\"",
+        "enterprises.default.sync_order[1]",
+        "enterprises.default.deletion_threshold",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_valid_config_checks_ok_and_a_bad_one_never_runs() {
+    let env = Env::new();
+    env.write("ucsync.toml", "version = 2\n");
+    let out = env.run(&["sync-now"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version"));
+    assert!(!env.path("data").exists(), "a bad configuration must not create a store");
+
+    env.write("ucsync.toml", crate::harness::forest_central_config("500", "", ""));
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = env.run(&["run", "forest", "sideways-import"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("full-import"));
+}

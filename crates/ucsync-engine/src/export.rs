@@ -3,7 +3,9 @@
 //! pending deletes pass the deletion threshold stops before writing anything.
 
 use async_trait::async_trait;
-use ucsync_model::{ExportChange, ExportOp, ExportResult, ExportStyle, ImageObject, ImageSource, SinkError};
+use ucsync_model::{
+    ExportChange, ExportOp, ExportResult, ExportStyle, ImageObject, ImageSource, SinkError,
+};
 use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, StagedFilter, Store};
 
 use crate::EngineError;
@@ -27,9 +29,16 @@ pub(crate) async fn threshold_check<'a>(
         }
         let pending = counts.pending_deletes as u64;
         total_deletes += pending;
-        let allowed = ctx.rules.threshold.allowed(counts.present as u64).max(ctx.options.allow_deletes.unwrap_or(0));
+        let allowed = ctx
+            .rules
+            .threshold
+            .allowed(counts.present as u64)
+            .max(ctx.options.allow_deletes.unwrap_or(0));
         if pending > allowed {
-            over.push(format!("{} has {pending} pending deletes of {} objects", c.name, counts.present));
+            over.push(format!(
+                "{} has {pending} pending deletes of {} objects",
+                c.name, counts.present
+            ));
         }
     }
     if over.is_empty() {
@@ -85,10 +94,25 @@ impl ImageSource for Image<'_> {
     }
 }
 
-fn export_outcome(c: &ConnectorCtx, s: &ucsync_store::StagedObject, op: ExportOp, preview: bool) -> ObjectOutcome {
+fn export_outcome(
+    c: &ConnectorCtx,
+    s: &ucsync_store::StagedObject,
+    op: ExportOp,
+    preview: bool,
+) -> ObjectOutcome {
     let (action, changes) = match (&s.export, op) {
-        (Some(p), ExportOp::Update) => ("export-update", s.attrs.clone().unwrap_or_default().diff(&p.attrs)),
-        (Some(p), ExportOp::Add) => ("export-add", if preview { ucsync_model::Attrs::new().diff(&p.attrs) } else { Vec::new() }),
+        (Some(p), ExportOp::Update) => (
+            "export-update",
+            s.attrs.clone().unwrap_or_default().diff(&p.attrs),
+        ),
+        (Some(p), ExportOp::Add) => (
+            "export-add",
+            if preview {
+                ucsync_model::Attrs::new().diff(&p.attrs)
+            } else {
+                Vec::new()
+            },
+        ),
         _ => ("export-delete", Vec::new()),
     };
     ObjectOutcome {
@@ -109,9 +133,18 @@ fn count(counters: &mut ucsync_store::Counters, op: ExportOp, by: i64) {
     }
 }
 
-pub(crate) async fn run(ctx: &RunCtx<'_>, c: &ConnectorCtx, rec: &mut Recorder, check: bool) -> Result<StepEnd, EngineError> {
+pub(crate) async fn run(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    rec: &mut Recorder,
+    check: bool,
+) -> Result<StepEnd, EngineError> {
     let Some(style) = c.connector.capabilities().export else {
-        return Err(EngineError::Usage(format!("connector {} ({}) cannot export", c.name, c.connector.kind())));
+        return Err(EngineError::Usage(format!(
+            "connector {} ({}) cannot export",
+            c.name,
+            c.connector.kind()
+        )));
     };
     if check && let Some(msg) = threshold_check(ctx, std::iter::once(c)).await? {
         return Ok(StepEnd {
@@ -129,12 +162,16 @@ pub(crate) async fn run(ctx: &RunCtx<'_>, c: &ConnectorCtx, rec: &mut Recorder, 
             ..StepEnd::default()
         });
     }
-    ctx.options.progress.start(&format!("{}: export", c.name), Some(pending));
+    ctx.options
+        .progress
+        .start(&format!("{}: export", c.name), Some(pending));
     // Outcomes of what is pending, read before the export changes it; counted once written.
     let mut pending_counts = ucsync_store::Counters::default();
     let mut after = 0;
     loop {
-        let page = store.staged_page(c.id, after, PAGE, StagedFilter::PendingExport).await?;
+        let page = store
+            .staged_page(c.id, after, PAGE, StagedFilter::PendingExport)
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         for s in &page {
@@ -162,16 +199,22 @@ pub(crate) async fn run(ctx: &RunCtx<'_>, c: &ConnectorCtx, rec: &mut Recorder, 
                 after: 0,
                 done: false,
             };
-            let summary = c
-                .connector
-                .export_image(&mut source)
-                .await
-                .map_err(|e| EngineError::Connector(format!("export to connector {} failed, nothing was changed: {e}", c.name)))?;
+            let summary = c.connector.export_image(&mut source).await.map_err(|e| {
+                EngineError::Connector(format!(
+                    "export to connector {} failed, nothing was changed: {e}",
+                    c.name
+                ))
+            })?;
             let anchors: Vec<String> = summary.rejected.iter().map(|(a, _)| a.clone()).collect();
             let mut rejected = Vec::new();
             for s in store.staged_by_anchors(c.id, &anchors).await? {
                 if let Some((_, why)) = summary.rejected.iter().find(|(a, _)| *a == s.anchor) {
-                    rec.error(&c.name, &s.anchor, &s.object_type, format!("not exported: {why}"));
+                    rec.error(
+                        &c.name,
+                        &s.anchor,
+                        &s.object_type,
+                        format!("not exported: {why}"),
+                    );
                     if let Some(p) = &s.export {
                         count(&mut pending_counts, p.op, -1);
                     }
@@ -179,7 +222,9 @@ pub(crate) async fn run(ctx: &RunCtx<'_>, c: &ConnectorCtx, rec: &mut Recorder, 
                 }
             }
             ctx.options.progress.advance(pending);
-            store.commit_image_export(c.id, &rejected, rec.take()).await?;
+            store
+                .commit_image_export(c.id, &rejected, rec.take())
+                .await?;
             rec.counters.add(&pending_counts);
         }
         ExportStyle::Changes => export_changes(ctx, c, rec, pending_counts).await?,
@@ -196,7 +241,9 @@ async fn export_changes(
     let store = ctx.store;
     let mut after = 0;
     loop {
-        let page = store.staged_page(c.id, after, CHANGES_BATCH, StagedFilter::PendingExport).await?;
+        let page = store
+            .staged_page(c.id, after, CHANGES_BATCH, StagedFilter::PendingExport)
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         let changes: Vec<ExportChange> = page
@@ -211,11 +258,9 @@ async fn export_changes(
                 })
             })
             .collect();
-        let results = c
-            .connector
-            .export_changes(&changes)
-            .await
-            .map_err(|e| EngineError::Connector(format!("export to connector {} failed: {e}", c.name)))?;
+        let results = c.connector.export_changes(&changes).await.map_err(|e| {
+            EngineError::Connector(format!("export to connector {} failed: {e}", c.name))
+        })?;
         let mut batch = ExportResultBatch {
             connector_id: c.id,
             ..ExportResultBatch::default()
@@ -228,13 +273,21 @@ async fn export_changes(
                     if let Some(p) = &s.export {
                         count(&mut counted, p.op, -1);
                     }
-                    rec.error(&c.name, &s.anchor, &s.object_type, format!("not exported, kept pending: {why}"));
+                    rec.error(
+                        &c.name,
+                        &s.anchor,
+                        &s.object_type,
+                        format!("not exported, kept pending: {why}"),
+                    );
                     batch.failed.push((s.id, why));
                 }
             }
         }
         ctx.options.progress.advance(page.len() as u64);
-        batch.outcomes = OutcomeChunk { run_id: rec.run_id, outcomes: rec.take().outcomes };
+        batch.outcomes = OutcomeChunk {
+            run_id: rec.run_id,
+            outcomes: rec.take().outcomes,
+        };
         store.apply_export_results(batch).await?;
     }
     rec.counters.add(&counted);

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ucsync_model::{
-    Attrs, DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus, SinkError,
+    Attrs, DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus,
+    SinkError,
 };
 use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
+use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
-use crate::EngineError;
 
 const BATCH: usize = 5_000;
 
@@ -63,10 +64,15 @@ impl Sink<'_> {
 #[async_trait]
 impl ImportSink for Sink<'_> {
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
-        let where_ = record.locator.as_deref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let where_ = record
+            .locator
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
         if record.anchor.is_empty() {
             let msg = format!("the object has an empty anchor{where_}; fill in its key");
-            self.rec.error(self.connector, "", &record.object_type, msg.clone());
+            self.rec
+                .error(self.connector, "", &record.object_type, msg.clone());
             return Ok(RecordStatus::Error(msg));
         }
         let hash = object_hash(&record.object_type, &record.attrs);
@@ -76,7 +82,12 @@ impl ImportSink for Sink<'_> {
                     "anchor \"{}\" appears more than once{where_}; the first occurrence was kept, make the key unique",
                     record.anchor
                 );
-                self.rec.error(self.connector, &record.anchor, &record.object_type, msg.clone());
+                self.rec.error(
+                    self.connector,
+                    &record.anchor,
+                    &record.object_type,
+                    msg.clone(),
+                );
                 return Ok(RecordStatus::Error(msg));
             }
             Some(slot) => {
@@ -129,7 +140,12 @@ impl ImportSink for Sink<'_> {
             connector: self.connector.to_owned(),
             object: record.anchor,
             object_type: record.object_type,
-            action: if status == RecordStatus::Created { "added" } else { "updated" }.into(),
+            action: if status == RecordStatus::Created {
+                "added"
+            } else {
+                "updated"
+            }
+            .into(),
             message: record.locator,
             changes: Vec::new(),
         });
@@ -160,13 +176,22 @@ impl ImportSink for Sink<'_> {
         Ok(())
     }
 
-    async fn error(&mut self, anchor: Option<String>, locator: String, message: String) -> Result<(), SinkError> {
+    async fn error(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError> {
         let object = anchor.unwrap_or_default();
         if let Some(slot) = self.index.get_mut(&object) {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
             slot.seen = true;
         }
-        let message = if message.contains(&locator) { message } else { format!("{locator}: {message}") };
+        let message = if message.contains(&locator) {
+            message
+        } else {
+            format!("{locator}: {message}")
+        };
         self.rec.error(self.connector, &object, "", message);
         Ok(())
     }
@@ -218,7 +243,9 @@ pub(crate) async fn run(
     rec: &mut Recorder,
 ) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
-    let row = store.ensure_connector(&c.name, ctx.rules.id, c.connector.kind()).await?;
+    let row = store
+        .ensure_connector(&c.name, ctx.rules.id, c.connector.kind())
+        .await?;
     let watermark = match mode {
         ImportMode::Delta => row.watermark.clone(),
         ImportMode::Full => None,
@@ -244,7 +271,9 @@ pub(crate) async fn run(
             .status_dir
             .join(format!("{}-{}-import-status.csv", rec.run_id, c.name))
     });
-    ctx.options.progress.start(&format!("{}: import", c.name), None);
+    ctx.options
+        .progress
+        .start(&format!("{}: import", c.name), None);
     let request = ImportRequest {
         mode,
         watermark,
@@ -260,18 +289,20 @@ pub(crate) async fn run(
         progress: ctx.options.progress.as_ref(),
         pending: 0,
     };
-    let summary = c
-        .connector
-        .import(request, &mut sink)
+    let summary = c.connector.import(request, &mut sink).await.map_err(|e| {
+        EngineError::Connector(format!("import from connector {} failed: {e}", c.name))
+    })?;
+    sink.flush(summary.watermark.clone())
         .await
-        .map_err(|e| EngineError::Connector(format!("import from connector {} failed: {e}", c.name)))?;
-    sink.flush(summary.watermark.clone()).await.map_err(|e| EngineError::Connector(e.0))?;
+        .map_err(|e| EngineError::Connector(e.0))?;
     let mut notes = Vec::new();
     if summary.skipped_unchanged && summary.note.is_none() {
         notes.push("the source has not changed since the last import".to_owned());
     }
     notes.extend(summary.note);
-    let written = status_file.filter(|p| p.exists()).map(|p| p.display().to_string());
+    let written = status_file
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string());
     Ok(StepEnd {
         message: (!notes.is_empty()).then(|| notes.join("; ")),
         status_file: written,

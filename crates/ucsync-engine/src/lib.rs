@@ -87,7 +87,12 @@ impl Engine {
         let conf = self.config.connectors.get(connector).ok_or_else(|| {
             EngineError::Usage(format!(
                 "no connector named \"{connector}\"; configured: {}",
-                self.config.connectors.keys().cloned().collect::<Vec<_>>().join(", ")
+                self.config
+                    .connectors
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         if profile == Profile::SyncNow {
@@ -100,8 +105,17 @@ impl Engine {
     }
 
     /// Runs import, sync and export for every connector of an enterprise, in its order.
-    pub async fn sync_now(&self, enterprise: &str, options: &RunOptions) -> Result<RunReport, EngineError> {
-        if !self.config.enterprise_names().iter().any(|e| e == enterprise) {
+    pub async fn sync_now(
+        &self,
+        enterprise: &str,
+        options: &RunOptions,
+    ) -> Result<RunReport, EngineError> {
+        if !self
+            .config
+            .enterprise_names()
+            .iter()
+            .any(|e| e == enterprise)
+        {
             return Err(EngineError::Usage(format!(
                 "no enterprise named \"{enterprise}\"; configured: {}",
                 self.config.enterprise_names().join(", ")

@@ -64,7 +64,11 @@ impl ConnectorCtx {
     }
 
     /// The provisioning rule that applies to an entry, if any.
-    pub fn provisioning_for(&self, object_type: &str, attrs: &EntryAttrs) -> Option<&ProvisionRule> {
+    pub fn provisioning_for(
+        &self,
+        object_type: &str,
+        attrs: &EntryAttrs,
+    ) -> Option<&ProvisionRule> {
         self.provisioning
             .iter()
             .find(|p| p.from == object_type && p.when.as_ref().is_none_or(|w| w.eval_bool(attrs)))
@@ -102,9 +106,13 @@ impl EnterpriseRules {
         let mut ctxs = Vec::new();
         for name in config.sync_order(enterprise) {
             let conf = config.connectors.get(&name).ok_or_else(|| {
-                EngineError::Config(format!("enterprise {enterprise} lists connector {name}, which is not configured"))
+                EngineError::Config(format!(
+                    "enterprise {enterprise} lists connector {name}, which is not configured"
+                ))
             })?;
-            let id = *ids.get(&name).ok_or_else(|| EngineError::Config(format!("connector {name} is not registered")))?;
+            let id = *ids.get(&name).ok_or_else(|| {
+                EngineError::Config(format!("connector {name} is not registered"))
+            })?;
             let connector = connectors
                 .get(&name)
                 .cloned()
@@ -115,7 +123,11 @@ impl EnterpriseRules {
                 id,
                 name: name.clone(),
                 connector,
-                scope: r.scope.as_deref().map(|s| compile(&format!("{at}.scope"), s)).transpose()?,
+                scope: r
+                    .scope
+                    .as_deref()
+                    .map(|s| compile(&format!("{at}.scope"), s))
+                    .transpose()?,
                 join: r
                     .join
                     .iter()
@@ -162,7 +174,12 @@ impl EnterpriseRules {
         let precedence = econf
             .precedence
             .iter()
-            .map(|(attr, names)| (attr.clone(), names.iter().filter_map(|n| ids.get(n).copied()).collect()))
+            .map(|(attr, names)| {
+                (
+                    attr.clone(),
+                    names.iter().filter_map(|n| ids.get(n).copied()).collect(),
+                )
+            })
             .collect();
         let mut join_attrs: BTreeMap<String, bool> = BTreeMap::new();
         for c in &ctxs {
@@ -192,12 +209,16 @@ impl EnterpriseRules {
 
     /// Connector ids allowed to give `attr`, most trusted first.
     pub fn order_for(&self, attr: &str) -> &[i64] {
-        self.precedence.get(attr).map(Vec::as_slice).unwrap_or(&self.default_order)
+        self.precedence
+            .get(attr)
+            .map(Vec::as_slice)
+            .unwrap_or(&self.default_order)
     }
 
     /// Whether entries that this connector links stay alive through it (it projects).
     pub fn is_source(&self, connector_id: i64) -> bool {
-        self.connector(connector_id).is_some_and(|c| !c.projection.is_empty())
+        self.connector(connector_id)
+            .is_some_and(|c| !c.projection.is_empty())
     }
 
     /// The join-key hash of one directory attribute value.

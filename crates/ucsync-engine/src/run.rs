@@ -152,7 +152,10 @@ pub(crate) struct StepEnd {
 }
 
 pub(crate) fn now() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Millisecond).map(|t| t.to_string()).unwrap_or_default()
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Millisecond)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 pub(crate) struct RunCtx<'a> {
@@ -172,10 +175,14 @@ pub(crate) async fn execute(
     let mut ids = BTreeMap::new();
     for (name, c) in &engine.config.connectors {
         let eid = store.ensure_enterprise(&c.enterprise).await?;
-        ids.insert(name.clone(), store.ensure_connector(name, eid, &c.kind).await?.id);
+        ids.insert(
+            name.clone(),
+            store.ensure_connector(name, eid, &c.kind).await?.id,
+        );
     }
     let eid = store.ensure_enterprise(enterprise).await?;
-    let rules = EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
+    let rules =
+        EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
     let ctx = RunCtx {
         store,
         rules: &rules,
@@ -188,7 +195,9 @@ pub(crate) async fn execute(
         None => sync_now(&ctx).await,
         Some(name) => {
             let c = rules.by_name(name).ok_or_else(|| {
-                EngineError::Config(format!("connector {name} is not in the sync order of enterprise {enterprise}"))
+                EngineError::Config(format!(
+                    "connector {name} is not in the sync order of enterprise {enterprise}"
+                ))
             });
             match c {
                 Ok(c) => step(&ctx, c, profile, None).await,
@@ -239,7 +248,9 @@ pub(crate) async fn step(
     let mut rec = Recorder::new(run_id, ctx.options.preview);
     let result = match profile {
         Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, &mut rec).await,
-        Profile::DeltaImport => import::run(ctx, c, ucsync_model::ImportMode::Delta, &mut rec).await,
+        Profile::DeltaImport => {
+            import::run(ctx, c, ucsync_model::ImportMode::Delta, &mut rec).await
+        }
         Profile::FullSync => sync::run(ctx, c, true, &mut rec).await,
         Profile::DeltaSync => sync::run(ctx, c, false, &mut rec).await,
         Profile::Export => export::run(ctx, c, &mut rec, true).await,
@@ -319,7 +330,12 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     match export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
         Some(stop) => message = Some(stop),
         None => {
-            for c in ctx.rules.connectors.iter().filter(|c| c.connector.capabilities().export.is_some()) {
+            for c in ctx
+                .rules
+                .connectors
+                .iter()
+                .filter(|c| c.connector.capabilities().export.is_some())
+            {
                 steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
             }
         }
@@ -328,7 +344,11 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     for s in &steps {
         counters.add(&s.counters);
     }
-    let mut status = steps.iter().map(|s| s.status).max().unwrap_or(RunStatus::Success);
+    let mut status = steps
+        .iter()
+        .map(|s| s.status)
+        .max()
+        .unwrap_or(RunStatus::Success);
     if message.is_some() {
         status = status.max(RunStatus::StoppedDeletionThreshold);
     }
@@ -336,7 +356,14 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
         let failed: Vec<String> = steps
             .iter()
             .filter(|s| s.status > RunStatus::Success)
-            .map(|s| format!("{} {}: {}", s.connector.as_deref().unwrap_or(""), s.profile.as_str(), s.status.as_str()))
+            .map(|s| {
+                format!(
+                    "{} {}: {}",
+                    s.connector.as_deref().unwrap_or(""),
+                    s.profile.as_str(),
+                    s.status.as_str()
+                )
+            })
             .collect();
         message = Some(failed.join("; "));
     }

@@ -175,7 +175,9 @@ pub fn hash_bytes(bytes: &[u8]) -> i64 {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("stored attribute data is corrupt at byte {at}: {what}; restore the data directory from a backup or run a full import of this connector")]
+#[error(
+    "stored attribute data is corrupt at byte {at}: {what}; restore the data directory from a backup or run a full import of this connector"
+)]
 pub struct DecodeError {
     pub at: usize,
     pub what: &'static str,

@@ -13,9 +13,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use attrs::{AttrChange, Attrs};
-pub use entry::EntryAttrs;
 pub use config::{Config, ConfigProblem};
 pub use connector::*;
+pub use entry::EntryAttrs;
 
 /// Builds connectors of the kinds it knows; implemented by the connectors crate.
 pub trait ConnectorFactory: Send + Sync {

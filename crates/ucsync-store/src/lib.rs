@@ -19,16 +19,24 @@ pub use types::*;
 pub enum StoreError {
     #[error("the store at {path} cannot be opened: {message}")]
     Open { path: String, message: String },
-    #[error("the store in {path} has schema version {found}, newer than this build understands ({supported}); use a newer ucsync or another --data-dir")]
+    #[error(
+        "the store in {path} has schema version {found}, newer than this build understands ({supported}); use a newer ucsync or another --data-dir"
+    )]
     TooNew {
         path: String,
         found: i64,
         supported: i64,
     },
     #[error("store error while {doing}: {message}")]
-    Sql { doing: &'static str, message: String },
+    Sql {
+        doing: &'static str,
+        message: String,
+    },
     #[error("stored data is corrupt while {doing}: {message}")]
-    Corrupt { doing: &'static str, message: String },
+    Corrupt {
+        doing: &'static str,
+        message: String,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -41,14 +49,29 @@ pub trait StagingStore: Send + Sync {
     async fn anchor_index(&self, connector_id: i64) -> Result<Vec<AnchorInfo>>;
     async fn apply_import_batch(&self, batch: ImportBatch) -> Result<()>;
     /// Staged objects by id order after `after_id`: those waiting for sync, or all of them.
-    async fn staged_page(&self, connector_id: i64, after_id: i64, limit: i64, filter: StagedFilter) -> Result<Vec<StagedObject>>;
+    async fn staged_page(
+        &self,
+        connector_id: i64,
+        after_id: i64,
+        limit: i64,
+        filter: StagedFilter,
+    ) -> Result<Vec<StagedObject>>;
     async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>>;
-    async fn staged_by_anchors(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<StagedObject>>;
+    async fn staged_by_anchors(
+        &self,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedObject>>;
     async fn count_staged(&self, connector_id: i64) -> Result<StagedCounts>;
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;
     /// After an image export wrote every object: pending adds and updates become the known
     /// state, pending deletes go, except the `rejected` ids which stay pending.
-    async fn commit_image_export(&self, connector_id: i64, rejected: &[(i64, String)], outcomes: OutcomeChunk) -> Result<()>;
+    async fn commit_image_export(
+        &self,
+        connector_id: i64,
+        rejected: &[(i64, String)],
+        outcomes: OutcomeChunk,
+    ) -> Result<()>;
 }
 
 /// The directory: entries and their join keys.
@@ -57,7 +80,12 @@ pub trait DirectoryStore: Send + Sync {
     async fn next_entry_id(&self) -> Result<i64>;
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>>;
     async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>>;
-    async fn entries_page(&self, enterprise_id: i64, after_id: i64, limit: i64) -> Result<Vec<Entry>>;
+    async fn entries_page(
+        &self,
+        enterprise_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Entry>>;
     async fn count_entries(&self, enterprise_id: i64) -> Result<i64>;
     async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()>;
 }
@@ -78,7 +106,12 @@ pub trait RunStore: Send + Sync {
 #[async_trait]
 pub trait CatalogStore: Send + Sync {
     async fn ensure_enterprise(&self, name: &str) -> Result<i64>;
-    async fn ensure_connector(&self, name: &str, enterprise_id: i64, kind: &str) -> Result<ConnectorRow>;
+    async fn ensure_connector(
+        &self,
+        name: &str,
+        enterprise_id: i64,
+        kind: &str,
+    ) -> Result<ConnectorRow>;
     async fn connectors(&self) -> Result<Vec<ConnectorRow>>;
 }
 

@@ -81,7 +81,10 @@ impl StagedObject {
     /// What the external system will hold once pending exports are applied.
     pub fn target_state(&self) -> Option<&Attrs> {
         match &self.export {
-            Some(PendingExport { op: ExportOp::Delete, .. }) => None,
+            Some(PendingExport {
+                op: ExportOp::Delete,
+                ..
+            }) => None,
             Some(p) => Some(&p.attrs),
             None => self.attrs.as_ref(),
         }

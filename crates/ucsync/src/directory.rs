@@ -30,17 +30,30 @@ fn entry_json(e: &Entry, names: &std::collections::HashMap<i64, String>) -> serd
         .iter()
         .map(|(k, source, values)| {
             let source = source.map(|s| names.get(&s).cloned().unwrap_or_else(|| format!("#{s}")));
-            (k.clone(), serde_json::json!({ "values": values, "source": source }))
+            (
+                k.clone(),
+                serde_json::json!({ "values": values, "source": source }),
+            )
         })
         .collect();
     serde_json::json!({ "id": e.id, "type": e.object_type, "attributes": attrs })
 }
 
 pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -> Result<u8> {
-    let names: std::collections::HashMap<i64, String> =
-        store.connectors().await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let names: std::collections::HashMap<i64, String> = store
+        .connectors()
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
     match command {
-        DirectoryCommand::Search { text, enterprise, object_type, attrs, limit } => {
+        DirectoryCommand::Search {
+            text,
+            enterprise,
+            object_type,
+            attrs,
+            limit,
+        } => {
             let filters: Vec<(String, String)> = attrs
                 .iter()
                 .map(|a| {
@@ -61,11 +74,17 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                     if object_type.as_ref().is_some_and(|t| *t != e.object_type) {
                         continue;
                     }
-                    if !filters.iter().all(|(k, v)| e.attrs.get(k).iter().any(|x| x == v)) {
+                    if !filters
+                        .iter()
+                        .all(|(k, v)| e.attrs.get(k).iter().any(|x| x == v))
+                    {
                         continue;
                     }
                     if let Some(n) = &needle
-                        && !e.attrs.iter().any(|(_, _, vs)| vs.iter().any(|v| v.to_lowercase().contains(n)))
+                        && !e
+                            .attrs
+                            .iter()
+                            .any(|(_, _, vs)| vs.iter().any(|v| v.to_lowercase().contains(n)))
                     {
                         continue;
                     }
@@ -87,13 +106,19 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                     let mail = e.attrs.get("mail").first().cloned().unwrap_or_default();
                     println!("{:>8}  {:<8} {:<32} {}", e.id, e.object_type, name, mail);
                 }
-                println!("{} entr{}", found.len(), if found.len() == 1 { "y" } else { "ies" });
+                println!(
+                    "{} entr{}",
+                    found.len(),
+                    if found.len() == 1 { "y" } else { "ies" }
+                );
             }
             Ok(0)
         }
         DirectoryCommand::Show { id } => {
             let Some(e) = store.entries_by_ids(&[*id]).await?.into_iter().next() else {
-                eprintln!("error: no directory entry {id}; `ucsync directory search` finds entries");
+                eprintln!(
+                    "error: no directory entry {id}; `ucsync directory search` finds entries"
+                );
                 return Ok(2);
             };
             let links = store.staged_by_entries(&[*id]).await?;
@@ -107,13 +132,24 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
             } else {
                 println!("entry {} ({})", e.id, e.object_type);
                 for (k, source, values) in e.attrs.iter() {
-                    let from = source.map(|s| names.get(&s).cloned().unwrap_or_default()).unwrap_or_else(|| "set by hand".into());
+                    let from = source
+                        .map(|s| names.get(&s).cloned().unwrap_or_default())
+                        .unwrap_or_else(|| "set by hand".into());
                     println!("  {k:<24} {:<40} [{from}]", values.join("; "));
                 }
                 println!("linked objects:");
                 for s in &links {
-                    let pending = s.export.as_ref().map(|p| format!(" (pending {:?})", p.op)).unwrap_or_default();
-                    println!("  {} {} ({}){pending}", names.get(&s.connector_id).cloned().unwrap_or_default(), s.anchor, s.object_type);
+                    let pending = s
+                        .export
+                        .as_ref()
+                        .map(|p| format!(" (pending {:?})", p.op))
+                        .unwrap_or_default();
+                    println!(
+                        "  {} {} ({}){pending}",
+                        names.get(&s.connector_id).cloned().unwrap_or_default(),
+                        s.anchor,
+                        s.object_type
+                    );
                 }
             }
             Ok(0)

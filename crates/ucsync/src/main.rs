@@ -24,13 +24,27 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "ucsync", version, about = "Synchronize unified-communications directories")]
+#[command(
+    name = "ucsync",
+    version,
+    about = "Synchronize unified-communications directories"
+)]
 struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, default_value = "ucsync.toml", env = "UCSYNC_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "ucsync.toml",
+        env = "UCSYNC_CONFIG"
+    )]
     config: PathBuf,
     /// Where the store, status files and locks live.
-    #[arg(long, global = true, default_value = "ucsync-data", env = "UCSYNC_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "ucsync-data",
+        env = "UCSYNC_DATA_DIR"
+    )]
     data_dir: PathBuf,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
@@ -95,7 +109,11 @@ struct RunFlags {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -106,14 +124,19 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if let Some(ConfigError::Invalid(problems)) = e.downcast_ref::<ConfigError>() {
-                eprintln!("error: {} has {} problem(s):", cli.config.display(), problems.len());
+                eprintln!(
+                    "error: {} has {} problem(s):",
+                    cli.config.display(),
+                    problems.len()
+                );
                 for p in problems {
                     eprintln!("  {p}");
                 }
                 return ExitCode::from(EXIT_USAGE);
             }
             eprintln!("error: {e:#}");
-            let usage = e.downcast_ref::<Usage>().is_some() || e.downcast_ref::<ConfigError>().is_some();
+            let usage =
+                e.downcast_ref::<Usage>().is_some() || e.downcast_ref::<ConfigError>().is_some();
             ExitCode::from(if usage { EXIT_USAGE } else { EXIT_FAILED })
         }
     }
@@ -127,7 +150,9 @@ fn init_logs(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("UCSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
@@ -146,11 +171,20 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 fn load_config(path: &Path) -> Result<Config> {
-    Ok(ucsync_model::config::load(path, &ucsync_connectors::Connectors)?)
+    Ok(ucsync_model::config::load(
+        path,
+        &ucsync_connectors::Connectors,
+    )?)
 }
 
-fn build_connectors(config: &Config, config_path: &Path) -> Result<BTreeMap<String, Arc<dyn Connector>>> {
-    let base = config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+fn build_connectors(
+    config: &Config,
+    config_path: &Path,
+) -> Result<BTreeMap<String, Arc<dyn Connector>>> {
+    let base = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut out = BTreeMap::new();
     for (name, c) in &config.connectors {
         let built = ucsync_connectors::Connectors
@@ -167,7 +201,8 @@ async fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>> {
 
 /// One run at a time per data directory: a second one is told who holds the lock.
 fn lock(data_dir: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let path = data_dir.join("ucsync.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -191,7 +226,10 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             let config = load_config(&cli.config)?;
             build_connectors(&config, &cli.config)?;
             if cli.json {
-                println!("{}", serde_json::json!({"ok": true, "connectors": config.connectors.len()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "connectors": config.connectors.len()})
+                );
             } else {
                 println!(
                     "{}: ok ({} connector(s), enterprises: {})",
@@ -202,7 +240,11 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Run { connector, profile, run } => {
+        Command::Run {
+            connector,
+            profile,
+            run,
+        } => {
             let profile: Profile = profile.parse().map_err(|e: String| anyhow!(Usage(e)))?;
             run_engine(cli, run, |engine, options| {
                 let connector = connector.clone();
@@ -222,10 +264,9 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             match show {
                 None => report::print_runs(&store.runs(*limit).await?, cli.json),
                 Some(RunsCommand::Show { id }) => {
-                    let run = store
-                        .run(*id)
-                        .await?
-                        .ok_or_else(|| anyhow!(Usage(format!("no run {id}; `ucsync runs` lists them"))))?;
+                    let run = store.run(*id).await?.ok_or_else(|| {
+                        anyhow!(Usage(format!("no run {id}; `ucsync runs` lists them")))
+                    })?;
                     let steps = store.child_runs(*id).await?;
                     let outcomes = store.outcomes(*id).await?;
                     report::print_run(&run, &steps, &outcomes, cli.json)
@@ -257,7 +298,9 @@ where
         progress: Arc::new(progress::Bars::new(!cli.json)),
     };
     let report = go(engine, options).await.map_err(|e| match e {
-        ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => anyhow!(Usage(m)),
+        ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => {
+            anyhow!(Usage(m))
+        }
         other => anyhow!(other),
     })?;
     report::print_report(&report, cli.json);

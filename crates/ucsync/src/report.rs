@@ -19,9 +19,21 @@ fn json<T: serde::Serialize>(value: &T) {
 
 pub fn print_outcomes(outcomes: &[ObjectOutcome]) {
     for o in outcomes {
-        let who = if o.connector.is_empty() { "directory".to_owned() } else { o.connector.clone() };
-        let kind = if o.object_type.is_empty() { String::new() } else { format!(" ({})", o.object_type) };
-        let msg = o.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+        let who = if o.connector.is_empty() {
+            "directory".to_owned()
+        } else {
+            o.connector.clone()
+        };
+        let kind = if o.object_type.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", o.object_type)
+        };
+        let msg = o
+            .message
+            .as_deref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
         println!("  {:<16} {who} {}{kind}{msg}", o.action, o.object);
         for c in &o.changes {
             println!("      {}: {:?} -> {:?}", c.attribute, c.old, c.new);
@@ -77,7 +89,10 @@ pub fn print_runs(runs: &[RunRecord], as_json: bool) {
         println!("no runs yet");
         return;
     }
-    println!("{:>5} {:>6}  {:<24} {:<14} {:<13} {:<26} counters", "run", "parent", "started", "connector", "profile", "status");
+    println!(
+        "{:>5} {:>6}  {:<24} {:<14} {:<13} {:<26} counters",
+        "run", "parent", "started", "connector", "profile", "status"
+    );
     for r in runs {
         println!(
             "{:>5} {:>6}  {:<24} {:<14} {:<13} {:<26} {}",
@@ -96,8 +111,18 @@ pub fn print_run(run: &RunRecord, steps: &[RunRecord], outcomes: &[ObjectOutcome
     if as_json {
         return json(&serde_json::json!({ "run": run, "steps": steps, "outcomes": outcomes }));
     }
-    println!("run {}: {} {} — {}", run.id, run.profile, run.connector.as_deref().unwrap_or(&run.enterprise), run.status);
-    println!("  started {}  ended {}", run.started_at, run.ended_at.as_deref().unwrap_or("(running)"));
+    println!(
+        "run {}: {} {} — {}",
+        run.id,
+        run.profile,
+        run.connector.as_deref().unwrap_or(&run.enterprise),
+        run.status
+    );
+    println!(
+        "  started {}  ended {}",
+        run.started_at,
+        run.ended_at.as_deref().unwrap_or("(running)")
+    );
     println!("  {}", counters(&run.counters));
     if let Some(m) = &run.message {
         println!("  {m}");

@@ -238,15 +238,16 @@ fn read_failed(path: &Path, e: impl std::fmt::Display) -> ConnectorError {
 
 /// Whether the file still has the watermark's length and content.
 fn unchanged(settings: &CsvSettings, mark: &Watermark) -> Result<bool, ConnectorError> {
-    let mut f = open(&settings.import_source())?;
+    let mut f = open(settings.import_source())?;
     let len = f
         .metadata()
-        .map_err(|e| read_failed(&settings.import_source(), e))?
+        .map_err(|e| read_failed(settings.import_source(), e))?
         .len();
     if len != mark.len {
         return Ok(false);
     }
-    let (len, hash) = file::hash_file(&mut f).map_err(|e| read_failed(&settings.import_source(), e))?;
+    let (len, hash) =
+        file::hash_file(&mut f).map_err(|e| read_failed(settings.import_source(), e))?;
     Ok(len == mark.len && hex(hash) == mark.xxh3)
 }
 

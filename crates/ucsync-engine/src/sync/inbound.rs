@@ -42,11 +42,17 @@ pub(super) async fn decide(
     // Join keys of the unlinked objects in scope, looked up all at once.
     let mut wanted: Vec<i64> = Vec::new();
     for s in objects {
-        if let (None, Some(attrs), SyncState::Changed | SyncState::Clean) = (s.entry_id, &s.attrs, s.sync_state)
+        if let (None, Some(attrs), SyncState::Changed | SyncState::Clean) =
+            (s.entry_id, &s.attrs, s.sync_state)
             && c.in_scope(attrs)
         {
             for j in &c.join {
-                wanted.extend(j.staged.eval(attrs).iter().map(|v| rules.key_hash(&j.directory, v)));
+                wanted.extend(
+                    j.staged
+                        .eval(attrs)
+                        .iter()
+                        .map(|v| rules.key_hash(&j.directory, v)),
+                );
             }
         }
     }
@@ -83,7 +89,12 @@ pub(super) async fn decide(
                 if let Some(e) = s.entry_id {
                     b.unlink(e, s.id);
                     rec.counters.deleted += 1;
-                    b.outcomes.push(outcome(c, s, "disconnected", format!("deleted in the source; was linked to entry {e}")));
+                    b.outcomes.push(outcome(
+                        c,
+                        s,
+                        "disconnected",
+                        format!("deleted in the source; was linked to entry {e}"),
+                    ));
                 }
                 b.deletes.insert(s.id);
             }
@@ -95,7 +106,12 @@ pub(super) async fn decide(
                 b.unlink(e, s.id);
                 b.write(s).entry_id = None;
                 rec.counters.deleted += 1;
-                b.outcomes.push(outcome(c, s, "disconnected", format!("out of scope; was linked to entry {e}")));
+                b.outcomes.push(outcome(
+                    c,
+                    s,
+                    "disconnected",
+                    format!("out of scope; was linked to entry {e}"),
+                ));
             } else {
                 rec.counters.unchanged += 1;
             }
@@ -103,6 +119,7 @@ pub(super) async fn decide(
         }
         if let Some(e) = s.entry_id {
             b.touched.insert(e);
+            b.linked.push(e);
             continue;
         }
         match find_join(ctx, c, s, attrs, &by_key, b) {
@@ -115,7 +132,8 @@ pub(super) async fn decide(
                 w.entry_id = Some(e);
                 w.sync_error = None;
                 rec.counters.updated += 1;
-                b.outcomes.push(outcome(c, s, "joined", format!("joined entry {e} ({how})")));
+                b.outcomes
+                    .push(outcome(c, s, "joined", format!("joined entry {e} ({how})")));
             }
             Decision::Ambiguous(msg) => {
                 let w = b.write(s);
@@ -144,7 +162,12 @@ pub(super) async fn decide(
                     w.entry_id = Some(e);
                     w.sync_error = None;
                     rec.counters.added += 1;
-                    b.outcomes.push(outcome(c, s, "projected", format!("new {entry_type} entry {e}")));
+                    b.outcomes.push(outcome(
+                        c,
+                        s,
+                        "projected",
+                        format!("new {entry_type} entry {e}"),
+                    ));
                 }
                 None => {
                     b.write(s).sync_error = None;
@@ -169,7 +192,9 @@ fn find_join(
         for v in j.staged.eval(attrs) {
             let key = ctx.rules.key_hash(&j.directory, &v);
             for e in by_key.get(&key).into_iter().flatten() {
-                let Some(entry) = b.entries.get(e) else { continue };
+                let Some(entry) = b.entries.get(e) else {
+                    continue;
+                };
                 let hit = entry.new.get(&j.directory).iter().any(|x| {
                     if j.ignore_case {
                         x.to_lowercase() == v.to_lowercase()
@@ -185,7 +210,9 @@ fn find_join(
         match found.len() {
             0 => continue,
             1 => {
-                let Some((e, v)) = found.into_iter().next() else { continue };
+                let Some((e, v)) = found.into_iter().next() else {
+                    continue;
+                };
                 let taken = b
                     .links
                     .get(&e)
@@ -201,7 +228,10 @@ fn find_join(
                 return Decision::Join(e, format!("rule {}: {} = \"{v}\"", i + 1, j.directory));
             }
             _ => {
-                let list: Vec<String> = found.iter().map(|(e, v)| format!("entry {e} ({} = \"{v}\")", j.directory)).collect();
+                let list: Vec<String> = found
+                    .iter()
+                    .map(|(e, v)| format!("entry {e} ({} = \"{v}\")", j.directory))
+                    .collect();
                 return Decision::Ambiguous(format!(
                     "ambiguous join: rule {} matches {} entries: {}; nothing was joined — make the join attribute unique or add a more specific rule first",
                     i + 1,
@@ -217,7 +247,12 @@ fn find_join(
 /// Recomputes every touched entry from its linked objects: each connector's import flows,
 /// references translated to entry ids, one source per attribute by precedence, hand-set values
 /// kept. An entry no projecting connector links any more is deleted.
-pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch, rec: &mut Recorder) -> Result<(), EngineError> {
+pub(super) async fn recompute(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    b: &mut Batch,
+    rec: &mut Recorder,
+) -> Result<(), EngineError> {
     let rules = ctx.rules;
     // Contributions: entry → [(connector id, staged id, flowed attrs)].
     let mut contrib: BTreeMap<i64, Vec<(i64, i64, Attrs)>> = BTreeMap::new();
@@ -225,13 +260,18 @@ pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch,
     for e in &b.touched {
         let mut list = Vec::new();
         for s in b.links.get(e).map(Vec::as_slice).unwrap_or(&[]) {
-            let (Some(k), Some(attrs)) = (rules.connector(s.connector_id), &s.attrs) else { continue };
+            let (Some(k), Some(attrs)) = (rules.connector(s.connector_id), &s.attrs) else {
+                continue;
+            };
             if !k.in_scope(attrs) {
                 continue;
             }
             let flowed = k.flow_in(attrs);
             for r in &rules.references {
-                ref_anchors.entry(k.id).or_default().extend(flowed.get(r).iter().cloned());
+                ref_anchors
+                    .entry(k.id)
+                    .or_default()
+                    .extend(flowed.get(r).iter().cloned());
             }
             list.push((k.id, s.id, flowed));
         }
@@ -248,7 +288,9 @@ pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch,
         }
     }
     for (e, list) in contrib {
-        let Some(state) = b.entries.get_mut(&e) else { continue };
+        let Some(state) = b.entries.get_mut(&e) else {
+            continue;
+        };
         let sources = b.links.get(&e).map(Vec::as_slice).unwrap_or(&[]);
         if !sources.iter().any(|s| rules.is_source(s.connector_id)) {
             state.deleted = true;
@@ -270,9 +312,13 @@ pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch,
             let best = list
                 .iter()
                 .filter(|(_, _, a)| !a.get(name).is_empty())
-                .filter(|(k, _, _)| !rules.precedence.contains_key(name.as_str()) || rank(*k) != usize::MAX)
+                .filter(|(k, _, _)| {
+                    !rules.precedence.contains_key(name.as_str()) || rank(*k) != usize::MAX
+                })
                 .min_by_key(|(k, _, _)| (rank(*k), *k));
-            let Some((k, staged_id, attrs)) = best else { continue };
+            let Some((k, staged_id, attrs)) = best else {
+                continue;
+            };
             let mut values = attrs.get(name).to_vec();
             if rules.references.contains(name.as_str()) {
                 let mut translated = Vec::new();
@@ -283,13 +329,16 @@ pub(super) async fn recompute(ctx: &RunCtx<'_>, c: &ConnectorCtx, b: &mut Batch,
                             if let Some(s) = sources.iter().find(|s| s.id == *staged_id)
                                 && s.connector_id == c.id
                             {
-                                b.writes.entry(s.id).or_insert_with(|| ucsync_store::StagedWrite {
-                                    id: s.id,
-                                    entry_id: s.entry_id,
-                                    sync_state: None,
-                                    sync_error: None,
-                                    export: None,
-                                }).sync_state = Some(SyncState::Changed);
+                                b.writes
+                                    .entry(s.id)
+                                    .or_insert_with(|| ucsync_store::StagedWrite {
+                                        id: s.id,
+                                        entry_id: s.entry_id,
+                                        sync_state: None,
+                                        sync_error: None,
+                                        export: None,
+                                    })
+                                    .sync_state = Some(SyncState::Changed);
                             }
                             rec.outcome(ObjectOutcome {
                                 connector: c.name.clone(),

@@ -43,6 +43,9 @@ pub(crate) struct Batch {
     pub deletes: BTreeSet<i64>,
     pub inserts: Vec<ucsync_store::StagedInsert>,
     pub outcomes: Vec<ObjectOutcome>,
+    /// Entries of objects that were already linked: counted as updated or unchanged once
+    /// recomputed.
+    pub linked: Vec<i64>,
 }
 
 impl Batch {
@@ -75,12 +78,27 @@ fn carries_references(c: &ConnectorCtx, refs: &BTreeSet<String>, s: &StagedObjec
         .any(|(_, e)| e.attributes().iter().any(|a| attrs.contains(a)))
 }
 
-pub(crate) async fn run(ctx: &RunCtx<'_>, c: &ConnectorCtx, full: bool, rec: &mut Recorder) -> Result<StepEnd, EngineError> {
+pub(crate) async fn run(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    full: bool,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
-    let filter = if full { StagedFilter::All } else { StagedFilter::PendingSync };
+    let filter = if full {
+        StagedFilter::All
+    } else {
+        StagedFilter::PendingSync
+    };
     let counts = store.count_staged(c.id).await?;
-    let total = if full { counts.total } else { counts.pending_sync };
-    ctx.options.progress.start(&format!("{}: sync", c.name), Some(total as u64));
+    let total = if full {
+        counts.total
+    } else {
+        counts.pending_sync
+    };
+    ctx.options
+        .progress
+        .start(&format!("{}: sync", c.name), Some(total as u64));
     let mut next_entry_id = store.next_entry_id().await?;
     let refs = &ctx.rules.references;
     let mut deferred = false;
@@ -123,6 +141,12 @@ async fn process(
     let mut b = Batch::default();
     inbound::decide(ctx, c, &objects, next_entry_id, &mut b, rec).await?;
     inbound::recompute(ctx, c, &mut b, rec).await?;
+    for e in &b.linked {
+        match b.entries.get(e) {
+            Some(st) if st.changed() => rec.counters.updated += 1,
+            _ => rec.counters.unchanged += 1,
+        }
+    }
     outward::push(ctx, &mut b, rec).await?;
     for s in &objects {
         // Every processed object leaves the sync queue unless a decision kept it there.

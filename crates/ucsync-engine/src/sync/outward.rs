@@ -59,7 +59,13 @@ fn apply_flows(base: Option<&Attrs>, flowed: Vec<(String, Vec<String>)>) -> Attr
     desired
 }
 
-fn out(t: &ConnectorCtx, anchor: &str, object_type: &str, action: &str, message: Option<String>) -> ObjectOutcome {
+fn out(
+    t: &ConnectorCtx,
+    anchor: &str,
+    object_type: &str,
+    action: &str,
+    message: Option<String>,
+) -> ObjectOutcome {
     ObjectOutcome {
         connector: t.name.clone(),
         object: anchor.to_owned(),
@@ -82,18 +88,32 @@ fn pend(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject, desired: Attrs, rec: 
         w.export = Some(None);
         o.action = "export-cancelled".into();
     } else {
-        let op = if s.attrs.is_none() { ExportOp::Add } else { ExportOp::Update };
+        let op = if s.attrs.is_none() {
+            ExportOp::Add
+        } else {
+            ExportOp::Update
+        };
         if op == ExportOp::Update || rec.preview {
             o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
         }
-        let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
+        let hash = desired.hash64()
+            ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
         w.export = Some(Some((op, desired.encode(), hash)));
-        o.action = if op == ExportOp::Add { "pending-add" } else { "pending-update" }.into();
+        o.action = if op == ExportOp::Add {
+            "pending-add"
+        } else {
+            "pending-update"
+        }
+        .into();
     }
     b.outcomes.push(o);
 }
 
-pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) -> Result<(), EngineError> {
+pub(super) async fn push(
+    ctx: &RunCtx<'_>,
+    b: &mut Batch,
+    rec: &mut Recorder,
+) -> Result<(), EngineError> {
     let rules = ctx.rules;
     let targets: Vec<&ConnectorCtx> = rules.connectors.iter().filter(|t| t.exports()).collect();
     if targets.is_empty() {
@@ -127,7 +147,9 @@ pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) ->
     let mut plans: Vec<(i64, usize, String, String)> = Vec::new(); // entry, target index, type, anchor
     let mut wanted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for e in b.touched.clone() {
-        let Some(st) = b.entries.get(&e) else { continue };
+        let Some(st) = b.entries.get(&e) else {
+            continue;
+        };
         if st.deleted {
             continue;
         }
@@ -136,8 +158,13 @@ pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) ->
             if linked.iter().any(|s| s.connector_id == t.id) {
                 continue;
             }
-            let Some(p) = t.provisioning_for(&st.object_type, &st.new) else { continue };
-            let desired = apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)));
+            let Some(p) = t.provisioning_for(&st.object_type, &st.new) else {
+                continue;
+            };
+            let desired = apply_flows(
+                None,
+                t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)),
+            );
             match t.connector.anchor_for(&p.object_type, &desired) {
                 Ok(anchor) => {
                     anchors.insert((e, t.id), anchor.clone());
@@ -148,7 +175,9 @@ pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) ->
                     &t.name,
                     &format!("entry:{e}"),
                     &p.object_type,
-                    format!("entry {e} cannot be provisioned: {msg}; add an export flow that fills it"),
+                    format!(
+                        "entry {e} cannot be provisioned: {msg}; add an export flow that fills it"
+                    ),
                 ),
             }
         }
@@ -209,12 +238,16 @@ pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) ->
 
     // Export flows on linked objects, deprovisioning for deleted entries.
     for e in b.touched.clone() {
-        let Some(st) = b.entries.get(&e) else { continue };
+        let Some(st) = b.entries.get(&e) else {
+            continue;
+        };
         let deleted = st.deleted;
         let entry = st.new.clone();
         let linked: Vec<StagedObject> = b.links.get(&e).cloned().unwrap_or_default();
         for s in linked {
-            let Some(t) = rules.connector(s.connector_id) else { continue };
+            let Some(t) = rules.connector(s.connector_id) else {
+                continue;
+            };
             if b.deletes.contains(&s.id) {
                 continue;
             }
@@ -222,7 +255,10 @@ pub(super) async fn push(ctx: &RunCtx<'_>, b: &mut Batch, rec: &mut Recorder) ->
                 deprovision(b, t, &s);
             } else if !t.export_flows.is_empty() {
                 let base = s.target_state().or(s.attrs.as_ref());
-                let desired = apply_flows(base, t.flow_out(&view(&entry, &rules.references, t.id, &anchors)));
+                let desired = apply_flows(
+                    base,
+                    t.flow_out(&view(&entry, &rules.references, t.id, &anchors)),
+                );
                 pend(b, t, &s, desired, rec);
             }
         }
@@ -247,17 +283,25 @@ fn deprovision(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject) {
         }
         DeprovisionAction::Disable => {
             let mut desired = s.attrs.clone().unwrap_or_default();
-            desired.set_one(d.attribute.clone().unwrap_or_default(), d.value.clone().unwrap_or_default());
+            desired.set_one(
+                d.attribute.clone().unwrap_or_default(),
+                d.value.clone().unwrap_or_default(),
+            );
             let w = b.write(s);
             w.entry_id = None;
             if s.attrs.as_ref() != Some(&desired) {
                 o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
-                let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
+                let hash = desired.hash64()
+                    ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
                 w.export = Some(Some((ExportOp::Update, desired.encode(), hash)));
             } else {
                 w.export = Some(None);
             }
-            o.message = Some(format!("disabled: {} = {}", d.attribute.as_deref().unwrap_or(""), d.value.as_deref().unwrap_or("")));
+            o.message = Some(format!(
+                "disabled: {} = {}",
+                d.attribute.as_deref().unwrap_or(""),
+                d.value.as_deref().unwrap_or("")
+            ));
         }
         DeprovisionAction::Disconnect => {
             let w = b.write(s);
@@ -280,7 +324,14 @@ pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -
         let (action, changes) = if st.deleted {
             ("entry-deleted", Vec::new())
         } else if st.old.is_none() {
-            ("entry-added", if rec.preview { Attrs::new().diff(&st.new.to_attrs()) } else { Vec::new() })
+            (
+                "entry-added",
+                if rec.preview {
+                    Attrs::new().diff(&st.new.to_attrs())
+                } else {
+                    Vec::new()
+                },
+            )
         } else {
             let old = st.old.as_ref().map(|o| o.to_attrs()).unwrap_or_default();
             ("entry-updated", old.diff(&st.new.to_attrs()))
@@ -312,7 +363,11 @@ pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -
         rec.outcome(o);
     }
     batch.entries.sort_by_key(|e| e.id);
-    batch.staged = b.writes.into_values().filter(|w| !b.deletes.contains(&w.id)).collect();
+    batch.staged = b
+        .writes
+        .into_values()
+        .filter(|w| !b.deletes.contains(&w.id))
+        .collect();
     batch.staged.sort_by_key(|w| w.id);
     batch.staged_inserts = b.inserts;
     batch.staged_deletes = b.deletes.into_iter().collect();

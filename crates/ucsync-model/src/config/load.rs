@@ -153,7 +153,10 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
     for (name, c) in &config.connectors {
         let at = format!("connectors.{name}");
         if !valid_name(name) {
-            p.push(ConfigProblem::new(&at, format!("invalid connector name; {NAME_RULE}")));
+            p.push(ConfigProblem::new(
+                &at,
+                format!("invalid connector name; {NAME_RULE}"),
+            ));
         }
         if !enterprises.contains(c.enterprise.as_str()) {
             p.push(ConfigProblem::new(
@@ -196,7 +199,10 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
                 if !members.contains(n.as_str()) {
                     p.push(ConfigProblem::new(
                         format!("{at}.sync_order[{i}]"),
-                        format!("\"{n}\" is not a connector of enterprise {ename}; allowed: {}", join(&members)),
+                        format!(
+                            "\"{n}\" is not a connector of enterprise {ename}; allowed: {}",
+                            join(&members)
+                        ),
                     ));
                 } else if !seen.insert(n.as_str()) {
                     p.push(ConfigProblem::new(
@@ -217,7 +223,10 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
                 if !members.contains(n.as_str()) {
                     p.push(ConfigProblem::new(
                         format!("{at}.precedence.{attr}[{i}]"),
-                        format!("\"{n}\" is not a connector of enterprise {ename}; allowed: {}", join(&members)),
+                        format!(
+                            "\"{n}\" is not a connector of enterprise {ename}; allowed: {}",
+                            join(&members)
+                        ),
                     ));
                 }
             }
@@ -286,7 +295,10 @@ fn validate_rules(
     if !exports && (!r.export_flows.is_empty() || !r.provisioning.is_empty()) {
         p.push(ConfigProblem::new(
             &at,
-            format!("a {} connector cannot export; remove export_flows and provisioning", c.kind),
+            format!(
+                "a {} connector cannot export; remove export_flows and provisioning",
+                c.kind
+            ),
         ));
     }
     for (i, prov) in r.provisioning.iter().enumerate() {

@@ -81,12 +81,19 @@ impl Threshold {
     pub fn parse(&self) -> Result<DeletionThreshold, String> {
         match self {
             Threshold::Count(n) if *n >= 0 => Ok(DeletionThreshold::Count(*n as u64)),
-            Threshold::Count(n) => Err(format!("{n} is negative; write a count such as 500 or a percentage such as \"10%\"")),
+            Threshold::Count(n) => Err(format!(
+                "{n} is negative; write a count such as 500 or a percentage such as \"10%\""
+            )),
             Threshold::Text(s) => {
-                let pct = s.trim().strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok());
+                let pct = s
+                    .trim()
+                    .strip_suffix('%')
+                    .and_then(|p| p.trim().parse::<f64>().ok());
                 match pct {
                     Some(p) if p > 0.0 && p <= 100.0 => Ok(DeletionThreshold::Percent(p)),
-                    _ => Err(format!("\"{s}\" is not allowed; write a count such as 500 or a percentage between 0 and 100 such as \"10%\"")),
+                    _ => Err(format!(
+                        "\"{s}\" is not allowed; write a count such as 500 or a percentage between 0 and 100 such as \"10%\""
+                    )),
                 }
             }
         }

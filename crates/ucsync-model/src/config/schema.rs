@@ -3,7 +3,9 @@
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
-use super::{Config, ConnectorConfig, Deprovisioning, EnterpriseConfig, JoinRule, Provisioning, Rules};
+use super::{
+    Config, ConnectorConfig, Deprovisioning, EnterpriseConfig, JoinRule, Provisioning, Rules,
+};
 
 /// The field names of a struct that derives `Deserialize`.
 pub fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
@@ -78,7 +80,10 @@ mod tests {
     #[test]
     fn fields_are_read_off_the_types() {
         assert!(fields_of::<Rules>().contains(&"import_flows"));
-        assert_eq!(allowed_beside("connectors.a.rules.scop"), Some(fields_of::<Rules>()));
+        assert_eq!(
+            allowed_beside("connectors.a.rules.scop"),
+            Some(fields_of::<Rules>())
+        );
         assert_eq!(allowed_beside("versio"), Some(fields_of::<Config>()));
         assert_eq!(allowed_beside("connectors.a.settings.x"), None);
     }

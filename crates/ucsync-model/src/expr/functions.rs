@@ -492,7 +492,7 @@ fn upper(s: &str) -> Cow<'_, str> {
 
 /// ASCII digits, and one `+` if it comes before the first digit. No digit at all: no value.
 fn digits(s: &str) -> Cow<'_, str> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(s.len());
     let mut plus = false;
     let mut any_digit = false;
     for c in s.chars() {

@@ -15,7 +15,12 @@ use crate::{DirectoryStore, Result, StoreError};
 fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
     let doing = "reading a directory entry";
     let (id, enterprise_id, object_type, attrs): (i64, i64, String, Vec<u8>) = (|| {
-        Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+        Ok::<_, sqlx::Error>((
+            row.try_get(0)?,
+            row.try_get(1)?,
+            row.try_get(2)?,
+            row.try_get(3)?,
+        ))
     })()
     .map_err(sql_err(doing))?;
     let attrs = EntryAttrs::decode(&attrs).map_err(|e| StoreError::Corrupt {
@@ -91,7 +96,12 @@ impl DirectoryStore for SqliteStore {
         Ok(out)
     }
 
-    async fn entries_page(&self, enterprise_id: i64, after_id: i64, limit: i64) -> Result<Vec<Entry>> {
+    async fn entries_page(
+        &self,
+        enterprise_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<Entry>> {
         let mut conn = self.lock().await;
         let rows = sqlx::query(
             "SELECT id, enterprise_id, object_type, attrs FROM entries \
@@ -124,8 +134,9 @@ impl DirectoryStore for SqliteStore {
             let (new, changed): (Vec<&EntryWrite>, Vec<&EntryWrite>) =
                 batch.entries.iter().partition(|e| e.is_new);
             for chunk in new.chunks(MAX_VARS / 4) {
-                let mut qb: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("INSERT INTO entries (id, enterprise_id, object_type, attrs) ");
+                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "INSERT INTO entries (id, enterprise_id, object_type, attrs) ",
+                );
                 qb.push_values(chunk, |mut b, e| {
                     b.push_bind(e.id)
                         .push_bind(e.enterprise_id)
@@ -142,7 +153,9 @@ impl DirectoryStore for SqliteStore {
                     "UPDATE entries SET object_type = v.column2, attrs = v.column3 FROM (",
                 );
                 qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id).push_bind(&e.object_type).push_bind(&e.attrs);
+                    b.push_bind(e.id)
+                        .push_bind(&e.object_type)
+                        .push_bind(&e.attrs);
                 });
                 qb.push(") AS v WHERE entries.id = v.column1");
                 qb.build()
@@ -150,8 +163,18 @@ impl DirectoryStore for SqliteStore {
                     .await
                     .map_err(sql_err("updating directory entries"))?;
             }
-            let rekeyed: Vec<i64> = changed.iter().map(|e| e.id).chain(batch.deleted_entries.iter().copied()).collect();
-            exec_for_ids(&mut conn, "DELETE FROM entry_keys WHERE entry_id IN ({ids})", &rekeyed, "updating join keys").await?;
+            let rekeyed: Vec<i64> = changed
+                .iter()
+                .map(|e| e.id)
+                .chain(batch.deleted_entries.iter().copied())
+                .collect();
+            exec_for_ids(
+                &mut conn,
+                "DELETE FROM entry_keys WHERE entry_id IN ({ids})",
+                &rekeyed,
+                "updating join keys",
+            )
+            .await?;
             let keys: Vec<(i64, i64)> = batch
                 .entries
                 .iter()
@@ -168,10 +191,22 @@ impl DirectoryStore for SqliteStore {
                     .await
                     .map_err(sql_err("indexing join keys"))?;
             }
-            exec_for_ids(&mut conn, "DELETE FROM entries WHERE id IN ({ids})", &batch.deleted_entries, "deleting directory entries").await?;
+            exec_for_ids(
+                &mut conn,
+                "DELETE FROM entries WHERE id IN ({ids})",
+                &batch.deleted_entries,
+                "deleting directory entries",
+            )
+            .await?;
             write_staged(&mut conn, &batch.staged).await?;
             insert_staged(&mut conn, &batch.staged_inserts).await?;
-            exec_for_ids(&mut conn, "DELETE FROM staging WHERE id IN ({ids})", &batch.staged_deletes, "removing processed deletions").await?;
+            exec_for_ids(
+                &mut conn,
+                "DELETE FROM staging WHERE id IN ({ids})",
+                &batch.staged_deletes,
+                "removing processed deletions",
+            )
+            .await?;
             write_outcomes(&mut conn, &batch.outcomes).await
         }
         .await;

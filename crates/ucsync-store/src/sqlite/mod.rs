@@ -137,7 +137,10 @@ async fn migrate(conn: &mut SqliteConnection, path: &str) -> Result<()> {
     }
     for (i, &sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as i64 + 1;
-        let mut tx = conn.begin().await.map_err(sql_err("upgrading the schema"))?;
+        let mut tx = conn
+            .begin()
+            .await
+            .map_err(sql_err("upgrading the schema"))?;
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await

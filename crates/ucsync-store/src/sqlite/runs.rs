@@ -11,7 +11,10 @@ use crate::{Result, RunStore, StoreError};
 const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file";
 
 /// Appends outcomes to their run as one chunk (inside the caller's transaction).
-pub(crate) async fn write_outcomes(conn: &mut SqliteConnection, chunk: &OutcomeChunk) -> Result<()> {
+pub(crate) async fn write_outcomes(
+    conn: &mut SqliteConnection,
+    chunk: &OutcomeChunk,
+) -> Result<()> {
     if chunk.outcomes.is_empty() {
         return Ok(());
     }
@@ -106,31 +109,37 @@ impl RunStore for SqliteStore {
 
     async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
         let mut conn = self.lock().await;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?")))
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sql_err("listing runs"))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"
+        )))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("listing runs"))?;
         rows.iter().map(run_from_row).collect()
     }
 
     async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let mut conn = self.lock().await;
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?")))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(sql_err("reading a run"))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql_err("reading a run"))?;
         row.as_ref().map(run_from_row).transpose()
     }
 
     async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>> {
         let mut conn = self.lock().await;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM runs WHERE parent_id = ? ORDER BY id")))
-            .bind(parent_id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sql_err("listing runs"))?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE parent_id = ? ORDER BY id"
+        )))
+        .bind(parent_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("listing runs"))?;
         rows.iter().map(run_from_row).collect()
     }
 
@@ -144,10 +153,11 @@ impl RunStore for SqliteStore {
         let mut out = Vec::new();
         for row in &rows {
             let data: String = row.try_get(0).map_err(sql_err("reading object outcomes"))?;
-            let mut chunk: Vec<ObjectOutcome> = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
-                doing: "reading object outcomes",
-                message: e.to_string(),
-            })?;
+            let mut chunk: Vec<ObjectOutcome> =
+                serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
+                    doing: "reading object outcomes",
+                    message: e.to_string(),
+                })?;
             out.append(&mut chunk);
         }
         Ok(out)

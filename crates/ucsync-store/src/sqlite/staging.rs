@@ -41,8 +41,20 @@ pub(crate) fn staged_from_row(row: &SqliteRow) -> Result<StagedObject> {
             row.try_get::<Option<String>, _>(11)?,
         ))
     };
-    let (id, connector_id, anchor, object_type, hash, attrs, entry_id, sync_state, sync_error, op, export_attrs, export_error) =
-        get().map_err(e)?;
+    let (
+        id,
+        connector_id,
+        anchor,
+        object_type,
+        hash,
+        attrs,
+        entry_id,
+        sync_state,
+        sync_error,
+        op,
+        export_attrs,
+        export_error,
+    ) = get().map_err(e)?;
     let export = match op.and_then(op_from_i64) {
         Some(op) => Some(PendingExport {
             op,
@@ -84,7 +96,11 @@ pub(crate) async fn exec_for_ids(
     Ok(())
 }
 
-async fn insert_upserts(conn: &mut SqliteConnection, connector_id: i64, rows: &[&StagedUpsert]) -> Result<()> {
+async fn insert_upserts(
+    conn: &mut SqliteConnection,
+    connector_id: i64,
+    rows: &[&StagedUpsert],
+) -> Result<()> {
     for chunk in rows.chunks(MAX_VARS / 6) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) ",
@@ -125,7 +141,10 @@ async fn update_upserts(conn: &mut SqliteConnection, rows: &[&StagedUpsert]) -> 
     Ok(())
 }
 
-pub(crate) async fn write_staged(conn: &mut SqliteConnection, writes: &[StagedWrite]) -> Result<()> {
+pub(crate) async fn write_staged(
+    conn: &mut SqliteConnection,
+    writes: &[StagedWrite],
+) -> Result<()> {
     // Writes that leave the pending export alone and those that set or clear it differ only in
     // one flag column, so one statement form serves both.
     for chunk in writes.chunks(MAX_VARS / 8) {
@@ -140,7 +159,12 @@ pub(crate) async fn write_staged(conn: &mut SqliteConnection, writes: &[StagedWr
             let (set, op, attrs, hash) = match &w.export {
                 None => (false, None, None, None),
                 Some(None) => (true, None, None, None),
-                Some(Some((op, attrs, hash))) => (true, Some(op_to_i64(*op)), Some(attrs.as_slice()), Some(*hash)),
+                Some(Some((op, attrs, hash))) => (
+                    true,
+                    Some(op_to_i64(*op)),
+                    Some(attrs.as_slice()),
+                    Some(*hash),
+                ),
             };
             let state = w.sync_state.map(|s| s as i64);
             b.push_bind(w.id)
@@ -161,7 +185,10 @@ pub(crate) async fn write_staged(conn: &mut SqliteConnection, writes: &[StagedWr
     Ok(())
 }
 
-pub(crate) async fn insert_staged(conn: &mut SqliteConnection, rows: &[StagedInsert]) -> Result<()> {
+pub(crate) async fn insert_staged(
+    conn: &mut SqliteConnection,
+    rows: &[StagedInsert],
+) -> Result<()> {
     for chunk in rows.chunks(MAX_VARS / 8) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) ",
@@ -196,7 +223,11 @@ impl StagingStore for SqliteStore {
         .fetch(&mut *conn);
         let mut out = Vec::new();
         let e = sql_err("reading the staging space");
-        while let Some(row) = rows.try_next().await.map_err(sql_err("reading the staging space"))? {
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(sql_err("reading the staging space"))?
+        {
             let info = (|| {
                 Ok::<_, sqlx::Error>(AnchorInfo {
                     anchor: row.try_get(0)?,
@@ -301,7 +332,11 @@ impl StagingStore for SqliteStore {
         Ok(out)
     }
 
-    async fn staged_by_anchors(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<StagedObject>> {
+    async fn staged_by_anchors(
+        &self,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedObject>> {
         let mut conn = self.lock().await;
         let mut out = Vec::new();
         for chunk in anchors.chunks(MAX_VARS - 1) {

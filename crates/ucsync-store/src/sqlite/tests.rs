@@ -1,1 +1,135 @@
+//! The SQLite store against a real file.
+
 use super::*;
+use crate::*;
+use ucsync_model::Attrs;
+
+fn upsert(anchor: &str, mail: &str) -> StagedUpsert {
+    let mut a = Attrs::new();
+    a.set_one("mail", mail);
+    StagedUpsert {
+        id: None,
+        anchor: anchor.into(),
+        object_type: "person".into(),
+        hash: a.hash64(),
+        attrs: a.encode(),
+    }
+}
+
+async fn store_with_connector() -> (tempfile::TempDir, SqliteStore, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let c = store.ensure_connector("hr", e, "csv").await.unwrap().id;
+    (dir, store, c)
+}
+
+#[tokio::test]
+async fn opening_twice_keeps_data_and_a_newer_schema_is_refused() {
+    let (dir, store, c) = store_with_connector().await;
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("1", "a@x")],
+            watermark: Some("w1".into()),
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.anchor_index(c).await.unwrap().len(), 1);
+    assert_eq!(
+        store.connectors().await.unwrap()[0].watermark.as_deref(),
+        Some("w1")
+    );
+    {
+        let mut conn = store.lock().await;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+            .bind(LAST_SCHEMA_VERSION + 1)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let err = SqliteStore::open(dir.path()).await.err().unwrap();
+    assert!(err.to_string().contains("newer than this build"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failing_batch_leaves_nothing_behind() {
+    let (_dir, store, c) = store_with_connector().await;
+    // Two new rows with the same anchor violate the unique index: the whole batch goes.
+    let err = store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("1", "a@x"), upsert("2", "b@x"), upsert("1", "c@x")],
+            watermark: Some("w".into()),
+            ..ImportBatch::default()
+        })
+        .await;
+    assert!(err.is_err());
+    assert!(store.anchor_index(c).await.unwrap().is_empty());
+    assert_eq!(store.connectors().await.unwrap()[0].watermark, None);
+}
+
+#[tokio::test]
+async fn a_preview_sees_its_own_writes_and_keeps_none() {
+    let (_dir, store, c) = store_with_connector().await;
+    store.begin_preview().await.unwrap();
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("1", "a@x")],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.count_staged(c).await.unwrap().pending_sync, 1);
+    store.end_preview().await.unwrap();
+    assert_eq!(store.count_staged(c).await.unwrap().total, 0);
+}
+
+#[tokio::test]
+async fn deletions_of_unlinked_objects_go_and_linked_ones_wait_for_sync() {
+    let (_dir, store, c) = store_with_connector().await;
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("1", "a@x"), upsert("2", "b@x")],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    let index = store.anchor_index(c).await.unwrap();
+    let id = |a: &str| index.iter().find(|i| i.anchor == a).unwrap().id;
+    store
+        .apply_sync_batch(SyncBatch {
+            staged: vec![StagedWrite {
+                id: id("1"),
+                entry_id: Some(7),
+                sync_state: Some(SyncState::Clean),
+                sync_error: None,
+                export: None,
+            }],
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            deletes: vec![id("1"), id("2")],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    let left = store
+        .staged_page(c, 0, 10, StagedFilter::All)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].anchor, "1");
+    assert_eq!(left[0].sync_state, SyncState::Deleted);
+    assert!(left[0].attrs.is_none());
+}

@@ -50,11 +50,22 @@ fn a_valid_config_checks_ok_and_a_bad_one_never_runs() {
     let out = env.run(&["sync-now"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("version"));
-    assert!(!env.path("data").exists(), "a bad configuration must not create a store");
+    assert!(
+        !env.path("data").exists(),
+        "a bad configuration must not create a store"
+    );
 
-    env.write("ucsync.toml", crate::harness::forest_central_config("500", "", ""));
+    env.write(
+        "ucsync.toml",
+        crate::harness::forest_central_config("500", "", ""),
+    );
     let out = env.run(&["check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let out = env.run(&["run", "forest", "sideways-import"]);
     assert_eq!(out.status.code(), Some(2));

@@ -11,7 +11,10 @@ fn setup() -> Env {
     let env = Env::new();
     env.write("ucsync.toml", forest_central_config("500", "", ""));
     env.write("forest.csv", people(N, 1));
-    env.write("central.csv", "externalId,email,displayName,phone,department\r\n");
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\r\n",
+    );
     env
 }
 
@@ -28,7 +31,11 @@ fn kill_9_mid_run_then_rerun_converges() {
     let start = Instant::now();
     let mut kills = 0;
     for delay_ms in [150u64, 600, 1_200, 2_500] {
-        let mut child = env.command(&["sync-now"]).stdout(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = env
+            .command(&["sync-now"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
@@ -36,11 +43,20 @@ fn kill_9_mid_run_then_rerun_converges() {
         }
         child.wait().unwrap();
     }
-    assert!(kills > 0, "the run finished before it could be killed ({:?}); raise N", start.elapsed());
+    assert!(
+        kills > 0,
+        "the run finished before it could be killed ({:?}); raise N",
+        start.elapsed()
+    );
 
     // The next runs converge (a stale lock from a killed run does not block them).
     let out = env.run(&["sync-now"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(env.read("central.csv"), expected_file);
     assert_eq!(env.directory(), expected_dir);
     // A further run has nothing left to do.

@@ -17,9 +17,18 @@ fn setup(n: usize, threshold: &str) -> Env {
 fn a_delta_run_touches_only_changed_rows() {
     let env = setup(200, "500");
     let first = env.json(&["sync-now"], 0);
-    assert_eq!(counters(Env::step(&first, "forest", "delta-import")), [200, 0, 0, 0, 0]);
-    assert_eq!(counters(Env::step(&first, "forest", "delta-sync")), [200, 0, 0, 0, 0]);
-    assert_eq!(counters(Env::step(&first, "central", "export")), [200, 0, 0, 0, 0]);
+    assert_eq!(
+        counters(Env::step(&first, "forest", "delta-import")),
+        [200, 0, 0, 0, 0]
+    );
+    assert_eq!(
+        counters(Env::step(&first, "forest", "delta-sync")),
+        [200, 0, 0, 0, 0]
+    );
+    assert_eq!(
+        counters(Env::step(&first, "central", "export")),
+        [200, 0, 0, 0, 0]
+    );
 
     // Change 3 rows, delete 1, add 1.
     let text = env.read("forest.csv");
@@ -32,18 +41,35 @@ fn a_delta_run_touches_only_changed_rows() {
     env.write("forest.csv", lines.join("\n") + "\n");
 
     let second = env.json(&["sync-now"], 0);
-    assert_eq!(counters(Env::step(&second, "forest", "delta-import")), [1, 3, 1, 196, 0]);
-    let [added, updated, deleted, unchanged, errors] = counters(Env::step(&second, "forest", "delta-sync"));
-    assert_eq!((added, updated + unchanged, deleted, errors), (1, 3, 1, 0), "sync processed only the 5 changed rows");
-    assert_eq!(counters(Env::step(&second, "central", "export")), [1, 3, 1, 0, 0]);
+    assert_eq!(
+        counters(Env::step(&second, "forest", "delta-import")),
+        [1, 3, 1, 196, 0]
+    );
+    let [added, updated, deleted, unchanged, errors] =
+        counters(Env::step(&second, "forest", "delta-sync"));
+    assert_eq!(
+        (added, updated + unchanged, deleted, errors),
+        (1, 3, 1, 0),
+        "sync processed only the 5 changed rows"
+    );
+    assert_eq!(
+        counters(Env::step(&second, "central", "export")),
+        [1, 3, 1, 0, 0]
+    );
     // Central's own import saw its file unchanged since its last export.
-    assert_eq!(counters(Env::step(&second, "central", "delta-import"))[..3], [0, 0, 0]);
+    assert_eq!(
+        counters(Env::step(&second, "central", "delta-import"))[..3],
+        [0, 0, 0]
+    );
 
     let central = env.read("central.csv");
     assert_eq!(central.lines().count(), 201);
     assert!(central.contains("9999,new.person@acme.com,New Person"));
     assert_eq!(central.matches(",Moved").count(), 3);
-    assert!(!central.contains("user100@"), "the deleted person's contact is gone");
+    assert!(
+        !central.contains("user100@"),
+        "the deleted person's contact is gone"
+    );
 }
 
 #[test]
@@ -53,7 +79,12 @@ fn utf16le_round_trip_with_non_ascii_names() {
         "ucsync.toml",
         forest_central_config("500", "encoding = \"utf-16le\"", "encoding = \"utf-16le\""),
     );
-    let names = [("1", "Zoë", "Ångström"), ("2", "李", "小龙"), ("3", "Øyvind", "Ñúñez"), ("4", "Ольга", "Шевченко")];
+    let names = [
+        ("1", "Zoë", "Ångström"),
+        ("2", "李", "小龙"),
+        ("3", "Øyvind", "Ñúñez"),
+        ("4", "Ольга", "Шевченко"),
+    ];
     let mut csv = String::from("employeeId,givenName,sn,mail,telephoneNumber,department\r\n");
     for (id, g, s) in names {
         csv.push_str(&format!("{id},{g},{s},p{id}@forest.example,,Ventes é\r\n"));
@@ -67,16 +98,32 @@ fn utf16le_round_trip_with_non_ascii_names() {
 
     env.json(&["sync-now"], 0);
     let out = env.bytes("central.csv");
-    assert_eq!(&out[..2], &[0xFF, 0xFE], "UTF-16 LE output starts with its BOM");
-    let units: Vec<u16> = out[2..].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    assert_eq!(
+        &out[..2],
+        &[0xFF, 0xFE],
+        "UTF-16 LE output starts with its BOM"
+    );
+    let units: Vec<u16> = out[2..]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     let text = String::from_utf16(&units).unwrap();
     for (id, g, s) in names {
-        assert!(text.contains(&format!("{id},p{id}@acme.com,{g} {s},,Ventes é")), "{text}");
+        assert!(
+            text.contains(&format!("{id},p{id}@acme.com,{g} {s},,Ventes é")),
+            "{text}"
+        );
     }
     // Reading our own output back changes nothing.
     let again = env.json(&["sync-now"], 0);
-    assert_eq!(counters(Env::step(&again, "central", "delta-import"))[..3], [0, 0, 0]);
-    assert_eq!(counters(Env::step(&again, "central", "export"))[..3], [0, 0, 0]);
+    assert_eq!(
+        counters(Env::step(&again, "central", "delta-import"))[..3],
+        [0, 0, 0]
+    );
+    assert_eq!(
+        counters(Env::step(&again, "central", "export"))[..3],
+        [0, 0, 0]
+    );
 }
 
 #[test]
@@ -124,11 +171,22 @@ fn a_preview_changes_nothing_in_the_store_or_on_disk() {
     let text = env.read("forest.csv").replace("Given7,", "Seven,");
     env.write("forest.csv", text);
     let out = env.run(&["sync-now", "--preview"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("nothing was committed"), "{stdout}");
-    assert!(stdout.contains("givenName: [\"Given7\"] -> [\"Seven\"]"), "{stdout}");
-    assert!(stdout.contains("displayName: [\"Given7 Sur7\"] -> [\"Seven Sur7\"]"), "{stdout}");
+    assert!(
+        stdout.contains("givenName: [\"Given7\"] -> [\"Seven\"]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("displayName: [\"Given7 Sur7\"] -> [\"Seven Sur7\"]"),
+        "{stdout}"
+    );
     assert!(stdout.contains("export-update"), "{stdout}");
 
     assert_eq!(env.bytes("central.csv"), central);
@@ -160,7 +218,10 @@ fn malformed_lines_are_reported_by_line_while_good_rows_sync() {
     let import = Env::step(&report, "forest", "delta-import");
     assert_eq!(counters(import), [2, 0, 0, 0, 4]);
     let central = env.read("central.csv");
-    assert!(central.contains("ann@acme.com") && central.contains("gus@acme.com"), "{central}");
+    assert!(
+        central.contains("ann@acme.com") && central.contains("gus@acme.com"),
+        "{central}"
+    );
     assert_eq!(central.lines().count(), 3);
 
     let id = import["run_id"].as_i64().unwrap().to_string();
@@ -173,7 +234,10 @@ fn malformed_lines_are_reported_by_line_while_good_rows_sync() {
         .map(|o| o["message"].as_str().unwrap().to_owned())
         .collect();
     for line in ["line 3", "line 4", "line 5", "line 6"] {
-        assert!(messages.iter().any(|m| m.contains(line)), "no error for {line}: {messages:#?}");
+        assert!(
+            messages.iter().any(|m| m.contains(line)),
+            "no error for {line}: {messages:#?}"
+        );
     }
     // The status file has one row per input row, errors included.
     let status_file = import["status_file"].as_str().unwrap();
@@ -182,5 +246,7 @@ fn malformed_lines_are_reported_by_line_while_good_rows_sync() {
     assert!(rows[0].ends_with("status,statusMessage"), "{status}");
     assert_eq!(rows.len(), 7, "{status}");
     assert!(rows[1].contains(",created,"));
-    assert!(rows[2].contains(",error,") && rows[3].contains(",error,") && rows[4].contains(",error,"));
+    assert!(
+        rows[2].contains(",error,") && rows[3].contains(",error,") && rows[4].contains(",error,")
+    );
 }

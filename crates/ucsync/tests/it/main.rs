@@ -1,5 +1,7 @@
 //! End-to-end tests through the `ucsync` binary on real files and a real SQLite store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
+
 mod check;
 mod crash;
 mod csv_runs;

@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 use ucsync_model::{
-    ExportChange, ExportOp, ExportResult, ExportStyle, ImageObject, ImageSource, SinkError,
+    ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange, ImageObject, ImageSource,
+    SinkError,
 };
-use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, StagedFilter, Store};
+use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, PendingExport, StagedFilter, Store};
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
@@ -23,10 +24,11 @@ pub(crate) async fn threshold_check<'a>(
     let mut over = Vec::new();
     let mut total_deletes = 0;
     for c in connectors {
-        let counts = ctx.store.count_staged(c.id).await?;
+        let counts = ctx.store.count_staged(c.id, false).await?;
         if counts.pending_deletes == 0 {
             continue;
         }
+        let counts = ctx.store.count_staged(c.id, true).await?;
         let pending = counts.pending_deletes as u64;
         total_deletes += pending;
         let allowed = ctx
@@ -55,34 +57,87 @@ pub(crate) async fn threshold_check<'a>(
     Ok(Some(msg))
 }
 
+/// The image of a target, streamed from its staging space; counts and records each pending
+/// export as it passes.
 struct Image<'a> {
     store: &'a dyn Store,
-    connector_id: i64,
+    connector: &'a ConnectorCtx,
+    run_id: i64,
     after: i64,
     done: bool,
+    pending: u64,
+    counts: ucsync_store::Counters,
+    outcomes: Vec<ObjectOutcome>,
+    /// `changes` was called: a later `next_batch` starts the image over.
+    took_changes: bool,
+}
+
+impl Image<'_> {
+    fn note(&mut self, s: &ucsync_store::StagedObject) {
+        if let Some(p) = &s.export {
+            count(&mut self.counts, p.op, 1);
+            self.outcomes.push(export_outcome(self.connector, s, p.op, false));
+        }
+    }
+
+    async fn page(&mut self, filter: StagedFilter) -> Result<Option<Vec<ucsync_store::StagedObject>>, SinkError> {
+        if filter == StagedFilter::All && self.outcomes.len() >= PAGE as usize {
+            let outcomes = std::mem::take(&mut self.outcomes);
+            self.store
+                .add_outcomes(OutcomeChunk { run_id: self.run_id, outcomes })
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+        }
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .staged_page(self.connector.id, self.after, PAGE, filter)
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        match page.last() {
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+            Some(last) => {
+                self.after = last.id;
+                for s in &page {
+                    self.note(s);
+                }
+                Ok(Some(page))
+            }
+        }
+    }
 }
 
 #[async_trait]
 impl ImageSource for Image<'_> {
+    fn pending(&self) -> u64 {
+        self.pending
+    }
+
     async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError> {
-        while !self.done {
-            let page = self
-                .store
-                .staged_page(self.connector_id, self.after, PAGE, StagedFilter::All)
-                .await
-                .map_err(|e| SinkError(e.to_string()))?;
-            let Some(last) = page.last() else {
-                self.done = true;
-                break;
-            };
-            self.after = last.id;
+        if std::mem::take(&mut self.took_changes) {
+            self.after = 0;
+            self.done = false;
+            self.counts = ucsync_store::Counters::default();
+            self.outcomes.clear();
+        }
+        while let Some(page) = self.page(StagedFilter::All).await? {
             let objects: Vec<ImageObject> = page
-                .iter()
+                .into_iter()
                 .filter_map(|s| {
-                    s.target_state().map(|attrs| ImageObject {
-                        anchor: s.anchor.clone(),
-                        object_type: s.object_type.clone(),
-                        attrs: attrs.clone(),
+                    let attrs = match s.export {
+                        Some(PendingExport { op: ExportOp::Delete, .. }) => return None,
+                        Some(p) => p.attrs,
+                        None => s.attrs?,
+                    };
+                    Some(ImageObject {
+                        anchor: s.anchor,
+                        object_type: s.object_type,
+                        attrs,
                     })
                 })
                 .collect();
@@ -91,6 +146,22 @@ impl ImageSource for Image<'_> {
             }
         }
         Ok(None)
+    }
+
+    async fn changes(&mut self) -> Result<Vec<ImageChange>, SinkError> {
+        self.took_changes = true;
+        let mut out = Vec::new();
+        while let Some(page) = self.page(StagedFilter::PendingExport).await? {
+            out.extend(page.into_iter().filter_map(|s| {
+                let p = s.export?;
+                Some(ImageChange {
+                    anchor: s.anchor,
+                    object_type: s.object_type,
+                    attrs: (p.op != ExportOp::Delete).then_some(p.attrs),
+                })
+            }));
+        }
+        Ok(out)
     }
 }
 
@@ -154,7 +225,7 @@ pub(crate) async fn run(
         });
     }
     let store = ctx.store;
-    let counts = store.count_staged(c.id).await?;
+    let counts = store.count_staged(c.id, false).await?;
     let pending = (counts.pending_adds + counts.pending_updates + counts.pending_deletes) as u64;
     if pending == 0 {
         return Ok(StepEnd {
@@ -165,70 +236,66 @@ pub(crate) async fn run(
     ctx.options
         .progress
         .start(&format!("{}: export", c.name), Some(pending));
-    // Outcomes of what is pending, read before the export changes it; counted once written.
-    let mut pending_counts = ucsync_store::Counters::default();
-    let mut after = 0;
-    loop {
-        let page = store
-            .staged_page(c.id, after, PAGE, StagedFilter::PendingExport)
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for s in &page {
-            if let Some(p) = &s.export {
-                count(&mut pending_counts, p.op, 1);
-                rec.outcome(export_outcome(c, s, p.op, ctx.options.preview));
-            }
-        }
-        if style == ExportStyle::Image || ctx.options.preview {
-            store.add_outcomes(rec.take()).await?;
-        }
-    }
-    if ctx.options.preview {
-        rec.counters.add(&pending_counts);
-        return Ok(StepEnd {
-            message: Some(format!("preview: {pending} pending exports were not sent")),
-            ..StepEnd::default()
-        });
-    }
-    match style {
-        ExportStyle::Image => {
-            let mut source = Image {
-                store,
-                connector_id: c.id,
-                after: 0,
-                done: false,
-            };
-            let summary = c.connector.export_image(&mut source).await.map_err(|e| {
-                EngineError::Connector(format!(
-                    "export to connector {} failed, nothing was changed: {e}",
-                    c.name
-                ))
-            })?;
-            let anchors: Vec<String> = summary.rejected.iter().map(|(a, _)| a.clone()).collect();
-            let mut rejected = Vec::new();
-            for s in store.staged_by_anchors(c.id, &anchors).await? {
-                if let Some((_, why)) = summary.rejected.iter().find(|(a, _)| *a == s.anchor) {
-                    rec.error(
-                        &c.name,
-                        &s.anchor,
-                        &s.object_type,
-                        format!("not exported: {why}"),
-                    );
-                    if let Some(p) = &s.export {
-                        count(&mut pending_counts, p.op, -1);
-                    }
-                    rejected.push((s.id, why.clone()));
+    if ctx.options.preview || style == ExportStyle::Changes {
+        // What is pending, read before the export changes it; counted once written.
+        let mut pending_counts = ucsync_store::Counters::default();
+        let mut after = 0;
+        loop {
+            let page = store.staged_page(c.id, after, PAGE, StagedFilter::PendingExport).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for s in &page {
+                if let Some(p) = &s.export {
+                    count(&mut pending_counts, p.op, 1);
+                    rec.outcome(export_outcome(c, s, p.op, ctx.options.preview));
                 }
             }
-            ctx.options.progress.advance(pending);
-            store
-                .commit_image_export(c.id, &rejected, rec.take())
-                .await?;
-            rec.counters.add(&pending_counts);
+            store.add_outcomes(rec.take()).await?;
         }
-        ExportStyle::Changes => export_changes(ctx, c, rec, pending_counts).await?,
+        if ctx.options.preview {
+            rec.counters.add(&pending_counts);
+            return Ok(StepEnd {
+                message: Some(format!("preview: {pending} pending exports were not sent")),
+                ..StepEnd::default()
+            });
+        }
+        export_changes(ctx, c, rec, pending_counts).await?;
+        return Ok(StepEnd::default());
     }
+    let mut source = Image {
+        store,
+        connector: c,
+        run_id: rec.run_id,
+        after: 0,
+        done: false,
+        pending,
+        counts: ucsync_store::Counters::default(),
+        outcomes: Vec::new(),
+        took_changes: false,
+    };
+    let summary = c
+        .connector
+        .export_image(&mut source)
+        .await
+        .map_err(|e| EngineError::Connector(format!("export to connector {} failed, nothing was changed: {e}", c.name)))?;
+    let mut counts = source.counts;
+    for o in source.outcomes {
+        rec.outcome(o);
+    }
+    let anchors: Vec<String> = summary.rejected.iter().map(|(a, _)| a.clone()).collect();
+    let mut rejected = Vec::new();
+    for s in store.staged_by_anchors(c.id, &anchors).await? {
+        if let Some((_, why)) = summary.rejected.iter().find(|(a, _)| *a == s.anchor) {
+            rec.error(&c.name, &s.anchor, &s.object_type, format!("not exported: {why}"));
+            if let Some(p) = &s.export {
+                count(&mut counts, p.op, -1);
+            }
+            rejected.push((s.id, why.clone()));
+        }
+    }
+    ctx.options.progress.advance(pending);
+    store.commit_image_export(c.id, &rejected, rec.take()).await?;
+    rec.counters.add(&counts);
     Ok(StepEnd::default())
 }
 

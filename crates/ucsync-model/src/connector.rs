@@ -158,11 +158,25 @@ pub struct ImageObject {
     pub attrs: Attrs,
 }
 
-/// Streams the image of a target to an [`ExportStyle::Image`] connector.
+/// One change of an image export: the object's new state, or `None` when it is deleted.
+#[derive(Debug, Clone)]
+pub struct ImageChange {
+    pub anchor: String,
+    pub object_type: String,
+    pub attrs: Option<Attrs>,
+}
+
+/// Streams the image of a target to an [`ExportStyle::Image`] connector. A connector either
+/// pulls the whole image with `next_batch`, or, when it can patch its target in place (few
+/// changes, target as last written), pulls only `changes`.
 #[async_trait]
 pub trait ImageSource: Send {
-    /// The next objects, or `None` at the end.
+    /// How many objects this export adds, updates or deletes.
+    fn pending(&self) -> u64;
+    /// The next objects of the whole image, in staging order, or `None` at the end.
     async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError>;
+    /// Only what changes, in staging order.
+    async fn changes(&mut self) -> Result<Vec<ImageChange>, SinkError>;
 }
 
 /// What an image export wrote.

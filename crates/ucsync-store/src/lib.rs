@@ -62,7 +62,8 @@ pub trait StagingStore: Send + Sync {
         connector_id: i64,
         anchors: &[String],
     ) -> Result<Vec<StagedObject>>;
-    async fn count_staged(&self, connector_id: i64) -> Result<StagedCounts>;
+    /// Pending sync and export counts (cheap); with `totals`, also how many objects there are.
+    async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts>;
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;
     /// After an image export wrote every object: pending adds and updates become the known
     /// state, pending deletes go, except the `rejected` ids which stay pending.

@@ -102,7 +102,9 @@ pub enum StagedFilter {
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StagedCounts {
+    /// All staged objects (only when totals were asked for).
     pub total: i64,
+    /// Objects the external system has (only when totals were asked for).
     pub present: i64,
     pub pending_sync: i64,
     pub pending_adds: i64,

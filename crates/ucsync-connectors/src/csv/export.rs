@@ -26,6 +26,26 @@ pub(super) async fn export_image(
     settings: &Arc<CsvSettings>,
     source: &mut dyn ImageSource,
 ) -> Result<ImageSummary, ConnectorError> {
+    let pending = source.pending();
+    let s = Arc::clone(settings);
+    if blocking(move || Ok(super::patch::worth_it(&s, pending))).await? {
+        let changes = source.changes().await?;
+        let s = Arc::clone(settings);
+        if let Some(done) = blocking(move || super::patch::patch(&s, changes)).await? {
+            tracing::info!(
+                connector = name,
+                path = %settings.export_target().display(),
+                rows = done.rows,
+                rejected = done.rejected.len(),
+                "csv export finished (patched in place)"
+            );
+            return Ok(ImageSummary {
+                objects: done.rows,
+                rejected: done.rejected,
+            });
+        }
+        // The changes need a wider layout: rewrite the whole file after all.
+    }
     let s = Arc::clone(settings);
     let (base, mut spool) = blocking(move || prepare(&s)).await?;
     let mut seen = Seen::default();
@@ -152,7 +172,7 @@ fn existing_header(
 }
 
 /// Why an object cannot be written so that importing the file gives it back.
-fn check_object(
+pub(super) fn check_object(
     settings: &CsvSettings,
     base: Option<&Layout>,
     object: &ImageObject,
@@ -259,7 +279,7 @@ fn write_target(
     Ok(written)
 }
 
-fn write_failed(target: &Path, e: io::Error) -> ConnectorError {
+pub(super) fn write_failed(target: &Path, e: io::Error) -> ConnectorError {
     ConnectorError::Unavailable(format!(
         "cannot write {}: {e}; the file is left as it was. Check free space and that ucsync may create files in {}",
         target.display(),

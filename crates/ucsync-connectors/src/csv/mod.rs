@@ -12,6 +12,7 @@ mod export;
 mod file;
 mod import;
 mod layout;
+mod patch;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -90,7 +90,7 @@ pub(crate) async fn run(
     } else {
         StagedFilter::PendingSync
     };
-    let counts = store.count_staged(c.id).await?;
+    let counts = store.count_staged(c.id, full).await?;
     let total = if full {
         counts.total
     } else {

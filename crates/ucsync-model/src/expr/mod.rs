@@ -41,12 +41,9 @@ mod functions;
 mod lexer;
 mod parse;
 
-// Tests may unwrap and panic; the workspace lints deny that everywhere else.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests_errors;
 
 use std::collections::BTreeSet;

@@ -359,30 +359,51 @@ impl StagingStore for SqliteStore {
         Ok(out)
     }
 
-    async fn count_staged(&self, connector_id: i64) -> Result<StagedCounts> {
+    async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {
+        let doing = "counting staged objects";
         let mut conn = self.lock().await;
+        let mut counts = StagedCounts::default();
+        // Both queries read only the partial indexes: cheap however large the staging space.
         let row = sqlx::query(
-            "SELECT COUNT(*), COUNT(attrs), \
-             COALESCE(SUM(sync_state != 0), 0), \
-             COALESCE(SUM(export_op = 1), 0), COALESCE(SUM(export_op = 2), 0), COALESCE(SUM(export_op = 3), 0) \
-             FROM staging WHERE connector_id = ?",
+            "SELECT COUNT(*), COALESCE(SUM(sync_state = 2), 0) FROM staging \
+             WHERE connector_id = ? AND sync_state != 0",
         )
         .bind(connector_id)
         .fetch_one(&mut *conn)
         .await
-        .map_err(sql_err("counting staged objects"))?;
-        let e = sql_err("counting staged objects");
-        (|| {
-            Ok::<_, sqlx::Error>(StagedCounts {
-                total: row.try_get(0)?,
-                present: row.try_get(1)?,
-                pending_sync: row.try_get(2)?,
-                pending_adds: row.try_get(3)?,
-                pending_updates: row.try_get(4)?,
-                pending_deletes: row.try_get(5)?,
-            })
-        })()
-        .map_err(e)
+        .map_err(sql_err(doing))?;
+        counts.pending_sync = row.try_get(0).map_err(sql_err(doing))?;
+        let tombstones: i64 = row.try_get(1).map_err(sql_err(doing))?;
+        let rows = sqlx::query(
+            "SELECT export_op, COUNT(*) FROM staging \
+             WHERE connector_id = ? AND export_op IS NOT NULL GROUP BY export_op",
+        )
+        .bind(connector_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err(doing))?;
+        for row in &rows {
+            let op: i64 = row.try_get(0).map_err(sql_err(doing))?;
+            let n: i64 = row.try_get(1).map_err(sql_err(doing))?;
+            match op_from_i64(op) {
+                Some(ucsync_model::ExportOp::Add) => counts.pending_adds = n,
+                Some(ucsync_model::ExportOp::Update) => counts.pending_updates = n,
+                Some(ucsync_model::ExportOp::Delete) => counts.pending_deletes = n,
+                None => {}
+            }
+        }
+        if totals {
+            counts.total = sqlx::query("SELECT COUNT(*) FROM staging WHERE connector_id = ?")
+                .bind(connector_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(sql_err(doing))?
+                .try_get(0)
+                .map_err(sql_err(doing))?;
+            // Only provisioned objects not exported yet and tombstones have no external state.
+            counts.present = counts.total - counts.pending_adds - tombstones;
+        }
+        Ok(counts)
     }
 
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()> {

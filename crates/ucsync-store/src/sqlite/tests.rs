@@ -85,9 +85,9 @@ async fn a_preview_sees_its_own_writes_and_keeps_none() {
         })
         .await
         .unwrap();
-    assert_eq!(store.count_staged(c).await.unwrap().pending_sync, 1);
+    assert_eq!(store.count_staged(c, true).await.unwrap().pending_sync, 1);
     store.end_preview().await.unwrap();
-    assert_eq!(store.count_staged(c).await.unwrap().total, 0);
+    assert_eq!(store.count_staged(c, true).await.unwrap().total, 0);
 }
 
 #[tokio::test]

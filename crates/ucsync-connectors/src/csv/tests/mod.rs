@@ -154,6 +154,15 @@ impl VecSource {
 
 #[async_trait]
 impl ImageSource for VecSource {
+    /// Unknown: the connector writes the whole image, as these tests expect.
+    fn pending(&self) -> u64 {
+        u64::MAX
+    }
+
+    async fn changes(&mut self) -> Result<Vec<ucsync_model::ImageChange>, SinkError> {
+        Err(SinkError("this source gives whole images only".to_owned()))
+    }
+
     async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError> {
         if self.fail_at == Some(self.given) {
             return Err(SinkError("the store went away".to_owned()));

@@ -1,0 +1,17 @@
+//! Integration tests of the sync engine: real CSV files, a real SQLite store, the engine driven
+//! through its public API (`run_profile`, `sync_now`), results read back through the store traits
+//! and the written files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod deprovisioning;
+mod joins;
+mod precedence;
+mod preview;
+mod provisioning;
+mod references;
+mod scope;
+mod threshold;
+mod transforms;

@@ -7,7 +7,9 @@ use ucsync_model::{
     ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange, ImageObject, ImageSource,
     SinkError,
 };
-use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, PendingExport, StagedFilter, Store};
+use ucsync_store::{
+    ExportResultBatch, ObjectOutcome, OutcomeChunk, PendingExport, StagedFilter, Store,
+};
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
@@ -76,15 +78,22 @@ impl Image<'_> {
     fn note(&mut self, s: &ucsync_store::StagedObject) {
         if let Some(p) = &s.export {
             count(&mut self.counts, p.op, 1);
-            self.outcomes.push(export_outcome(self.connector, s, p.op, false));
+            self.outcomes
+                .push(export_outcome(self.connector, s, p.op, false));
         }
     }
 
-    async fn page(&mut self, filter: StagedFilter) -> Result<Option<Vec<ucsync_store::StagedObject>>, SinkError> {
+    async fn page(
+        &mut self,
+        filter: StagedFilter,
+    ) -> Result<Option<Vec<ucsync_store::StagedObject>>, SinkError> {
         if filter == StagedFilter::All && self.outcomes.len() >= PAGE as usize {
             let outcomes = std::mem::take(&mut self.outcomes);
             self.store
-                .add_outcomes(OutcomeChunk { run_id: self.run_id, outcomes })
+                .add_outcomes(OutcomeChunk {
+                    run_id: self.run_id,
+                    outcomes,
+                })
                 .await
                 .map_err(|e| SinkError(e.to_string()))?;
         }
@@ -130,7 +139,10 @@ impl ImageSource for Image<'_> {
                 .into_iter()
                 .filter_map(|s| {
                     let attrs = match s.export {
-                        Some(PendingExport { op: ExportOp::Delete, .. }) => return None,
+                        Some(PendingExport {
+                            op: ExportOp::Delete,
+                            ..
+                        }) => return None,
                         Some(p) => p.attrs,
                         None => s.attrs?,
                     };
@@ -241,7 +253,9 @@ pub(crate) async fn run(
         let mut pending_counts = ucsync_store::Counters::default();
         let mut after = 0;
         loop {
-            let page = store.staged_page(c.id, after, PAGE, StagedFilter::PendingExport).await?;
+            let page = store
+                .staged_page(c.id, after, PAGE, StagedFilter::PendingExport)
+                .await?;
             let Some(last) = page.last() else { break };
             after = last.id;
             for s in &page {
@@ -273,11 +287,12 @@ pub(crate) async fn run(
         outcomes: Vec::new(),
         took_changes: false,
     };
-    let summary = c
-        .connector
-        .export_image(&mut source)
-        .await
-        .map_err(|e| EngineError::Connector(format!("export to connector {} failed, nothing was changed: {e}", c.name)))?;
+    let summary = c.connector.export_image(&mut source).await.map_err(|e| {
+        EngineError::Connector(format!(
+            "export to connector {} failed, nothing was changed: {e}",
+            c.name
+        ))
+    })?;
     let mut counts = source.counts;
     for o in source.outcomes {
         rec.outcome(o);
@@ -286,7 +301,12 @@ pub(crate) async fn run(
     let mut rejected = Vec::new();
     for s in store.staged_by_anchors(c.id, &anchors).await? {
         if let Some((_, why)) = summary.rejected.iter().find(|(a, _)| *a == s.anchor) {
-            rec.error(&c.name, &s.anchor, &s.object_type, format!("not exported: {why}"));
+            rec.error(
+                &c.name,
+                &s.anchor,
+                &s.object_type,
+                format!("not exported: {why}"),
+            );
             if let Some(p) = &s.export {
                 count(&mut counts, p.op, -1);
             }
@@ -294,7 +314,9 @@ pub(crate) async fn run(
         }
     }
     ctx.options.progress.advance(pending);
-    store.commit_image_export(c.id, &rejected, rec.take()).await?;
+    store
+        .commit_image_export(c.id, &rejected, rec.take())
+        .await?;
     rec.counters.add(&counts);
     Ok(StepEnd::default())
 }

@@ -23,8 +23,61 @@ struct Slot {
     seen: bool,
 }
 
+/// Writes import batches in order on another task, so that reading the source and writing
+/// the store run side by side.
+struct Writer {
+    tx: Option<tokio::sync::mpsc::Sender<ImportBatch>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>>,
+}
+
+impl Writer {
+    fn start(store: std::sync::Arc<dyn Store>) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
+        let task = tokio::spawn(async move {
+            while let Some(batch) = rx.recv().await {
+                store.apply_import_batch(batch).await?;
+            }
+            Ok(())
+        });
+        Self {
+            tx: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    async fn send(&mut self, batch: ImportBatch) -> Result<(), SinkError> {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(batch).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            Err(self
+                .finish()
+                .await
+                .err()
+                .unwrap_or_else(|| SinkError("the store writer stopped".into())))
+        }
+    }
+
+    /// Waits until every batch sent is written; the first write error, if any.
+    async fn finish(&mut self) -> Result<(), SinkError> {
+        self.tx = None;
+        match self.task.take() {
+            Some(task) => match task.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SinkError(e.to_string())),
+                Err(e) => Err(SinkError(format!("the store writer stopped: {e}"))),
+            },
+            None => Ok(()),
+        }
+    }
+}
+
 struct Sink<'a> {
     store: &'a dyn Store,
+    writer: Writer,
     connector: &'a str,
     connector_id: i64,
     index: HashMap<String, Slot>,
@@ -45,10 +98,7 @@ impl Sink<'_> {
         batch.watermark = watermark;
         batch.outcomes = self.rec.take();
         self.pending = 0;
-        self.store
-            .apply_import_batch(batch)
-            .await
-            .map_err(|e| SinkError(e.to_string()))
+        self.writer.send(batch).await
     }
 
     async fn maybe_flush(&mut self) -> Result<(), SinkError> {
@@ -281,6 +331,7 @@ pub(crate) async fn run(
     };
     let mut sink = Sink {
         store,
+        writer: Writer::start(ctx.shared.clone()),
         connector: &c.name,
         connector_id: c.id,
         index,

@@ -231,12 +231,23 @@ impl EnterpriseRules {
         ucsync_model::attrs::hash_bytes(&buf)
     }
 
-    /// The join keys to index for an entry.
+    /// The key under which an entry that refers to entry `target` is indexed.
+    pub fn reference_key(&self, attr: &str, target: &str) -> i64 {
+        self.key_hash(&format!("\u{0}ref:{attr}"), target)
+    }
+
+    /// The keys to index for an entry: its join-rule values, and the entries it refers to (so
+    /// that deleting an entry finds the entries that point at it).
     pub fn entry_keys(&self, attrs: &EntryAttrs) -> Vec<i64> {
         let mut keys = Vec::new();
         for attr in self.join_attrs.keys() {
             for v in attrs.get(attr) {
                 keys.push(self.key_hash(attr, v));
+            }
+        }
+        for attr in &self.references {
+            for v in attrs.get(attr) {
+                keys.push(self.reference_key(attr, v));
             }
         }
         keys.sort_unstable();

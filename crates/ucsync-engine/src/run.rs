@@ -160,6 +160,8 @@ pub(crate) fn now() -> String {
 
 pub(crate) struct RunCtx<'a> {
     pub store: &'a dyn Store,
+    /// The same store, for work handed to other tasks.
+    pub shared: std::sync::Arc<dyn Store>,
     pub rules: &'a EnterpriseRules,
     pub options: &'a RunOptions,
 }
@@ -185,6 +187,7 @@ pub(crate) async fn execute(
         EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
     let ctx = RunCtx {
         store,
+        shared: engine.store.clone(),
         rules: &rules,
         options,
     };

@@ -48,6 +48,13 @@ pub(super) async fn export_image(
     }
     let s = Arc::clone(settings);
     let (base, mut spool) = blocking(move || prepare(&s)).await?;
+    let base = match base {
+        // The layout cannot grow: write rows straight into the new file, no spool.
+        Some(layout) if settings.numbered.is_empty() => {
+            return write_direct(name, settings, layout, source).await;
+        }
+        other => other,
+    };
     let mut seen = Seen::default();
     let mut rejected = Vec::new();
     while let Some(batch) = source.next_batch().await? {
@@ -101,14 +108,16 @@ fn prepare(settings: &CsvSettings) -> Result<(Option<Layout>, Spool), ConnectorE
     let target = settings.export_target();
     let dir = file::parent_dir(target);
     if !dir.is_dir() {
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ConnectorError::Unavailable(format!(
-                "cannot export to {}: the directory {} cannot be created ({e}); create it or fix {} in the connector settings",
-                target.display(),
-                dir.display(),
-                if settings.export_path.is_some() { "export_path" } else { "path" }
-            ))
-        })?;
+        return Err(ConnectorError::Unavailable(format!(
+            "cannot export to {}: the directory {} does not exist; create it or fix {} in the connector settings",
+            target.display(),
+            dir.display(),
+            if settings.export_path.is_some() {
+                "export_path"
+            } else {
+                "path"
+            }
+        )));
     }
     let names = match &settings.header {
         Some(header) => Some(header.clone()),
@@ -169,6 +178,63 @@ fn existing_header(
             opened.encoding.name()
         ))),
     }
+}
+
+/// Writes the image straight into the replacement file, in a fixed layout.
+async fn write_direct(
+    name: &str,
+    settings: &Arc<CsvSettings>,
+    layout: Layout,
+    source: &mut dyn ImageSource,
+) -> Result<ImageSummary, ConnectorError> {
+    let target = settings.export_target().to_owned();
+    let s = Arc::clone(settings);
+    let mut out = blocking(move || {
+        let t = s.export_target();
+        let mut out = AtomicCsv::create(t, s.delimiter, s.encoding, s.bom, false)
+            .map_err(|e| write_failed(t, e))?;
+        out.write_row(&layout.names)
+            .map_err(|e| write_failed(t, e))?;
+        Ok((out, layout))
+    })
+    .await?;
+    let mut seen = Seen::default();
+    let mut rejected = Vec::new();
+    let mut objects = 0u64;
+    while let Some(batch) = source.next_batch().await? {
+        let mut accepted = Vec::with_capacity(batch.len());
+        for object in batch {
+            match check_object(settings, Some(&out.1), &object) {
+                Ok(()) => {
+                    seen.note(settings, Some(&out.1), &object.attrs);
+                    accepted.push(object);
+                }
+                Err(reason) => rejected.push((object.anchor, reason)),
+            }
+        }
+        objects += accepted.len() as u64;
+        let s = Arc::clone(settings);
+        out = blocking(move || {
+            let (mut csv, layout) = out;
+            for o in &accepted {
+                csv.write_row(layout.row(&s, &o.object_type, &o.attrs))
+                    .map_err(|e| write_failed(s.export_target(), e))?;
+            }
+            Ok((csv, layout))
+        })
+        .await?;
+    }
+    for attr in &seen.unwritable {
+        tracing::warn!(connector = name, attribute = %attr, path = %target.display(), "attribute not exported: no column of the file's layout holds it");
+    }
+    blocking(move || out.0.commit().map_err(|e| write_failed(&target, e))).await?;
+    tracing::info!(
+        connector = name,
+        objects,
+        rejected = rejected.len(),
+        "csv export finished"
+    );
+    Ok(ImageSummary { objects, rejected })
 }
 
 /// Why an object cannot be written so that importing the file gives it back.

@@ -32,13 +32,16 @@ pub(super) fn worth_it(settings: &CsvSettings, pending: u64) -> bool {
     if pending > MAX_CHANGES || pending.saturating_mul(BYTES_PER_CHANGE) > meta.len() {
         return false;
     }
-    let Ok(f) = File::open(target) else { return false };
+    let Ok(f) = File::open(target) else {
+        return false;
+    };
     let Ok(Some(mut opened)) = file::open_records(f, settings.encoding, settings.delimiter) else {
         return false;
     };
     match opened.header() {
         Ok(Some(header)) => {
-            settings.header.as_ref().is_none_or(|h| *h == header) && Layout::from_header(settings, header).is_ok()
+            settings.header.as_ref().is_none_or(|h| *h == header)
+                && Layout::from_header(settings, header).is_ok()
         }
         _ => false,
     }
@@ -52,14 +55,19 @@ pub(super) struct Patched {
 
 /// Patches the target with `changes`; `None` when the file cannot be patched (its layout is
 /// not this export's), and the caller rewrites it whole.
-pub(super) fn patch(settings: &CsvSettings, changes: Vec<ImageChange>) -> Result<Option<Patched>, ConnectorError> {
+pub(super) fn patch(
+    settings: &CsvSettings,
+    changes: Vec<ImageChange>,
+) -> Result<Option<Patched>, ConnectorError> {
     let target = settings.export_target();
     let failed = |e: io::Error| write_failed(target, e);
     let f = match File::open(target) {
         Ok(f) => f,
         Err(_) => return Ok(None),
     };
-    let Some(mut opened) = file::open_records(f, settings.encoding, settings.delimiter).map_err(failed)? else {
+    let Some(mut opened) =
+        file::open_records(f, settings.encoding, settings.delimiter).map_err(failed)?
+    else {
         return Ok(None);
     };
     let header = match opened.header() {
@@ -104,18 +112,30 @@ pub(super) fn patch(settings: &CsvSettings, changes: Vec<ImageChange>) -> Result
         _ => return Ok(None),
     };
 
-    let mut out = AtomicCsv::create(target, settings.delimiter, settings.encoding, settings.bom, false).map_err(failed)?;
+    let mut out = AtomicCsv::create(
+        target,
+        settings.delimiter,
+        settings.encoding,
+        settings.bom,
+        false,
+    )
+    .map_err(failed)?;
     out.write_row(&layout.names).map_err(failed)?;
     let mut used = vec![false; rows.len()];
     let mut written = 0u64;
     let mut record = ::csv::ByteRecord::new();
-    while opened.reader.read_byte_record(&mut record).map_err(|e| failed(file::csv_to_io(e)))? {
+    while opened
+        .reader
+        .read_byte_record(&mut record)
+        .map_err(|e| failed(file::csv_to_io(e)))?
+    {
         let anchor = layout.anchor(|i| record.get(i).and_then(|b| std::str::from_utf8(b).ok()));
         match anchor.and_then(|a| by_anchor.get(&a).copied()) {
             Some(i) if !used[i] => {
                 used[i] = true;
                 if let Some(o) = &rows[i] {
-                    out.write_row(layout.row(settings, &o.object_type, &o.attrs)).map_err(failed)?;
+                    out.write_row(layout.row(settings, &o.object_type, &o.attrs))
+                        .map_err(failed)?;
                     written += 1;
                 }
             }
@@ -127,10 +147,14 @@ pub(super) fn patch(settings: &CsvSettings, changes: Vec<ImageChange>) -> Result
     }
     for (i, row) in rows.iter().enumerate() {
         if let (false, Some(o)) = (used[i], row) {
-            out.write_row(layout.row(settings, &o.object_type, &o.attrs)).map_err(failed)?;
+            out.write_row(layout.row(settings, &o.object_type, &o.attrs))
+                .map_err(failed)?;
             written += 1;
         }
     }
     out.commit().map_err(failed)?;
-    Ok(Some(Patched { rows: written, rejected }))
+    Ok(Some(Patched {
+        rows: written,
+        rejected,
+    }))
 }

@@ -252,12 +252,13 @@ pub(super) async fn recompute(
     c: &ConnectorCtx,
     b: &mut Batch,
     rec: &mut Recorder,
+    which: &BTreeSet<i64>,
 ) -> Result<(), EngineError> {
     let rules = ctx.rules;
     // Contributions: entry → [(connector id, staged id, flowed attrs)].
     let mut contrib: BTreeMap<i64, Vec<(i64, i64, Attrs)>> = BTreeMap::new();
     let mut ref_anchors: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
-    for e in &b.touched {
+    for e in which {
         let mut list = Vec::new();
         for s in b.links.get(e).map(Vec::as_slice).unwrap_or(&[]) {
             let (Some(k), Some(attrs)) = (rules.connector(s.connector_id), &s.attrs) else {
@@ -282,7 +283,11 @@ pub(super) async fn recompute(
     for (k, anchors) in &ref_anchors {
         let anchors: Vec<String> = anchors.iter().cloned().collect();
         for s in ctx.store.staged_by_anchors(*k, &anchors).await? {
-            if let Some(e) = s.entry_id {
+            // Objects and entries going away in this batch are no longer referable.
+            let gone = b.deletes.contains(&s.id) || s.sync_state == SyncState::Deleted;
+            if let (Some(e), false) = (s.entry_id, gone)
+                && !b.entries.get(&e).is_some_and(|st| st.deleted)
+            {
                 ref_entry.insert((*k, s.anchor), e);
             }
         }
@@ -358,4 +363,72 @@ pub(super) async fn recompute(
         state.new = new;
     }
     Ok(())
+}
+
+/// Entries that refer to entries deleted in this batch are recomputed too, so that no
+/// reference to a deleted entry stays behind.
+pub(super) async fn referrers(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    b: &mut Batch,
+    rec: &mut Recorder,
+) -> Result<(), EngineError> {
+    let rules = ctx.rules;
+    if rules.references.is_empty() {
+        return Ok(());
+    }
+    let mut handled: BTreeSet<i64> = BTreeSet::new();
+    loop {
+        let deleted: Vec<i64> = b
+            .entries
+            .iter()
+            .filter(|(id, st)| st.deleted && st.old.is_some() && !handled.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
+        if deleted.is_empty() {
+            return Ok(());
+        }
+        handled.extend(&deleted);
+        let keys: Vec<i64> = deleted
+            .iter()
+            .flat_map(|d| {
+                rules
+                    .references
+                    .iter()
+                    .map(move |r| rules.reference_key(r, &d.to_string()))
+            })
+            .collect();
+        let ids: Vec<i64> = ctx
+            .store
+            .entries_by_keys(&keys)
+            .await?
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| !b.entries.contains_key(e))
+            .collect::<BTreeSet<i64>>()
+            .into_iter()
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for e in ctx.store.entries_by_ids(&ids).await? {
+            b.entries.insert(
+                e.id,
+                EntryState {
+                    object_type: e.object_type,
+                    new: e.attrs.clone(),
+                    old: Some(e.attrs),
+                    deleted: false,
+                },
+            );
+        }
+        for s in ctx.store.staged_by_entries(&ids).await? {
+            if let Some(e) = s.entry_id {
+                b.links.entry(e).or_default().push(s);
+            }
+        }
+        let which: BTreeSet<i64> = ids.into_iter().collect();
+        b.touched.extend(&which);
+        recompute(ctx, c, b, rec, &which).await?;
+    }
 }

@@ -15,7 +15,7 @@ use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
-const BATCH: i64 = 2_000;
+const BATCH: i64 = 5_000;
 
 /// A directory entry as one batch sees and changes it.
 pub(crate) struct EntryState {
@@ -140,7 +140,9 @@ async fn process(
 ) -> Result<(), EngineError> {
     let mut b = Batch::default();
     inbound::decide(ctx, c, &objects, next_entry_id, &mut b, rec).await?;
-    inbound::recompute(ctx, c, &mut b, rec).await?;
+    let touched = b.touched.clone();
+    inbound::recompute(ctx, c, &mut b, rec, &touched).await?;
+    inbound::referrers(ctx, c, &mut b, rec).await?;
     for e in &b.linked {
         match b.entries.get(e) {
             Some(st) if st.changed() => rec.counters.updated += 1,

@@ -144,7 +144,8 @@ pub(super) async fn push(
     }
 
     // Provisioning: the anchors new objects will have, checked against what targets hold.
-    let mut plans: Vec<(i64, usize, String, String)> = Vec::new(); // entry, target index, type, anchor
+    // entry, target index, type, anchor, desired state (final unless references need anchors)
+    let mut plans: Vec<(i64, usize, String, String, Attrs)> = Vec::new();
     let mut wanted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for e in b.touched.clone() {
         let Some(st) = b.entries.get(&e) else {
@@ -169,7 +170,7 @@ pub(super) async fn push(
                 Ok(anchor) => {
                     anchors.insert((e, t.id), anchor.clone());
                     wanted.entry(t.id).or_default().push(anchor.clone());
-                    plans.push((e, ti, p.object_type.clone(), anchor));
+                    plans.push((e, ti, p.object_type.clone(), anchor, desired));
                 }
                 Err(msg) => rec.error(
                     &t.name,
@@ -189,7 +190,7 @@ pub(super) async fn push(
         }
     }
     let mut planned: BTreeSet<(i64, String)> = BTreeSet::new();
-    for (e, ti, object_type, anchor) in plans {
+    for (e, ti, object_type, anchor, planned_state) in plans {
         let t = targets[ti];
         match existing.get(&(t.id, anchor.clone())) {
             Some(s) if s.entry_id.is_some_and(|x| x != e) && !b.deletes.contains(&s.id) => rec.error(
@@ -216,8 +217,13 @@ pub(super) async fn push(
                 format!("entry {e} would be provisioned as \"{anchor}\", which another entry of this batch takes; make the anchor attributes unique"),
             ),
             None => {
-                let st = &b.entries[&e];
-                let desired = apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)));
+                // With references, flow again now that every new object's anchor is known.
+                let desired = match b.entries.get(&e) {
+                    Some(st) if !rules.references.is_empty() => {
+                        apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)))
+                    }
+                    _ => planned_state,
+                };
                 let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1);
                 let mut o = out(t, &anchor, &object_type, "provisioned", Some(format!("from entry {e}")));
                 if rec.preview {
@@ -252,7 +258,13 @@ pub(super) async fn push(
                 continue;
             }
             if deleted {
-                deprovision(b, t, &s);
+                // Only targets are deprovisioned; a connector that merely gives values is
+                // never written, its object is only disconnected.
+                if t.exports() {
+                    deprovision(b, t, &s);
+                } else {
+                    b.write(&s).entry_id = None;
+                }
             } else if !t.export_flows.is_empty() {
                 let base = s.target_state().or(s.attrs.as_ref());
                 let desired = apply_flows(

@@ -63,7 +63,10 @@ async fn delete_removes_the_target_row_on_export() {
 
     let sync = step(&report, "hr", Profile::DeltaSync);
     let outcomes = hub.all_outcomes(sync).await;
-    assert!(has_outcome(&outcomes, "pending-delete", "2"), "{outcomes:#?}");
+    assert!(
+        has_outcome(&outcomes, "pending-delete", "2"),
+        "{outcomes:#?}"
+    );
     assert_eq!(step(&report, "out", Profile::Export).counters.deleted, 1);
 
     let rows = hub.rows("out.csv");
@@ -105,6 +108,32 @@ async fn disable_keeps_the_row_with_the_attribute_set() {
 }
 
 #[tokio::test]
+async fn a_disabled_row_is_adopted_and_enabled_again_when_the_person_returns() {
+    let hub = provisioned(
+        r#"deprovisioning = { action = "disable", attribute = "enabled", value = "false" }"#,
+    )
+    .await;
+    hub.write("hr.csv", ANN_ONLY);
+    hub.sync_ok().await;
+    assert_eq!(hub.row("out.csv", "uid", "2")["enabled"], "false");
+
+    hub.write("hr.csv", "id,name\n1,Ann\n2,Robert\n");
+    let report = hub.sync_ok().await;
+    let outcomes = hub
+        .all_outcomes(step(&report, "hr", Profile::DeltaSync))
+        .await;
+    assert!(has_outcome(&outcomes, "adopted", "2"), "{outcomes:#?}");
+    assert_eq!(hub.rows("out.csv").len(), 2, "not duplicated");
+    let bob = hub.row("out.csv", "uid", "2");
+    assert_eq!(
+        (bob["cn"].as_str(), bob["enabled"].as_str()),
+        ("Robert", "true")
+    );
+    let entry = hub.entry("uid", "2").await;
+    assert_eq!(hub.object("out", "2").await.entry_id, Some(entry.id));
+}
+
+#[tokio::test]
 async fn disconnect_leaves_the_row_unchanged_and_unlinked() {
     let hub = provisioned(r#"deprovisioning = { action = "disconnect" }"#).await;
     let before = hub.bytes("out.csv");
@@ -112,7 +141,10 @@ async fn disconnect_leaves_the_row_unchanged_and_unlinked() {
     let report = hub.sync_ok().await;
     let sync = step(&report, "hr", Profile::DeltaSync);
     let outcomes = hub.all_outcomes(sync).await;
-    assert!(has_outcome(&outcomes, "deprovisioned", "2"), "{outcomes:#?}");
+    assert!(
+        has_outcome(&outcomes, "deprovisioned", "2"),
+        "{outcomes:#?}"
+    );
 
     assert_eq!(hub.bytes("out.csv"), before, "the file is not touched");
     let object = hub.object("out", "2").await;

@@ -80,7 +80,12 @@ impl Hub {
                 header
                     .iter()
                     .cloned()
-                    .zip(cells.iter().cloned().chain(std::iter::repeat(String::new())))
+                    .zip(
+                        cells
+                            .iter()
+                            .cloned()
+                            .chain(std::iter::repeat(String::new())),
+                    )
                     .collect()
             })
             .collect()
@@ -144,15 +149,21 @@ impl Hub {
         self.store.ensure_enterprise("default").await.unwrap()
     }
 
-    pub async fn connector_id(&self, name: &str) -> i64 {
+    /// The store id of a connector, once a run registered it.
+    pub async fn registered(&self, name: &str) -> Option<i64> {
         self.store
             .connectors()
             .await
             .unwrap()
             .into_iter()
             .find(|c| c.name == name)
+            .map(|c| c.id)
+    }
+
+    pub async fn connector_id(&self, name: &str) -> i64 {
+        self.registered(name)
+            .await
             .unwrap_or_else(|| panic!("connector {name} is not registered"))
-            .id
     }
 
     /// Every directory entry of the default enterprise, by id.
@@ -186,7 +197,9 @@ impl Hub {
 
     /// Every staged object of a connector, by id.
     pub async fn staged(&self, connector: &str) -> Vec<StagedObject> {
-        let id = self.connector_id(connector).await;
+        let Some(id) = self.registered(connector).await else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let mut after = 0;
         loop {

@@ -210,7 +210,12 @@ async fn an_ambiguous_join_is_an_error_naming_both_entries_and_is_retried() {
 
 #[tokio::test]
 async fn an_entry_linked_to_another_object_of_the_connector_is_not_linked_again() {
-    let hub = hub(BY_MAIL, "1,Ann,ann@acme.com\n", "100,ann@acme.com,,+1 100\n").await;
+    let hub = hub(
+        BY_MAIL,
+        "1,Ann,ann@acme.com\n",
+        "100,ann@acme.com,,+1 100\n",
+    )
+    .await;
     hub.sync_ok().await;
     let ann = hub.entry("uid", "1").await;
     assert_eq!(hub.object("pbx", "100").await.entry_id, Some(ann.id));
@@ -229,7 +234,10 @@ async fn an_entry_linked_to_another_object_of_the_connector_is_not_linked_again(
         .find(|o| o.action == "error" && o.object == "101")
         .unwrap_or_else(|| panic!("no error for 101: {outcomes:#?}"));
     let message = error.message.clone().unwrap_or_default();
-    assert!(message.contains("\"100\""), "names the linked object: {message}");
+    assert!(
+        message.contains("\"100\""),
+        "names the linked object: {message}"
+    );
 
     assert_eq!(hub.object("pbx", "101").await.entry_id, None);
     assert_eq!(hub.object("pbx", "100").await.entry_id, Some(ann.id));
@@ -266,7 +274,11 @@ async fn two_objects_of_one_run_matching_one_entry_link_only_one() {
         .filter(|s| s.connector_id == pbx_id)
         .collect();
     assert_eq!(links.len(), 1, "{links:#?}");
-    let other = if links[0].anchor == "100" { "101" } else { "100" };
+    let other = if links[0].anchor == "100" {
+        "101"
+    } else {
+        "100"
+    };
     let unlinked = hub.object("pbx", other).await;
     assert_eq!(unlinked.entry_id, None);
     assert!(unlinked.sync_error.is_some());

@@ -2,6 +2,8 @@
 //! source per attribute wins, by the attribute's precedence list or else the sync order. The
 //! winner is recorded as the attribute's source.
 
+use ucsync_engine::Profile;
+
 use crate::harness::Hub;
 
 /// Two sources of people, `a` and `b`, each projecting or joining on `uid`; both give
@@ -165,4 +167,24 @@ async fn connectors_missing_from_a_precedence_list_do_not_give_the_attribute() {
         "a may not give telephoneNumber: {e:#?}"
     );
     assert_eq!(e.attrs.get("department"), ["Sales"]);
+}
+
+#[tokio::test]
+async fn a_precedence_list_added_later_applies_on_the_next_full_sync() {
+    let mut hub = hub(r#""a", "b""#, "", "+1 222").await;
+    hub.sync_ok().await;
+    assert_eq!(
+        hub.entry("uid", "1").await.attrs.get("telephoneNumber"),
+        ["+1 111"]
+    );
+
+    hub.reconfigure(&config(r#""a", "b""#, B_FIRST));
+    let full = hub.run("a", Profile::FullSync).await;
+    assert_eq!(full.counters.updated, 1);
+    let e = hub.entry("uid", "1").await;
+    assert_eq!(e.attrs.get("telephoneNumber"), ["+1 222"]);
+    assert_eq!(
+        e.attrs.source("telephoneNumber"),
+        Some(Some(hub.connector_id("b").await))
+    );
 }

@@ -40,7 +40,11 @@ department = "department"
 const HR_HEADER: &str = "id,Type,name,dept\n";
 
 fn uids(hub: &Hub) -> Vec<String> {
-    let mut v: Vec<String> = hub.rows("out.csv").iter().map(|r| r["uid"].clone()).collect();
+    let mut v: Vec<String> = hub
+        .rows("out.csv")
+        .iter()
+        .map(|r| r["uid"].clone())
+        .collect();
     v.sort();
     v
 }
@@ -62,7 +66,10 @@ async fn only_entries_of_the_from_type_matching_when_are_provisioned() {
     assert_eq!(hub.entries().await.len(), 3);
     assert_eq!(uids(&hub), ["1"]);
     let ann = hub.row("out.csv", "uid", "1");
-    assert_eq!((ann["cn"].as_str(), ann["department"].as_str()), ("Ann", "Sales"));
+    assert_eq!(
+        (ann["cn"].as_str(), ann["department"].as_str()),
+        ("Ann", "Sales")
+    );
     assert_eq!(hub.staged("out").await.len(), 1);
     assert_eq!(step(&report, "out", Profile::Export).counters.added, 1);
 
@@ -88,7 +95,10 @@ async fn an_unlinked_target_object_with_the_same_anchor_is_adopted() {
         CONFIG,
         &[
             ("hr.csv", &format!("{HR_HEADER}1,person,Ann,Sales\n")),
-            ("out.csv", "uid,cn,department\n1,Old name,Old\n9,Stranger,X\n"),
+            (
+                "out.csv",
+                "uid,cn,department\n1,Old name,Old\n9,Stranger,X\n",
+            ),
         ],
     )
     .await;
@@ -100,7 +110,10 @@ async fn an_unlinked_target_object_with_the_same_anchor_is_adopted() {
 
     assert_eq!(uids(&hub), ["1", "9"], "no duplicate row");
     let row = hub.row("out.csv", "uid", "1");
-    assert_eq!((row["cn"].as_str(), row["department"].as_str()), ("Ann", "Sales"));
+    assert_eq!(
+        (row["cn"].as_str(), row["department"].as_str()),
+        ("Ann", "Sales")
+    );
     let stranger = hub.row("out.csv", "uid", "9");
     assert_eq!(stranger["cn"], "Stranger", "other rows are left alone");
 

@@ -58,7 +58,11 @@ mail = "mail"
 "#;
 
 fn uids(hub: &Hub) -> Vec<String> {
-    let mut v: Vec<String> = hub.rows("out.csv").iter().map(|r| r["uid"].clone()).collect();
+    let mut v: Vec<String> = hub
+        .rows("out.csv")
+        .iter()
+        .map(|r| r["uid"].clone())
+        .collect();
     v.sort();
     v
 }

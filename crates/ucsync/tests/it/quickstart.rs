@@ -6,6 +6,7 @@ use crate::harness::{Env, counters, repo_root};
 fn quickstart() -> Env {
     let env = Env::new();
     let src = repo_root().join("examples/quickstart");
+    std::fs::create_dir_all(env.path("out")).unwrap();
     for f in ["ucsync.toml", "forest-a.csv", "forest-b.csv", "central.csv"] {
         env.write(f, std::fs::read(src.join(f)).unwrap());
     }

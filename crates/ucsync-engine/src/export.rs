@@ -7,9 +7,7 @@ use ucsync_model::{
     ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange, ImageObject, ImageSource,
     SinkError,
 };
-use ucsync_store::{
-    ExportResultBatch, ObjectOutcome, OutcomeChunk, PendingExport, StagedFilter, Store,
-};
+use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, StagedFilter, Store};
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
@@ -134,25 +132,48 @@ impl ImageSource for Image<'_> {
             self.counts = ucsync_store::Counters::default();
             self.outcomes.clear();
         }
-        while let Some(page) = self.page(StagedFilter::All).await? {
-            let objects: Vec<ImageObject> = page
-                .into_iter()
-                .filter_map(|s| {
-                    let attrs = match s.export {
-                        Some(PendingExport {
-                            op: ExportOp::Delete,
-                            ..
-                        }) => return None,
-                        Some(p) => p.attrs,
-                        None => s.attrs?,
-                    };
-                    Some(ImageObject {
-                        anchor: s.anchor,
-                        object_type: s.object_type,
-                        attrs,
+        while !self.done {
+            if self.outcomes.len() >= PAGE as usize {
+                let outcomes = std::mem::take(&mut self.outcomes);
+                self.store
+                    .add_outcomes(OutcomeChunk {
+                        run_id: self.run_id,
+                        outcomes,
                     })
-                })
-                .collect();
+                    .await
+                    .map_err(|e| SinkError(e.to_string()))?;
+            }
+            let page = self
+                .store
+                .image_page(self.connector.id, self.after, PAGE)
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+            let Some(last) = page.last() else {
+                self.done = true;
+                break;
+            };
+            self.after = last.id;
+            let mut objects = Vec::with_capacity(page.len());
+            for row in page {
+                if let Some(op) = row.op {
+                    count(&mut self.counts, op, 1);
+                    self.outcomes.push(ObjectOutcome {
+                        connector: self.connector.name.clone(),
+                        object: row.anchor.clone(),
+                        object_type: row.object_type.clone(),
+                        action: export_action(op).into(),
+                        message: None,
+                        changes: Vec::new(),
+                    });
+                }
+                if let Some(attrs) = row.attrs {
+                    objects.push(ImageObject {
+                        anchor: row.anchor,
+                        object_type: row.object_type,
+                        attrs,
+                    });
+                }
+            }
             if !objects.is_empty() {
                 return Ok(Some(objects));
             }
@@ -174,6 +195,14 @@ impl ImageSource for Image<'_> {
             }));
         }
         Ok(out)
+    }
+}
+
+fn export_action(op: ExportOp) -> &'static str {
+    match op {
+        ExportOp::Add => "export-add",
+        ExportOp::Update => "export-update",
+        ExportOp::Delete => "export-delete",
     }
 }
 

@@ -340,10 +340,24 @@ pub(crate) async fn run(
         progress: ctx.options.progress.as_ref(),
         pending: 0,
     };
-    let summary = c.connector.import(request, &mut sink).await.map_err(|e| {
-        EngineError::Connector(format!("import from connector {} failed: {e}", c.name))
-    })?;
+    let imported = c.connector.import(request, &mut sink).await;
+    let summary = match imported {
+        Ok(summary) => summary,
+        Err(e) => {
+            // What was sent is written (each batch whole) before the run is marked failed.
+            let _ = sink.writer.finish().await;
+            return Err(EngineError::Connector(format!(
+                "import from connector {} failed: {e}",
+                c.name
+            )));
+        }
+    };
     sink.flush(summary.watermark.clone())
+        .await
+        .map_err(|e| EngineError::Connector(e.0))?;
+    // Every batch is written before the run ends.
+    sink.writer
+        .finish()
         .await
         .map_err(|e| EngineError::Connector(e.0))?;
     let mut notes = Vec::new();

@@ -56,6 +56,13 @@ pub trait StagingStore: Send + Sync {
         limit: i64,
         filter: StagedFilter,
     ) -> Result<Vec<StagedObject>>;
+    /// A page of a target's image, in id order: only the columns an image export needs.
+    async fn image_page(
+        &self,
+        connector_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ImageRow>>;
     async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>>;
     async fn staged_by_anchors(
         &self,

@@ -91,6 +91,17 @@ impl StagedObject {
     }
 }
 
+/// One object of a target's image: what the external system holds once pending exports are
+/// applied (`attrs` is `None` for an object being deleted).
+#[derive(Debug, Clone)]
+pub struct ImageRow {
+    pub id: i64,
+    pub anchor: String,
+    pub object_type: String,
+    pub op: Option<ExportOp>,
+    pub attrs: Option<Attrs>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StagedFilter {
     /// Marked for sync (changed or deleted).

@@ -17,6 +17,11 @@ use ucsync_model::config::ConfigError;
 use ucsync_model::{Config, Connector, ConnectorFactory};
 use ucsync_store::{RunStore, SqliteStore};
 
+/// glibc's allocator spends a third of a large sync in malloc and free (values allocated on
+/// the SQLite worker thread, freed on the engine's); mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes: 0 success, 1 failed, 2 bad configuration or usage, 3 completed with object
 /// errors or stopped by the deletion threshold.
 const EXIT_FAILED: u8 = 1;

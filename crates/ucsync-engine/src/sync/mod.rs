@@ -15,7 +15,7 @@ use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
-const BATCH: i64 = 5_000;
+const BATCH: i64 = 2_000;
 
 /// A directory entry as one batch sees and changes it.
 pub(crate) struct EntryState {

@@ -309,6 +309,40 @@ impl StagingStore for SqliteStore {
         rows.iter().map(staged_from_row).collect()
     }
 
+    async fn image_page(
+        &self,
+        connector_id: i64,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ImageRow>> {
+        let doing = "reading a target's image";
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(
+            "SELECT id, anchor, object_type, export_op, \
+             CASE WHEN export_op IS NULL THEN attrs WHEN export_op = 3 THEN NULL ELSE export_attrs END \
+             FROM staging WHERE connector_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(connector_id)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err(doing))?;
+        drop(conn);
+        rows.iter()
+            .map(|row| {
+                let op: Option<i64> = row.try_get(3).map_err(sql_err(doing))?;
+                Ok(ImageRow {
+                    id: row.try_get(0).map_err(sql_err(doing))?,
+                    anchor: row.try_get(1).map_err(sql_err(doing))?,
+                    object_type: row.try_get(2).map_err(sql_err(doing))?,
+                    op: op.and_then(op_from_i64),
+                    attrs: decode_attrs(row.try_get(4).map_err(sql_err(doing))?, doing)?,
+                })
+            })
+            .collect()
+    }
+
     async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>> {
         let mut conn = self.lock().await;
         let mut out = Vec::new();

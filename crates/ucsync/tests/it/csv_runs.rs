@@ -250,3 +250,18 @@ fn malformed_lines_are_reported_by_line_while_good_rows_sync() {
         rows[2].contains(",error,") && rows[3].contains(",error,") && rows[4].contains(",error,")
     );
 }
+
+#[test]
+fn profiles_run_one_by_one_lose_nothing() {
+    let env = setup(30_000, "500");
+    let import = env.json(&["run", "forest", "full-import"], 0);
+    assert_eq!(counters(&import)[0], 30_000);
+    let sync = env.json(&["run", "forest", "delta-sync"], 0);
+    assert_eq!(
+        counters(&sync)[0],
+        30_000,
+        "every imported row reached sync"
+    );
+    env.json(&["run", "central", "export"], 0);
+    assert_eq!(env.read("central.csv").lines().count(), 30_001);
+}

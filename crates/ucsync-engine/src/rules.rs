@@ -231,6 +231,13 @@ impl EnterpriseRules {
         ucsync_model::attrs::hash_bytes(&buf)
     }
 
+    /// Which attributes the keys index; when it changes, the keys are rebuilt.
+    pub fn key_spec(&self) -> String {
+        let joins: Vec<String> = self.join_attrs.keys().cloned().collect();
+        let refs: Vec<String> = self.references.iter().cloned().collect();
+        format!("join:{}|ref:{}", joins.join(","), refs.join(","))
+    }
+
     /// The key under which an entry that refers to entry `target` is indexed.
     pub fn reference_key(&self, attr: &str, target: &str) -> i64 {
         self.key_hash(&format!("\u{0}ref:{attr}"), target)

@@ -1,8 +1,11 @@
 -- Enterprises and connectors as the store knows them; the configuration file is the truth
 -- for their settings, the store keeps ids, watermarks and last-run status.
 CREATE TABLE enterprises (
-    id   INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
+    id       INTEGER PRIMARY KEY,
+    name     TEXT NOT NULL UNIQUE,
+    -- which directory attributes entry_keys indexes (join attributes and references); when
+    -- the rules change it, the keys are rebuilt
+    key_spec TEXT
 );
 
 CREATE TABLE connectors (
@@ -47,14 +50,14 @@ CREATE TABLE entries (
     attrs         BLOB NOT NULL
 );
 
--- Join keys: a hash of (enterprise, attribute, normalized value) for the directory attributes
--- that join rules match on.
+-- Keys: a hash of (enterprise, attribute, normalized value) for the directory attributes that
+-- join rules match on, and for the entries an entry refers to. Stale keys are deleted by value
+-- (the engine knows an entry's old keys), so no second index is kept.
 CREATE TABLE entry_keys (
     key_hash INTEGER NOT NULL,
     entry_id INTEGER NOT NULL,
     PRIMARY KEY (key_hash, entry_id)
 ) WITHOUT ROWID;
-CREATE INDEX entry_keys_entry ON entry_keys (entry_id);
 
 -- Runs and their per-object outcomes (JSON arrays, written batch by batch).
 CREATE TABLE runs (

@@ -96,6 +96,17 @@ pub trait DirectoryStore: Send + Sync {
     ) -> Result<Vec<Entry>>;
     async fn count_entries(&self, enterprise_id: i64) -> Result<i64>;
     async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()>;
+    /// Which attributes the enterprise's keys were built for.
+    async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>>;
+    /// Drops every key of the enterprise's entries (before a rebuild under a new spec).
+    async fn clear_keys(&self, enterprise_id: i64) -> Result<()>;
+    /// Adds keys of a page of entries during a rebuild; with `spec`, the rebuild is complete.
+    async fn add_keys(
+        &self,
+        enterprise_id: i64,
+        keys: &[(i64, i64)],
+        spec: Option<&str>,
+    ) -> Result<()>;
 }
 
 /// Runs and their outcomes.

@@ -159,7 +159,7 @@ pub struct EntryWrite {
     pub enterprise_id: i64,
     pub object_type: String,
     pub attrs: Vec<u8>,
-    /// Join keys to index for this entry (replacing its previous ones).
+    /// Keys to add for this entry.
     pub keys: Vec<i64>,
     pub is_new: bool,
 }
@@ -192,6 +192,8 @@ pub struct StagedInsert {
 pub struct SyncBatch {
     pub entries: Vec<EntryWrite>,
     pub deleted_entries: Vec<i64>,
+    /// (key, entry) pairs that no longer hold.
+    pub stale_keys: Vec<(i64, i64)>,
     pub staged: Vec<StagedWrite>,
     pub staged_inserts: Vec<StagedInsert>,
     /// Staged rows to remove (processed deletions with nothing left to export).

@@ -15,7 +15,7 @@ use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
-const BATCH: i64 = 2_000;
+const BATCH: i64 = 10_000;
 
 /// A directory entry as one batch sees and changes it.
 pub(crate) struct EntryState {
@@ -99,6 +99,7 @@ pub(crate) async fn run(
     ctx.options
         .progress
         .start(&format!("{}: sync", c.name), Some(total as u64));
+    rebuild_keys_if_needed(ctx).await?;
     let mut next_entry_id = store.next_entry_id().await?;
     let refs = &ctx.rules.references;
     let mut deferred = false;
@@ -121,7 +122,10 @@ pub(crate) async fn run(
                 })
                 .collect();
             if !objects.is_empty() {
+                let started = std::time::Instant::now();
+                let count = objects.len();
                 process(ctx, c, objects, &mut next_entry_id, rec).await?;
+                tracing::debug!(connector = %c.name, objects = count, ms = started.elapsed().as_millis() as u64, "sync batch");
             }
             if pass == 0 {
                 ctx.options.progress.advance(n);
@@ -131,6 +135,36 @@ pub(crate) async fn run(
     Ok(StepEnd::default())
 }
 
+/// After the join rules or references changed, the keys of every entry are indexed anew, so
+/// that a new join rule finds entries that existed before it.
+async fn rebuild_keys_if_needed(ctx: &RunCtx<'_>) -> Result<(), EngineError> {
+    let rules = ctx.rules;
+    let spec = rules.key_spec();
+    if ctx.store.key_spec(rules.id).await?.as_deref() == Some(spec.as_str()) {
+        return Ok(());
+    }
+    tracing::info!(enterprise = %rules.name, %spec, "join keys are rebuilt for new rules");
+    ctx.store.clear_keys(rules.id).await?;
+    let mut after = 0;
+    loop {
+        let page = ctx.store.entries_page(rules.id, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let keys: Vec<(i64, i64)> = page
+            .iter()
+            .flat_map(|e| {
+                rules
+                    .entry_keys(&e.attrs)
+                    .into_iter()
+                    .map(move |k| (k, e.id))
+            })
+            .collect();
+        ctx.store.add_keys(rules.id, &keys, None).await?;
+    }
+    ctx.store.add_keys(rules.id, &[], Some(&spec)).await?;
+    Ok(())
+}
+
 async fn process(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
@@ -138,8 +172,10 @@ async fn process(
     next_entry_id: &mut i64,
     rec: &mut Recorder,
 ) -> Result<(), EngineError> {
+    let t0 = std::time::Instant::now();
     let mut b = Batch::default();
     inbound::decide(ctx, c, &objects, next_entry_id, &mut b, rec).await?;
+    let t1 = t0.elapsed().as_millis() as u64;
     let touched = b.touched.clone();
     inbound::recompute(ctx, c, &mut b, rec, &touched).await?;
     inbound::referrers(ctx, c, &mut b, rec).await?;
@@ -157,7 +193,16 @@ async fn process(
             w.sync_state = Some(SyncState::Clean);
         }
     }
+    let t2 = t0.elapsed().as_millis() as u64;
     let batch = outward::into_store_batch(ctx, b, rec);
+    let t3 = t0.elapsed().as_millis() as u64;
     ctx.store.apply_sync_batch(batch).await?;
+    tracing::trace!(
+        decide_ms = t1,
+        flows_ms = t2,
+        batch_ms = t3,
+        total_ms = t0.elapsed().as_millis() as u64,
+        "sync batch phases"
+    );
     Ok(())
 }

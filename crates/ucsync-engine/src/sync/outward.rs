@@ -348,14 +348,33 @@ pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -
             let old = st.old.as_ref().map(|o| o.to_attrs()).unwrap_or_default();
             ("entry-updated", old.diff(&st.new.to_attrs()))
         };
-        rec.outcome(ObjectOutcome {
-            connector: String::new(),
-            object: format!("entry:{id}"),
-            object_type: st.object_type.clone(),
-            action: action.into(),
-            message: None,
-            changes,
-        });
+        // A new entry is told by its object's "projected" outcome; a preview also shows values.
+        if st.old.is_some() || rec.preview {
+            rec.outcome(ObjectOutcome {
+                connector: String::new(),
+                object: format!("entry:{id}"),
+                object_type: st.object_type.clone(),
+                action: action.into(),
+                message: None,
+                changes,
+            });
+        }
+        let old_keys = st
+            .old
+            .as_ref()
+            .map(|o| rules.entry_keys(o))
+            .unwrap_or_default();
+        let new_keys = if st.deleted {
+            Vec::new()
+        } else {
+            rules.entry_keys(&st.new)
+        };
+        batch.stale_keys.extend(
+            old_keys
+                .iter()
+                .filter(|k| !new_keys.contains(k))
+                .map(|k| (*k, *id)),
+        );
         if st.deleted {
             if st.old.is_some() {
                 batch.deleted_entries.push(*id);
@@ -366,7 +385,10 @@ pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -
                 enterprise_id: rules.id,
                 object_type: st.object_type.clone(),
                 attrs: st.new.encode(),
-                keys: rules.entry_keys(&st.new),
+                keys: new_keys
+                    .into_iter()
+                    .filter(|k| !old_keys.contains(k))
+                    .collect(),
                 is_new: st.old.is_none(),
             });
         }

@@ -325,3 +325,25 @@ cn = "name"
     assert_eq!(room.entry_id, None);
     assert_eq!(room.sync_error, None);
 }
+
+#[tokio::test]
+async fn a_join_rule_added_later_finds_entries_that_existed_before() {
+    // First pbx joins by mail; its row for Bob carries only a staff number, so it stays
+    // unlinked. Then a rule on uid is added: Bob's entry, written before that rule existed,
+    // must be found.
+    let mut hub = hub(
+        BY_MAIL,
+        "1,Ann,ann@acme.com\n2,Bob,bob@acme.com\n",
+        "100,ann@acme.com,,+1 100\n200,,2,+1 200\n",
+    )
+    .await;
+    hub.sync_ok().await;
+    assert_eq!(hub.object("pbx", "200").await.entry_id, None);
+
+    let both = format!(r#"{BY_MAIL}, {{ staged = "staffNo", directory = "uid" }}"#);
+    hub.reconfigure(&config(&both));
+    hub.run("pbx", Profile::FullSync).await;
+    let bob = hub.entry("uid", "2").await;
+    assert_eq!(hub.object("pbx", "200").await.entry_id, Some(bob.id));
+    assert_eq!(bob.attrs.get("telephoneNumber"), ["+1 200"]);
+}

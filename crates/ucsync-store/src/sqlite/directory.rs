@@ -127,6 +127,73 @@ impl DirectoryStore for SqliteStore {
             .map_err(sql_err("counting directory entries"))
     }
 
+    async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>> {
+        let mut conn = self.lock().await;
+        sqlx::query("SELECT key_spec FROM enterprises WHERE id = ?")
+            .bind(enterprise_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sql_err("reading the key spec"))?
+            .map(|r| r.try_get::<Option<String>, _>(0))
+            .transpose()
+            .map(Option::flatten)
+            .map_err(sql_err("reading the key spec"))
+    }
+
+    async fn clear_keys(&self, enterprise_id: i64) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            sqlx::query("UPDATE enterprises SET key_spec = NULL WHERE id = ?")
+                .bind(enterprise_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("clearing keys"))?;
+            sqlx::query("DELETE FROM entry_keys WHERE entry_id IN (SELECT id FROM entries WHERE enterprise_id = ?)")
+                .bind(enterprise_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("clearing keys"))?;
+            Ok(())
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
+    async fn add_keys(
+        &self,
+        enterprise_id: i64,
+        keys: &[(i64, i64)],
+        spec: Option<&str>,
+    ) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            for chunk in keys.chunks(MAX_VARS / 2) {
+                let mut qb: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
+                qb.push_values(chunk, |mut b, (k, id)| {
+                    b.push_bind(*k).push_bind(*id);
+                });
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("indexing keys"))?;
+            }
+            if let Some(spec) = spec {
+                sqlx::query("UPDATE enterprises SET key_spec = ? WHERE id = ?")
+                    .bind(spec)
+                    .bind(enterprise_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("recording the key spec"))?;
+            }
+            Ok(())
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
     async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()> {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
@@ -163,18 +230,24 @@ impl DirectoryStore for SqliteStore {
                     .await
                     .map_err(sql_err("updating directory entries"))?;
             }
-            let rekeyed: Vec<i64> = changed
-                .iter()
-                .map(|e| e.id)
-                .chain(batch.deleted_entries.iter().copied())
-                .collect();
-            exec_for_ids(
-                &mut conn,
-                "DELETE FROM entry_keys WHERE entry_id IN ({ids})",
-                &rekeyed,
-                "updating join keys",
-            )
-            .await?;
+            for chunk in batch.stale_keys.chunks(MAX_VARS / 2) {
+                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "DELETE FROM entry_keys WHERE (key_hash, entry_id) IN (VALUES ",
+                );
+                let mut list = qb.separated(", ");
+                for (k, e) in chunk {
+                    list.push("(");
+                    list.push_bind_unseparated(*k);
+                    list.push_unseparated(", ");
+                    list.push_bind_unseparated(*e);
+                    list.push_unseparated(")");
+                }
+                qb.push(")");
+                qb.build()
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("removing stale keys"))?;
+            }
             let keys: Vec<(i64, i64)> = batch
                 .entries
                 .iter()

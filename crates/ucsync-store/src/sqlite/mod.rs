@@ -52,7 +52,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(30))
-            .pragma("cache_size", "-131072")
+            .pragma("cache_size", "-262144")
+            .pragma("wal_autocheckpoint", "8192")
             .pragma("temp_store", "memory")
             .foreign_keys(false);
         let mut conn = SqliteConnection::connect_with(&options)

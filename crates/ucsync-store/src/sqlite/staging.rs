@@ -290,14 +290,20 @@ impl StagingStore for SqliteStore {
         limit: i64,
         filter: StagedFilter,
     ) -> Result<Vec<StagedObject>> {
-        let cond = match filter {
-            StagedFilter::PendingSync => "AND sync_state != 0",
-            StagedFilter::PendingExport => "AND export_op IS NOT NULL",
-            StagedFilter::All => "",
+        // The marked pages read the partial indexes; a page of everything walks the rowid
+        // (`+connector_id` keeps SQLite from choosing the anchor index and sorting the whole
+        // staging space for every page).
+        let sql = match filter {
+            StagedFilter::PendingSync => format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND id > ? AND sync_state != 0 ORDER BY id LIMIT ?"
+            ),
+            StagedFilter::PendingExport => format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND id > ? AND export_op IS NOT NULL ORDER BY id LIMIT ?"
+            ),
+            StagedFilter::All => format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE +connector_id = ? AND id > ? ORDER BY id LIMIT ?"
+            ),
         };
-        let sql = format!(
-            "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND id > ? {cond} ORDER BY id LIMIT ?"
-        );
         let mut conn = self.lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(connector_id)
@@ -320,7 +326,7 @@ impl StagingStore for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, anchor, object_type, export_op, \
              CASE WHEN export_op IS NULL THEN attrs WHEN export_op = 3 THEN NULL ELSE export_attrs END \
-             FROM staging WHERE connector_id = ? AND id > ? ORDER BY id LIMIT ?",
+             FROM staging WHERE +connector_id = ? AND id > ? ORDER BY id LIMIT ?",
         )
         .bind(connector_id)
         .bind(after_id)

@@ -80,43 +80,6 @@ impl Image<'_> {
                 .push(export_outcome(self.connector, s, p.op, false));
         }
     }
-
-    async fn page(
-        &mut self,
-        filter: StagedFilter,
-    ) -> Result<Option<Vec<ucsync_store::StagedObject>>, SinkError> {
-        if filter == StagedFilter::All && self.outcomes.len() >= PAGE as usize {
-            let outcomes = std::mem::take(&mut self.outcomes);
-            self.store
-                .add_outcomes(OutcomeChunk {
-                    run_id: self.run_id,
-                    outcomes,
-                })
-                .await
-                .map_err(|e| SinkError(e.to_string()))?;
-        }
-        if self.done {
-            return Ok(None);
-        }
-        let page = self
-            .store
-            .staged_page(self.connector.id, self.after, PAGE, filter)
-            .await
-            .map_err(|e| SinkError(e.to_string()))?;
-        match page.last() {
-            None => {
-                self.done = true;
-                Ok(None)
-            }
-            Some(last) => {
-                self.after = last.id;
-                for s in &page {
-                    self.note(s);
-                }
-                Ok(Some(page))
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -184,7 +147,18 @@ impl ImageSource for Image<'_> {
     async fn changes(&mut self) -> Result<Vec<ImageChange>, SinkError> {
         self.took_changes = true;
         let mut out = Vec::new();
-        while let Some(page) = self.page(StagedFilter::PendingExport).await? {
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .staged_page(self.connector.id, after, PAGE, StagedFilter::PendingExport)
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for s in &page {
+                self.note(s);
+            }
             out.extend(page.into_iter().filter_map(|s| {
                 let p = s.export?;
                 Some(ImageChange {

@@ -23,9 +23,9 @@
 //! - `==` / `!=`: whether any value on the left equals any value on the right (an absent side
 //!   counts as ""); `=~` / `!~`: whether any value matches a regular expression, which must be a
 //!   string literal.
-//! - `and`, `or`, `not`, `true`, `false`, parentheses. Precedence, tightest first: `not`, the
-//!   comparisons, `and`, `or`. So `not a == b` is `(not a) == b`; write `a != b` or
-//!   `not (a == b)`. Comparisons do not chain.
+//! - `and`, `or`, `not`, `true`, `false`, parentheses. Precedence, tightest first: the
+//!   comparisons, `not`, `and`, `or`, as in most languages: `not a == b` is `not (a == b)`.
+//!   Comparisons do not chain.
 //! - functions (each maps over every value unless said otherwise; values a function makes empty
 //!   are dropped): `lower(x)`, `upper(x)`, `trim(x)`, `replace(x, 'regex', 'replacement')`,
 //!   `rewrite_domain(x, "new.example")`, `rewrite_domain(x, "old.example", "new.example")`,

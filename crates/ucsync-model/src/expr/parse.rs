@@ -204,23 +204,23 @@ impl Parser {
     }
 
     fn and(&mut self) -> Result<Node, ExprError> {
-        let first = self.comparison()?;
+        let first = self.negation()?;
         if self.peek() != &Tok::And {
             return Ok(first);
         }
         let mut all = vec![first];
         while self.eat(&Tok::And) {
-            all.push(self.comparison()?);
+            all.push(self.negation()?);
         }
         Ok(Node::And(all))
     }
 
     fn comparison(&mut self) -> Result<Node, ExprError> {
-        let left = self.unary()?;
+        let left = self.primary()?;
         let node = match self.peek() {
             Tok::Eq | Tok::Ne => {
                 let negate = self.next().tok == Tok::Ne;
-                let right = self.unary()?;
+                let right = self.primary()?;
                 Node::Eq {
                     left: Box::new(left),
                     right: Box::new(right),
@@ -257,15 +257,16 @@ impl Parser {
         Ok(node)
     }
 
-    fn unary(&mut self) -> Result<Node, ExprError> {
+    /// `not` binds looser than a comparison: `not a == b` is `not (a == b)`.
+    fn negation(&mut self) -> Result<Node, ExprError> {
         let col = self.col();
         if self.eat(&Tok::Not) {
             self.enter(col)?;
-            let inner = self.unary()?;
+            let inner = self.negation()?;
             self.depth -= 1;
             return Ok(Node::Not(Box::new(inner)));
         }
-        self.primary()
+        self.comparison()
     }
 
     fn primary(&mut self) -> Result<Node, ExprError> {

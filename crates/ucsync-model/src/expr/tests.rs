@@ -172,13 +172,14 @@ fn conditions_and_precedence() {
     // and binds tighter than or: true or (false and false)
     assert!(yes("true or false and false", &p));
     assert!(!yes("(true or false) and false", &p));
-    // not binds tighter than a comparison: (not true) == false
+    // not binds looser than a comparison: not (true == false)
     assert!(yes("not true == false", &p));
     assert_eq!(ev("not department == \"Sales\"", &p), ["false"]);
     assert_eq!(ev("not (department == \"Sales\")", &p), ["false"]);
     assert!(yes("not (department == \"HR\")", &p));
-    // (not department) is "false", which is not "HR"
-    assert!(!yes("not department == \"HR\"", &p));
+    assert!(yes("not department == \"HR\"", &p));
+    // and binds looser than not: (not a) and b
+    assert!(!yes("not present(sn) and present(sn)", &p));
     assert!(yes("not not present(sn)", &p));
     assert!(yes("not missing", &p));
     assert!(!yes("not sn", &p));

@@ -28,6 +28,27 @@ enum Decision {
     None,
 }
 
+/// Reads entries and all their linked objects into the batch.
+async fn load_entries(ctx: &RunCtx<'_>, b: &mut Batch, ids: &[i64]) -> Result<(), EngineError> {
+    for e in ctx.store.entries_by_ids(ids).await? {
+        b.entries.insert(
+            e.id,
+            EntryState {
+                object_type: e.object_type,
+                new: e.attrs.clone(),
+                old: Some(e.attrs),
+                deleted: false,
+            },
+        );
+    }
+    for s in ctx.store.staged_by_entries(ids).await? {
+        if let Some(e) = s.entry_id {
+            b.links.entry(e).or_default().push(s);
+        }
+    }
+    Ok(())
+}
+
 /// Decides, for each object, what it does to the directory: disconnect, stay linked, join,
 /// project, or nothing.
 pub(super) async fn decide(
@@ -65,22 +86,7 @@ pub(super) async fn decide(
     let mut load: BTreeSet<i64> = objects.iter().filter_map(|s| s.entry_id).collect();
     load.extend(by_key.values().flatten().copied());
     let ids: Vec<i64> = load.into_iter().collect();
-    for e in ctx.store.entries_by_ids(&ids).await? {
-        b.entries.insert(
-            e.id,
-            EntryState {
-                object_type: e.object_type,
-                new: e.attrs.clone(),
-                old: Some(e.attrs),
-                deleted: false,
-            },
-        );
-    }
-    for s in ctx.store.staged_by_entries(&ids).await? {
-        if let Some(e) = s.entry_id {
-            b.links.entry(e).or_default().push(s);
-        }
-    }
+    load_entries(ctx, b, &ids).await?;
 
     for s in objects {
         let gone = s.sync_state == SyncState::Deleted;
@@ -411,22 +417,7 @@ pub(super) async fn referrers(
         if ids.is_empty() {
             return Ok(());
         }
-        for e in ctx.store.entries_by_ids(&ids).await? {
-            b.entries.insert(
-                e.id,
-                EntryState {
-                    object_type: e.object_type,
-                    new: e.attrs.clone(),
-                    old: Some(e.attrs),
-                    deleted: false,
-                },
-            );
-        }
-        for s in ctx.store.staged_by_entries(&ids).await? {
-            if let Some(e) = s.entry_id {
-                b.links.entry(e).or_default().push(s);
-            }
-        }
+        load_entries(ctx, b, &ids).await?;
         let which: BTreeSet<i64> = ids.into_iter().collect();
         b.touched.extend(&which);
         recompute(ctx, c, b, rec, &which).await?;

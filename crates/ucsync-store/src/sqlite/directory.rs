@@ -8,7 +8,7 @@ use ucsync_model::EntryAttrs;
 
 use super::runs::write_outcomes;
 use super::staging::{exec_for_ids, insert_staged, write_staged};
-use super::{MAX_VARS, SqliteStore, sql_err};
+use super::{MAX_VARS, SqliteStore, fetch_in, sql_err};
 use crate::types::*;
 use crate::{DirectoryStore, Result, StoreError};
 
@@ -49,51 +49,24 @@ impl DirectoryStore for SqliteStore {
 
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>> {
         let mut conn = self.lock().await;
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_VARS) {
-            let sql = format!(
-                "SELECT id, enterprise_id, object_type, attrs FROM entries WHERE id IN ({})",
-                vec!["?"; chunk.len()].join(",")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            let rows = q
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(sql_err("reading directory entries"))?;
-            for row in &rows {
-                out.push(entry_from_row(row)?);
-            }
-        }
-        Ok(out)
+        let sql = "SELECT id, enterprise_id, object_type, attrs FROM entries WHERE id IN ({list})";
+        let rows = fetch_in(&mut conn, sql, None, ids, "reading directory entries").await?;
+        rows.iter().map(entry_from_row).collect()
     }
 
     async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>> {
+        let doing = "looking up join keys";
         let mut conn = self.lock().await;
-        let mut out = Vec::new();
-        for chunk in key_hashes.chunks(MAX_VARS) {
-            let sql = format!(
-                "SELECT key_hash, entry_id FROM entry_keys WHERE key_hash IN ({})",
-                vec!["?"; chunk.len()].join(",")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for k in chunk {
-                q = q.bind(*k);
-            }
-            let rows = q
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(sql_err("looking up join keys"))?;
-            for row in &rows {
-                out.push((
-                    row.try_get(0).map_err(sql_err("looking up join keys"))?,
-                    row.try_get(1).map_err(sql_err("looking up join keys"))?,
-                ));
-            }
-        }
-        Ok(out)
+        let sql = "SELECT key_hash, entry_id FROM entry_keys WHERE key_hash IN ({list})";
+        let rows = fetch_in(&mut conn, sql, None, key_hashes, doing).await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get(0).map_err(sql_err(doing))?,
+                    row.try_get(1).map_err(sql_err(doing))?,
+                ))
+            })
+            .collect()
     }
 
     async fn entries_page(

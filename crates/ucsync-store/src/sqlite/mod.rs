@@ -23,6 +23,33 @@ pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// SQLite allows 32766 bound values per statement.
 pub(crate) const MAX_VARS: usize = 32_000;
 
+/// Runs `sql` once per chunk of `values`, the chunk bound as `(?, ?, …)` in place of `{list}`,
+/// after `first` when given; returns every row.
+pub(crate) async fn fetch_in<T>(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    first: Option<i64>,
+    values: &[T],
+    doing: &'static str,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Clone + Send + 'static,
+{
+    let mut out = Vec::new();
+    for chunk in values.chunks(MAX_VARS - 1) {
+        let sql = sql.replace("{list}", &vec!["?"; chunk.len()].join(","));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(f) = first {
+            q = q.bind(f);
+        }
+        for v in chunk {
+            q = q.bind(v.clone());
+        }
+        out.extend(q.fetch_all(&mut *conn).await.map_err(sql_err(doing))?);
+    }
+    Ok(out)
+}
+
 pub struct SqliteStore {
     conn: Mutex<SqliteConnection>,
     path: String,

@@ -6,7 +6,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use ucsync_model::Attrs;
 
 use super::runs::write_outcomes;
-use super::{MAX_VARS, SqliteStore, sql_err};
+use super::{MAX_VARS, SqliteStore, fetch_in, sql_err};
 use crate::types::*;
 use crate::{Result, StagingStore, StoreError};
 
@@ -351,25 +351,18 @@ impl StagingStore for SqliteStore {
 
     async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>> {
         let mut conn = self.lock().await;
-        let mut out = Vec::new();
-        for chunk in entry_ids.chunks(MAX_VARS) {
-            let sql = format!(
-                "SELECT {STAGED_COLUMNS} FROM staging WHERE entry_id IN ({}) ORDER BY id",
-                vec!["?"; chunk.len()].join(",")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            let rows = q
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(sql_err("reading linked staged objects"))?;
-            for row in &rows {
-                out.push(staged_from_row(row)?);
-            }
-        }
-        Ok(out)
+        let sql = format!(
+            "SELECT {STAGED_COLUMNS} FROM staging WHERE entry_id IN ({{list}}) ORDER BY id"
+        );
+        let rows = fetch_in(
+            &mut conn,
+            &sql,
+            None,
+            entry_ids,
+            "reading linked staged objects",
+        )
+        .await?;
+        rows.iter().map(staged_from_row).collect()
     }
 
     async fn staged_by_anchors(
@@ -378,25 +371,18 @@ impl StagingStore for SqliteStore {
         anchors: &[String],
     ) -> Result<Vec<StagedObject>> {
         let mut conn = self.lock().await;
-        let mut out = Vec::new();
-        for chunk in anchors.chunks(MAX_VARS - 1) {
-            let sql = format!(
-                "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND anchor IN ({})",
-                vec!["?"; chunk.len()].join(",")
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(connector_id);
-            for a in chunk {
-                q = q.bind(a);
-            }
-            let rows = q
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(sql_err("reading staged objects by anchor"))?;
-            for row in &rows {
-                out.push(staged_from_row(row)?);
-            }
-        }
-        Ok(out)
+        let sql = format!(
+            "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND anchor IN ({{list}})"
+        );
+        let rows = fetch_in(
+            &mut conn,
+            &sql,
+            Some(connector_id),
+            anchors,
+            "reading staged objects by anchor",
+        )
+        .await?;
+        rows.iter().map(staged_from_row).collect()
     }
 
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {

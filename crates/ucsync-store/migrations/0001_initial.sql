@@ -39,8 +39,10 @@ CREATE TABLE staging (
 );
 CREATE UNIQUE INDEX staging_anchor ON staging (connector_id, anchor);
 CREATE INDEX staging_entry ON staging (entry_id) WHERE entry_id IS NOT NULL;
-CREATE INDEX staging_sync ON staging (connector_id, id) WHERE sync_state != 0;
-CREATE INDEX staging_export ON staging (connector_id, id) WHERE export_op IS NOT NULL;
+-- The state and the operation ride along in the partial indexes, so that counting what is
+-- pending never reads the rows themselves.
+CREATE INDEX staging_sync ON staging (connector_id, id, sync_state) WHERE sync_state != 0;
+CREATE INDEX staging_export ON staging (connector_id, id, export_op) WHERE export_op IS NOT NULL;
 
 -- The directory: joined entries per enterprise; attrs keep the source of every value.
 CREATE TABLE entries (

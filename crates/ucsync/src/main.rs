@@ -153,8 +153,9 @@ fn init_logs(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
+    // sqlx's own "slow statement" warnings are about bulk statements that are slow by nature.
     let filter = tracing_subscriber::EnvFilter::try_from_env("UCSYNC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=error")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -180,54 +180,88 @@ fn existing_header(
     }
 }
 
-/// Writes the image straight into the replacement file, in a fixed layout.
+/// What the reading side hands the writing thread.
+enum ToWriter {
+    Rows(Vec<ImageObject>),
+    /// Every object was handed over: replace the target.
+    Commit,
+}
+
+/// Writes the image straight into the replacement file, in a fixed layout. A thread formats
+/// and writes rows while the next objects are read from the engine; the target is replaced
+/// only once every object arrived (a failure before leaves it as it was).
 async fn write_direct(
     name: &str,
     settings: &Arc<CsvSettings>,
     layout: Layout,
     source: &mut dyn ImageSource,
 ) -> Result<ImageSummary, ConnectorError> {
-    let target = settings.export_target().to_owned();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(2);
     let s = Arc::clone(settings);
-    let mut out = blocking(move || {
+    let writer_layout = layout.clone();
+    let writer = tokio::task::spawn_blocking(move || -> Result<(), ConnectorError> {
         let t = s.export_target();
-        let mut out = AtomicCsv::create(t, s.delimiter, s.encoding, s.bom, false)
-            .map_err(|e| write_failed(t, e))?;
-        out.write_row(&layout.names)
-            .map_err(|e| write_failed(t, e))?;
-        Ok((out, layout))
-    })
-    .await?;
+        let failed = |e: io::Error| write_failed(t, e);
+        let mut out =
+            AtomicCsv::create(t, s.delimiter, s.encoding, s.bom, false).map_err(failed)?;
+        out.write_row(&writer_layout.names).map_err(failed)?;
+        for message in rx {
+            match message {
+                ToWriter::Rows(rows) => {
+                    for o in &rows {
+                        out.write_row(writer_layout.row(&s, &o.object_type, &o.attrs))
+                            .map_err(failed)?;
+                    }
+                }
+                ToWriter::Commit => return out.commit().map_err(failed),
+            }
+        }
+        Ok(()) // the reading side gave up: the temporary file goes, the target stays
+    });
     let mut seen = Seen::default();
     let mut rejected = Vec::new();
     let mut objects = 0u64;
-    while let Some(batch) = source.next_batch().await? {
-        let mut accepted = Vec::with_capacity(batch.len());
-        for object in batch {
-            match check_object(settings, Some(&out.1), &object) {
-                Ok(()) => {
-                    seen.note(settings, Some(&out.1), &object.attrs);
-                    accepted.push(object);
+    let mut read = async {
+        while let Some(batch) = source.next_batch().await? {
+            let mut accepted = Vec::with_capacity(batch.len());
+            for object in batch {
+                match check_object(settings, Some(&layout), &object) {
+                    Ok(()) => {
+                        seen.note(settings, Some(&layout), &object.attrs);
+                        accepted.push(object);
+                    }
+                    Err(reason) => rejected.push((object.anchor, reason)),
                 }
-                Err(reason) => rejected.push((object.anchor, reason)),
+            }
+            objects += accepted.len() as u64;
+            if tx.send(ToWriter::Rows(accepted)).is_err() {
+                return Ok(false); // the writer stopped: its error says why
             }
         }
-        objects += accepted.len() as u64;
-        let s = Arc::clone(settings);
-        out = blocking(move || {
-            let (mut csv, layout) = out;
-            for o in &accepted {
-                csv.write_row(layout.row(&s, &o.object_type, &o.attrs))
-                    .map_err(|e| write_failed(s.export_target(), e))?;
-            }
-            Ok((csv, layout))
-        })
-        .await?;
+        Ok::<bool, ConnectorError>(tx.send(ToWriter::Commit).is_ok())
+    }
+    .await;
+    drop(tx);
+    let written = writer.await.map_err(|e| {
+        ConnectorError::Unavailable(format!(
+            "the csv writer stopped unexpectedly ({e}); run the export again, and report it if it repeats"
+        ))
+    });
+    let committed = match (&mut read, written) {
+        (Err(_), _) => false,
+        (_, Err(e)) | (_, Ok(Err(e))) => return Err(e),
+        (Ok(sent_all), Ok(Ok(()))) => *sent_all,
+    };
+    read?;
+    if !committed {
+        return Err(ConnectorError::Unavailable(format!(
+            "the export to {} stopped before every object was written; the file is left as it was",
+            settings.export_target().display()
+        )));
     }
     for attr in &seen.unwritable {
-        tracing::warn!(connector = name, attribute = %attr, path = %target.display(), "attribute not exported: no column of the file's layout holds it");
+        tracing::warn!(connector = name, attribute = %attr, path = %settings.export_target().display(), "attribute not exported: no column of the file's layout holds it");
     }
-    blocking(move || out.0.commit().map_err(|e| write_failed(&target, e))).await?;
     tracing::info!(
         connector = name,
         objects,

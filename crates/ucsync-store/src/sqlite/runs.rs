@@ -10,7 +10,9 @@ use crate::{Result, RunStore, StoreError};
 
 const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file";
 
-/// Appends outcomes to their run as one chunk (inside the caller's transaction).
+/// Appends outcomes to their run as one chunk (inside the caller's transaction). A chunk is
+/// one line per outcome, tab-separated (action, connector, object, type, message, changes as
+/// JSON): a large run records millions of them, and this is a third of the size of JSON objects.
 pub(crate) async fn write_outcomes(
     conn: &mut SqliteConnection,
     chunk: &OutcomeChunk,
@@ -18,10 +20,7 @@ pub(crate) async fn write_outcomes(
     if chunk.outcomes.is_empty() {
         return Ok(());
     }
-    let data = serde_json::to_string(&chunk.outcomes).map_err(|e| StoreError::Corrupt {
-        doing: "recording object outcomes",
-        message: e.to_string(),
-    })?;
+    let data = encode_outcomes(&chunk.outcomes)?;
     sqlx::query(
         "INSERT INTO run_objects (run_id, chunk, data) \
          VALUES (?, (SELECT COALESCE(MAX(chunk), 0) + 1 FROM run_objects WHERE run_id = ?), ?)",
@@ -32,6 +31,93 @@ pub(crate) async fn write_outcomes(
     .execute(&mut *conn)
     .await
     .map_err(sql_err("recording object outcomes"))?;
+    Ok(())
+}
+
+fn escape_into(out: &mut String, field: &str) {
+    for c in field.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+fn encode_outcomes(outcomes: &[ObjectOutcome]) -> Result<String> {
+    let mut data = String::with_capacity(outcomes.len() * 48);
+    for o in outcomes {
+        for (i, field) in [&o.action, &o.connector, &o.object, &o.object_type]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                data.push('\t');
+            }
+            escape_into(&mut data, field);
+        }
+        data.push('\t');
+        escape_into(&mut data, o.message.as_deref().unwrap_or(""));
+        data.push('\t');
+        if !o.changes.is_empty() {
+            let json = serde_json::to_string(&o.changes).map_err(|e| StoreError::Corrupt {
+                doing: "recording object outcomes",
+                message: e.to_string(),
+            })?;
+            escape_into(&mut data, &json);
+        }
+        data.push('\n');
+    }
+    Ok(data)
+}
+
+fn decode_outcomes(data: &str, out: &mut Vec<ObjectOutcome>) -> Result<()> {
+    for line in data.lines() {
+        let fields: Vec<String> = line.split('\t').map(unescape).collect();
+        let [action, connector, object, object_type, message, changes] = fields.as_slice() else {
+            return Err(StoreError::Corrupt {
+                doing: "reading object outcomes",
+                message: format!("an outcome line has {} fields instead of 6", fields.len()),
+            });
+        };
+        let changes = if changes.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(changes).map_err(|e| StoreError::Corrupt {
+                doing: "reading object outcomes",
+                message: e.to_string(),
+            })?
+        };
+        out.push(ObjectOutcome {
+            connector: connector.clone(),
+            object: object.clone(),
+            object_type: object_type.clone(),
+            action: action.clone(),
+            message: (!message.is_empty()).then(|| message.clone()),
+            changes,
+        });
+    }
     Ok(())
 }
 
@@ -153,13 +239,44 @@ impl RunStore for SqliteStore {
         let mut out = Vec::new();
         for row in &rows {
             let data: String = row.try_get(0).map_err(sql_err("reading object outcomes"))?;
-            let mut chunk: Vec<ObjectOutcome> =
-                serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
-                    doing: "reading object outcomes",
-                    message: e.to_string(),
-                })?;
-            out.append(&mut chunk);
+            decode_outcomes(&data, &mut out)?;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ucsync_model::AttrChange;
+
+    #[test]
+    fn outcomes_round_trip_through_their_compact_form() {
+        let outcomes = vec![
+            ObjectOutcome {
+                connector: "hr".into(),
+                object: "a\tb\\c\nd".into(),
+                object_type: "person".into(),
+                action: "updated".into(),
+                message: Some("line 3: \"x\"\r\n".into()),
+                changes: vec![AttrChange {
+                    attribute: "mail".into(),
+                    old: vec!["a@b".into()],
+                    new: vec!["tab\there".into(), "ünï".into()],
+                }],
+            },
+            ObjectOutcome {
+                connector: String::new(),
+                object: "entry:7".into(),
+                object_type: String::new(),
+                action: "entry-deleted".into(),
+                message: None,
+                changes: Vec::new(),
+            },
+        ];
+        let mut back = Vec::new();
+        decode_outcomes(&encode_outcomes(&outcomes).unwrap(), &mut back).unwrap();
+        assert_eq!(back, outcomes);
+        assert!(decode_outcomes("only\tthree\tfields\n", &mut back).is_err());
     }
 }

@@ -22,6 +22,34 @@ fn decode_attrs(bytes: Option<Vec<u8>>, doing: &'static str) -> Result<Option<At
         })
 }
 
+/// Reads `len:anchor:id:hash;` records (`len` in characters, as SQLite counts them).
+fn unpack_anchors(packed: &str, out: &mut Vec<AnchorInfo>) -> std::result::Result<(), String> {
+    let bad = || format!("unreadable anchor index near byte {}", packed.len());
+    let mut rest = packed;
+    while !rest.is_empty() {
+        let (len, after_len) = rest.split_once(':').ok_or_else(bad)?;
+        let len: usize = len.parse().map_err(|_| bad())?;
+        let end = after_len
+            .char_indices()
+            .nth(len)
+            .map(|(i, _)| i)
+            .unwrap_or(after_len.len());
+        let anchor = &after_len[..end];
+        let tail = after_len[end..].strip_prefix(':').ok_or_else(bad)?;
+        let (id, tail) = tail.split_once(':').ok_or_else(bad)?;
+        let (hash, tail) = tail.split_once(';').ok_or_else(bad)?;
+        let hash: i64 = hash.parse().map_err(|_| bad())?;
+        out.push(AnchorInfo {
+            anchor: anchor.to_owned(),
+            id: id.parse().map_err(|_| bad())?,
+            hash,
+            present: hash != 0,
+        });
+        rest = tail;
+    }
+    Ok(())
+}
+
 pub(crate) fn staged_from_row(row: &SqliteRow) -> Result<StagedObject> {
     let doing = "reading a staged object";
     let e = sql_err(doing);
@@ -214,32 +242,30 @@ pub(crate) async fn insert_staged(
 #[async_trait]
 impl StagingStore for SqliteStore {
     async fn anchor_index(&self, connector_id: i64) -> Result<Vec<AnchorInfo>> {
-        use futures_util::TryStreamExt;
-        let mut conn = self.lock().await;
-        let mut rows = sqlx::query(
-            "SELECT anchor, id, hash, attrs IS NOT NULL FROM staging WHERE connector_id = ?",
-        )
-        .bind(connector_id)
-        .fetch(&mut *conn);
+        // A million rows one by one cost seconds of per-row overhead in the driver; packed by
+        // SQLite into one string per 100,000 they cost a tenth of that. Hash 0 marks an object
+        // the external system does not have (a provisioned add, a deletion).
+        let doing = "reading the staging space";
         let mut out = Vec::new();
-        let e = sql_err("reading the staging space");
-        while let Some(row) = rows
-            .try_next()
+        let mut after = 0i64;
+        loop {
+            let mut conn = self.lock().await;
+            let row = sqlx::query(
+                "SELECT group_concat(length(anchor) || ':' || anchor || ':' || id || ':' || hash || ';', ''), \
+                 max(id) FROM (SELECT anchor, id, hash FROM staging \
+                 WHERE +connector_id = ? AND id > ? ORDER BY id LIMIT 100000)",
+            )
+            .bind(connector_id)
+            .bind(after)
+            .fetch_one(&mut *conn)
             .await
-            .map_err(sql_err("reading the staging space"))?
-        {
-            let info = (|| {
-                Ok::<_, sqlx::Error>(AnchorInfo {
-                    anchor: row.try_get(0)?,
-                    id: row.try_get(1)?,
-                    hash: row.try_get(2)?,
-                    present: row.try_get(3)?,
-                })
-            })();
-            match info {
-                Ok(i) => out.push(i),
-                Err(err) => return Err(e(err)),
-            }
+            .map_err(sql_err(doing))?;
+            drop(conn);
+            let packed: Option<String> = row.try_get(0).map_err(sql_err(doing))?;
+            let Some(packed) = packed else { break };
+            after = row.try_get::<i64, _>(1).map_err(sql_err(doing))?;
+            unpack_anchors(&packed, &mut out)
+                .map_err(|message| StoreError::Corrupt { doing, message })?;
         }
         Ok(out)
     }

@@ -133,3 +133,37 @@ async fn deletions_of_unlinked_objects_go_and_linked_ones_wait_for_sync() {
     assert_eq!(left[0].sync_state, SyncState::Deleted);
     assert!(left[0].attrs.is_none());
 }
+
+#[tokio::test]
+async fn the_anchor_index_survives_any_characters_in_anchors() {
+    let (_dir, store, c) = store_with_connector().await;
+    let anchors = ["plain", "with:colons;and;semis", "Ännä 李 ☎", "12:34", ""];
+    let upserts: Vec<StagedUpsert> = anchors.iter().map(|a| upsert(a, "x@y")).collect();
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts,
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    let mut index: Vec<String> = store
+        .anchor_index(c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.anchor)
+        .collect();
+    index.sort();
+    let mut expected: Vec<String> = anchors.iter().map(|a| a.to_string()).collect();
+    expected.sort();
+    assert_eq!(index, expected);
+    assert!(
+        store
+            .anchor_index(c)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.present && a.hash != 0)
+    );
+}

@@ -12,6 +12,22 @@ use super::{MAX_VARS, SqliteStore, fetch_in, sql_err};
 use crate::types::*;
 use crate::{DirectoryStore, Result, StoreError};
 
+/// Adds (key, entry) pairs to the key index.
+async fn insert_keys(conn: &mut sqlx::SqliteConnection, keys: &[(i64, i64)]) -> Result<()> {
+    for chunk in keys.chunks(MAX_VARS / 2) {
+        let mut qb: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
+        qb.push_values(chunk, |mut b, (k, id)| {
+            b.push_bind(*k).push_bind(*id);
+        });
+        qb.build()
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("indexing keys"))?;
+    }
+    Ok(())
+}
+
 fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
     let doing = "reading a directory entry";
     let (id, enterprise_id, object_type, attrs): (i64, i64, String, Vec<u8>) = (|| {
@@ -142,17 +158,7 @@ impl DirectoryStore for SqliteStore {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
-            for chunk in keys.chunks(MAX_VARS / 2) {
-                let mut qb: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
-                qb.push_values(chunk, |mut b, (k, id)| {
-                    b.push_bind(*k).push_bind(*id);
-                });
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("indexing keys"))?;
-            }
+            insert_keys(&mut conn, keys).await?;
             if let Some(spec) = spec {
                 sqlx::query("UPDATE enterprises SET key_spec = ? WHERE id = ?")
                     .bind(spec)
@@ -226,17 +232,7 @@ impl DirectoryStore for SqliteStore {
                 .iter()
                 .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
                 .collect();
-            for chunk in keys.chunks(MAX_VARS / 2) {
-                let mut qb: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
-                qb.push_values(chunk, |mut b, (k, id)| {
-                    b.push_bind(*k).push_bind(*id);
-                });
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("indexing join keys"))?;
-            }
+            insert_keys(&mut conn, &keys).await?;
             exec_for_ids(
                 &mut conn,
                 "DELETE FROM entries WHERE id IN ({ids})",

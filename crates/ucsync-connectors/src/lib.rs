@@ -7,6 +7,10 @@
 //! one line in [`KINDS`].
 
 pub mod csv;
+pub mod ldap;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod test_sink;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +32,7 @@ pub(crate) struct Kind {
 }
 
 /// The kinds this build knows.
-const KINDS: &[Kind] = &[self::csv::KIND];
+const KINDS: &[Kind] = &[self::csv::KIND, self::ldap::KIND];
 
 fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)

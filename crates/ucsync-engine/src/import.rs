@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use ucsync_model::{
     Attrs, DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus,
-    SinkError,
+    SinkError, chars,
 };
 use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
@@ -85,10 +85,40 @@ struct Sink<'a> {
     rec: &'a mut Recorder,
     progress: &'a dyn crate::Progress,
     pending: usize,
+    /// Check every value against the valid-character rule.
+    character_rule: bool,
 }
 
 fn object_hash(object_type: &str, attrs: &Attrs) -> i64 {
     attrs.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1)
+}
+
+/// Where the first character the valid-character rule does not allow is in a record (the anchor,
+/// then every value of every attribute), described for a message: `attribute "displayName" has an
+/// invalid character U+0007 at position 5`.
+fn invalid_character(record: &ImportRecord) -> Option<String> {
+    let described = |what: String, (position, c): (usize, char)| {
+        format!(
+            "{what} has an invalid character {} at position {position}",
+            chars::code_point(c)
+        )
+    };
+    if let Some(found) = chars::first_invalid(&record.anchor) {
+        return Some(described("the anchor".to_owned(), found));
+    }
+    for (name, values) in record.attrs.iter() {
+        for (i, value) in values.iter().enumerate() {
+            if let Some(found) = chars::first_invalid(value) {
+                let what = if values.len() > 1 {
+                    format!("attribute \"{name}\" (value {} of {})", i + 1, values.len())
+                } else {
+                    format!("attribute \"{name}\"")
+                };
+                return Some(described(what, found));
+            }
+        }
+    }
+    None
 }
 
 impl Sink<'_> {
@@ -123,6 +153,32 @@ impl ImportSink for Sink<'_> {
             let msg = format!("the object has an empty anchor{where_}; fill in its key");
             self.rec
                 .error(self.connector, "", &record.object_type, msg.clone());
+            return Ok(RecordStatus::Error(msg));
+        }
+        if self.character_rule
+            && let Some(found) = invalid_character(&record)
+        {
+            let msg = format!(
+                "{found}{where_}; fix the value in the source, or set character_rule = false on connector {}",
+                self.connector
+            );
+            // Rejected, not gone: what is staged stays as it was and is never taken for a
+            // deletion by end_of_listing; a later occurrence of the anchor is a duplicate.
+            self.index
+                .entry(record.anchor.clone())
+                .and_modify(|slot| slot.seen = true)
+                .or_insert(Slot {
+                    id: None,
+                    hash: 0,
+                    present: false,
+                    seen: true,
+                });
+            self.rec.error(
+                self.connector,
+                &record.anchor,
+                &record.object_type,
+                msg.clone(),
+            );
             return Ok(RecordStatus::Error(msg));
         }
         let hash = object_hash(&record.object_type, &record.attrs);
@@ -221,6 +277,16 @@ impl ImportSink for Sink<'_> {
                     changes: Vec::new(),
                 });
                 self.maybe_flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn present(&mut self, anchor: &str) -> Result<(), SinkError> {
+        if let Some(slot) = self.index.get_mut(anchor) {
+            slot.seen = true;
+            if slot.present {
+                self.rec.counters.unchanged += 1;
             }
         }
         Ok(())
@@ -339,6 +405,7 @@ pub(crate) async fn run(
         rec,
         progress: ctx.options.progress.as_ref(),
         pending: 0,
+        character_rule: c.character_rule,
     };
     let imported = c.connector.import(request, &mut sink).await;
     let summary = match imported {

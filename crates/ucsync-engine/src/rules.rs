@@ -35,6 +35,9 @@ pub struct ConnectorCtx {
     pub export_flows: Vec<(String, Expr)>,
     pub provisioning: Vec<ProvisionRule>,
     pub deprovisioning: Deprovisioning,
+    /// Imported values are checked against the valid-character rule
+    /// ([`ucsync_model::chars`]): the connector's `character_rule` key, else its kind's default.
+    pub character_rule: bool,
 }
 
 impl ConnectorCtx {
@@ -122,7 +125,6 @@ impl EnterpriseRules {
             ctxs.push(ConnectorCtx {
                 id,
                 name: name.clone(),
-                connector,
                 scope: r
                     .scope
                     .as_deref()
@@ -168,6 +170,8 @@ impl EnterpriseRules {
                     })
                     .collect::<Result<_, EngineError>>()?,
                 deprovisioning: r.deprovisioning.clone(),
+                character_rule: conf.character_rule(connector.character_rule_default()),
+                connector,
             });
         }
         let default_order: Vec<i64> = ctxs.iter().map(|c| c.id).collect();

@@ -101,6 +101,10 @@ pub struct DeletedObject {
 pub trait ImportSink: Send {
     /// An object as it is now.
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError>;
+    /// An object the source says is unchanged since the watermark (e.g. the present phase of an
+    /// LDAP content synchronization): it is kept as staged and counts as seen for
+    /// [`ImportSink::end_of_listing`].
+    async fn present(&mut self, anchor: &str) -> Result<(), SinkError>;
     /// An object the source says is deleted (delta imports with explicit deletes).
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError>;
     /// A per-object error found by the connector (bad row, bad value). `anchor` is given when the
@@ -214,6 +218,11 @@ pub trait Connector: Send + Sync {
     /// The anchor an object with these attributes will have once exported; used when
     /// provisioning a new object. An error names what is missing.
     fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String>;
+    /// Whether imported values are checked against the valid-character rule unless the
+    /// connector's `character_rule` setting says otherwise.
+    fn character_rule_default(&self) -> bool {
+        false
+    }
     /// Checks that the external system is reachable with the configured settings.
     async fn check_connection(&self) -> Result<(), ConnectorError>;
     async fn import(

@@ -4,6 +4,7 @@
 //! This crate is the bottom layer: it knows no store, no engine and no connector kind.
 
 pub mod attrs;
+pub mod chars;
 pub mod config;
 pub mod connector;
 pub mod entry;

@@ -7,6 +7,7 @@
 mod harness;
 mod import;
 
+mod characters;
 mod deprovisioning;
 mod joins;
 mod precedence;

@@ -119,6 +119,19 @@ pub struct ConnectorConfig {
     pub settings: toml::Table,
     #[serde(default)]
     pub rules: Rules,
+    /// Whether imported values are checked against the valid-character rule
+    /// ([`crate::chars`]); when absent, the connector kind decides
+    /// ([`Connector::character_rule_default`](crate::Connector::character_rule_default)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub character_rule: Option<bool>,
+}
+
+impl ConnectorConfig {
+    /// Whether this connector checks imported values against the valid-character rule: the
+    /// `character_rule` key when set, else `kind_default` (the connector kind's default).
+    pub fn character_rule(&self, kind_default: bool) -> bool {
+        self.character_rule.unwrap_or(kind_default)
+    }
 }
 
 fn default_enterprise() -> String {
@@ -221,5 +234,99 @@ impl Config {
             .filter(|(_, c)| c.enterprise == enterprise)
             .map(|(n, _)| n.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Capabilities, Connector, ConnectorFactory};
+
+    /// Knows one kind, "csv", with any settings.
+    struct AnyCsv;
+
+    impl ConnectorFactory for AnyCsv {
+        fn kinds(&self) -> Vec<&'static str> {
+            vec!["csv"]
+        }
+        fn capabilities(&self, _kind: &str) -> Option<Capabilities> {
+            None
+        }
+        fn validate(
+            &self,
+            _kind: &str,
+            _settings: &toml::Table,
+            _path: &str,
+        ) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn build(
+            &self,
+            _name: &str,
+            _kind: &str,
+            _settings: &toml::Table,
+            _base_dir: &Path,
+        ) -> Result<Arc<dyn Connector>, String> {
+            Err("not built in these tests".into())
+        }
+    }
+
+    const BASE: &str = "version = 1\n[connectors.a]\nkind = \"csv\"\n";
+
+    fn problems(text: &str) -> Vec<ConfigProblem> {
+        match parse(text, &AnyCsv) {
+            Ok(_) => Vec::new(),
+            Err(ConfigError::Invalid(p)) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn character_rule_is_a_connector_key_that_defaults_to_the_kind() {
+        let absent = parse(BASE, &AnyCsv).unwrap();
+        assert_eq!(absent.connectors["a"].character_rule, None);
+        assert!(!absent.connectors["a"].character_rule(false));
+        assert!(absent.connectors["a"].character_rule(true));
+
+        let on = parse(&format!("{BASE}character_rule = true\n"), &AnyCsv).unwrap();
+        assert_eq!(on.connectors["a"].character_rule, Some(true));
+        assert!(on.connectors["a"].character_rule(false));
+
+        let off = parse(&format!("{BASE}character_rule = false\n"), &AnyCsv).unwrap();
+        assert!(!off.connectors["a"].character_rule(true), "the key wins");
+    }
+
+    #[test]
+    fn character_rule_must_be_a_boolean_and_is_listed_among_allowed_keys() {
+        let p = problems(&format!("{BASE}character_rule = \"yes\"\n"));
+        assert!(
+            p.iter().any(|p| p.path == "connectors.a.character_rule"),
+            "{p:?}"
+        );
+        let p = problems(&format!("{BASE}character_rules = true\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "connectors.a.character_rules");
+        assert!(p[0].message.contains("character_rule"), "{}", p[0].message);
+    }
+
+    #[test]
+    fn character_rule_is_written_only_when_set() {
+        let mut config = parse(
+            &format!("{BASE}[connectors.a.rules]\nscope = 'x == \"1\"'\n"),
+            &AnyCsv,
+        )
+        .unwrap();
+        let text = toml::to_string(&config).unwrap();
+        assert!(!text.contains("character_rule"), "{text}");
+
+        if let Some(a) = config.connectors.get_mut("a") {
+            a.character_rule = Some(true);
+        }
+        let text = toml::to_string(&config).unwrap();
+        assert!(text.contains("character_rule = true"), "{text}");
+        assert_eq!(parse(&text, &AnyCsv).unwrap(), config, "{text}");
     }
 }

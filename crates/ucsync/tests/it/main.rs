@@ -6,4 +6,5 @@ mod check;
 mod crash;
 mod csv_runs;
 mod harness;
+mod ldap_forests;
 mod quickstart;

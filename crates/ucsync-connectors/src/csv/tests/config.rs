@@ -251,15 +251,15 @@ fn the_list_of_keys_matches_what_the_parser_accepts() {
 
 #[test]
 fn the_registry_knows_csv_and_refuses_other_kinds() {
-    assert_eq!(Connectors.kinds(), ["csv"]);
+    assert_eq!(Connectors.kinds(), ["csv", "ldap"]);
     let caps = Connectors.capabilities("csv").unwrap();
     assert!(!caps.delta_import);
     assert_eq!(caps.export, Some(ExportStyle::Image));
-    assert!(Connectors.capabilities("ldap").is_none());
+    assert!(Connectors.capabilities("scim").is_none());
     let table = toml::Table::new();
-    let p = Connectors.validate("ldap", &table, "connectors.x.settings");
+    let p = Connectors.validate("scim", &table, "connectors.x.settings");
     assert_eq!(p.len(), 1);
-    assert!(p[0].message.contains("this build knows: csv"));
+    assert!(p[0].message.contains("this build knows: csv, ldap"));
     let err = Connectors
         .build("x", "csv", &table, std::path::Path::new("/"))
         .err()

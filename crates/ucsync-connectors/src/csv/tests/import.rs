@@ -582,6 +582,9 @@ impl ucsync_model::ImportSink for CountingSink {
     ) -> Result<(), ucsync_model::SinkError> {
         Ok(())
     }
+    async fn present(&mut self, _anchor: &str) -> Result<(), ucsync_model::SinkError> {
+        Ok(())
+    }
     async fn error(
         &mut self,
         _anchor: Option<String>,

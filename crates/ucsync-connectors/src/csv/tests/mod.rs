@@ -6,124 +6,18 @@ mod config;
 mod export;
 mod import;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ucsync_model::{
-    Attrs, Connector, ConnectorFactory, DeletedObject, ImageObject, ImageSource, ImportMode,
-    ImportRecord, ImportRequest, ImportSink, ImportSummary, RecordStatus, SinkError,
+    Attrs, Connector, ConnectorFactory, ImageObject, ImageSource, ImportMode, ImportRequest,
+    ImportSummary, SinkError,
 };
 
 use crate::Connectors;
-
-/// Stages what it is given, like the engine: answers Created / Updated / Unchanged by comparing
-/// with what it holds, refuses a second object with the same anchor, and on `end_of_listing`
-/// deletes what was not seen.
-#[derive(Default)]
-pub struct MemorySink {
-    pub staged: BTreeMap<String, (String, Attrs)>,
-    pub objects: Vec<ImportRecord>,
-    /// (anchor, locator, message)
-    pub errors: Vec<(Option<String>, String, String)>,
-    pub deleted: Vec<DeletedObject>,
-    pub listings_ended: usize,
-    /// The store "fails" when an object with this anchor arrives.
-    pub fail_on: Option<String>,
-    seen: BTreeSet<String>,
-}
-
-impl MemorySink {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Forgets what the last import saw, keeping what is staged.
-    pub fn next_run(&mut self) {
-        self.objects.clear();
-        self.errors.clear();
-        self.deleted.clear();
-        self.seen.clear();
-    }
-
-    pub fn object(&self, anchor: &str) -> &ImportRecord {
-        match self.objects.iter().find(|o| o.anchor == anchor) {
-            Some(o) => o,
-            None => panic!("no object {anchor} in {:?}", self.objects),
-        }
-    }
-
-    pub fn anchors(&self) -> Vec<&str> {
-        self.objects.iter().map(|o| o.anchor.as_str()).collect()
-    }
-}
-
-#[async_trait]
-impl ImportSink for MemorySink {
-    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
-        if self.fail_on.as_deref() == Some(record.anchor.as_str()) {
-            return Err(SinkError("the store is full".to_owned()));
-        }
-        if !self.seen.insert(record.anchor.clone()) {
-            return Ok(RecordStatus::Error(format!(
-                "another row already has the anchor {}",
-                record.anchor
-            )));
-        }
-        let status = match self.staged.get(&record.anchor) {
-            None => RecordStatus::Created,
-            Some((_, attrs)) if *attrs == record.attrs => RecordStatus::Unchanged,
-            Some(_) => RecordStatus::Updated,
-        };
-        self.staged.insert(
-            record.anchor.clone(),
-            (record.object_type.clone(), record.attrs.clone()),
-        );
-        self.objects.push(record);
-        Ok(status)
-    }
-
-    async fn deleted(&mut self, anchor: &str, _locator: Option<String>) -> Result<(), SinkError> {
-        self.staged.remove(anchor);
-        Ok(())
-    }
-
-    async fn error(
-        &mut self,
-        anchor: Option<String>,
-        locator: String,
-        message: String,
-    ) -> Result<(), SinkError> {
-        if let Some(a) = &anchor {
-            self.seen.insert(a.clone());
-        }
-        self.errors.push((anchor, locator, message));
-        Ok(())
-    }
-
-    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
-        self.listings_ended += 1;
-        let gone: Vec<String> = self
-            .staged
-            .keys()
-            .filter(|a| !self.seen.contains(*a))
-            .cloned()
-            .collect();
-        let mut out = Vec::new();
-        for anchor in gone {
-            if let Some((object_type, attrs)) = self.staged.remove(&anchor) {
-                out.push(DeletedObject {
-                    anchor,
-                    object_type,
-                    attrs,
-                });
-            }
-        }
-        self.deleted = out.clone();
-        Ok(out)
-    }
-}
+pub use crate::test_sink::MemorySink;
 
 /// An image given in batches; optionally fails instead of giving the batch at `fail_at`.
 pub struct VecSource {

@@ -1,0 +1,573 @@
+//! The settings of an `ldap` connector (`[connectors.NAME.settings]`): parsing and validation
+//! that reports every problem with its key path.
+//!
+//! ```toml
+//! [connectors.central.settings]
+//! url = "ldaps://dc1.example.com"
+//! bind_dn = "cn=sync,ou=Services,dc=example,dc=com"
+//! password_env = "CENTRAL_LDAP_PASSWORD"
+//! base_dn = "dc=example,dc=com"
+//! [[connectors.central.settings.object_types]]
+//! name = "contact"
+//! base = "ou=Contacts,dc=example,dc=com"
+//! object_classes = ["inetOrgPerson"]
+//! attributes = ["cn", "sn", "mail", "telephoneNumber"]
+//! rdn = "cn"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use ucsync_model::ConfigProblem;
+
+/// Every key a settings table may hold.
+pub const SETTING_KEYS: &[&str] = &[
+    "url",
+    "starttls",
+    "ca_file",
+    "insecure",
+    "bind_dn",
+    "password",
+    "password_env",
+    "sasl_external",
+    "base_dn",
+    "mode",
+    "anchor",
+    "page_size",
+    "timeout_secs",
+    "max_in_flight",
+    "create_parents",
+    "references",
+    "object_types",
+];
+
+/// Every key an entry of `object_types` may hold.
+pub const TYPE_KEYS: &[&str] = &[
+    "name",
+    "base",
+    "scope",
+    "filter",
+    "object_classes",
+    "attributes",
+    "rdn",
+    "container",
+];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct RawSettings {
+    url: Option<String>,
+    starttls: bool,
+    ca_file: Option<String>,
+    insecure: bool,
+    bind_dn: Option<String>,
+    password: Option<String>,
+    password_env: Option<String>,
+    sasl_external: bool,
+    base_dn: Option<String>,
+    mode: Option<String>,
+    anchor: Option<String>,
+    page_size: Option<i64>,
+    timeout_secs: Option<i64>,
+    max_in_flight: Option<i64>,
+    create_parents: bool,
+    references: Vec<String>,
+    object_types: Vec<RawType>,
+}
+
+/// Attributes as a list (staged under their LDAP names) or as a table LDAP name → staged name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum RawAttributes {
+    List(Vec<String>),
+    Map(BTreeMap<String, String>),
+}
+
+impl Default for RawAttributes {
+    fn default() -> Self {
+        RawAttributes::List(Vec::new())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct RawType {
+    name: Option<String>,
+    base: Option<String>,
+    scope: Option<String>,
+    filter: Option<String>,
+    object_classes: Vec<String>,
+    attributes: RawAttributes,
+    rdn: Option<String>,
+    container: Option<String>,
+}
+
+/// Which kind of server the connector talks to; it decides the default anchor and how delta
+/// imports work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// RFC 4533 content synchronization (refreshOnly) against a provider with syncprov.
+    OpenLdap,
+    /// `uSNChanged` per domain controller, tombstones through the Show Deleted control.
+    ActiveDirectory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Base,
+    One,
+    Sub,
+}
+
+impl Scope {
+    pub fn ldap(self) -> ldap3::Scope {
+        match self {
+            Scope::Base => ldap3::Scope::Base,
+            Scope::One => ldap3::Scope::OneLevel,
+            Scope::Sub => ldap3::Scope::Subtree,
+        }
+    }
+}
+
+/// How the connector binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    Anonymous,
+    Simple { dn: String, password: Secret },
+    SaslExternal,
+}
+
+/// Where a password comes from; the value itself is read only when the connector connects, and
+/// never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Literal(String),
+    Env(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Literal(_) => f.write_str("Secret(***)"),
+            Secret::Env(name) => write!(f, "Secret(env {name})"),
+        }
+    }
+}
+
+impl Secret {
+    pub fn reveal(&self) -> Result<String, String> {
+        match self {
+            Secret::Literal(s) => Ok(s.clone()),
+            Secret::Env(name) => std::env::var(name).map_err(|_| {
+                format!("the environment variable {name} (password_env) is not set; set it to the bind password")
+            }),
+        }
+    }
+}
+
+/// One object type: where its entries live, how they are recognized, what is read.
+#[derive(Debug, Clone)]
+pub struct ObjectType {
+    pub name: String,
+    pub base: String,
+    pub scope: Scope,
+    /// The filter of this type alone (object classes and the configured filter).
+    pub filter: String,
+    pub object_classes: Vec<String>,
+    /// LDAP attribute name → staged attribute name.
+    pub attributes: Vec<(String, String)>,
+    pub rdn: String,
+    /// Where new entries are added.
+    pub container: String,
+}
+
+impl ObjectType {
+    /// The staged name of an LDAP attribute (names are case-insensitive in LDAP).
+    pub fn staged_name(&self, ldap: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(ldap))
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// The LDAP name of a staged attribute.
+    pub fn ldap_name(&self, staged: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(_, s)| s == staged)
+            .map(|(l, _)| l.as_str())
+    }
+}
+
+/// The validated settings of one ldap connector.
+#[derive(Debug, Clone)]
+pub struct LdapSettings {
+    pub url: String,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: bool,
+    pub bind: Bind,
+    pub base_dn: String,
+    pub mode: Mode,
+    /// The attribute that identifies an entry for its whole life.
+    pub anchor: String,
+    pub page_size: i32,
+    pub timeout: std::time::Duration,
+    pub max_in_flight: usize,
+    pub create_parents: bool,
+    /// Staged attributes whose values are DNs of other entries (translated to and from
+    /// anchors).
+    pub references: Vec<String>,
+    pub object_types: Vec<ObjectType>,
+}
+
+impl LdapSettings {
+    pub fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        let mut p = Vec::new();
+        let mut unknown = Vec::new();
+        let raw: Option<RawSettings> = match serde_path_to_error::deserialize(
+            serde_ignored::Deserializer::new(toml::Value::Table(table.clone()), &mut |path| {
+                unknown.push(path.to_string())
+            }),
+        ) {
+            Ok(raw) => Some(raw),
+            Err(e) => {
+                p.push(ConfigProblem::new(
+                    format!("{at}.{}", e.path()),
+                    e.inner().message().trim().to_owned(),
+                ));
+                None
+            }
+        };
+        for u in unknown {
+            let allowed = if u.starts_with("object_types.") {
+                TYPE_KEYS
+            } else {
+                SETTING_KEYS
+            };
+            p.push(ConfigProblem::new(
+                format!("{at}.{u}"),
+                format!("unknown key; allowed here: {}", allowed.join(", ")),
+            ));
+        }
+        let settings = raw.and_then(|raw| check(raw, at, &mut p));
+        match settings {
+            Some(s) if p.is_empty() => Ok(s),
+            _ => Err(p),
+        }
+    }
+
+    /// Makes a relative CA file path absolute from `base_dir`.
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        if let Some(ca) = &mut self.ca_file
+            && ca.is_relative()
+        {
+            *ca = base_dir.join(&*ca);
+        }
+    }
+
+    /// Every LDAP attribute an import asks for.
+    pub fn requested_attributes(&self) -> Vec<String> {
+        let mut out = vec!["objectClass".to_owned(), self.anchor.clone()];
+        for t in &self.object_types {
+            for (l, _) in &t.attributes {
+                if !out.iter().any(|o| o.eq_ignore_ascii_case(l)) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The filter that finds the entries of every object type.
+    pub fn combined_filter(&self) -> String {
+        match self.object_types.as_slice() {
+            [one] => one.filter.clone(),
+            many => format!(
+                "(|{})",
+                many.iter().map(|t| t.filter.as_str()).collect::<String>()
+            ),
+        }
+    }
+
+    pub fn object_type(&self, name: &str) -> Option<&ObjectType> {
+        self.object_types.iter().find(|t| t.name == name)
+    }
+}
+
+fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapSettings> {
+    let url = match raw.url {
+        Some(u) if u.starts_with("ldap://") || u.starts_with("ldaps://") => u,
+        Some(u) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.url"),
+                format!(
+                    "\"{u}\" is not an LDAP URL; write ldap://host[:port] or ldaps://host[:port]"
+                ),
+            ));
+            String::new()
+        }
+        None => {
+            p.push(ConfigProblem::new(
+                format!("{at}.url"),
+                "missing; write e.g. url = \"ldaps://dc1.example.com\"",
+            ));
+            String::new()
+        }
+    };
+    if raw.starttls && url.starts_with("ldaps://") {
+        p.push(ConfigProblem::new(
+            format!("{at}.starttls"),
+            "StartTLS is for ldap:// URLs; an ldaps:// URL is already encrypted, remove starttls",
+        ));
+    }
+    let bind = match (
+        raw.bind_dn,
+        raw.password,
+        raw.password_env,
+        raw.sasl_external,
+    ) {
+        (_, _, _, true) => Bind::SaslExternal,
+        (Some(dn), Some(pw), None, false) => Bind::Simple {
+            dn,
+            password: Secret::Literal(pw),
+        },
+        (Some(dn), None, Some(env), false) => Bind::Simple {
+            dn,
+            password: Secret::Env(env),
+        },
+        (Some(_), Some(_), Some(_), false) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.password"),
+                "give either password or password_env, not both",
+            ));
+            Bind::Anonymous
+        }
+        (Some(_), None, None, false) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.password_env"),
+                "bind_dn needs a password: set password_env = \"VARIABLE\" (or password)",
+            ));
+            Bind::Anonymous
+        }
+        (None, Some(_), _, false) | (None, _, Some(_), false) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.bind_dn"),
+                "a password is given without bind_dn; add the DN to bind as",
+            ));
+            Bind::Anonymous
+        }
+        (None, None, None, false) => Bind::Anonymous,
+    };
+    let mode = match raw.mode.as_deref() {
+        None | Some("openldap") => Mode::OpenLdap,
+        Some("active-directory") => Mode::ActiveDirectory,
+        Some(m) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.mode"),
+                format!("unknown mode \"{m}\"; allowed: \"openldap\", \"active-directory\""),
+            ));
+            Mode::OpenLdap
+        }
+    };
+    let anchor = raw.anchor.unwrap_or_else(|| {
+        match mode {
+            Mode::OpenLdap => "entryUUID",
+            Mode::ActiveDirectory => "objectGUID",
+        }
+        .to_owned()
+    });
+    let base_dn = raw.base_dn.unwrap_or_else(|| {
+        p.push(ConfigProblem::new(
+            format!("{at}.base_dn"),
+            "missing; write the DN under which every object type lives, e.g. base_dn = \"dc=example,dc=com\"",
+        ));
+        String::new()
+    });
+    if !base_dn.is_empty() && !is_dn(&base_dn) {
+        p.push(ConfigProblem::new(
+            format!("{at}.base_dn"),
+            format!("\"{base_dn}\" is not a DN; write e.g. \"dc=example,dc=com\""),
+        ));
+    }
+    let page_size = positive(raw.page_size, 500, 1_000_000, &format!("{at}.page_size"), p);
+    let timeout = positive(
+        raw.timeout_secs,
+        60,
+        86_400,
+        &format!("{at}.timeout_secs"),
+        p,
+    );
+    let max_in_flight = positive(
+        raw.max_in_flight,
+        64,
+        4_096,
+        &format!("{at}.max_in_flight"),
+        p,
+    );
+    if raw.object_types.is_empty() {
+        p.push(ConfigProblem::new(
+            format!("{at}.object_types"),
+            "no object type; add [[connectors.NAME.settings.object_types]] with name, object_classes and attributes",
+        ));
+    }
+    let mut object_types = Vec::new();
+    for (i, t) in raw.object_types.into_iter().enumerate() {
+        if let Some(t) = check_type(t, &base_dn, &format!("{at}.object_types.{i}"), p) {
+            if object_types.iter().any(|o: &ObjectType| o.name == t.name) {
+                p.push(ConfigProblem::new(
+                    format!("{at}.object_types.{i}.name"),
+                    format!("the object type \"{}\" is defined twice", t.name),
+                ));
+            }
+            object_types.push(t);
+        }
+    }
+    Some(LdapSettings {
+        url,
+        starttls: raw.starttls,
+        ca_file: raw.ca_file.map(PathBuf::from),
+        insecure: raw.insecure,
+        bind,
+        base_dn,
+        mode,
+        anchor,
+        page_size: page_size as i32,
+        timeout: std::time::Duration::from_secs(timeout as u64),
+        max_in_flight: max_in_flight as usize,
+        create_parents: raw.create_parents,
+        references: raw.references,
+        object_types,
+    })
+}
+
+fn positive(v: Option<i64>, default: i64, max: i64, at: &str, p: &mut Vec<ConfigProblem>) -> i64 {
+    match v {
+        None => default,
+        Some(n) if (1..=max).contains(&n) => n,
+        Some(n) => {
+            p.push(ConfigProblem::new(
+                at,
+                format!("{n} is out of range; use a number from 1 to {max} (default {default})"),
+            ));
+            default
+        }
+    }
+}
+
+fn check_type(
+    raw: RawType,
+    base_dn: &str,
+    at: &str,
+    p: &mut Vec<ConfigProblem>,
+) -> Option<ObjectType> {
+    let Some(name) = raw.name.filter(|n| !n.is_empty()) else {
+        p.push(ConfigProblem::new(
+            format!("{at}.name"),
+            "missing; name the object type as the rules use it, e.g. name = \"person\"",
+        ));
+        return None;
+    };
+    let base = raw.base.unwrap_or_else(|| base_dn.to_owned());
+    if !base_dn.is_empty() && !dn_within(&base, base_dn) {
+        p.push(ConfigProblem::new(
+            format!("{at}.base"),
+            format!("\"{base}\" is not under base_dn \"{base_dn}\""),
+        ));
+    }
+    let scope = match raw.scope.as_deref() {
+        None | Some("sub") => Scope::Sub,
+        Some("one") => Scope::One,
+        Some("base") => Scope::Base,
+        Some(s) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.scope"),
+                format!("unknown scope \"{s}\"; allowed: \"sub\", \"one\", \"base\""),
+            ));
+            Scope::Sub
+        }
+    };
+    if raw.object_classes.is_empty() {
+        p.push(ConfigProblem::new(
+            format!("{at}.object_classes"),
+            "missing; list the object classes of this type, e.g. object_classes = [\"inetOrgPerson\"]",
+        ));
+    }
+    let mut parts: Vec<String> = raw
+        .object_classes
+        .iter()
+        .map(|c| format!("(objectClass={})", ldap3::ldap_escape(c)))
+        .collect();
+    if let Some(f) = &raw.filter {
+        let f = f.trim();
+        let wrapped = if f.starts_with('(') {
+            f.to_owned()
+        } else {
+            format!("({f})")
+        };
+        if ldap3::parse_filter(&wrapped).is_err() {
+            p.push(ConfigProblem::new(
+                format!("{at}.filter"),
+                format!(
+                    "\"{f}\" is not an LDAP filter (RFC 4515); write e.g. \"(department=Sales)\""
+                ),
+            ));
+        }
+        parts.push(wrapped);
+    }
+    let filter = match parts.len() {
+        0 => "(objectClass=*)".to_owned(),
+        1 => parts.remove(0),
+        _ => format!("(&{})", parts.concat()),
+    };
+    let attributes: Vec<(String, String)> = match raw.attributes {
+        RawAttributes::List(l) => l.into_iter().map(|a| (a.clone(), a)).collect(),
+        RawAttributes::Map(m) => m.into_iter().collect(),
+    };
+    if attributes.is_empty() {
+        p.push(ConfigProblem::new(
+            format!("{at}.attributes"),
+            "missing; list the LDAP attributes to read and write, e.g. attributes = [\"cn\", \"mail\"]",
+        ));
+    }
+    for (l, s) in &attributes {
+        if s == "dn" || s.eq_ignore_ascii_case("objectClass") || l.eq_ignore_ascii_case("dn") {
+            p.push(ConfigProblem::new(
+                format!("{at}.attributes"),
+                format!("\"{l}\" is always read (as dn and objectClass); remove it from the list"),
+            ));
+        }
+    }
+    let rdn = raw.rdn.unwrap_or_else(|| "cn".to_owned());
+    let container = raw.container.unwrap_or_else(|| base.clone());
+    if !is_dn(&container) {
+        p.push(ConfigProblem::new(
+            format!("{at}.container"),
+            format!("\"{container}\" is not a DN"),
+        ));
+    }
+    Some(ObjectType {
+        name,
+        base,
+        scope,
+        filter,
+        object_classes: raw.object_classes,
+        attributes,
+        rdn,
+        container,
+    })
+}
+
+/// Whether a string looks like a DN: `attr=value` parts separated by commas.
+pub fn is_dn(s: &str) -> bool {
+    crate::ldap::dn::parse(s).is_some_and(|rdns| !rdns.is_empty())
+}
+
+/// Whether `dn` is `base` or below it (compared as normalized DNs).
+pub fn dn_within(dn: &str, base: &str) -> bool {
+    match (crate::ldap::dn::parse(dn), crate::ldap::dn::parse(base)) {
+        (Some(d), Some(b)) => d.len() >= b.len() && d[d.len() - b.len()..] == b[..],
+        _ => false,
+    }
+}

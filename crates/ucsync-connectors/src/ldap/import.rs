@@ -1,0 +1,424 @@
+//! Import: a full listing with the paged-results control, or a delta through RFC 4533 content
+//! synchronization (refreshOnly) whose cookie is the watermark. Entries that carry references
+//! (group members) wait until the listing is read, so that every DN they name can be turned
+//! into the anchor of its entry.
+
+use std::collections::HashSet;
+
+use ldap3::controls::{MakeCritical, PagedResults, RawControl, SyncRequest};
+use ldap3::{Ldap, ResultEntry, Scope};
+use ucsync_model::{
+    ConnectorError, ImportMode, ImportRecord, ImportRequest, ImportSink, ImportSummary,
+};
+
+use super::config::{LdapSettings, Mode};
+use super::conn::{describe, op_failed};
+use super::sync::{self, SyncMessage};
+use super::{LdapConnector, dn, entry};
+
+/// What the watermark of an `openldap` connector holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Watermark {
+    /// The content synchronization cookie, hex.
+    cookie: String,
+    /// What the search asked for when the cookie was given; a cookie is only valid for it.
+    spec: String,
+}
+
+fn spec(s: &LdapSettings) -> String {
+    let text = format!(
+        "{}|{}|{}",
+        s.base_dn,
+        s.combined_filter(),
+        s.requested_attributes().join(",")
+    );
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+pub async fn import(
+    c: &LdapConnector,
+    request: ImportRequest,
+    sink: &mut dyn ImportSink,
+) -> Result<ImportSummary, ConnectorError> {
+    let s = &c.settings;
+    let mut ldap = c.connect().await?;
+    let mut run = Listing {
+        c,
+        deferred: Vec::new(),
+        dropped_refs: 0,
+    };
+    let syncrepl = s.mode == Mode::OpenLdap && s.anchor.eq_ignore_ascii_case("entryUUID");
+    let mut notes = Vec::new();
+    let summary = match request.mode {
+        ImportMode::Delta if syncrepl => {
+            let previous = request
+                .watermark
+                .as_deref()
+                .and_then(|w| serde_json::from_str::<Watermark>(w).ok());
+            let cookie = match previous {
+                Some(w) if w.spec == spec(s) => hex_decode(&w.cookie),
+                Some(_) => {
+                    notes.push("the object types changed since the last import, so everything was read again".to_owned());
+                    None
+                }
+                None => None,
+            };
+            let mut outcome = run.refresh(&mut ldap, sink, cookie.clone()).await?;
+            if outcome.refused && cookie.is_some() {
+                notes.push(format!(
+                    "the server refused the synchronization cookie ({}), so everything was read again",
+                    outcome.refusal
+                ));
+                outcome = run.refresh(&mut ldap, sink, None).await?;
+            }
+            if outcome.refused {
+                return Err(ConnectorError::Unavailable(format!(
+                    "{}: content synchronization failed: {}",
+                    s.url, outcome.refusal
+                )));
+            }
+            run.flush_deferred(&mut ldap, sink).await?;
+            if outcome.listing {
+                sink.end_of_listing().await?;
+            }
+            ImportSummary {
+                watermark: outcome.cookie.map(|k| {
+                    serde_json::to_string(&Watermark {
+                        cookie: hex_encode(&k),
+                        spec: spec(s),
+                    })
+                    .unwrap_or_default()
+                }),
+                ..ImportSummary::default()
+            }
+        }
+        mode => {
+            if mode == ImportMode::Delta {
+                notes.push(format!(
+                    "delta imports need mode = \"openldap\" with the entryUUID anchor (this connector uses {}), so everything was read",
+                    s.anchor
+                ));
+            }
+            run.paged(&mut ldap, sink).await?;
+            run.flush_deferred(&mut ldap, sink).await?;
+            sink.end_of_listing().await?;
+            ImportSummary::default()
+        }
+    };
+    if run.dropped_refs > 0 {
+        notes.push(format!(
+            "{} reference values name entries outside this connector's object types and were left out",
+            run.dropped_refs
+        ));
+    }
+    let _ = ldap.unbind().await;
+    Ok(ImportSummary {
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+        ..summary
+    })
+}
+
+struct Listing<'a> {
+    c: &'a LdapConnector,
+    /// Records with references, sent once every DN they name is known.
+    deferred: Vec<ImportRecord>,
+    dropped_refs: usize,
+}
+
+/// How a content synchronization ended.
+struct Refresh {
+    cookie: Option<Vec<u8>>,
+    /// The server listed every entry (initial content or a present phase): what it did not
+    /// name is gone.
+    listing: bool,
+    refused: bool,
+    refusal: String,
+}
+
+impl Listing<'_> {
+    /// A full listing, page by page.
+    async fn paged(
+        &mut self,
+        ldap: &mut Ldap,
+        sink: &mut dyn ImportSink,
+    ) -> Result<(), ConnectorError> {
+        let c = self.c;
+        let s = &c.settings;
+        let attrs = s.requested_attributes();
+        let mut cookie = Vec::new();
+        loop {
+            let page: RawControl = PagedResults {
+                size: s.page_size,
+                cookie: cookie.clone(),
+            }
+            .into();
+            let mut stream = ldap
+                .with_controls(page)
+                .streaming_search(
+                    &s.base_dn,
+                    Scope::Subtree,
+                    &s.combined_filter(),
+                    attrs.clone(),
+                )
+                .await
+                .map_err(|e| op_failed(s, "the search", &e))?;
+            while let Some(re) = stream
+                .next()
+                .await
+                .map_err(|e| op_failed(s, "the search", &e))?
+            {
+                self.entry(re, sink).await?;
+            }
+            let result = stream.finish().await;
+            if result.rc != 0 {
+                return Err(search_failed(s, &result));
+            }
+            cookie = result
+                .ctrls
+                .iter()
+                .find(|c| c.1.ctype == sync::PAGED_RESULTS_OID)
+                .and_then(|c| c.1.val.as_deref())
+                .and_then(sync::paged_cookie)
+                .unwrap_or_default();
+            if cookie.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One refreshOnly content synchronization from `cookie` (or from nothing).
+    async fn refresh(
+        &mut self,
+        ldap: &mut Ldap,
+        sink: &mut dyn ImportSink,
+        cookie: Option<Vec<u8>>,
+    ) -> Result<Refresh, ConnectorError> {
+        let c = self.c;
+        let s = &c.settings;
+        let attrs = s.requested_attributes();
+        let request = SyncRequest {
+            mode: ldap3::controls::RefreshMode::RefreshOnly,
+            cookie: cookie.clone(),
+            reload_hint: false,
+        }
+        .critical();
+        let mut stream = ldap
+            .with_controls(request)
+            .streaming_search(&s.base_dn, Scope::Subtree, &s.combined_filter(), attrs)
+            .await
+            .map_err(|e| op_failed(s, "the synchronization search", &e))?;
+        // Without a cookie the server sends the whole content: a listing.
+        let mut listing = cookie.is_none();
+        let mut new_cookie = None;
+        while let Some(re) = stream
+            .next()
+            .await
+            .map_err(|e| op_failed(s, "the synchronization search", &e))?
+        {
+            match sync::classify(&re) {
+                SyncMessage::Info(info) => {
+                    if let Some(k) = info.cookie {
+                        new_cookie = Some(k);
+                    }
+                    // A present phase: every entry not named is gone.
+                    if info.present_phase {
+                        listing = true;
+                    }
+                    for uuid in info.present {
+                        sink.present(&uuid).await?;
+                    }
+                    for uuid in info.deleted {
+                        sink.deleted(&uuid, None).await?;
+                    }
+                }
+                SyncMessage::Entry { state, uuid } => match state {
+                    sync::State::Present => {
+                        listing = true;
+                        sink.present(&uuid).await?;
+                    }
+                    sync::State::Delete => sink.deleted(&uuid, None).await?,
+                    sync::State::AddOrModify => self.entry(re, sink).await?,
+                },
+                SyncMessage::Other => self.entry(re, sink).await?,
+            }
+        }
+        let result = stream.finish().await;
+        if result.rc == 4096 || (result.rc != 0 && cookie.is_some() && result.rc == 53) {
+            return Ok(Refresh {
+                cookie: None,
+                listing: false,
+                refused: true,
+                refusal: describe(&result, result.rc),
+            });
+        }
+        if result.rc == 12 {
+            return Err(ConnectorError::Unavailable(format!(
+                "{}: the server does not offer content synchronization (RFC 4533) for {}: enable the syncprov overlay on that database, or run full-import instead of delta-import",
+                s.url, s.base_dn
+            )));
+        }
+        if result.rc != 0 {
+            return Err(search_failed(s, &result));
+        }
+        if let Some(done) = sync::done(&result) {
+            if done.cookie.is_some() {
+                new_cookie = done.cookie;
+            }
+            if !done.refresh_deletes && cookie.is_some() {
+                listing = true;
+            }
+        }
+        Ok(Refresh {
+            cookie: new_cookie.or(cookie),
+            listing,
+            refused: false,
+            refusal: String::new(),
+        })
+    }
+
+    /// One entry of a listing: staged now, or kept until its references can be resolved.
+    async fn entry(
+        &mut self,
+        re: ResultEntry,
+        sink: &mut dyn ImportSink,
+    ) -> Result<(), ConnectorError> {
+        let c = self.c;
+        let s = &c.settings;
+        if re.is_ref() {
+            let urls = ldap3::parse_refs(re.0);
+            return Err(ConnectorError::Unavailable(format!(
+                "{}: the search below {} returned a referral to {} that ucsync does not follow (entries there would look deleted); point the connector at that server or narrow base_dn",
+                s.url,
+                s.base_dn,
+                urls.join(", ")
+            )));
+        }
+        if re.is_intermediate() {
+            return Ok(());
+        }
+        let Some(raw) = entry::parse(re.0) else {
+            return Err(ConnectorError::Unavailable(format!(
+                "{}: the server sent an entry ucsync cannot read",
+                s.url
+            )));
+        };
+        let Some(t) = entry::classify(s, &raw) else {
+            return Ok(());
+        };
+        let anchor = match entry::anchor(s, &raw) {
+            Ok(a) => a,
+            Err(msg) => {
+                sink.error(None, raw.dn.clone(), msg).await?;
+                return Ok(());
+            }
+        };
+        c.cache.learn(&raw.dn, &anchor);
+        let attrs = match entry::staged_attrs(t, &raw) {
+            Ok(a) => a,
+            Err(msg) => {
+                sink.error(Some(anchor), raw.dn.clone(), msg).await?;
+                return Ok(());
+            }
+        };
+        let record = ImportRecord {
+            anchor,
+            object_type: t.name.clone(),
+            attrs,
+            locator: Some(raw.dn),
+        };
+        if s.references.iter().any(|r| record.attrs.contains(r)) {
+            self.deferred.push(record);
+        } else {
+            sink.object(record).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the records that carry references, each DN value turned into an anchor.
+    async fn flush_deferred(
+        &mut self,
+        ldap: &mut Ldap,
+        sink: &mut dyn ImportSink,
+    ) -> Result<(), ConnectorError> {
+        let records = std::mem::take(&mut self.deferred);
+        let refs = self.c.settings.references.clone();
+        let mut unknown: HashSet<String> = HashSet::new();
+        for r in &records {
+            for name in &refs {
+                for v in r.attrs.get(name) {
+                    if self.c.cache.anchor_of(v).is_none() {
+                        unknown.insert(v.clone());
+                    }
+                }
+            }
+        }
+        self.c
+            .resolve_dns(ldap, unknown.into_iter().collect())
+            .await?;
+        for mut r in records {
+            for name in &refs {
+                let values = r.attrs.get(name).to_vec();
+                if values.is_empty() {
+                    continue;
+                }
+                let mut anchors = Vec::with_capacity(values.len());
+                for v in values {
+                    match self.c.cache.anchor_of(&v) {
+                        Some(a) => anchors.push(a),
+                        None => self.dropped_refs += 1,
+                    }
+                }
+                r.attrs.set(name.clone(), anchors);
+            }
+            sink.object(r).await?;
+        }
+        Ok(())
+    }
+}
+
+fn search_failed(s: &LdapSettings, result: &ldap3::LdapResult) -> ConnectorError {
+    let what = format!(
+        "{}: the search below {} failed: {}",
+        s.url,
+        s.base_dn,
+        describe(result, result.rc)
+    );
+    match result.rc {
+        3 | 4 | 11 | 10 => ConnectorError::Unavailable(format!(
+            "{what} — nothing was deleted or changed because of the partial listing"
+        )),
+        32 => ConnectorError::Config(format!("{what}; check base_dn")),
+        _ => ConnectorError::Unavailable(what),
+    }
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The normalized form of a DN, as a cache key.
+pub fn dn_key(d: &str) -> String {
+    match dn::parse(d) {
+        Some(parts) => parts
+            .iter()
+            .map(|rdn| {
+                rdn.iter()
+                    .map(|(t, v)| format!("{t}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        None => d.to_ascii_lowercase(),
+    }
+}

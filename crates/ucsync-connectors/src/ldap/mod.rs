@@ -1,0 +1,294 @@
+//! The `ldap` connector: OpenLDAP and other LDAP v3 directories, and Active Directory.
+//!
+//! Imports list every configured object type with paged searches, or, for a delta, run an
+//! RFC 4533 content synchronization (refreshOnly) whose cookie is the watermark. Exports send
+//! adds, minimal modifies, deletes and renames object by object with many operations in
+//! flight. References (group `member`) are DNs on the wire and anchors in the staging space.
+//!
+//! Modules: [`config`] (settings), [`conn`] (connect, bind, TLS, result messages), [`dn`],
+//! [`entry`] (reading entries), [`sync`] (RFC 4533 messages), [`import`], [`export`].
+
+mod config;
+mod conn;
+mod dn;
+mod entry;
+mod export;
+mod import;
+mod sync;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use ldap3::{Ldap, Scope};
+use ucsync_model::{
+    Attrs, Capabilities, ConfigProblem, Connector, ConnectorError, ExportChange, ExportResult,
+    ExportStyle, ImportRequest, ImportSink, ImportSummary,
+};
+
+pub use config::{LdapSettings, Mode};
+
+use crate::Kind;
+
+pub const CAPABILITIES: Capabilities = Capabilities {
+    delta_import: true,
+    export: Some(ExportStyle::Changes),
+};
+
+pub(crate) const KIND: Kind = Kind {
+    name: "ldap",
+    capabilities: CAPABILITIES,
+    validate,
+    build,
+};
+
+fn validate(settings: &toml::Table, at: &str) -> Vec<ConfigProblem> {
+    LdapSettings::parse(settings, at).err().unwrap_or_default()
+}
+
+fn build(
+    name: &str,
+    settings: &toml::Table,
+    base_dir: &Path,
+) -> Result<Arc<dyn Connector>, String> {
+    let at = format!("connectors.{name}.settings");
+    let mut settings = LdapSettings::parse(settings, &at).map_err(|problems| {
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    settings.resolve_paths(base_dir);
+    Ok(Arc::new(LdapConnector::new(name, settings)))
+}
+
+/// DNs and anchors seen by imports and exports of this process, both ways.
+#[derive(Default)]
+pub(crate) struct DnCache {
+    inner: Mutex<CacheMaps>,
+}
+
+#[derive(Default)]
+struct CacheMaps {
+    anchor_by_dn: HashMap<String, String>,
+    dn_by_anchor: HashMap<String, String>,
+}
+
+impl DnCache {
+    fn with<R>(&self, f: impl FnOnce(&mut CacheMaps) -> R) -> R {
+        match self.inner.lock() {
+            Ok(mut m) => f(&mut m),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    pub fn learn(&self, dn: &str, anchor: &str) {
+        self.with(|m| {
+            m.anchor_by_dn.insert(import::dn_key(dn), anchor.to_owned());
+            m.dn_by_anchor.insert(anchor.to_owned(), dn.to_owned());
+        });
+    }
+
+    pub fn forget(&self, dn: &str, anchor: &str) {
+        self.with(|m| {
+            m.anchor_by_dn.remove(&import::dn_key(dn));
+            m.dn_by_anchor.remove(anchor);
+        });
+    }
+
+    pub fn anchor_of(&self, dn: &str) -> Option<String> {
+        self.with(|m| m.anchor_by_dn.get(&import::dn_key(dn)).cloned())
+    }
+
+    pub fn dn_of(&self, anchor: &str) -> Option<String> {
+        self.with(|m| m.dn_by_anchor.get(anchor).cloned())
+    }
+}
+
+pub struct LdapConnector {
+    name: String,
+    settings: LdapSettings,
+    cache: DnCache,
+}
+
+impl LdapConnector {
+    pub fn new(name: &str, settings: LdapSettings) -> Self {
+        Self {
+            name: name.to_owned(),
+            settings,
+            cache: DnCache::default(),
+        }
+    }
+
+    async fn connect(&self) -> Result<Ldap, ConnectorError> {
+        conn::connect(&self.name, &self.settings).await
+    }
+
+    /// The anchor of the entry at `dn`, read from the server.
+    async fn anchor_at(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
+        if let Some(a) = self.cache.anchor_of(dn) {
+            return Ok(Some(a));
+        }
+        let s = &self.settings;
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(
+                dn,
+                Scope::Base,
+                "(objectClass=*)",
+                vec![s.anchor.as_str(), "objectClass"],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.1.rc == 32 {
+            return Ok(None);
+        }
+        if found.1.rc != 0 {
+            return Err(format!(
+                "reading {dn}: {}",
+                conn::describe(&found.1, found.1.rc)
+            ));
+        }
+        for re in found.0 {
+            if let Some(raw) = entry::parse(re.0)
+                && let Ok(a) = entry::anchor(s, &raw)
+            {
+                self.cache.learn(&raw.dn, &a);
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The DN of the entry with this anchor, read from the server when not known.
+    async fn dn_of(&self, ldap: &mut Ldap, anchor: &str) -> Result<Option<String>, String> {
+        if let Some(d) = self.cache.dn_of(anchor) {
+            return Ok(Some(d));
+        }
+        let s = &self.settings;
+        let (base, scope, filter) = if s.anchor.eq_ignore_ascii_case("objectGUID") {
+            (
+                format!("<GUID={anchor}>"),
+                Scope::Base,
+                "(objectClass=*)".to_owned(),
+            )
+        } else {
+            (
+                s.base_dn.clone(),
+                Scope::Subtree,
+                format!("({}={})", s.anchor, ldap3::ldap_escape(anchor)),
+            )
+        };
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(&base, scope, &filter, vec!["1.1"])
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.1.rc != 0 && found.1.rc != 32 {
+            return Err(format!(
+                "looking up {} {anchor}: {}",
+                s.anchor,
+                conn::describe(&found.1, found.1.rc)
+            ));
+        }
+        for re in found.0 {
+            if let Some(raw) = entry::parse(re.0) {
+                self.cache.learn(&raw.dn, anchor);
+                return Ok(Some(raw.dn));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the anchors of these DNs, many at a time.
+    async fn resolve_dns(&self, ldap: &mut Ldap, dns: Vec<String>) -> Result<(), ConnectorError> {
+        let results: Vec<Result<Option<String>, String>> = futures_util::stream::iter(dns)
+            .map(|d| {
+                let mut l = ldap.clone();
+                async move { self.anchor_at(&mut l, &d).await }
+            })
+            .buffer_unordered(self.settings.max_in_flight)
+            .collect()
+            .await;
+        if let Some(Err(e)) = results.into_iter().find(Result::is_err) {
+            return Err(ConnectorError::Unavailable(format!(
+                "{}: {e}",
+                self.settings.url
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Connector for LdapConnector {
+    fn kind(&self) -> &'static str {
+        "ldap"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    fn object_types(&self) -> Vec<String> {
+        self.settings
+            .object_types
+            .iter()
+            .map(|t| t.name.clone())
+            .collect()
+    }
+
+    /// A new entry's anchor until the server assigns its own: the DN it will be added at.
+    fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String> {
+        let t = self
+            .settings
+            .object_type(object_type)
+            .ok_or_else(|| format!("no object type \"{object_type}\" in the ldap settings"))?;
+        export::new_dn(t, attrs)
+    }
+
+    fn character_rule_default(&self) -> bool {
+        true
+    }
+
+    async fn check_connection(&self) -> Result<(), ConnectorError> {
+        let mut ldap = self.connect().await?;
+        let s = &self.settings;
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(&s.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1"])
+            .await
+            .map_err(|e| conn::op_failed(s, "reading base_dn", &e))?;
+        let _ = ldap.unbind().await;
+        match found.1.rc {
+            0 => Ok(()),
+            rc => Err(ConnectorError::Config(format!(
+                "{}: base_dn {} cannot be read: {}",
+                s.url,
+                s.base_dn,
+                conn::describe(&found.1, rc)
+            ))),
+        }
+    }
+
+    async fn import(
+        &self,
+        request: ImportRequest,
+        sink: &mut dyn ImportSink,
+    ) -> Result<ImportSummary, ConnectorError> {
+        import::import(self, request, sink).await
+    }
+
+    async fn export_changes(
+        &self,
+        changes: &[ExportChange],
+    ) -> Result<Vec<ExportResult>, ConnectorError> {
+        export::export(self, changes).await
+    }
+}

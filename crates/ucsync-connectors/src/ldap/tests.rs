@@ -1,0 +1,463 @@
+//! The ldap connector against real private slapd instances (ucsync-testkit), through the same
+//! factory the engine uses, with the in-memory sink standing in for the engine.
+
+use std::sync::Arc;
+
+use ucsync_model::{
+    Attrs, Connector, ConnectorError, ConnectorFactory, ExportChange, ExportOp, ExportResult,
+    ImportMode, ImportRequest, ImportSummary,
+};
+use ucsync_testkit::{Slapd, SlapdOptions};
+
+use crate::Connectors;
+use crate::test_sink::MemorySink;
+
+fn settings(slapd: &Slapd, extra: &str) -> toml::Table {
+    let text = format!(
+        r#"
+url = "{uri}"
+bind_dn = "{dn}"
+password = "{pw}"
+base_dn = "{base}"
+references = ["member"]
+page_size = 2
+{extra}
+[[object_types]]
+name = "person"
+base = "ou=people,{base}"
+object_classes = ["inetOrgPerson"]
+attributes = ["uid", "cn", "sn", "mail", "telephoneNumber"]
+rdn = "uid"
+[[object_types]]
+name = "group"
+base = "ou=groups,{base}"
+object_classes = ["groupOfNames"]
+attributes = ["cn", "member"]
+"#,
+        uri = slapd.uri(),
+        dn = slapd.root_dn(),
+        pw = slapd.root_pw(),
+        base = slapd.suffix(),
+    );
+    toml::from_str(&text).unwrap()
+}
+
+fn build(table: &toml::Table) -> Arc<dyn Connector> {
+    let problems = Connectors.validate("ldap", table, "connectors.t.settings");
+    assert!(problems.is_empty(), "{problems:?}");
+    Connectors
+        .build("t", "ldap", table, std::path::Path::new("."))
+        .unwrap()
+}
+
+fn person(uid: &str, people: &str) -> String {
+    format!(
+        "dn: uid={uid},{people}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid} Name\nsn: Name\nmail: {uid}@example.com\n\n"
+    )
+}
+
+/// A slapd with ou=people (3 users) and ou=groups (one group of two of them).
+fn seeded() -> Slapd {
+    let slapd = Slapd::start(SlapdOptions::default());
+    let people = slapd.add_ou("people");
+    let groups = slapd.add_ou("groups");
+    let mut ldif = String::new();
+    for u in ["ann", "bob", "cyd"] {
+        ldif.push_str(&person(u, &people));
+    }
+    ldif.push_str(&format!(
+        "dn: cn=staff,{groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=ann,{people}\nmember: uid=bob,{people}\n"
+    ));
+    slapd.ldapadd(&ldif);
+    slapd
+}
+
+async fn import(
+    c: &Arc<dyn Connector>,
+    sink: &mut MemorySink,
+    mode: ImportMode,
+    watermark: Option<String>,
+) -> Result<ImportSummary, ConnectorError> {
+    sink.next_run();
+    c.import(
+        ImportRequest {
+            mode,
+            watermark,
+            status_file: None,
+        },
+        sink,
+    )
+    .await
+}
+
+fn anchor_of(sink: &MemorySink, uid: &str) -> String {
+    sink.staged
+        .iter()
+        .find(|(_, (_, a))| a.get("uid").first().map(String::as_str) == Some(uid))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| panic!("{uid} not staged"))
+}
+
+#[test]
+fn settings_problems_name_their_keys() {
+    let table: toml::Table = toml::from_str(
+        r#"
+url = "http://x"
+bogus = 1
+[[object_types]]
+name = "p"
+filter = "(((("
+attributes = ["cn"]
+"#,
+    )
+    .unwrap();
+    let problems = Connectors.validate("ldap", &table, "connectors.t.settings");
+    let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let all = text.join("\n");
+    for want in [
+        "connectors.t.settings.url",
+        "connectors.t.settings.bogus",
+        "connectors.t.settings.base_dn",
+        "connectors.t.settings.object_types.0.filter",
+        "connectors.t.settings.object_types.0.object_classes",
+    ] {
+        assert!(all.contains(want), "{want} missing from:\n{all}");
+    }
+}
+
+#[tokio::test]
+async fn full_import_pages_and_translates_members() {
+    let slapd = seeded();
+    let c = build(&settings(&slapd, ""));
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(sink.staged.len(), 4, "{:?}", sink.staged.keys());
+    assert_eq!(sink.listings_ended, 1);
+    let ann = anchor_of(&sink, "ann");
+    let bob = anchor_of(&sink, "bob");
+    assert_eq!(ann.len(), 36, "entryUUID as text: {ann}");
+    let group = sink
+        .objects
+        .iter()
+        .find(|o| o.object_type == "group")
+        .unwrap();
+    let mut members = group.attrs.get("member").to_vec();
+    members.sort();
+    let mut want = vec![ann, bob];
+    want.sort();
+    assert_eq!(members, want);
+    let person = sink.object(&anchor_of(&sink, "cyd"));
+    assert_eq!(person.attrs.get("mail"), ["cyd@example.com"]);
+    assert!(person.attrs.get("dn")[0].starts_with("uid=cyd,ou=people"));
+}
+
+#[tokio::test]
+async fn delta_import_brings_only_changes_and_deletes() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let c = build(&settings(&slapd, ""));
+    let mut sink = MemorySink::new();
+    let first = import(&c, &mut sink, ImportMode::Delta, None)
+        .await
+        .unwrap();
+    assert_eq!(sink.staged.len(), 4);
+    let cookie = first.watermark.clone().expect("a cookie");
+    let cyd = anchor_of(&sink, "cyd");
+    let bob = anchor_of(&sink, "bob");
+
+    // Nothing changed: nothing comes.
+    let same = import(&c, &mut sink, ImportMode::Delta, Some(cookie.clone()))
+        .await
+        .unwrap();
+    assert!(sink.objects.is_empty(), "{:?}", sink.objects);
+    assert!(sink.deletes.is_empty());
+
+    slapd.ldapmodify(&format!(
+        "dn: uid=ann,{people}\nchangetype: modify\nreplace: mail\nmail: ann@new.example\n"
+    ));
+    slapd.ldapadd(&person("dee", &people));
+    slapd.ldapdelete(&format!("uid=cyd,{people}"));
+    slapd.ldapmodify(&format!(
+        "dn: uid=bob,{people}\nchangetype: modrdn\nnewrdn: uid=rob\ndeleteoldrdn: 1\n"
+    ));
+    let delta = import(&c, &mut sink, ImportMode::Delta, same.watermark.clone())
+        .await
+        .unwrap();
+    let mut changed: Vec<String> = sink
+        .objects
+        .iter()
+        .map(|o| o.attrs.get("uid")[0].clone())
+        .collect();
+    changed.sort();
+    assert_eq!(changed, ["ann", "dee", "rob"], "{:?}", sink.objects);
+    assert!(!sink.staged.contains_key(&cyd), "cyd deleted");
+    assert_eq!(
+        sink.staged[&bob].1.get("uid"),
+        ["rob"],
+        "renamed, same anchor"
+    );
+    assert_ne!(delta.watermark, same.watermark);
+
+    // A cookie slapd cannot use: the import still converges to the directory's content.
+    let bad = serde_json::json!({"cookie": "00ff", "spec": serde_json::from_str::<serde_json::Value>(&cookie).unwrap()["spec"]}).to_string();
+    let again = import(&c, &mut sink, ImportMode::Delta, Some(bad))
+        .await
+        .unwrap();
+    assert_eq!(sink.staged.len(), 4, "nothing lost: {:?}", sink.deletes);
+    assert!(again.watermark.is_some());
+}
+
+#[tokio::test]
+async fn export_adds_modifies_renames_and_deletes() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let c = build(&settings(&slapd, "create_parents = true"));
+    let mut attrs = Attrs::new();
+    attrs.set_one("uid", "eve");
+    attrs.set_one("cn", "Eve Example");
+    attrs.set_one("sn", "Example");
+    attrs.set_one("mail", "eve@example.com");
+    let provisional = c.anchor_for("person", &attrs).unwrap();
+    assert_eq!(provisional, format!("uid=eve,{}", people));
+    let add = ExportChange {
+        anchor: provisional.clone(),
+        object_type: "person".into(),
+        op: ExportOp::Add,
+        attrs: attrs.clone(),
+        old: None,
+    };
+    let results = c.export_changes(&[add]).await.unwrap();
+    let ExportResult::DoneWithAnchor(eve) = &results[0] else {
+        panic!("{results:?}")
+    };
+    assert_eq!(eve.len(), 36);
+    assert_eq!(slapd.count(&people, "(mail=eve@example.com)"), 1);
+
+    // Modify one value and rename (the rdn attribute changes).
+    let mut old = attrs.clone();
+    old.set_one("dn", format!("uid=eve,{people}"));
+    let mut new = old.clone();
+    new.remove("dn");
+    new.set_one("uid", "eva");
+    new.set_one("telephoneNumber", "+1 555 0100");
+    let update = ExportChange {
+        anchor: eve.clone(),
+        object_type: "person".into(),
+        op: ExportOp::Update,
+        attrs: new,
+        old: Some(old),
+    };
+    let results = c.export_changes(&[update]).await.unwrap();
+    assert_eq!(results, [ExportResult::Done]);
+    let e = slapd.get(
+        &format!("uid=eva,{people}"),
+        &["telephoneNumber", "mail", "entryUUID"],
+    );
+    let e = e.expect("renamed entry");
+    assert_eq!(e.attrs["telephoneNumber"], ["+1 555 0100"]);
+    assert_eq!(e.attrs["entryUUID"], std::slice::from_ref(eve));
+
+    // A group whose members are anchors, into a container that does not exist yet.
+    let mut group = Attrs::new();
+    group.set_one("cn", "new-team");
+    group.set("member", vec![eve.clone()]);
+    let c2 = build(&{
+        let mut t = settings(&slapd, "create_parents = true");
+        let types = t["object_types"].as_array_mut().unwrap();
+        types[1].as_table_mut().unwrap().insert(
+            "container".into(),
+            format!("ou=teams,ou=groups,{}", slapd.suffix()).into(),
+        );
+        t
+    });
+    let results = c2
+        .export_changes(&[ExportChange {
+            anchor: "new-team".into(),
+            object_type: "group".into(),
+            op: ExportOp::Add,
+            attrs: group,
+            old: None,
+        }])
+        .await
+        .unwrap();
+    assert!(
+        matches!(results[0], ExportResult::DoneWithAnchor(_)),
+        "{results:?}"
+    );
+    let g = slapd
+        .get(
+            &format!("cn=new-team,ou=teams,ou=groups,{}", slapd.suffix()),
+            &["member"],
+        )
+        .expect("group added under a created ou");
+    assert_eq!(g.attrs["member"], [format!("uid=eva,{people}")]);
+
+    // Delete by anchor alone (the DN is looked up).
+    let results = c
+        .export_changes(&[ExportChange {
+            anchor: eve.clone(),
+            object_type: "person".into(),
+            op: ExportOp::Delete,
+            attrs: Attrs::new(),
+            old: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(results, [ExportResult::Done]);
+    assert_eq!(slapd.count(&people, "(uid=eva)"), 0);
+}
+
+#[tokio::test]
+async fn a_missing_parent_is_a_per_object_error_without_create_parents() {
+    let slapd = seeded();
+    let mut t = settings(&slapd, "");
+    t["object_types"].as_array_mut().unwrap()[0]
+        .as_table_mut()
+        .unwrap()
+        .insert(
+            "container".into(),
+            format!("ou=nowhere,{}", slapd.suffix()).into(),
+        );
+    let c = build(&t);
+    let mut attrs = Attrs::new();
+    attrs.set_one("uid", "x");
+    attrs.set_one("cn", "X");
+    attrs.set_one("sn", "X");
+    let results = c
+        .export_changes(&[ExportChange {
+            anchor: "x".into(),
+            object_type: "person".into(),
+            op: ExportOp::Add,
+            attrs,
+            old: None,
+        }])
+        .await
+        .unwrap();
+    let ExportResult::Failed(msg) = &results[0] else {
+        panic!("{results:?}")
+    };
+    assert!(
+        msg.contains("ou=nowhere") && msg.contains("create_parents"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_and_unreachable_hosts_say_what_to_check() {
+    let slapd = seeded();
+    let mut t = settings(&slapd, "");
+    t.insert("password".into(), "wrong".into());
+    let c = build(&t);
+    let err = import(&c, &mut MemorySink::new(), ImportMode::Full, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("invalidCredentials") && err.contains("bind_dn"),
+        "{err}"
+    );
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut t = settings(&slapd, "");
+    t.insert("url".into(), format!("ldap://127.0.0.1:{port}").into());
+    let err = build(&t).check_connection().await.unwrap_err().to_string();
+    assert!(
+        err.contains("cannot reach") && err.contains(&port.to_string()),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_size_limit_fails_the_import_and_deletes_nothing() {
+    let slapd = Slapd::start(SlapdOptions {
+        size_limit: Some(2),
+        ..SlapdOptions::default()
+    });
+    let people = slapd.add_ou("people");
+    slapd.add_ou("groups");
+    let mut ldif = String::new();
+    for u in ["a1", "a2", "a3", "a4"] {
+        ldif.push_str(&person(u, &people));
+    }
+    slapd.ldapadd(&ldif);
+    // Bind as an ordinary user, to whom the limit applies.
+    slapd.ldapmodify(&format!(
+        "dn: uid=a1,{people}\nchangetype: modify\nadd: userPassword\nuserPassword: pw\n"
+    ));
+    let mut t = settings(&slapd, "");
+    t.insert("bind_dn".into(), format!("uid=a1,{people}").into());
+    t.insert("password".into(), "pw".into());
+    t.insert("page_size".into(), 100.into());
+    let c = build(&t);
+    let mut sink = MemorySink::new();
+    let err = import(&c, &mut sink, ImportMode::Full, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("sizeLimitExceeded") && err.contains("size limit"),
+        "{err}"
+    );
+    assert_eq!(
+        sink.listings_ended, 0,
+        "no end of listing, so nothing is deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_referral_is_never_followed_and_names_its_url() {
+    let slapd = Slapd::start(SlapdOptions {
+        extra_db_config: Vec::new(),
+        ..SlapdOptions::default()
+    });
+    let people = slapd.add_ou("people");
+    slapd.add_ou("groups");
+    slapd.ldapadd(&person("ann", &people));
+    slapd.ldapadd(&format!(
+        "dn: ou=elsewhere,{people}\nobjectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\nref: ldap://other.example.com/ou=elsewhere,{people}\n"
+    ));
+    let c = build(&settings(&slapd, ""));
+    let err = import(&c, &mut MemorySink::new(), ImportMode::Full, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ldap://other.example.com"), "{err}");
+    assert!(err.contains("does not follow"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_verifies_the_certificate_unless_insecure() {
+    let slapd = Slapd::start(SlapdOptions {
+        tls: true,
+        ..SlapdOptions::default()
+    });
+    slapd.add_ou("people");
+    slapd.add_ou("groups");
+    let ldaps = slapd.ldaps_uri().unwrap();
+    let ca = slapd.ca_file().unwrap().display().to_string();
+
+    let mut t = settings(&slapd, "");
+    t.insert("url".into(), ldaps.clone().into());
+    t.insert("ca_file".into(), ca.clone().into());
+    build(&t).check_connection().await.unwrap();
+
+    let mut t = settings(&slapd, "starttls = true");
+    t.insert("ca_file".into(), ca.into());
+    build(&t).check_connection().await.unwrap();
+
+    // Without the CA the certificate is refused, with a message that says what to check.
+    let mut t = settings(&slapd, "");
+    t.insert("url".into(), ldaps.clone().into());
+    let err = build(&t).check_connection().await.unwrap_err().to_string();
+    assert!(
+        err.contains("certificate") && err.contains("ca_file"),
+        "{err}"
+    );
+
+    let mut t = settings(&slapd, "insecure = true");
+    t.insert("url".into(), ldaps.into());
+    build(&t).check_connection().await.unwrap();
+}

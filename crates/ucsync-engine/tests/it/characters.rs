@@ -277,3 +277,41 @@ async fn a_kind_that_checks_by_default_checks_unless_the_key_turns_it_off() {
         Some(vec!["B\u{7}o".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn a_lone_surrogate_never_reaches_the_rule_the_decoder_rejects_it() {
+    let hub = Hub::new(&config("character_rule = true"), &[("hr.csv", HEADER)]).await;
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    // UTF-16 LE with a BOM: a high surrogate with no low one after it, in Ann's name (line 2).
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(utf16(&format!("{HEADER}1,A")));
+    bytes.extend([0x00, 0xD8]);
+    bytes.extend(utf16("nn,+1 1\n2,Bo,+1 2\n"));
+    std::fs::write(hub.path("hr.csv"), bytes).unwrap();
+    let report = hub.run("hr", Profile::FullImport).await;
+    let outcomes = hub.all_outcomes(&report).await;
+    let errs = errors(&outcomes);
+    assert_eq!(errs.len(), 1, "{outcomes:#?}");
+    let message = errs[0].message.as_deref().unwrap_or_default();
+    assert!(message.contains("not valid UTF-16 LE"), "{message}");
+    assert!(!message.contains("invalid character"), "{message}");
+
+    // UTF-8: a surrogate encoded as if it were a character (ED A0 80) is not valid UTF-8.
+    let mut bytes = format!("{HEADER}1,A").into_bytes();
+    bytes.extend([0xED, 0xA0, 0x80]);
+    bytes.extend(b"nn,+1 1\n2,Bo,+1 2\n");
+    std::fs::write(hub.path("hr.csv"), bytes).unwrap();
+    let report = hub.run("hr", Profile::FullImport).await;
+    let outcomes = hub.all_outcomes(&report).await;
+    let errs = errors(&outcomes);
+    assert_eq!(errs.len(), 1, "{outcomes:#?}");
+    let message = errs[0].message.as_deref().unwrap_or_default();
+    assert!(message.contains("not valid UTF-8"), "{message}");
+    let anchors: Vec<String> = hub
+        .staged("hr")
+        .await
+        .into_iter()
+        .map(|s| s.anchor)
+        .collect();
+    assert_eq!(anchors, ["2"]);
+}

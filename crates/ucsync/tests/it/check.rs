@@ -30,7 +30,7 @@ kind = "ldapp"
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "connectors.a.colour: unknown key; allowed here: enterprise, kind, settings, rules",
+        "connectors.a.colour: unknown key; allowed here: enterprise, kind, settings, rules, character_rule",
         "connectors.a.settings.delimeter",
         "connectors.a.rules.scope",
         "connectors.a.rules.import_flows.mail",

@@ -263,8 +263,13 @@ async fn update(
         target = wanted;
     }
     let old = ch.old.clone().unwrap_or_default();
-    let before = ldap_values(c, ldap, t, &old).await.unwrap_or_default();
-    let after = ldap_values(c, ldap, t, &ch.attrs).await?;
+    let mut before = ldap_values(c, ldap, t, &old).await.unwrap_or_default();
+    let mut after = ldap_values(c, ldap, t, &ch.attrs).await?;
+    // The RDN's attribute is set by the rename; Active Directory refuses to modify it.
+    if let Some(name) = rdn_already_set(&target, &after) {
+        before.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        after.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+    }
     let mods = diff(&before, &after, &c.settings.references, t);
     if !mods.is_empty() {
         let r = ldap
@@ -276,6 +281,19 @@ async fn update(
         }
     }
     Ok(ExportResult::Done)
+}
+
+/// The RDN attribute of `target` when `after` gives it exactly the RDN's value: nothing to
+/// modify there.
+fn rdn_already_set(target: &str, after: &[(String, Vec<String>)]) -> Option<String> {
+    let (rdn, parent) = dn::split_first(target);
+    let (attr, _) = rdn.split_once('=')?;
+    let attr = attr.trim();
+    let (name, values) = after.iter().find(|(n, _)| n.eq_ignore_ascii_case(attr))?;
+    match values.as_slice() {
+        [one] if dn::same(&dn::build(attr, one, parent), target) => Some(name.clone()),
+        _ => None,
+    }
 }
 
 /// The DN an updated entry should have: the flows' `dn`, or its current parent with the RDN

@@ -14,7 +14,7 @@ use ucsync_model::{
 use super::config::{LdapSettings, Mode};
 use super::conn::{describe, op_failed};
 use super::sync::{self, SyncMessage};
-use super::{LdapConnector, dn, entry};
+use super::{LdapConnector, ad, dn, entry};
 
 /// What the watermark of an `openldap` connector holds.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -25,7 +25,7 @@ struct Watermark {
     spec: String,
 }
 
-fn spec(s: &LdapSettings) -> String {
+pub(super) fn spec(s: &LdapSettings) -> String {
     let text = format!(
         "{}|{}|{}",
         s.base_dn,
@@ -46,6 +46,7 @@ pub async fn import(
         c,
         deferred: Vec::new(),
         dropped_refs: 0,
+        seen: None,
     };
     let syncrepl = s.mode == Mode::OpenLdap && s.anchor.eq_ignore_ascii_case("entryUUID");
     let mut notes = Vec::new();
@@ -92,10 +93,21 @@ pub async fn import(
                 ..ImportSummary::default()
             }
         }
+        mode if s.mode == Mode::ActiveDirectory => {
+            ad::import(
+                &mut run,
+                &mut ldap,
+                sink,
+                mode,
+                request.watermark,
+                &mut notes,
+            )
+            .await?
+        }
         mode => {
             if mode == ImportMode::Delta {
                 notes.push(format!(
-                    "delta imports need mode = \"openldap\" with the entryUUID anchor (this connector uses {}), so everything was read",
+                    "delta imports need the entryUUID anchor in mode = \"openldap\" (this connector uses {}), or mode = \"active-directory\", so everything was read",
                     s.anchor
                 ));
             }
@@ -118,11 +130,27 @@ pub async fn import(
     })
 }
 
-struct Listing<'a> {
-    c: &'a LdapConnector,
+pub(super) struct Listing<'a> {
+    pub c: &'a LdapConnector,
     /// Records with references, sent once every DN they name is known.
     deferred: Vec<ImportRecord>,
     dropped_refs: usize,
+    /// The anchors of the entries of the configured object types seen, when asked for.
+    pub seen: Option<HashSet<String>>,
+}
+
+/// One search: base, filter, attributes and controls (the paged-results control is added).
+pub(super) struct Query {
+    pub base: String,
+    pub filter: String,
+    pub attrs: Vec<String>,
+    pub controls: Vec<RawControl>,
+}
+
+/// What a search does with its entries.
+pub(super) enum Out<'a> {
+    Stage(&'a mut dyn ImportSink),
+    Collect(&'a mut Vec<ResultEntry>),
 }
 
 /// How a content synchronization ended.
@@ -137,28 +165,46 @@ struct Refresh {
 
 impl Listing<'_> {
     /// A full listing, page by page.
-    async fn paged(
+    pub(super) async fn paged(
         &mut self,
         ldap: &mut Ldap,
         sink: &mut dyn ImportSink,
     ) -> Result<(), ConnectorError> {
-        let c = self.c;
-        let s = &c.settings;
-        let attrs = s.requested_attributes();
+        let s = &self.c.settings;
+        let query = Query {
+            base: s.base_dn.clone(),
+            filter: s.combined_filter(),
+            attrs: s.requested_attributes(),
+            controls: Vec::new(),
+        };
+        self.search(ldap, &query, Out::Stage(sink)).await
+    }
+
+    /// Runs `query` page by page, staging or collecting what it finds.
+    pub(super) async fn search(
+        &mut self,
+        ldap: &mut Ldap,
+        query: &Query,
+        mut out: Out<'_>,
+    ) -> Result<(), ConnectorError> {
+        let s = &self.c.settings;
         let mut cookie = Vec::new();
         loop {
-            let page: RawControl = PagedResults {
-                size: s.page_size,
-                cookie: cookie.clone(),
-            }
-            .into();
+            let mut controls = query.controls.clone();
+            controls.push(
+                PagedResults {
+                    size: s.page_size,
+                    cookie: cookie.clone(),
+                }
+                .into(),
+            );
             let mut stream = ldap
-                .with_controls(page)
+                .with_controls(controls)
                 .streaming_search(
-                    &s.base_dn,
+                    &query.base,
                     Scope::Subtree,
-                    &s.combined_filter(),
-                    attrs.clone(),
+                    &query.filter,
+                    query.attrs.clone(),
                 )
                 .await
                 .map_err(|e| op_failed(s, "the search", &e))?;
@@ -167,11 +213,14 @@ impl Listing<'_> {
                 .await
                 .map_err(|e| op_failed(s, "the search", &e))?
             {
-                self.entry(re, sink).await?;
+                match &mut out {
+                    Out::Stage(sink) => self.entry(re, &mut **sink).await?,
+                    Out::Collect(found) => found.push(re),
+                }
             }
             let result = stream.finish().await;
             if result.rc != 0 {
-                return Err(search_failed(s, &result));
+                return Err(search_failed(s, &query.base, &result));
             }
             cookie = result
                 .ctrls
@@ -258,7 +307,7 @@ impl Listing<'_> {
             )));
         }
         if result.rc != 0 {
-            return Err(search_failed(s, &result));
+            return Err(search_failed(s, &s.base_dn, &result));
         }
         if let Some(done) = sync::done(&result) {
             if done.cookie.is_some() {
@@ -313,6 +362,9 @@ impl Listing<'_> {
             }
         };
         c.cache.learn(&raw.dn, &anchor);
+        if let Some(seen) = &mut self.seen {
+            seen.insert(anchor.clone());
+        }
         let attrs = match entry::staged_attrs(t, &raw) {
             Ok(a) => a,
             Err(msg) => {
@@ -335,7 +387,7 @@ impl Listing<'_> {
     }
 
     /// Sends the records that carry references, each DN value turned into an anchor.
-    async fn flush_deferred(
+    pub(super) async fn flush_deferred(
         &mut self,
         ldap: &mut Ldap,
         sink: &mut dyn ImportSink,
@@ -376,11 +428,10 @@ impl Listing<'_> {
     }
 }
 
-fn search_failed(s: &LdapSettings, result: &ldap3::LdapResult) -> ConnectorError {
+fn search_failed(s: &LdapSettings, base: &str, result: &ldap3::LdapResult) -> ConnectorError {
     let what = format!(
-        "{}: the search below {} failed: {}",
+        "{}: the search below {base} failed: {}",
         s.url,
-        s.base_dn,
         describe(result, result.rc)
     );
     match result.rc {

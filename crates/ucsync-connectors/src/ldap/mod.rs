@@ -1,13 +1,19 @@
 //! The `ldap` connector: OpenLDAP and other LDAP v3 directories, and Active Directory.
 //!
 //! Imports list every configured object type with paged searches, or, for a delta, run an
-//! RFC 4533 content synchronization (refreshOnly) whose cookie is the watermark. Exports send
+//! RFC 4533 content synchronization (refreshOnly) whose cookie is the watermark; against
+//! Active Directory a delta reads what changed after each domain controller's USN. Exports send
 //! adds, minimal modifies, deletes and renames object by object with many operations in
 //! flight. References (group `member`) are DNs on the wire and anchors in the staging space.
 //!
 //! Modules: [`config`] (settings), [`conn`] (connect, bind, TLS, result messages), [`dn`],
-//! [`entry`] (reading entries), [`sync`] (RFC 4533 messages), [`import`], [`export`].
+//! [`entry`] (reading entries), [`sync`] (RFC 4533 messages), [`import`], [`ad`] (Active
+//! Directory deltas), [`export`].
 
+mod ad;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod ad_tests;
 mod config;
 mod conn;
 mod dn;

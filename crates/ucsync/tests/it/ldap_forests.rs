@@ -6,7 +6,7 @@ use ucsync_testkit::{Slapd, SlapdOptions};
 
 use crate::harness::{Env, counters};
 
-fn forest(suffix: &str) -> Slapd {
+pub fn forest(suffix: &str) -> Slapd {
     Slapd::start(SlapdOptions {
         suffix: suffix.to_owned(),
         ..SlapdOptions::default()
@@ -19,7 +19,7 @@ fn user(uid: &str, people: &str, phone: &str) -> String {
     )
 }
 
-fn ldap_connector(name: &str, s: &Slapd, types: &str, extra: &str) -> String {
+pub fn ldap_connector(name: &str, s: &Slapd, types: &str, extra: &str) -> String {
     format!(
         r#"
 [connectors.{name}]
@@ -64,7 +64,7 @@ telephoneNumber = "telephoneNumber"
 member = "member"
 "#;
 
-const CENTRAL_TYPES: &str = r#"
+pub const CENTRAL_TYPES: &str = r#"
 [[connectors.NAME.settings.object_types]]
 name = "contact"
 base = "ou=Contacts,BASE"

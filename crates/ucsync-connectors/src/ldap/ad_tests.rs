@@ -1,0 +1,385 @@
+//! `mode = "active-directory"` against a real Samba AD DC (ucsync-testkit): objectGUID anchors,
+//! and delta imports from the `uSNChanged` watermark with tombstones read through the
+//! ShowDeleted control.
+
+use std::sync::Arc;
+
+use ucsync_model::{
+    Connector, ConnectorError, ConnectorFactory, ImportMode, ImportRequest, ImportSummary,
+};
+use ucsync_testkit::SambaDc;
+
+use crate::Connectors;
+use crate::test_sink::MemorySink;
+
+fn connector(dc: &SambaDc, base: &str) -> Arc<dyn Connector> {
+    let text = format!(
+        r#"
+url = "{uri}"
+mode = "active-directory"
+bind_dn = "{dn}"
+password = "{pw}"
+base_dn = "{base}"
+references = ["member"]
+page_size = 3
+[[object_types]]
+name = "person"
+object_classes = ["user"]
+filter = "(!(objectClass=computer))"
+attributes = ["sAMAccountName", "cn", "telephoneNumber"]
+[[object_types]]
+name = "group"
+object_classes = ["group"]
+attributes = ["cn", "member"]
+"#,
+        uri = dc.uri(),
+        dn = dc.admin_dn(),
+        pw = dc.admin_pw(),
+    );
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let problems = Connectors.validate("ldap", &table, "connectors.ad.settings");
+    assert!(problems.is_empty(), "{problems:?}");
+    Connectors
+        .build("ad", "ldap", &table, std::path::Path::new("."))
+        .unwrap()
+}
+
+async fn import(
+    c: &Arc<dyn Connector>,
+    sink: &mut MemorySink,
+    mode: ImportMode,
+    watermark: Option<String>,
+) -> Result<ImportSummary, ConnectorError> {
+    sink.next_run();
+    c.import(
+        ImportRequest {
+            mode,
+            watermark,
+            status_file: None,
+        },
+        sink,
+    )
+    .await
+}
+
+fn account(sink: &MemorySink, anchor: &str) -> String {
+    sink.staged
+        .get(anchor)
+        .and_then(|(_, a)| a.get("sAMAccountName").first().cloned())
+        .unwrap_or_else(|| format!("<{anchor} not staged>"))
+}
+
+fn anchor_of(sink: &MemorySink, cn: &str) -> String {
+    sink.staged
+        .iter()
+        .find(|(_, (_, a))| a.get("cn").first().map(String::as_str) == Some(cn))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| panic!("{cn} not staged"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_imports_read_only_what_changed_since_the_usn_watermark() {
+    let dc = SambaDc::start();
+    let staff = dc.add_ou("Staff");
+    let elsewhere = dc.add_ou("Elsewhere");
+    let user = |sam: &str, ou: &str| {
+        format!(
+            "dn: CN={sam},{ou}\nobjectClass: user\ncn: {sam}\nsAMAccountName: {sam}\ntelephoneNumber: +1 555 0100\n\n"
+        )
+    };
+    let mut ldif: String = ["ann", "bob", "cyd", "dan", "fay"]
+        .iter()
+        .map(|u| user(u, &staff))
+        .collect();
+    ldif.push_str(&format!(
+        "dn: CN=team,{staff}\nobjectClass: group\ncn: team\nsAMAccountName: team\nmember: CN=ann,{staff}\nmember: CN=bob,{staff}\n"
+    ));
+    dc.ldapadd(&ldif);
+    let c = connector(&dc, &staff);
+
+    // A full import: five people and the group, its members as objectGUIDs.
+    let mut sink = MemorySink::new();
+    let full = import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(sink.staged.len(), 6, "{:?}", sink.staged);
+    assert_eq!(sink.listings_ended, 1);
+    let ann = anchor_of(&sink, "ann");
+    let bob = anchor_of(&sink, "bob");
+    let cyd = anchor_of(&sink, "cyd");
+    let dan = anchor_of(&sink, "dan");
+    assert_eq!(ann.len(), 36, "objectGUID as text: {ann}");
+    let team = anchor_of(&sink, "team");
+    let mut members = sink.staged[&team].1.get("member").to_vec();
+    members.sort();
+    let mut want = vec![ann.clone(), bob.clone()];
+    want.sort();
+    assert_eq!(members, want);
+    let watermark = full
+        .watermark
+        .expect("a full import leaves a USN watermark");
+    assert!(watermark.contains("\"usn\""), "{watermark}");
+
+    // Nothing changed: a delta reads nothing and deletes nothing.
+    let quiet = import(&c, &mut sink, ImportMode::Delta, Some(watermark))
+        .await
+        .unwrap();
+    assert!(sink.objects.is_empty(), "{:?}", sink.anchors());
+    assert!(sink.deletes.is_empty(), "{:?}", sink.deletes);
+    assert_eq!(sink.listings_ended, 1, "a delta is not a listing");
+    assert!(
+        quiet
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("changes after USN"),
+        "{:?}",
+        quiet.note
+    );
+
+    // Changes in scope: an add, a modify, a rename, a delete, a move out of the base; and
+    // changes outside the scope that must not arrive.
+    dc.ldapadd(&user("eve", &staff));
+    dc.ldapmodify(&format!(
+        "dn: CN=ann,{staff}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 0199\n"
+    ));
+    dc.ldapmodrdn(&format!("CN=bob,{staff}"), "CN=robert", true, None);
+    dc.ldapdelete(&format!("CN=cyd,{staff}"));
+    dc.ldapmodrdn(&format!("CN=dan,{staff}"), "CN=dan", true, Some(&elsewhere));
+    dc.ldapadd(&user("zed", &elsewhere));
+    dc.add_user("outsider");
+
+    let delta = import(&c, &mut sink, ImportMode::Delta, quiet.watermark)
+        .await
+        .unwrap();
+    let mut changed: Vec<String> = sink.anchors().iter().map(|a| account(&sink, a)).collect();
+    changed.sort();
+    assert_eq!(changed, ["ann", "bob", "eve"], "{:?}", sink.objects);
+    assert_eq!(
+        sink.object(&ann).attrs.get("telephoneNumber"),
+        ["+1 555 0199"]
+    );
+    let renamed = sink.object(&bob);
+    assert_eq!(renamed.attrs.get("cn"), ["robert"]);
+    assert!(
+        renamed
+            .locator
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .starts_with("cn=robert,ou=staff"),
+        "{:?}",
+        renamed.locator
+    );
+    let mut gone = sink.deletes.clone();
+    gone.sort();
+    let mut want = vec![cyd, dan];
+    want.sort();
+    assert_eq!(gone, want, "the tombstone and the moved-out user");
+    assert!(sink.errors.is_empty(), "{:?}", sink.errors);
+    assert_eq!(sink.listings_ended, 1);
+
+    // The next delta starts after all that: nothing again.
+    import(&c, &mut sink, ImportMode::Delta, delta.watermark)
+        .await
+        .unwrap();
+    assert!(sink.objects.is_empty(), "{:?}", sink.anchors());
+    assert!(sink.deletes.is_empty(), "{:?}", sink.deletes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watermark_of_another_domain_controller_reads_everything_with_a_note() {
+    let dc = SambaDc::start();
+    let staff = dc.add_ou("Staff");
+    dc.add_user("solo");
+    let c = connector(&dc, &staff);
+    let mut sink = MemorySink::new();
+    let foreign = r#"{"spec":"x","usn":{"00000000-0000-0000-0000-000000000000":5}}"#;
+    let summary = import(&c, &mut sink, ImportMode::Delta, Some(foreign.to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(sink.listings_ended, 1, "everything was read");
+    let note = summary.note.unwrap_or_default();
+    assert!(note.contains("everything was read"), "{note}");
+
+    // Same object types, but another domain controller's USN.
+    let own = summary.watermark.unwrap();
+    let mut w: serde_json::Value = serde_json::from_str(&own).unwrap();
+    let spec = w["spec"].clone();
+    w = serde_json::json!({"spec": spec, "usn": {"11111111-1111-1111-1111-111111111111": 5}});
+    let summary = import(&c, &mut sink, ImportMode::Delta, Some(w.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(sink.listings_ended, 2);
+    let note = summary.note.unwrap_or_default();
+    assert!(note.contains("has no watermark yet"), "{note}");
+    let kept: serde_json::Value = serde_json::from_str(&summary.watermark.unwrap()).unwrap();
+    assert_eq!(
+        kept["usn"].as_object().map(|m| m.len()),
+        Some(2),
+        "both domain controllers' USNs are kept: {kept}"
+    );
+}
+
+#[tokio::test]
+async fn an_openldap_server_in_active_directory_mode_is_a_clear_error() {
+    let slapd = ucsync_testkit::Slapd::start(ucsync_testkit::SlapdOptions::default());
+    let text = format!(
+        r#"
+url = "{}"
+mode = "active-directory"
+bind_dn = "{}"
+password = "{}"
+base_dn = "{}"
+[[object_types]]
+name = "person"
+object_classes = ["inetOrgPerson"]
+attributes = ["cn"]
+"#,
+        slapd.uri(),
+        slapd.root_dn(),
+        slapd.root_pw(),
+        slapd.suffix()
+    );
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let c = Connectors
+        .build("ad", "ldap", &table, std::path::Path::new("."))
+        .unwrap();
+    let mut sink = MemorySink::new();
+    let err = import(&c, &mut sink, ImportMode::Delta, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("highestCommittedUSN"), "{err}");
+    assert!(err.contains("mode = \"openldap\""), "{err}");
+    assert!(sink.deletes.is_empty() && sink.listings_ended == 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_to_active_directory_add_modify_rename_and_delete_by_object_guid() {
+    use ucsync_model::{Attrs, ExportChange, ExportOp, ExportResult};
+
+    let dc = SambaDc::start();
+    let contacts = dc.add_ou("Contacts");
+    let text = format!(
+        r#"
+url = "{uri}"
+mode = "active-directory"
+bind_dn = "{dn}"
+password = "{pw}"
+base_dn = "{base}"
+references = ["member"]
+[[object_types]]
+name = "contact"
+base = "{contacts}"
+object_classes = ["contact"]
+attributes = ["cn", "displayName", "mail", "telephoneNumber"]
+rdn = "cn"
+[[object_types]]
+name = "group"
+base = "{contacts}"
+object_classes = ["group"]
+attributes = ["cn", "sAMAccountName", "member"]
+rdn = "cn"
+"#,
+        uri = dc.uri(),
+        dn = dc.admin_dn(),
+        pw = dc.admin_pw(),
+        base = dc.base_dn(),
+    );
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let c = Connectors
+        .build("ad", "ldap", &table, std::path::Path::new("."))
+        .unwrap();
+    let change =
+        |anchor: &str, object_type: &str, op, attrs: Attrs, old: Option<Attrs>| ExportChange {
+            anchor: anchor.to_owned(),
+            object_type: object_type.to_owned(),
+            op,
+            attrs,
+            old,
+        };
+
+    let mut attrs = Attrs::new();
+    attrs.set_one("cn", "Eve Example");
+    attrs.set_one("displayName", "Eve Example");
+    attrs.set_one("mail", "eve@example.test");
+    let provisional = c.anchor_for("contact", &attrs).unwrap();
+    let results = c
+        .export_changes(&[change(
+            &provisional,
+            "contact",
+            ExportOp::Add,
+            attrs.clone(),
+            None,
+        )])
+        .await
+        .unwrap();
+    let ExportResult::DoneWithAnchor(eve) = &results[0] else {
+        panic!("{results:?}")
+    };
+    let found = dc.search(&contacts, "(cn=Eve Example)", &["objectGUID"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        super::entry::uuid_text(
+            &found[0].bytes("objectGUID")[0],
+            super::Mode::ActiveDirectory
+        )
+        .as_deref(),
+        Some(eve.as_str()),
+        "the anchor read back is the objectGUID"
+    );
+
+    // A group of that contact: the member anchor becomes the contact's DN.
+    let mut group = Attrs::new();
+    group.set_one("cn", "uc-team");
+    group.set_one("sAMAccountName", "uc-team");
+    group.set("member", vec![eve.clone()]);
+    let results = c
+        .export_changes(&[change("uc-team", "group", ExportOp::Add, group, None)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(results[0], ExportResult::DoneWithAnchor(_)),
+        "{results:?}"
+    );
+    let g = dc
+        .get(&format!("CN=uc-team,{contacts}"), &["member"])
+        .expect("the group");
+    assert_eq!(
+        g.attrs["member"]
+            .iter()
+            .map(|m| m.to_ascii_lowercase())
+            .collect::<Vec<_>>(),
+        [format!("cn=eve example,{contacts}").to_ascii_lowercase()]
+    );
+
+    // Modify one value and rename (cn is the rdn).
+    let mut old = attrs.clone();
+    old.set_one("dn", format!("CN=Eve Example,{contacts}"));
+    let mut new = attrs.clone();
+    new.set_one("cn", "Eva Example");
+    new.set_one("telephoneNumber", "+1 555 0100");
+    let results = c
+        .export_changes(&[change(eve, "contact", ExportOp::Update, new, Some(old))])
+        .await
+        .unwrap();
+    assert_eq!(results, [ExportResult::Done]);
+    let e = dc
+        .get(
+            &format!("CN=Eva Example,{contacts}"),
+            &["telephoneNumber", "mail"],
+        )
+        .expect("renamed contact");
+    assert_eq!(e.attrs["telephoneNumber"], ["+1 555 0100"]);
+    assert_eq!(e.attrs["mail"], ["eve@example.test"]);
+
+    // Delete by anchor alone: the DN is found by <GUID=…>.
+    let fresh = Connectors
+        .build("ad", "ldap", &table, std::path::Path::new("."))
+        .unwrap();
+    let results = fresh
+        .export_changes(&[change(eve, "contact", ExportOp::Delete, Attrs::new(), None)])
+        .await
+        .unwrap();
+    assert_eq!(results, [ExportResult::Done]);
+    assert_eq!(dc.count(&contacts, "(objectClass=contact)"), 0);
+}

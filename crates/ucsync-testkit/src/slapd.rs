@@ -30,10 +30,20 @@ pub struct SlapdOptions {
     pub suffix: String,
     /// The password of the rootdn `cn=admin,<suffix>`; `secret` by default.
     pub root_pw: String,
-    /// Load syncprov and put the overlay on the database (`syncprov-checkpoint 100 1`,
-    /// `syncprov-sessionlog 10000`), so the server offers content synchronization (RFC 4533)
-    /// and the entryCSN/contextCSN bookkeeping. On by default.
+    /// Load syncprov and put the overlay on the database (`syncprov-checkpoint 100 1` and the
+    /// two options below), so the server offers content synchronization (RFC 4533) and the
+    /// entryCSN/contextCSN bookkeeping. On by default.
     pub syncprov: bool,
+    /// `syncprov-sessionlog N`: how many write operations (adds excepted) the in-memory session
+    /// log keeps, so that a refresh from a cookie the log reaches back to learns of deletes
+    /// without a present phase. `Some(10000)` by default; `None` for no session log.
+    pub syncprov_sessionlog: Option<u32>,
+    /// `syncprov-reloadhint TRUE`: honor the reloadHint flag of the Sync Request control. A
+    /// cookie the server can no longer serve (the session log does not reach back to it and
+    /// every entry changed since) is then refused with e-syncRefreshRequired (result code
+    /// 4096, "sync cookie is stale"); without it slapd ignores such a cookie and answers with
+    /// a present phase. Off by default, as in slapd.
+    pub syncprov_reloadhint: bool,
     /// `dbnosync`: no fsync per transaction (faster bulk loads, for benchmarks).
     pub dbnosync: bool,
     /// Make the database a syncrepl consumer of this provider URI (`rid=001`,
@@ -68,6 +78,8 @@ impl Default for SlapdOptions {
             suffix: "dc=example,dc=com".to_owned(),
             root_pw: "secret".to_owned(),
             syncprov: true,
+            syncprov_sessionlog: Some(10_000),
+            syncprov_reloadhint: false,
             dbnosync: false,
             consumer_of: None,
             tls: false,
@@ -287,7 +299,12 @@ impl Slapd {
             let _ = writeln!(c);
             let _ = writeln!(c, "overlay syncprov");
             let _ = writeln!(c, "syncprov-checkpoint 100 1");
-            let _ = writeln!(c, "syncprov-sessionlog 10000");
+            if let Some(n) = o.syncprov_sessionlog {
+                let _ = writeln!(c, "syncprov-sessionlog {n}");
+            }
+            if o.syncprov_reloadhint {
+                let _ = writeln!(c, "syncprov-reloadhint TRUE");
+            }
         }
         c
     }

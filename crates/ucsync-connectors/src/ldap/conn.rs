@@ -129,6 +129,16 @@ pub fn unreachable(s: &LdapSettings, e: &LdapError) -> ConnectorError {
 
 /// An LDAP result as a message: the code's name, the server's text, referrals by URL.
 pub fn describe(r: &LdapResult, rc: u32) -> String {
+    describe_as(r, rc, None)
+}
+
+/// A per-object failure: what was being done to which entry, then the result; when the
+/// server refused the access, the message names the account that lacks it.
+pub fn failed(s: &LdapSettings, what: &str, r: &LdapResult) -> String {
+    format!("{what}: {}", describe_as(r, r.rc, Some(&s.bind)))
+}
+
+fn describe_as(r: &LdapResult, rc: u32, bind: Option<&Bind>) -> String {
     let name = rc_name(rc);
     let mut msg = format!("{name} (result code {rc})");
     if !r.text.is_empty() {
@@ -140,9 +150,22 @@ pub fn describe(r: &LdapResult, rc: u32) -> String {
             r.refs.join(", ")
         ));
     }
-    if let Some(hint) = rc_hint(rc) {
-        msg.push_str("; ");
-        msg.push_str(hint);
+    match (rc, bind) {
+        (50, Some(Bind::Anonymous)) => msg.push_str(
+            "; an anonymous bind may not do this: set bind_dn and the password of an account that may",
+        ),
+        (50, Some(Bind::Simple { dn, .. })) => msg.push_str(&format!(
+            "; the bind DN \"{dn}\" lacks the access rights for this: grant them on the server (an access rule giving it write access there), or bind as an account that has them"
+        )),
+        (50, Some(Bind::SaslExternal)) => msg.push_str(
+            "; the SASL EXTERNAL identity lacks the access rights for this: grant them on the server, or bind as an account that has them",
+        ),
+        _ => {
+            if let Some(hint) = rc_hint(rc) {
+                msg.push_str("; ");
+                msg.push_str(hint);
+            }
+        }
     }
     msg
 }
@@ -199,10 +222,14 @@ fn rc_hint(rc: u32) -> Option<&'static str> {
         19 | 21 => {
             "a value does not fit the attribute's syntax or constraints: fix the flow that computes it"
         }
-        32 => "the entry or its parent does not exist",
-        34 => "the DN is not valid: check the rdn, container and base settings",
+        32 => {
+            "the entry or its parent does not exist, or the bind DN may not see it (servers answer noSuchObject for entries their access rules hide)"
+        }
+        34 => {
+            "the server does not accept this DN (RFC 4514 syntax, with attribute types its schema knows): check rdn, container and base_dn, or the export flow that computes dn"
+        }
         50 => {
-            "the bind DN may not do this: grant it access on the server or bind as an account that has it"
+            "the bind DN lacks the access rights for this: grant them on the server, or bind as an account that has them"
         }
         51 | 52 => "the server is busy or unavailable: try again later",
         53 => "the server refuses this operation: check its restrictions (e.g. read-only replica)",

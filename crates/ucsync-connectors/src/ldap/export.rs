@@ -1,6 +1,9 @@
 //! Export: adds, minimal modifies, deletes and renames (modrdn), many operations in flight on
 //! one connection. Reference values (anchors of other entries) become DNs; a missing parent is
-//! an error, or is created when `create_parents` is on.
+//! an error, or is created when `create_parents` is on. Every failure is the object's own
+//! (the others go on), names the entry and says what to do, and leaves the entry as it was:
+//! what can be checked is checked before the first write, and a rename whose modify fails is
+//! undone.
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -9,8 +12,11 @@ use ldap3::{Ldap, Mod};
 use ucsync_model::{Attrs, ConnectorError, ExportChange, ExportOp, ExportResult};
 
 use super::config::{LdapSettings, ObjectType, is_dn};
-use super::conn::describe;
+use super::conn::failed;
 use super::{LdapConnector, dn};
+
+/// What to do about a `dn` that is not a DN.
+const DN_ADVICE: &str = "fix the export flow of dn: in a value, , + \" \\ < > ; and a leading # or space need a \\ before them (RFC 4514); or drop that flow and let rdn and container build the DN, which escapes the value";
 
 pub async fn export(
     c: &LdapConnector,
@@ -58,13 +64,16 @@ async fn one(
             let Some(target) = target else {
                 return Ok(ExportResult::Done);
             };
-            let r = ldap.delete(&target).await.map_err(|e| e.to_string())?;
+            let r = ldap
+                .delete(&target)
+                .await
+                .map_err(|e| format!("delete {target}: {e}"))?;
             match r.rc {
                 0 | 32 => {
                     c.cache.forget(&target, &ch.anchor);
                     Ok(ExportResult::Done)
                 }
-                rc => Err(format!("delete {target}: {}", describe(&r, rc))),
+                _ => Err(failed(&c.settings, &format!("delete {target}"), &r)),
             }
         }
     }
@@ -73,12 +82,11 @@ async fn one(
 /// The DN a new entry gets: the `dn` an export flow computed, or `rdn=value,container`.
 pub fn new_dn(t: &ObjectType, attrs: &Attrs) -> Result<String, String> {
     if let Some(d) = attrs.get("dn").first() {
-        return if is_dn(d) {
-            Ok(d.clone())
-        } else {
-            Err(format!(
-                "the dn \"{d}\" computed by the export flows is not a DN"
-            ))
+        return match dn::check(d) {
+            Ok(()) => Ok(d.clone()),
+            Err(why) => Err(format!(
+                "the dn \"{d}\" computed by the export flows is not a DN ({why}); {DN_ADVICE}"
+            )),
         };
     }
     let staged = t.staged_name(&t.rdn).unwrap_or(&t.rdn);
@@ -91,33 +99,76 @@ pub fn new_dn(t: &ObjectType, attrs: &Attrs) -> Result<String, String> {
     }
 }
 
-/// The LDAP attributes and values of a staged state, references as DNs.
+/// The LDAP attributes and values of a staged state, references as DNs. A reference that
+/// names no entry fails, unless `unknown` is given: then it is left out and its attribute
+/// listed there (for the state last read, which may name entries deleted since).
 async fn ldap_values(
     c: &LdapConnector,
     ldap: &mut Ldap,
     t: &ObjectType,
     attrs: &Attrs,
+    mut unknown: Option<&mut Vec<String>>,
 ) -> Result<Vec<(String, Vec<String>)>, String> {
     let mut out = Vec::new();
     for (staged, values) in attrs.iter() {
         let Some(name) = t.ldap_name(staged) else {
             continue;
         };
-        if values.is_empty() {
-            continue;
-        }
         let values = if c.settings.references.iter().any(|r| r == staged) {
             let mut dns = Vec::with_capacity(values.len());
             for v in values {
-                dns.push(reference_dn(c, ldap, v).await?);
+                match (reference_dn(c, ldap, v).await, unknown.as_deref_mut()) {
+                    (Ok(d), _) => dns.push(d),
+                    (Err(_), Some(list)) => list.push(name.to_owned()),
+                    (Err(e), None) => return Err(format!("{name}: {e}")),
+                }
             }
             dns
         } else {
             values.to_vec()
         };
-        out.push((name.to_owned(), values));
+        if !values.is_empty() {
+            out.push((name.to_owned(), values));
+        }
     }
     Ok(out)
+}
+
+/// Replaces the values of `names` in `values` with what the entry at `dn` holds now.
+async fn live_values(
+    c: &LdapConnector,
+    ldap: &mut Ldap,
+    dn: &str,
+    names: &[String],
+    values: &mut Vec<(String, Vec<String>)>,
+) -> Result<(), String> {
+    let what = format!("reading {} of {dn}", names.join(", "));
+    let found = ldap
+        .with_timeout(c.settings.timeout)
+        .search(dn, ldap3::Scope::Base, "(objectClass=*)", names.to_vec())
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    if found.1.rc != 0 {
+        return Err(failed(&c.settings, &what, &found.1));
+    }
+    let live = found
+        .0
+        .into_iter()
+        .find_map(|re| super::entry::parse(re.0))
+        .unwrap_or_default();
+    for name in names {
+        let now: Vec<String> = live
+            .get(name)
+            .unwrap_or(&[])
+            .iter()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect();
+        values.retain(|(n, _)| n != name);
+        if !now.is_empty() {
+            values.push((name.clone(), now));
+        }
+    }
+    Ok(())
 }
 
 /// The DN of the entry a reference value names: a DN already, or an anchor.
@@ -147,26 +198,27 @@ async fn add(
             v => v.iter().cloned().collect(),
         },
     )];
-    for (name, values) in ldap_values(c, ldap, t, attrs).await? {
+    for (name, values) in ldap_values(c, ldap, t, attrs, None)
+        .await
+        .map_err(|e| format!("add {target}: {e}"))?
+    {
         entry.push((name, values.into_iter().collect()));
     }
-    let mut r = ldap
-        .add(&target, entry.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let sent = |e: ldap3::LdapError| format!("add {target}: {e}");
+    let mut r = ldap.add(&target, entry.clone()).await.map_err(sent)?;
     if r.rc == 32 && s.create_parents {
         create_parents(ldap, s, dn::split_first(&target).1).await?;
-        r = ldap.add(&target, entry).await.map_err(|e| e.to_string())?;
+        r = ldap.add(&target, entry).await.map_err(sent)?;
     }
     match r.rc {
         0 => {}
         32 => {
             return Err(format!(
-                "add {target}: the parent {} does not exist; create it, or set create_parents = true",
+                "add {target}: the parent {} does not exist, or the bind DN may not see it; create it, or set create_parents = true",
                 dn::split_first(&target).1
             ));
         }
-        rc => return Err(format!("add {target}: {}", describe(&r, rc))),
+        _ => return Err(failed(s, &format!("add {target}"), &r)),
     }
     match c.anchor_at(ldap, &target).await? {
         Some(anchor) => Ok(ExportResult::DoneWithAnchor(anchor)),
@@ -205,9 +257,12 @@ async fn create_parents(ldap: &mut Ldap, s: &LdapSettings, parent: &str) -> Resu
             ("objectClass", HashSet::from([class])),
             (attr, HashSet::from([value.as_str()])),
         ];
-        let r = ldap.add(&d, entry).await.map_err(|e| e.to_string())?;
+        let r = ldap
+            .add(&d, entry)
+            .await
+            .map_err(|e| format!("creating the parent {d}: {e}"))?;
         if r.rc != 0 && r.rc != 68 {
-            return Err(format!("creating the parent {d}: {}", describe(&r, r.rc)));
+            return Err(failed(s, &format!("creating the parent {d}"), &r));
         }
     }
     Ok(())
@@ -234,53 +289,132 @@ async fn update(
     t: &ObjectType,
     ch: &ExportChange,
 ) -> Result<ExportResult, String> {
-    let Some(mut target) = current_dn(c, ldap, ch).await? else {
+    let s = &c.settings;
+    let Some(current) = current_dn(c, ldap, ch).await? else {
         return Err(format!(
             "no entry with {} {} exists any more; the next import removes it",
-            c.settings.anchor, ch.anchor
+            s.anchor, ch.anchor
         ));
     };
     // A rename when the DN the flows give differs from where the entry is.
-    let wanted = renamed_dn(t, &target, &ch.attrs, ch.old.as_ref());
-    if let Some(wanted) = wanted
-        && !dn::same(&wanted, &target)
-    {
-        let (rdn, parent) = dn::split_first(&wanted);
-        let old_parent = dn::split_first(&target).1;
-        let superior = (!dn::same(parent, old_parent)).then_some(parent);
-        let r = ldap
-            .modifydn(&target, rdn, true, superior)
-            .await
-            .map_err(|e| e.to_string())?;
-        if r.rc != 0 {
-            return Err(format!(
-                "rename {target} to {wanted}: {}",
-                describe(&r, r.rc)
-            ));
+    let rename = match renamed_dn(t, &current, &ch.attrs, ch.old.as_ref()) {
+        Some(wanted) if !dn::same(&wanted, &current) => {
+            dn::check(&wanted).map_err(|why| {
+                format!(
+                    "cannot rename {current} to \"{wanted}\": it is not a DN ({why}); {DN_ADVICE}"
+                )
+            })?;
+            Some(wanted)
         }
-        c.cache.forget(&target, &ch.anchor);
-        c.cache.learn(&wanted, &ch.anchor);
-        target = wanted;
-    }
+        _ => None,
+    };
+    // Everything the modify needs is resolved before the first write.
     let old = ch.old.clone().unwrap_or_default();
-    let mut before = ldap_values(c, ldap, t, &old).await.unwrap_or_default();
-    let mut after = ldap_values(c, ldap, t, &ch.attrs).await?;
+    let mut unknown = Vec::new();
+    let mut before = ldap_values(c, ldap, t, &old, Some(&mut unknown)).await?;
+    if !unknown.is_empty() {
+        // The last import named an entry gone since: what the entry holds now is the truth.
+        unknown.dedup();
+        live_values(c, ldap, &current, &unknown, &mut before).await?;
+    }
+    let mut after = ldap_values(c, ldap, t, &ch.attrs, None)
+        .await
+        .map_err(|e| format!("modify {current}: {e}"))?;
+    let mut target = current.clone();
+    if let Some(wanted) = &rename {
+        let (rdn, parent) = dn::split_first(wanted);
+        let old_parent = dn::split_first(&current).1;
+        let superior = (!dn::same(parent, old_parent)).then_some(parent);
+        let what = format!("rename {current} to {wanted}");
+        let r = ldap
+            .modifydn(&current, rdn, true, superior)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        if r.rc != 0 {
+            return Err(failed(s, &what, &r));
+        }
+        c.cache.forget(&current, &ch.anchor);
+        c.cache.learn(wanted, &ch.anchor);
+        renamed_values(&mut before, &current, wanted);
+        target = wanted.clone();
+    }
     // The RDN's attribute is set by the rename; Active Directory refuses to modify it.
     if let Some(name) = rdn_already_set(&target, &after) {
         before.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
         after.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
     }
-    let mods = diff(&before, &after, &c.settings.references, t);
-    if !mods.is_empty() {
-        let r = ldap
-            .modify(&target, mods)
-            .await
-            .map_err(|e| e.to_string())?;
-        if r.rc != 0 {
-            return Err(format!("modify {target}: {}", describe(&r, r.rc)));
-        }
+    let mods = diff(&before, &after, &s.references, t);
+    if mods.is_empty() {
+        return Ok(ExportResult::Done);
     }
-    Ok(ExportResult::Done)
+    let what = format!("modify {target}");
+    let error = match ldap.modify(&target, mods).await {
+        Ok(r) if r.rc == 0 => return Ok(ExportResult::Done),
+        Ok(r) => failed(s, &what, &r),
+        Err(e) => format!("{what}: {e}"),
+    };
+    match rename {
+        Some(_) => Err(undo_rename(c, ldap, &ch.anchor, &target, &current, error).await),
+        None => Err(error),
+    }
+}
+
+/// Moves a renamed entry back after its modify failed, so that the change stays pending
+/// against the entry as the last import saw it; the message says whether that worked.
+async fn undo_rename(
+    c: &LdapConnector,
+    ldap: &mut Ldap,
+    anchor: &str,
+    renamed: &str,
+    original: &str,
+    error: String,
+) -> String {
+    let (rdn, parent) = dn::split_first(original);
+    let superior = (!dn::same(parent, dn::split_first(renamed).1)).then_some(parent);
+    match ldap.modifydn(renamed, rdn, true, superior).await {
+        Ok(r) if r.rc == 0 => {
+            c.cache.forget(renamed, anchor);
+            c.cache.learn(original, anchor);
+            format!(
+                "{error}; the rename to {renamed} was undone, so the entry is unchanged at {original}"
+            )
+        }
+        Ok(r) => format!(
+            "{error}; the entry was renamed to {renamed} but not modified, and moving it back failed ({}); the next import reads it there",
+            failed(&c.settings, "rename", &r)
+        ),
+        Err(e) => format!(
+            "{error}; the entry was renamed to {renamed} but not modified, and moving it back failed ({e}); the next import reads it there"
+        ),
+    }
+}
+
+/// The values the entry holds after a modrdn with deleteoldrdn: the old RDN's value gone from
+/// its attribute, the new one there.
+fn renamed_values(values: &mut Vec<(String, Vec<String>)>, from: &str, to: &str) {
+    let (Some((old_t, old_v)), Some((new_t, new_v))) = (dn::first_ava(from), dn::first_ava(to))
+    else {
+        return;
+    };
+    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    if let Some((_, vals)) = values
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&old_t))
+    {
+        vals.retain(|v| !same(v, &old_v));
+    }
+    match values
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(&new_t))
+    {
+        Some((_, vals)) => {
+            if !vals.iter().any(|v| same(v, &new_v)) {
+                vals.push(new_v);
+            }
+        }
+        None => values.push((new_t, vec![new_v])),
+    }
+    values.retain(|(_, v)| !v.is_empty());
 }
 
 /// The RDN attribute of `target` when `after` gives it exactly the RDN's value: nothing to
@@ -308,10 +442,18 @@ fn renamed_dn(t: &ObjectType, current: &str, attrs: &Attrs, old: Option<&Attrs>)
         return Some(d.clone());
     }
     let staged = t.staged_name(&t.rdn).unwrap_or(&t.rdn);
-    let value = attrs.get(staged).first()?;
+    let values = attrs.get(staged);
+    let value = values.first()?;
     let (rdn, parent) = dn::split_first(current);
     let (attr, _) = rdn.split_once('=')?;
     if !attr.trim().eq_ignore_ascii_case(&t.rdn) {
+        return None;
+    }
+    // The entry keeps its name while the rdn attribute still holds the value it is named by.
+    if values
+        .iter()
+        .any(|v| dn::same(&dn::build(attr.trim(), v, parent), current))
+    {
         return None;
     }
     Some(dn::build(attr.trim(), value, parent))

@@ -18,6 +18,8 @@ mod config;
 mod conn;
 mod dn;
 mod entry;
+#[cfg(test)]
+mod error_tests;
 mod export;
 mod import;
 mod sync;

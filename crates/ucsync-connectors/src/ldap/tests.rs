@@ -12,7 +12,7 @@ use ucsync_testkit::{Slapd, SlapdOptions};
 use crate::Connectors;
 use crate::test_sink::MemorySink;
 
-fn settings(slapd: &Slapd, extra: &str) -> toml::Table {
+pub(super) fn settings(slapd: &Slapd, extra: &str) -> toml::Table {
     let text = format!(
         r#"
 url = "{uri}"
@@ -42,7 +42,7 @@ attributes = ["cn", "member"]
     toml::from_str(&text).unwrap()
 }
 
-fn build(table: &toml::Table) -> Arc<dyn Connector> {
+pub(super) fn build(table: &toml::Table) -> Arc<dyn Connector> {
     let problems = Connectors.validate("ldap", table, "connectors.t.settings");
     assert!(problems.is_empty(), "{problems:?}");
     Connectors
@@ -50,14 +50,14 @@ fn build(table: &toml::Table) -> Arc<dyn Connector> {
         .unwrap()
 }
 
-fn person(uid: &str, people: &str) -> String {
+pub(super) fn person(uid: &str, people: &str) -> String {
     format!(
         "dn: uid={uid},{people}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {uid} Name\nsn: Name\nmail: {uid}@example.com\n\n"
     )
 }
 
 /// A slapd with ou=people (3 users) and ou=groups (one group of two of them).
-fn seeded() -> Slapd {
+pub(super) fn seeded() -> Slapd {
     let slapd = Slapd::start(SlapdOptions::default());
     let people = slapd.add_ou("people");
     let groups = slapd.add_ou("groups");
@@ -72,7 +72,7 @@ fn seeded() -> Slapd {
     slapd
 }
 
-async fn import(
+pub(super) async fn import(
     c: &Arc<dyn Connector>,
     sink: &mut MemorySink,
     mode: ImportMode,
@@ -90,7 +90,7 @@ async fn import(
     .await
 }
 
-fn anchor_of(sink: &MemorySink, uid: &str) -> String {
+pub(super) fn anchor_of(sink: &MemorySink, uid: &str) -> String {
     sink.staged
         .iter()
         .find(|(_, (_, a))| a.get("uid").first().map(String::as_str) == Some(uid))

@@ -9,7 +9,7 @@ import json, os, resource, shutil, subprocess, sys, tempfile, time
 from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "ucsync")
+BIN = os.environ.get("UCSYNC_BIN") or os.path.join(ROOT, "target", "release", "ucsync")
 
 CONFIG = """version = 1
 [enterprises.default]

@@ -46,6 +46,8 @@ pub struct RunOptions {
     /// Where import status files are written (`<dir>/<run id>-<connector>.csv`).
     pub status_dir: PathBuf,
     pub progress: Arc<dyn Progress>,
+    /// Staged objects per sync batch; `None` is 10,000. Smaller batches use less memory.
+    pub sync_batch: Option<i64>,
 }
 
 /// Runs profiles against one store with one configuration.

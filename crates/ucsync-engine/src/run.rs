@@ -135,6 +135,16 @@ impl Recorder {
         });
     }
 
+    /// Where the recorder stands, to go back to when a batch is decided again.
+    pub fn mark(&self) -> (Counters, usize) {
+        (self.counters.clone(), self.outcomes.len())
+    }
+
+    pub fn rewind(&mut self, (counters, outcomes): (Counters, usize)) {
+        self.counters = counters;
+        self.outcomes.truncate(outcomes);
+    }
+
     pub fn take(&mut self) -> OutcomeChunk {
         OutcomeChunk {
             run_id: self.run_id,

@@ -302,6 +302,7 @@ where
         allow_deletes: flags.allow_deletes,
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(progress::Bars::new(!cli.json)),
+        sync_batch: None,
     };
     let report = go(engine, options).await.map_err(|e| match e {
         ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => {

@@ -30,7 +30,7 @@ enum Decision {
 
 /// Reads entries and all their linked objects into the batch.
 async fn load_entries(ctx: &RunCtx<'_>, b: &mut Batch, ids: &[i64]) -> Result<(), EngineError> {
-    for e in ctx.store.entries_by_ids(ids).await? {
+    for e in b.reads.entries_by_ids(ctx.store, ids).await? {
         b.entries.insert(
             e.id,
             EntryState {
@@ -41,7 +41,7 @@ async fn load_entries(ctx: &RunCtx<'_>, b: &mut Batch, ids: &[i64]) -> Result<()
             },
         );
     }
-    for s in ctx.store.staged_by_entries(ids).await? {
+    for s in b.reads.staged_by_entries(ctx.store, ids).await? {
         if let Some(e) = s.entry_id {
             b.links.entry(e).or_default().push(s);
         }
@@ -79,7 +79,7 @@ pub(super) async fn decide(
     }
     let mut by_key: HashMap<i64, Vec<i64>> = HashMap::new();
     if !wanted.is_empty() {
-        for (k, e) in ctx.store.entries_by_keys(&wanted).await? {
+        for (k, e) in b.reads.entries_by_keys(ctx.store, &wanted).await? {
             by_key.entry(k).or_default().push(e);
         }
     }
@@ -288,7 +288,7 @@ pub(super) async fn recompute(
     let mut ref_entry: HashMap<(i64, String), i64> = HashMap::new();
     for (k, anchors) in &ref_anchors {
         let anchors: Vec<String> = anchors.iter().cloned().collect();
-        for s in ctx.store.staged_by_anchors(*k, &anchors).await? {
+        for s in b.reads.staged_by_anchors(ctx.store, *k, &anchors).await? {
             // Objects and entries going away in this batch are no longer referable.
             let gone = b.deletes.contains(&s.id) || s.sync_state == SyncState::Deleted;
             if let (Some(e), false) = (s.entry_id, gone)
@@ -404,9 +404,9 @@ pub(super) async fn referrers(
                     .map(move |r| rules.reference_key(r, &d.to_string()))
             })
             .collect();
-        let ids: Vec<i64> = ctx
-            .store
-            .entries_by_keys(&keys)
+        let ids: Vec<i64> = b
+            .reads
+            .entries_by_keys(ctx.store, &keys)
             .await?
             .into_iter()
             .map(|(_, e)| e)

@@ -5,6 +5,7 @@
 
 mod inbound;
 mod outward;
+mod pipeline;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -46,6 +47,8 @@ pub(crate) struct Batch {
     /// Entries of objects that were already linked: counted as updated or unchanged once
     /// recomputed.
     pub linked: Vec<i64>,
+    /// What the batch read from the store.
+    pub reads: pipeline::ReadSet,
 }
 
 impl Batch {
@@ -101,38 +104,101 @@ pub(crate) async fn run(
         .start(&format!("{}: sync", c.name), Some(total as u64));
     rebuild_keys_if_needed(ctx).await?;
     let mut next_entry_id = store.next_entry_id().await?;
-    let refs = &ctx.rules.references;
     let mut deferred = false;
     for pass in 0..2 {
         if pass == 1 && !deferred {
             break;
         }
         let mut after = 0;
+        let mut in_flight: Option<pipeline::InFlight> = None;
         loop {
-            let page = store.staged_page(c.id, after, BATCH, filter).await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            let n = page.len() as u64;
-            let objects: Vec<StagedObject> = page
-                .into_iter()
-                .filter(|s| {
-                    let later = carries_references(c, refs, s);
-                    deferred |= later;
-                    later == (pass == 1)
-                })
-                .collect();
-            if !objects.is_empty() {
-                let started = std::time::Instant::now();
-                let count = objects.len();
-                process(ctx, c, objects, &mut next_entry_id, rec).await?;
-                tracing::debug!(connector = %c.name, objects = count, ms = started.elapsed().as_millis() as u64, "sync batch");
+            let started = std::time::Instant::now();
+            let (mark, first_id) = (rec.mark(), next_entry_id);
+            let mut page =
+                decide_page(ctx, c, after, filter, pass, &mut next_entry_id, rec).await?;
+            if let Some(previous) = in_flight.take() {
+                let again = page
+                    .as_ref()
+                    .is_some_and(|p| previous.invalidates(&p.batch.reads));
+                previous.finish().await?;
+                if again {
+                    tracing::debug!(connector = %c.name, "sync batch decided again after the previous one's writes");
+                    rec.rewind(mark);
+                    next_entry_id = first_id;
+                    page =
+                        decide_page(ctx, c, after, filter, pass, &mut next_entry_id, rec).await?;
+                }
+            }
+            let Some(page) = page else { break };
+            after = page.last_id;
+            deferred |= page.deferred;
+            if page.objects > 0 {
+                let batch = outward::into_store_batch(ctx, page.batch, rec);
+                in_flight = Some(pipeline::InFlight::start(ctx.shared.clone(), batch));
+                tracing::debug!(connector = %c.name, objects = page.objects, ms = started.elapsed().as_millis() as u64, "sync batch");
             }
             if pass == 0 {
-                ctx.options.progress.advance(n);
+                ctx.options.progress.advance(page.read);
             }
+        }
+        if let Some(last) = in_flight.take() {
+            last.finish().await?;
         }
     }
     Ok(StepEnd::default())
+}
+
+/// One page of staged objects, decided but not written.
+struct Page {
+    batch: Batch,
+    last_id: i64,
+    /// Objects on the page, and those of them decided in this pass.
+    read: u64,
+    objects: usize,
+    /// Some objects carry references and wait for the second pass.
+    deferred: bool,
+}
+
+/// Reads the page after `after` and decides it; `None` at the end.
+async fn decide_page(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    after: i64,
+    filter: StagedFilter,
+    pass: usize,
+    next_entry_id: &mut i64,
+    rec: &mut Recorder,
+) -> Result<Option<Page>, EngineError> {
+    let refs = &ctx.rules.references;
+    let size = ctx.options.sync_batch.unwrap_or(BATCH).max(1);
+    let page = ctx.store.staged_page(c.id, after, size, filter).await?;
+    let Some(last) = page.last() else {
+        return Ok(None);
+    };
+    let last_id = last.id;
+    let read = page.len() as u64;
+    let mut batch = Batch::default();
+    batch.reads.objects(&page);
+    let mut deferred = false;
+    let objects: Vec<StagedObject> = page
+        .into_iter()
+        .filter(|s| {
+            let later = carries_references(c, refs, s);
+            deferred |= later;
+            later == (pass == 1)
+        })
+        .collect();
+    let count = objects.len();
+    if count > 0 {
+        process(ctx, c, objects, next_entry_id, &mut batch, rec).await?;
+    }
+    Ok(Some(Page {
+        batch,
+        last_id,
+        read,
+        objects: count,
+        deferred,
+    }))
 }
 
 /// After the join rules or references changed, the keys of every entry are indexed anew, so
@@ -170,22 +236,22 @@ async fn process(
     c: &ConnectorCtx,
     objects: Vec<StagedObject>,
     next_entry_id: &mut i64,
+    b: &mut Batch,
     rec: &mut Recorder,
 ) -> Result<(), EngineError> {
     let t0 = std::time::Instant::now();
-    let mut b = Batch::default();
-    inbound::decide(ctx, c, &objects, next_entry_id, &mut b, rec).await?;
+    inbound::decide(ctx, c, &objects, next_entry_id, b, rec).await?;
     let t1 = t0.elapsed().as_millis() as u64;
     let touched = b.touched.clone();
-    inbound::recompute(ctx, c, &mut b, rec, &touched).await?;
-    inbound::referrers(ctx, c, &mut b, rec).await?;
+    inbound::recompute(ctx, c, b, rec, &touched).await?;
+    inbound::referrers(ctx, c, b, rec).await?;
     for e in &b.linked {
         match b.entries.get(e) {
             Some(st) if st.changed() => rec.counters.updated += 1,
             _ => rec.counters.unchanged += 1,
         }
     }
-    outward::push(ctx, &mut b, rec).await?;
+    outward::push(ctx, b, rec).await?;
     for s in &objects {
         // Every processed object leaves the sync queue unless a decision kept it there.
         let w = b.write(s);
@@ -193,15 +259,9 @@ async fn process(
             w.sync_state = Some(SyncState::Clean);
         }
     }
-    let t2 = t0.elapsed().as_millis() as u64;
-    let batch = outward::into_store_batch(ctx, b, rec);
-    let t3 = t0.elapsed().as_millis() as u64;
-    ctx.store.apply_sync_batch(batch).await?;
     tracing::trace!(
         decide_ms = t1,
-        flows_ms = t2,
-        batch_ms = t3,
-        total_ms = t0.elapsed().as_millis() as u64,
+        flows_ms = t0.elapsed().as_millis() as u64,
         "sync batch phases"
     );
     Ok(())

@@ -131,7 +131,7 @@ pub(super) async fn push(
             }
         }
         let ids: Vec<i64> = referenced.into_iter().collect();
-        for s in ctx.store.staged_by_entries(&ids).await? {
+        for s in b.reads.staged_by_entries(ctx.store, &ids).await? {
             if let Some(e) = s.entry_id {
                 anchors.insert((e, s.connector_id), s.anchor);
             }
@@ -185,7 +185,7 @@ pub(super) async fn push(
     }
     let mut existing: HashMap<(i64, String), StagedObject> = HashMap::new();
     for (t, list) in &wanted {
-        for s in ctx.store.staged_by_anchors(*t, list).await? {
+        for s in b.reads.staged_by_anchors(ctx.store, *t, list).await? {
             existing.insert((*t, s.anchor.clone()), s);
         }
     }

@@ -113,6 +113,7 @@ impl Hub {
             allow_deletes,
             status_dir: self.path("status"),
             progress: Arc::new(NoProgress),
+            sync_batch: None,
         }
     }
 

@@ -10,6 +10,7 @@ mod import;
 mod characters;
 mod deprovisioning;
 mod joins;
+mod pipeline;
 mod precedence;
 mod preview;
 mod provisioning;

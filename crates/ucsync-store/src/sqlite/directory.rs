@@ -64,7 +64,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let sql = "SELECT id, enterprise_id, object_type, attrs FROM entries WHERE id IN ({list})";
         let rows = fetch_in(&mut conn, sql, None, ids, "reading directory entries").await?;
         rows.iter().map(entry_from_row).collect()
@@ -72,7 +72,7 @@ impl DirectoryStore for SqliteStore {
 
     async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>> {
         let doing = "looking up join keys";
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let sql = "SELECT key_hash, entry_id FROM entry_keys WHERE key_hash IN ({list})";
         let rows = fetch_in(&mut conn, sql, None, key_hashes, doing).await?;
         rows.iter()

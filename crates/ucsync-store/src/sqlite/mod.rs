@@ -1,5 +1,6 @@
 //! The embedded SQLite store: one file `ucsync.db` in the data directory, WAL journal, one
-//! connection (ucsync runs one writer at a time), numbered migrations applied on open.
+//! writing connection (ucsync runs one writer at a time) and one reading connection for the
+//! sync's lookups, numbered migrations applied on open.
 
 mod directory;
 mod runs;
@@ -52,6 +53,9 @@ where
 
 pub struct SqliteStore {
     conn: Mutex<SqliteConnection>,
+    /// Reads the last committed state while a batch is being written on `conn` (WAL lets
+    /// readers and one writer work at once).
+    reader: Mutex<SqliteConnection>,
     path: String,
     preview: AtomicBool,
 }
@@ -87,8 +91,16 @@ impl SqliteStore {
             .await
             .map_err(|e| open_err(e.to_string()))?;
         migrate(&mut conn, &file.display().to_string()).await?;
+        let reader = SqliteConnection::connect_with(
+            &options
+                .pragma("cache_size", "-131072")
+                .pragma("query_only", "1"),
+        )
+        .await
+        .map_err(|e| open_err(e.to_string()))?;
         Ok(Self {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
             path: file.display().to_string(),
             preview: AtomicBool::new(false),
         })
@@ -100,6 +112,16 @@ impl SqliteStore {
 
     pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
         self.conn.lock().await
+    }
+
+    /// The connection for lookups: the reader, except in a preview, whose changes only its own
+    /// transaction on the writer sees.
+    pub(crate) async fn read_lock(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
+        if self.preview.load(Ordering::SeqCst) {
+            self.conn.lock().await
+        } else {
+            self.reader.lock().await
+        }
     }
 
     /// Starts a write: a transaction, or a savepoint inside the preview's transaction.

@@ -330,7 +330,7 @@ impl StagingStore for SqliteStore {
                 "SELECT {STAGED_COLUMNS} FROM staging WHERE +connector_id = ? AND id > ? ORDER BY id LIMIT ?"
             ),
         };
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(connector_id)
             .bind(after_id)
@@ -376,7 +376,7 @@ impl StagingStore for SqliteStore {
     }
 
     async fn staged_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedObject>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let sql = format!(
             "SELECT {STAGED_COLUMNS} FROM staging WHERE entry_id IN ({{list}}) ORDER BY id"
         );
@@ -396,7 +396,7 @@ impl StagingStore for SqliteStore {
         connector_id: i64,
         anchors: &[String],
     ) -> Result<Vec<StagedObject>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let sql = format!(
             "SELECT {STAGED_COLUMNS} FROM staging WHERE connector_id = ? AND anchor IN ({{list}})"
         );

@@ -1,0 +1,144 @@
+//! Sync batches overlap: while one batch is written to the store, the next one is read and
+//! decided from the last committed state. What a batch read is recorded; if the batch being
+//! written touches any of it, the next batch is decided again once that write has committed.
+//! So every batch decides from the same state as if the batches ran one after the other.
+
+use std::collections::HashSet;
+
+use ucsync_store::{Entry, StagedObject, Store, StoreError, SyncBatch};
+
+/// What one batch read from the store.
+#[derive(Default)]
+pub(crate) struct ReadSet {
+    entries: HashSet<i64>,
+    keys: HashSet<i64>,
+    staged: HashSet<i64>,
+    anchors: HashSet<(i64, String)>,
+}
+
+impl ReadSet {
+    pub fn objects(&mut self, rows: &[StagedObject]) {
+        for s in rows {
+            self.staged.insert(s.id);
+            if let Some(e) = s.entry_id {
+                self.entries.insert(e);
+            }
+        }
+    }
+
+    pub async fn entries_by_ids(
+        &mut self,
+        store: &dyn Store,
+        ids: &[i64],
+    ) -> Result<Vec<Entry>, StoreError> {
+        self.entries.extend(ids);
+        store.entries_by_ids(ids).await
+    }
+
+    pub async fn entries_by_keys(
+        &mut self,
+        store: &dyn Store,
+        keys: &[i64],
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        self.keys.extend(keys);
+        let found = store.entries_by_keys(keys).await?;
+        self.entries.extend(found.iter().map(|(_, e)| *e));
+        Ok(found)
+    }
+
+    pub async fn staged_by_entries(
+        &mut self,
+        store: &dyn Store,
+        ids: &[i64],
+    ) -> Result<Vec<StagedObject>, StoreError> {
+        self.entries.extend(ids);
+        let found = store.staged_by_entries(ids).await?;
+        self.objects(&found);
+        Ok(found)
+    }
+
+    pub async fn staged_by_anchors(
+        &mut self,
+        store: &dyn Store,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedObject>, StoreError> {
+        self.anchors
+            .extend(anchors.iter().map(|a| (connector_id, a.clone())));
+        let found = store.staged_by_anchors(connector_id, anchors).await?;
+        self.objects(&found);
+        Ok(found)
+    }
+}
+
+/// What one batch writes, in the terms of [`ReadSet`].
+#[derive(Default)]
+struct WriteSet {
+    entries: HashSet<i64>,
+    keys: HashSet<i64>,
+    staged: HashSet<i64>,
+    anchors: HashSet<(i64, String)>,
+}
+
+impl WriteSet {
+    fn of(batch: &SyncBatch) -> Self {
+        let mut w = WriteSet::default();
+        for e in &batch.entries {
+            w.entries.insert(e.id);
+            w.keys.extend(&e.keys);
+        }
+        w.entries.extend(&batch.deleted_entries);
+        w.keys.extend(batch.stale_keys.iter().map(|(k, _)| *k));
+        for s in &batch.staged {
+            w.staged.insert(s.id);
+            w.entries.extend(s.entry_id);
+        }
+        w.staged.extend(&batch.staged_deletes);
+        for s in &batch.staged_inserts {
+            w.entries.insert(s.entry_id);
+            w.anchors.insert((s.connector_id, s.anchor.clone()));
+        }
+        w
+    }
+
+    fn touches(&self, r: &ReadSet) -> bool {
+        fn meet<T: std::hash::Hash + Eq>(a: &HashSet<T>, b: &HashSet<T>) -> bool {
+            let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            small.iter().any(|x| large.contains(x))
+        }
+        meet(&self.entries, &r.entries)
+            || meet(&self.keys, &r.keys)
+            || meet(&self.staged, &r.staged)
+            || meet(&self.anchors, &r.anchors)
+    }
+}
+
+/// A batch being written by another task.
+pub(crate) struct InFlight {
+    task: tokio::task::JoinHandle<Result<(), StoreError>>,
+    writes: WriteSet,
+}
+
+impl InFlight {
+    pub fn start(store: std::sync::Arc<dyn Store>, batch: SyncBatch) -> Self {
+        let writes = WriteSet::of(&batch);
+        let task = tokio::spawn(async move { store.apply_sync_batch(batch).await });
+        InFlight { task, writes }
+    }
+
+    /// Whether a batch that read `reads` must be decided again after this write.
+    pub fn invalidates(&self, reads: &ReadSet) -> bool {
+        self.writes.touches(reads)
+    }
+
+    /// Waits until the batch is committed.
+    pub async fn finish(self) -> Result<(), StoreError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(StoreError::Sql {
+                doing: "writing a sync batch",
+                message: format!("the writing task stopped: {e}"),
+            }),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Sync batches overlap (one is decided while the previous one is written): with tiny batches,
+//! objects that depend on what the previous batch wrote are decided again once it committed, so
+//! the result is the same as one batch after the other.
+
+use ucsync_engine::Profile;
+
+use crate::harness::{Hub, has_outcome, step};
+
+/// `hr` projects people and joins its own objects by name, so a second object with a name
+/// already projected is refused as ambiguous rather than becoming a second entry.
+const CONFIG: &str = r#"version = 1
+[enterprises.default]
+sync_order = ["hr", "phones"]
+
+[connectors.hr]
+kind = "csv"
+[connectors.hr.settings]
+path = "hr.csv"
+key = ["id"]
+[connectors.hr.rules]
+projection = { person = "person" }
+join = [{ staged = "name", directory = "cn" }]
+[connectors.hr.rules.import_flows]
+uid = "id"
+cn = "name"
+
+[connectors.phones]
+kind = "csv"
+[connectors.phones.settings]
+path = "phones.csv"
+object_type = "contact"
+key = ["uid"]
+header = ["uid", "cn"]
+[connectors.phones.rules]
+join = [{ staged = "uid", directory = "uid" }]
+provisioning = [{ from = "person", object_type = "contact" }]
+[connectors.phones.rules.export_flows]
+uid = "uid"
+cn = "cn"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_that_depend_on_the_previous_batch_see_its_writes() {
+    // Batches of 4: ids 5-8 carry the names of ids 1-4, decided while 1-4 are being written.
+    let mut rows = String::from("id,name\n");
+    for i in 1..=12 {
+        rows.push_str(&format!("{i},P{}\n", (i - 1) % 4));
+    }
+    let hub = Hub::new(CONFIG, &[("hr.csv", &rows), ("phones.csv", "uid,cn\n")]).await;
+    let mut options = hub.options(false, None);
+    options.sync_batch = Some(4);
+    let report = hub.sync_now_with(&options).await;
+
+    let entries = hub.entries().await;
+    assert_eq!(entries.len(), 4, "one entry per name: {entries:#?}");
+    let sync = step(&report, "hr", Profile::DeltaSync);
+    assert_eq!(sync.counters.added, 4, "{:?}", sync.counters);
+    assert_eq!(sync.counters.errors, 8, "{:?}", sync.counters);
+    let outcomes = hub.all_outcomes(sync).await;
+    for later in 5..=12 {
+        assert!(
+            outcomes.iter().any(|o| o.object == later.to_string()
+                && o.message
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("already linked")),
+            "{later}: {outcomes:#?}"
+        );
+    }
+    for first in 1..=4 {
+        assert!(
+            has_outcome(&outcomes, "projected", &first.to_string()),
+            "{outcomes:#?}"
+        );
+    }
+    // The provisioned contacts: exactly one per entry.
+    let phones = hub.rows("phones.csv");
+    assert_eq!(phones.len(), 4, "{phones:?}");
+}

@@ -117,6 +117,20 @@ impl Attrs {
         Ok(Attrs(map))
     }
 
+    /// Whether `other` holds the same attributes with the same values, in any order.
+    pub fn same_values(&self, other: &Attrs) -> bool {
+        self.0.len() == other.0.len()
+            && self.0.iter().all(|(name, values)| {
+                other.0.get(name).is_some_and(|o| {
+                    let mut a: Vec<&String> = values.iter().collect();
+                    let mut b: Vec<&String> = o.iter().collect();
+                    a.sort_unstable();
+                    b.sort_unstable();
+                    a == b
+                })
+            })
+    }
+
     /// Attribute-by-attribute differences from `self` (old) to `new`.
     pub fn diff(&self, new: &Attrs) -> Vec<AttrChange> {
         let mut out = Vec::new();

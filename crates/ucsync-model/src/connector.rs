@@ -223,6 +223,19 @@ pub trait Connector: Send + Sync {
     fn character_rule_default(&self) -> bool {
         false
     }
+    /// Whether the order of an attribute's values means nothing to the external system (LDAP:
+    /// values are a set, and a server returns them in an order of its own). The engine then
+    /// compares states value set by value set, so that reading values back in another order
+    /// is no change to export.
+    fn values_are_sets(&self) -> bool {
+        false
+    }
+    /// Whether objects of `object_type` keep the staged attribute `attribute` (export flows are
+    /// per connector; an object type may keep fewer attributes than they give).
+    fn keeps(&self, object_type: &str, attribute: &str) -> bool {
+        let _ = (object_type, attribute);
+        true
+    }
     /// Checks that the external system is reachable with the configured settings.
     async fn check_connection(&self) -> Result<(), ConnectorError>;
     async fn import(

@@ -385,10 +385,10 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
         ));
         String::new()
     });
-    if !base_dn.is_empty() && !is_dn(&base_dn) {
+    if let (false, Err(why)) = (base_dn.is_empty(), crate::ldap::dn::check(&base_dn)) {
         p.push(ConfigProblem::new(
             format!("{at}.base_dn"),
-            format!("\"{base_dn}\" is not a DN; write e.g. \"dc=example,dc=com\""),
+            format!("\"{base_dn}\" is not a DN ({why}); write e.g. \"dc=example,dc=com\""),
         ));
     }
     let page_size = positive(raw.page_size, 500, 1_000_000, &format!("{at}.page_size"), p);
@@ -469,8 +469,14 @@ fn check_type(
         ));
         return None;
     };
+    let base_given = raw.base.is_some();
     let base = raw.base.unwrap_or_else(|| base_dn.to_owned());
-    if !base_dn.is_empty() && !dn_within(&base, base_dn) {
+    if let (true, Err(why)) = (base_given, crate::ldap::dn::check(&base)) {
+        p.push(ConfigProblem::new(
+            format!("{at}.base"),
+            format!("\"{base}\" is not a DN ({why}); write e.g. \"ou=People,{base_dn}\""),
+        ));
+    } else if !base_dn.is_empty() && !dn_within(&base, base_dn) {
         p.push(ConfigProblem::new(
             format!("{at}.base"),
             format!("\"{base}\" is not under base_dn \"{base_dn}\""),
@@ -540,11 +546,12 @@ fn check_type(
         }
     }
     let rdn = raw.rdn.unwrap_or_else(|| "cn".to_owned());
+    let container_given = raw.container.is_some();
     let container = raw.container.unwrap_or_else(|| base.clone());
-    if !is_dn(&container) {
+    if let (true, Err(why)) = (container_given, crate::ldap::dn::check(&container)) {
         p.push(ConfigProblem::new(
             format!("{at}.container"),
-            format!("\"{container}\" is not a DN"),
+            format!("\"{container}\" is not a DN ({why})"),
         ));
     }
     Some(ObjectType {

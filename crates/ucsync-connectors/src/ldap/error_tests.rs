@@ -751,3 +751,71 @@ async fn a_provisioned_group_reads_back_as_the_state_it_was_exported_with() {
     assert_eq!(results, [ExportResult::Done, ExportResult::Done]);
     assert_eq!(csn(&slapd), written, "no operation reached the group");
 }
+
+#[tokio::test]
+async fn a_synchronization_that_fails_half_way_deletes_nothing() {
+    // Once something changed, slapd plays its session log (naming the changed entries the
+    // reader may not see as gone) before it answers noSuchObject for the base.
+    let slapd = seeded_with_acl(
+        &[
+            "access to attrs=userPassword by self write by anonymous auth by * none",
+            "access to * by dn.exact=\"cn=reader,dc=example,dc=com\" none by * read",
+        ],
+        |_| {},
+    );
+    let mut sink = MemorySink::new();
+    let first = import(
+        &build(&settings(&slapd, "")),
+        &mut sink,
+        ImportMode::Delta,
+        None,
+    )
+    .await
+    .unwrap();
+    let before = sink.staged.clone();
+    slapd.ldapmodify(&format!(
+        "dn: uid=ann,ou=people,{}\nchangetype: modify\nreplace: mail\nmail: ann@new.example\n",
+        slapd.suffix()
+    ));
+    let err = import(
+        &as_reader(&slapd),
+        &mut sink,
+        ImportMode::Delta,
+        first.watermark,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert_has(&err, &["noSuchObject (result code 32)"]);
+    assert!(sink.deletes.is_empty(), "{:?}", sink.deletes);
+    assert_eq!(sink.staged, before);
+}
+
+#[test]
+fn object_type_bases_and_containers_that_are_not_dns_say_why() {
+    let table: toml::Table = toml::from_str(
+        r#"
+url = "ldap://localhost"
+base_dn = "dc=example,dc=com"
+[[object_types]]
+name = "person"
+base = "ou=people;x,dc=example,dc=com"
+container = "ou=new,,dc=example,dc=com"
+object_classes = ["inetOrgPerson"]
+attributes = ["cn"]
+"#,
+    )
+    .unwrap();
+    let problems = Connectors.validate("ldap", &table, "connectors.t.settings");
+    let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(
+        all.iter()
+            .any(|p| p.contains("object_types.0.base") && p.contains("holds ; without")),
+        "{all:?}"
+    );
+    assert!(all.iter().any(|p| p.contains("object_types.0.container") && p.contains("is not attribute=value")), "{all:?}");
+    assert!(
+        !all.iter().any(|p| p.contains("is not under base_dn")),
+        "{all:?}"
+    );
+}

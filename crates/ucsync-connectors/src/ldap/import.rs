@@ -259,6 +259,10 @@ impl Listing<'_> {
         // Without a cookie the server sends the whole content: a listing.
         let mut listing = cookie.is_none();
         let mut new_cookie = None;
+        // Deletes count only once the server has finished the refresh: one that fails half-way
+        // (an access rule hides the base, after the session log named what it hides as gone)
+        // must delete nothing.
+        let mut gone: Vec<String> = Vec::new();
         while let Some(re) = stream
             .next()
             .await
@@ -276,16 +280,14 @@ impl Listing<'_> {
                     for uuid in info.present {
                         sink.present(&uuid).await?;
                     }
-                    for uuid in info.deleted {
-                        sink.deleted(&uuid, None).await?;
-                    }
+                    gone.extend(info.deleted);
                 }
                 SyncMessage::Entry { state, uuid } => match state {
                     sync::State::Present => {
                         listing = true;
                         sink.present(&uuid).await?;
                     }
-                    sync::State::Delete => sink.deleted(&uuid, None).await?,
+                    sync::State::Delete => gone.push(uuid),
                     sync::State::AddOrModify => self.entry(re, sink).await?,
                 },
                 SyncMessage::Other => self.entry(re, sink).await?,
@@ -308,6 +310,9 @@ impl Listing<'_> {
         }
         if result.rc != 0 {
             return Err(search_failed(s, &s.base_dn, &result));
+        }
+        for uuid in gone {
+            sink.deleted(&uuid, None).await?;
         }
         if let Some(done) = sync::done(&result) {
             if done.cookie.is_some() {

@@ -265,6 +265,21 @@ impl Connector for LdapConnector {
         true
     }
 
+    /// LDAP attribute values are a set; servers return them in an order of their own.
+    fn values_are_sets(&self) -> bool {
+        true
+    }
+
+    /// An object type keeps `dn`, `objectClass` and its configured attributes.
+    fn keeps(&self, object_type: &str, attribute: &str) -> bool {
+        attribute == "dn"
+            || attribute == "objectClass"
+            || self
+                .settings
+                .object_type(object_type)
+                .is_none_or(|t| t.ldap_name(attribute).is_some())
+    }
+
     async fn check_connection(&self) -> Result<(), ConnectorError> {
         let mut ldap = self.connect().await?;
         let s = &self.settings;

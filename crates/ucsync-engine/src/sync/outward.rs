@@ -51,10 +51,20 @@ fn view<'a>(
     TargetView { entry, refs: map }
 }
 
-fn apply_flows(base: Option<&Attrs>, flowed: Vec<(String, Vec<String>)>) -> Attrs {
+/// The state a target object should hold: `base` with the flowed values set, leaving out the
+/// attributes the target does not keep for objects of this type (they would never read back,
+/// and every later sync would compute a change that writes nothing).
+fn apply_flows(
+    t: &ConnectorCtx,
+    object_type: &str,
+    base: Option<&Attrs>,
+    flowed: Vec<(String, Vec<String>)>,
+) -> Attrs {
     let mut desired = base.cloned().unwrap_or_default();
     for (name, values) in flowed {
-        desired.set(name, values);
+        if t.connector.keeps(object_type, &name) {
+            desired.set(name, values);
+        }
     }
     desired
 }
@@ -78,13 +88,22 @@ fn out(
 
 /// Sets the pending export of a linked object so that the target ends up holding `desired`.
 fn pend(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject, desired: Attrs, rec: &Recorder) {
-    let current = s.target_state();
-    if current == Some(&desired) {
+    let sets = t.connector.values_are_sets();
+    let holds = |state: Option<&Attrs>| {
+        state.is_some_and(|a| {
+            if sets {
+                a.same_values(&desired)
+            } else {
+                *a == desired
+            }
+        })
+    };
+    if holds(s.target_state()) {
         return;
     }
     let w = b.write(s);
     let mut o = out(t, &s.anchor, &s.object_type, "", None);
-    if s.attrs.as_ref() == Some(&desired) {
+    if holds(s.attrs.as_ref()) {
         w.export = Some(None);
         o.action = "export-cancelled".into();
     } else {
@@ -163,6 +182,8 @@ pub(super) async fn push(
                 continue;
             };
             let desired = apply_flows(
+                t,
+                &p.object_type,
                 None,
                 t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)),
             );
@@ -220,7 +241,7 @@ pub(super) async fn push(
                 // With references, flow again now that every new object's anchor is known.
                 let desired = match b.entries.get(&e) {
                     Some(st) if !rules.references.is_empty() => {
-                        apply_flows(None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)))
+                        apply_flows(t, &object_type, None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)))
                     }
                     _ => planned_state,
                 };
@@ -268,6 +289,8 @@ pub(super) async fn push(
             } else if !t.export_flows.is_empty() {
                 let base = s.target_state().or(s.attrs.as_ref());
                 let desired = apply_flows(
+                    t,
+                    &s.object_type,
                     base,
                     t.flow_out(&view(&entry, &rules.references, t.id, &anchors)),
                 );

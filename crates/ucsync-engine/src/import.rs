@@ -21,6 +21,9 @@ struct Slot {
     hash: i64,
     present: bool,
     seen: bool,
+    /// Named unchanged by the source (`present`) and counted so; its content may still follow
+    /// (an RFC 4533 present phase names every entry, then sends the changed ones).
+    named: bool,
 }
 
 /// Writes import batches in order on another task, so that reading the source and writing
@@ -164,14 +167,21 @@ impl ImportSink for Sink<'_> {
             );
             // Rejected, not gone: what is staged stays as it was and is never taken for a
             // deletion by end_of_listing; a later occurrence of the anchor is a duplicate.
+            let unchanged = &mut self.rec.counters.unchanged;
             self.index
                 .entry(record.anchor.clone())
-                .and_modify(|slot| slot.seen = true)
+                .and_modify(|slot| {
+                    slot.seen = true;
+                    if std::mem::take(&mut slot.named) && slot.present {
+                        *unchanged -= 1;
+                    }
+                })
                 .or_insert(Slot {
                     id: None,
                     hash: 0,
                     present: false,
                     seen: true,
+                    named: false,
                 });
             self.rec.error(
                 self.connector,
@@ -183,7 +193,7 @@ impl ImportSink for Sink<'_> {
         }
         let hash = object_hash(&record.object_type, &record.attrs);
         let status = match self.index.get_mut(&record.anchor) {
-            Some(slot) if slot.seen => {
+            Some(slot) if slot.seen && !slot.named => {
                 let msg = format!(
                     "anchor \"{}\" appears more than once{where_}; the first occurrence was kept, make the key unique",
                     record.anchor
@@ -198,6 +208,9 @@ impl ImportSink for Sink<'_> {
             }
             Some(slot) => {
                 slot.seen = true;
+                if std::mem::take(&mut slot.named) && slot.present {
+                    self.rec.counters.unchanged -= 1;
+                }
                 if slot.present && slot.hash == hash {
                     self.rec.counters.unchanged += 1;
                     return Ok(RecordStatus::Unchanged);
@@ -226,6 +239,7 @@ impl ImportSink for Sink<'_> {
                         hash,
                         present: true,
                         seen: true,
+                        named: false,
                     },
                 );
                 self.batch.upserts.push(StagedUpsert {
@@ -283,8 +297,11 @@ impl ImportSink for Sink<'_> {
     }
 
     async fn present(&mut self, anchor: &str) -> Result<(), SinkError> {
-        if let Some(slot) = self.index.get_mut(anchor) {
+        if let Some(slot) = self.index.get_mut(anchor)
+            && !slot.seen
+        {
             slot.seen = true;
+            slot.named = true;
             if slot.present {
                 self.rec.counters.unchanged += 1;
             }
@@ -378,6 +395,7 @@ pub(crate) async fn run(
                     hash: a.hash,
                     present: a.present,
                     seen: false,
+                    named: false,
                 },
             )
         })

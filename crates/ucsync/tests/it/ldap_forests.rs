@@ -242,3 +242,44 @@ fn a_group_provisioned_to_central_reads_back_without_a_pending_change() {
         "{second:#}"
     );
 }
+
+#[test]
+fn a_present_phase_then_the_changed_entries_imports_the_changes() {
+    // Without a session log, syncprov answers a delta with a present phase that names every
+    // entry, changed ones included, and then sends the changed entries.
+    let a = Slapd::start(SlapdOptions {
+        suffix: "dc=a,dc=test".to_owned(),
+        syncprov_sessionlog: None,
+        ..SlapdOptions::default()
+    });
+    let central = forest("dc=central,dc=test");
+    let (people, _) = (a.add_ou("people"), a.add_ou("groups"));
+    a.ldapadd(&format!(
+        "{}{}{}",
+        user("ann", &people, "+1 555 0001"),
+        user("bob", &people, "+1 555 0002"),
+        user("cyd", &people, "+1 555 0003"),
+    ));
+    let env = Env::new();
+    env.write(
+        "ucsync.toml",
+        format!(
+            "version = 1\n[enterprises.default]\nsync_order = [\"central\", \"forest-a\"]\nreferences = [\"member\"]\n{}{}",
+            ldap_connector("central", &central, CENTRAL_TYPES, "create_parents = true"),
+            ldap_connector("forest-a", &a, FOREST_TYPES, ""),
+        ),
+    );
+    env.json(&["sync-now"], 0);
+    a.ldapmodify(&format!(
+        "dn: uid=bob,{people}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 7777\n"
+    ));
+    a.ldapdelete(&format!("uid=cyd,{people}"));
+    let import = env.json(&["run", "forest-a", "delta-import"], 0);
+    assert_eq!(counters(&import), [0, 1, 1, 1, 0], "{import:#}");
+    env.json(&["run", "forest-a", "delta-sync"], 0);
+    env.json(&["run", "central", "export"], 0);
+    let bob = central
+        .get(&format!("cn=bob,ou=Contacts,{}", central.suffix()), &["telephoneNumber"])
+        .expect("bob's contact");
+    assert_eq!(bob.attrs["telephoneNumber"], ["+1 555 7777"]);
+}

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub progress: Arc<dyn Progress>,
     /// Staged objects per sync batch; `None` is 10,000. Smaller batches use less memory.
     pub sync_batch: Option<i64>,
+    /// Told the id of the run as soon as it is recorded (a server answers with it at once).
+    pub started: Option<Arc<dyn Fn(i64) + Send + Sync>>,
 }
 
 /// Runs profiles against one store with one configuration.

@@ -258,6 +258,9 @@ pub(crate) async fn step(
         })
         .await?;
     tracing::info!(run = run_id, connector = %c.name, profile = profile.as_str(), "run started");
+    if let (None, Some(started)) = (parent_id, &ctx.options.started) {
+        started(run_id);
+    }
     let mut rec = Recorder::new(run_id, ctx.options.preview);
     let result = match profile {
         Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, &mut rec).await,
@@ -332,6 +335,9 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
             started_at: now(),
         })
         .await?;
+    if let Some(started) = &ctx.options.started {
+        started(parent);
+    }
     let mut steps = Vec::new();
     for c in &ctx.rules.connectors {
         steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);

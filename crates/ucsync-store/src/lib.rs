@@ -134,9 +134,22 @@ pub trait CatalogStore: Send + Sync {
     async fn connectors(&self) -> Result<Vec<ConnectorRow>>;
 }
 
+/// Administrators of the server and their API tokens.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Adds an administrator, or replaces the role and password of one with that name.
+    async fn put_admin(&self, name: &str, role: &str, password_hash: &str) -> Result<i64>;
+    async fn admin(&self, name: &str) -> Result<Option<AdminRow>>;
+    async fn admins(&self) -> Result<Vec<AdminRow>>;
+    async fn remove_admin(&self, name: &str) -> Result<bool>;
+    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<()>;
+    /// The administrator a token (by its hash) belongs to.
+    async fn admin_by_token(&self, token_hash: &str) -> Result<Option<AdminRow>>;
+}
+
 /// Everything the engine needs, behind one object.
 #[async_trait]
-pub trait Store: StagingStore + DirectoryStore + RunStore + CatalogStore {
+pub trait Store: StagingStore + DirectoryStore + RunStore + CatalogStore + AdminStore {
     /// Starts a preview: until [`Store::end_preview`], every write lands in one transaction
     /// that is then rolled back, so reads see the preview's own writes and nothing is kept.
     async fn begin_preview(&self) -> Result<()>;

@@ -293,3 +293,13 @@ pub struct OutcomeChunk {
     pub run_id: i64,
     pub outcomes: Vec<ObjectOutcome>,
 }
+
+/// An administrator of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: String,
+}

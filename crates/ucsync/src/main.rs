@@ -4,6 +4,7 @@
 mod directory;
 mod progress;
 mod report;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,22 @@ enum Command {
     Directory {
         #[command(subcommand)]
         command: directory::DirectoryCommand,
+    },
+    /// Serve the HTTP API until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8787", env = "UCSYNC_LISTEN")]
+        listen: String,
+    },
+    /// Exit 0 when the server answers its health check.
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+    },
+    /// Administrators of the server and their API tokens.
+    Admin {
+        #[command(subcommand)]
+        command: serve::AdminCommand,
     },
 }
 
@@ -284,6 +301,9 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             let store = open_store(&cli.data_dir).await?;
             directory::run(command, store.as_ref(), cli.json).await
         }
+        Command::Serve { listen } => serve::serve(cli, listen).await,
+        Command::Healthcheck { url } => serve::healthcheck(url).await,
+        Command::Admin { command } => serve::admin(cli, command).await,
     }
 }
 
@@ -303,6 +323,7 @@ where
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(progress::Bars::new(!cli.json)),
         sync_batch: None,
+        started: None,
     };
     let report = go(engine, options).await.map_err(|e| match e {
         ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => {

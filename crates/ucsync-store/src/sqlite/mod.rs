@@ -2,6 +2,7 @@
 //! writing connection (ucsync runs one writer at a time) and one reading connection for the
 //! sync's lookups, numbered migrations applied on open.
 
+mod admins;
 mod directory;
 mod runs;
 mod staging;
@@ -18,7 +19,10 @@ use crate::{CatalogStore, ConnectorRow, Result, Store, StoreError};
 
 /// The numbered migrations, in order. A database is upgraded from its version to the last one
 /// on open; a database newer than this build is refused.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_admins.sql"),
+];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// SQLite allows 32766 bound values per statement.

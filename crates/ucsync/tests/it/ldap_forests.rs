@@ -279,7 +279,10 @@ fn a_present_phase_then_the_changed_entries_imports_the_changes() {
     env.json(&["run", "forest-a", "delta-sync"], 0);
     env.json(&["run", "central", "export"], 0);
     let bob = central
-        .get(&format!("cn=bob,ou=Contacts,{}", central.suffix()), &["telephoneNumber"])
+        .get(
+            &format!("cn=bob,ou=Contacts,{}", central.suffix()),
+            &["telephoneNumber"],
+        )
         .expect("bob's contact");
     assert_eq!(bob.attrs["telephoneNumber"], ["+1 555 7777"]);
 }

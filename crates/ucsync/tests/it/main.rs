@@ -10,3 +10,4 @@ mod csv_runs;
 mod harness;
 mod ldap_forests;
 mod quickstart;
+mod serve;

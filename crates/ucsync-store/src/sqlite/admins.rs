@@ -1,0 +1,121 @@
+//! Administrators and API tokens in the SQLite store.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{SqliteStore, sql_err};
+use crate::{AdminRow, AdminStore, Result};
+
+const COLUMNS: &str =
+    "admins.id, admins.name, admins.role, admins.password_hash, admins.created_at";
+
+fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
+    (|| {
+        Ok::<_, sqlx::Error>(AdminRow {
+            id: row.try_get(0)?,
+            name: row.try_get(1)?,
+            role: row.try_get(2)?,
+            password_hash: row.try_get(3)?,
+            created_at: row.try_get(4)?,
+        })
+    })()
+    .map_err(sql_err("reading an administrator"))
+}
+
+fn now() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+#[async_trait]
+impl AdminStore for SqliteStore {
+    async fn put_admin(&self, name: &str, role: &str, password_hash: &str) -> Result<i64> {
+        let mut conn = self.lock().await;
+        sqlx::query(
+            "INSERT INTO admins (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash
+             RETURNING id",
+        )
+        .bind(name)
+        .bind(role)
+        .bind(password_hash)
+        .bind(now())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("recording an administrator"))?
+        .try_get(0)
+        .map_err(sql_err("recording an administrator"))
+    }
+
+    async fn admin(&self, name: &str) -> Result<Option<AdminRow>> {
+        let mut conn = self.lock().await;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM admins WHERE name = ?"
+        )))
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql_err("reading an administrator"))?;
+        row.as_ref().map(admin_from_row).transpose()
+    }
+
+    async fn admins(&self) -> Result<Vec<AdminRow>> {
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM admins ORDER BY name"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("listing administrators"))?;
+        rows.iter().map(admin_from_row).collect()
+    }
+
+    async fn remove_admin(&self, name: &str) -> Result<bool> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            sqlx::query(
+                "DELETE FROM api_tokens WHERE admin_id IN (SELECT id FROM admins WHERE name = ?)",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("removing an administrator's tokens"))?;
+            let done = sqlx::query("DELETE FROM admins WHERE name = ?")
+                .bind(name)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("removing an administrator"))?;
+            Ok(done.rows_affected() > 0)
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
+    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<()> {
+        let mut conn = self.lock().await;
+        sqlx::query(
+            "INSERT INTO api_tokens (admin_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(admin_id)
+        .bind(token_hash)
+        .bind(label)
+        .bind(now())
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err("recording an API token"))?;
+        Ok(())
+    }
+
+    async fn admin_by_token(&self, token_hash: &str) -> Result<Option<AdminRow>> {
+        let mut conn = self.read_lock().await;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM api_tokens JOIN admins ON admins.id = api_tokens.admin_id \
+             WHERE api_tokens.token_hash = ?"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(sql_err("checking an API token"))?;
+        row.as_ref().map(admin_from_row).transpose()
+    }
+}

@@ -1,0 +1,167 @@
+//! `ucsync serve`, `ucsync healthcheck` and `ucsync admin`: the HTTP API on the local store,
+//! its health check, and its administrators and tokens.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ucsync_engine::Engine;
+use ucsync_server::{AppState, Role, auth};
+use ucsync_store::AdminStore;
+
+use crate::{Cli, Usage, build_connectors, load_config, lock, open_store};
+
+#[derive(clap::Subcommand)]
+pub enum AdminCommand {
+    /// Add an administrator (or change one's role and password). The password is read from
+    /// UCSYNC_ADMIN_PASSWORD, else from the first line of standard input.
+    Add {
+        name: String,
+        /// admin (everything), operator (runs, Sync Now, read) or viewer (read).
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+    /// Create an API token for an administrator and print it (it is shown only this once).
+    Token {
+        name: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+    /// List administrators.
+    List,
+    /// Remove an administrator and their tokens.
+    Remove { name: String },
+}
+
+pub async fn serve(cli: &Cli, listen: &str) -> Result<u8> {
+    let config = load_config(&cli.config)?;
+    let connectors = build_connectors(&config, &cli.config)?;
+    let _lock = lock(&cli.data_dir)?;
+    let store = open_store(&cli.data_dir).await?;
+    let engine = Arc::new(Engine::new(store, config, connectors));
+    let state = AppState::new(engine, cli.data_dir.join("status"));
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow!(Usage(format!(
+            "cannot listen on {listen}: {e}; choose another address with --listen"
+        )))
+    })?;
+    let bound = listener.local_addr()?;
+    tracing::warn!("ucsync serves http://{bound}/api/v1 (health: http://{bound}/healthz)");
+    eprintln!("listening on http://{bound}");
+    ucsync_server::serve(listener, state, shutdown_signal()).await?;
+    Ok(0)
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Asks `url`'s `/healthz` over HTTP/1.1; 0 when it answers 200.
+pub async fn healthcheck(url: &str) -> Result<u8> {
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!(Usage(format!("{url}: give an http:// URL"))))?
+        .trim_end_matches('/');
+    let mut stream = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::TcpStream::connect(authority),
+    )
+    .await
+    .map_err(|_| anyhow!("{url}: no answer within 5 s"))?
+    .with_context(|| format!("{url}: cannot connect; is `ucsync serve` running there?"))?;
+    stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) == Some("200") {
+        println!("ok");
+        Ok(0)
+    } else {
+        Err(anyhow!("{url}/healthz answered \"{status}\""))
+    }
+}
+
+pub async fn admin(cli: &Cli, command: &AdminCommand) -> Result<u8> {
+    let _lock = lock(&cli.data_dir)?;
+    let store = open_store(&cli.data_dir).await?;
+    match command {
+        AdminCommand::Add { name, role } => {
+            let role = Role::parse(role).ok_or_else(|| {
+                anyhow!(Usage(format!(
+                    "unknown role \"{role}\"; use admin, operator or viewer"
+                )))
+            })?;
+            let password = read_password()?;
+            if password.len() < 8 {
+                return Err(anyhow!(Usage(
+                    "the password is shorter than 8 characters".into()
+                )));
+            }
+            let hash = auth::hash_password(&password).map_err(|e| anyhow!(e))?;
+            store.put_admin(name, role.as_str(), &hash).await?;
+            println!("administrator {name} ({})", role.as_str());
+        }
+        AdminCommand::Token { name, label } => {
+            let admin = store.admin(name).await?.ok_or_else(|| {
+                anyhow!(Usage(format!(
+                    "no administrator {name}; add one with `ucsync admin add {name}`"
+                )))
+            })?;
+            let token = auth::new_token().map_err(|e| anyhow!(e))?;
+            store
+                .add_token(admin.id, &auth::token_hash(&token), label)
+                .await?;
+            println!("{token}");
+        }
+        AdminCommand::List => {
+            for a in store.admins().await? {
+                if cli.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"name": a.name, "role": a.role, "created_at": a.created_at})
+                    );
+                } else {
+                    println!("{}\t{}\t{}", a.name, a.role, a.created_at);
+                }
+            }
+        }
+        AdminCommand::Remove { name } => {
+            if !store.remove_admin(name).await? {
+                return Err(anyhow!(Usage(format!("no administrator {name}"))));
+            }
+            println!("removed {name}");
+        }
+    }
+    Ok(0)
+}
+
+fn read_password() -> Result<String> {
+    if let Ok(p) = std::env::var("UCSYNC_ADMIN_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

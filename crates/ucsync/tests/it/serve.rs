@@ -1,0 +1,259 @@
+//! `ucsync serve` over real HTTP on a free port: who may call what, one run at a time per
+//! enterprise, slowed-down logins and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Env, forest_central_config, people};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts `ucsync serve` on a free port and waits until it listens.
+    fn start(env: &Env) -> Server {
+        let mut child = env
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then the exit code.
+    fn stop(mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin(env: &Env, name: &str, role: &str) -> String {
+    let out = env
+        .command(&["admin", "add", name, "--role", role])
+        .env("UCSYNC_ADMIN_PASSWORD", format!("{name}-password"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = env.run(&["admin", "token", name]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A forest of `n` people provisioned into a central file, and three administrators.
+fn setup(n: usize) -> (Env, [String; 3]) {
+    let env = Env::new();
+    env.write("ucsync.toml", forest_central_config("500", "", ""));
+    env.write("forest.csv", people(n, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    let tokens = [
+        admin(&env, "vera", "viewer"),
+        admin(&env, "otto", "operator"),
+        admin(&env, "alice", "admin"),
+    ];
+    (env, tokens)
+}
+
+async fn call(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut req = match method {
+        "POST" => http.post(url).json(&json!({ "profile": "delta-import" })),
+        _ => http.get(url),
+    };
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_for_run(http: &reqwest::Client, server: &Server, token: &str, id: i64) -> Value {
+    for _ in 0..600 {
+        let (_, run) = call(
+            http,
+            "GET",
+            &server.url(&format!("/api/v1/runs/{id}")),
+            Some(token),
+        )
+        .await;
+        if run["status"] != "running" {
+            return run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("run {id} did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_against_every_endpoint_class() {
+    let (env, [viewer, operator, admin]) = setup(20);
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+
+    let (status, body) = call(&http, "GET", &server.url("/healthz"), None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+
+    let reads = ["/api/v1/runs", "/api/v1/enterprises", "/api/v1/connectors"];
+    let runs = [
+        "/api/v1/enterprises/default/sync-now",
+        "/api/v1/connectors/forest/runs",
+    ];
+    for path in reads.iter().chain(&runs) {
+        let method = if runs.contains(path) { "POST" } else { "GET" };
+        for token in [None, Some("ucs_not-a-token")] {
+            let (status, body) = call(&http, method, &server.url(path), token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {token:?}: {body}"
+            );
+            assert!(body["error"].as_str().unwrap().contains("token"), "{body}");
+        }
+    }
+    for path in reads {
+        for token in [&viewer, &operator, &admin] {
+            let (status, body) = call(&http, "GET", &server.url(path), Some(token)).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        }
+    }
+    for path in runs {
+        let (status, body) = call(&http, "POST", &server.url(path), Some(&viewer)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body["error"].as_str().unwrap().contains("viewer"), "{body}");
+        for token in [&operator, &admin] {
+            let (status, body) = call(&http, "POST", &server.url(path), Some(token)).await;
+            assert!(
+                status == StatusCode::ACCEPTED || status == StatusCode::CONFLICT,
+                "POST {path}: {status} {body}"
+            );
+            let id = body["run_id"].as_i64().expect("a run id");
+            wait_for_run(&http, &server, token, id).await;
+        }
+    }
+
+    // Connector settings (with their secrets) are never answered.
+    let (_, body) = call(
+        &http,
+        "GET",
+        &server.url("/api/v1/connectors"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(body["connectors"][0]["kind"], "csv", "{body}");
+    assert!(body["connectors"][0].get("settings").is_none(), "{body}");
+    // Unknown things are 404 with the name.
+    let (status, body) = call(
+        &http,
+        "POST",
+        &server.url("/api/v1/enterprises/nope/sync-now"),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("nope"));
+
+    assert_eq!(server.stop(), Some(0), "SIGTERM stops the server cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sync_now_requests_give_one_run() {
+    let (env, [viewer, operator, _]) = setup(20_000);
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let url = server.url("/api/v1/enterprises/default/sync-now");
+    let answers =
+        futures_util::future::join_all((0..50).map(|_| call(&http, "POST", &url, Some(&operator))))
+            .await;
+    let started: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(started.len(), 1, "{answers:?}");
+    let id = started[0]["run_id"].as_i64().unwrap();
+    for (status, body) in &answers {
+        if *status != StatusCode::ACCEPTED {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["run_id"], id, "{body}");
+        }
+    }
+    let run = wait_for_run(&http, &server, &viewer, id).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["steps"].as_array().unwrap().len(), 6, "{run}");
+    assert_eq!(env.read("central.csv").lines().count(), 20_001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_slowed_down() {
+    let (env, _) = setup(1);
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let login = |name: &str, password: &str| {
+        http.post(server.url("/api/v1/login"))
+            .json(&json!({ "name": name, "password": password }))
+            .send()
+    };
+    for _ in 0..3 {
+        let r = login("otto", "wrong").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login("otto", "otto-password").await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(r.headers().get("retry-after").is_some());
+
+    // Another name is not held back; its token works.
+    let r = login("vera", "vera-password").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["role"], "viewer");
+    let token = body["token"].as_str().unwrap();
+    let (status, _) = call(&http, "GET", &server.url("/api/v1/runs"), Some(token)).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -14,7 +14,7 @@ use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
 const PAGE: i64 = 5_000;
-const CHANGES_BATCH: i64 = 500;
+const CHANGES_BATCH: i64 = 2_000;
 
 /// `Some(message)` when some connector's pending deletes pass the threshold.
 pub(crate) async fn threshold_check<'a>(
@@ -332,6 +332,9 @@ async fn export_changes(
 ) -> Result<(), EngineError> {
     let store = ctx.store;
     let mut after = 0;
+    // The results of one batch are written while the next batch is sent: the pages never
+    // share a row.
+    let mut writing: Option<tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>> = None;
     loop {
         let page = store
             .staged_page(c.id, after, CHANGES_BATCH, StagedFilter::PendingExport)
@@ -380,8 +383,30 @@ async fn export_changes(
             run_id: rec.run_id,
             outcomes: rec.take().outcomes,
         };
-        store.apply_export_results(batch).await?;
+        if let Some(previous) = writing.take() {
+            written(previous).await?;
+        }
+        let shared = ctx.shared.clone();
+        writing = Some(tokio::spawn(async move {
+            shared.apply_export_results(batch).await
+        }));
+    }
+    if let Some(last) = writing.take() {
+        written(last).await?;
     }
     rec.counters.add(&counted);
     Ok(())
+}
+
+/// Waits for a batch of export results written on another task.
+async fn written(
+    task: tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>,
+) -> Result<(), EngineError> {
+    match task.await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(EngineError::Store(ucsync_store::StoreError::Sql {
+            doing: "writing export results",
+            message: format!("the writing task stopped: {e}"),
+        })),
+    }
 }

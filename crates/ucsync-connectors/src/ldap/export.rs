@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use futures_util::StreamExt;
+use ldap3::controls::PostRead;
 use ldap3::{Ldap, Mod};
 use ucsync_model::{Attrs, ConnectorError, ExportChange, ExportOp, ExportResult};
 
@@ -22,7 +23,7 @@ pub async fn export(
     c: &LdapConnector,
     changes: &[ExportChange],
 ) -> Result<Vec<ExportResult>, ConnectorError> {
-    let ldap = c.connect().await?;
+    let ldap = c.export_connection().await?;
     let ops: Vec<_> = changes
         .iter()
         .map(|ch| {
@@ -39,8 +40,6 @@ pub async fn export(
         .buffered(c.settings.max_in_flight)
         .collect::<Vec<_>>()
         .await;
-    let mut ldap = ldap;
-    let _ = ldap.unbind().await;
     Ok(results)
 }
 
@@ -205,10 +204,19 @@ async fn add(
         entry.push((name, values.into_iter().collect()));
     }
     let sent = |e: ldap3::LdapError| format!("add {target}: {e}");
-    let mut r = ldap.add(&target, entry.clone()).await.map_err(sent)?;
+    let read_back = || PostRead::new(vec![s.anchor.as_str()]);
+    let mut r = ldap
+        .with_controls(read_back())
+        .add(&target, entry.clone())
+        .await
+        .map_err(sent)?;
     if r.rc == 32 && s.create_parents {
         create_parents(ldap, s, dn::split_first(&target).1).await?;
-        r = ldap.add(&target, entry).await.map_err(sent)?;
+        r = ldap
+            .with_controls(read_back())
+            .add(&target, entry)
+            .await
+            .map_err(sent)?;
     }
     match r.rc {
         0 => {}
@@ -220,6 +228,12 @@ async fn add(
         }
         _ => return Err(failed(s, &format!("add {target}"), &r)),
     }
+    // The post-read control (RFC 4527) brought the new entry's anchor with the answer; a
+    // server without it (Active Directory) is asked with a search.
+    if let Some(anchor) = post_read_anchor(s, &r) {
+        c.cache.learn(&target, &anchor);
+        return Ok(ExportResult::DoneWithAnchor(anchor));
+    }
     match c.anchor_at(ldap, &target).await? {
         Some(anchor) => Ok(ExportResult::DoneWithAnchor(anchor)),
         None => Err(format!(
@@ -227,6 +241,17 @@ async fn add(
             s.anchor
         )),
     }
+}
+
+/// RFC 4527's post-read control.
+const POST_READ_OID: &str = "1.3.6.1.1.13.2";
+
+/// The anchor in an add's post-read response control, if the server sent one.
+fn post_read_anchor(s: &LdapSettings, r: &ldap3::LdapResult) -> Option<String> {
+    let ctrl = r.ctrls.iter().find(|c| c.1.ctype == POST_READ_OID)?;
+    let (_, tag) = ldap3::asn1::parse_tag(ctrl.1.val.as_deref()?).ok()?;
+    let raw = super::entry::parse(tag)?;
+    super::entry::anchor(s, &raw).ok()
 }
 
 /// Creates the organizational units from the first existing ancestor down to `parent`.

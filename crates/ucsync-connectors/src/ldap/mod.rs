@@ -123,6 +123,8 @@ pub struct LdapConnector {
     name: String,
     settings: LdapSettings,
     cache: DnCache,
+    /// The connection exports keep from one batch of changes to the next.
+    export_conn: tokio::sync::Mutex<Option<Ldap>>,
 }
 
 impl LdapConnector {
@@ -131,11 +133,26 @@ impl LdapConnector {
             name: name.to_owned(),
             settings,
             cache: DnCache::default(),
+            export_conn: tokio::sync::Mutex::new(None),
         }
     }
 
     async fn connect(&self) -> Result<Ldap, ConnectorError> {
         conn::connect(&self.name, &self.settings).await
+    }
+
+    /// The export connection: the one kept from the last batch while it is open, else a new
+    /// one (connecting and binding once per run, not once per batch).
+    async fn export_connection(&self) -> Result<Ldap, ConnectorError> {
+        let mut kept = self.export_conn.lock().await;
+        if let Some(ldap) = kept.as_mut()
+            && !ldap.is_closed()
+        {
+            return Ok(ldap.clone());
+        }
+        let ldap = self.connect().await?;
+        *kept = Some(ldap.clone());
+        Ok(ldap)
     }
 
     /// The anchor of the entry at `dn`, read from the server.

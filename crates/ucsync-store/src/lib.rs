@@ -69,6 +69,15 @@ pub trait StagingStore: Send + Sync {
         connector_id: i64,
         anchors: &[String],
     ) -> Result<Vec<StagedObject>>;
+    /// The links (anchor and entry) of the staged objects of these entries, without their
+    /// attributes.
+    async fn links_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedLink>>;
+    /// The links of one connector's staged objects with these anchors.
+    async fn links_by_anchors(
+        &self,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedLink>>;
     /// Pending sync and export counts (cheap); with `totals`, also how many objects there are.
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts>;
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;

@@ -61,6 +61,16 @@ pub struct PendingExport {
     pub attrs: Attrs,
 }
 
+/// What reference translation needs of a staged object: the entry its anchor stands for.
+#[derive(Debug, Clone)]
+pub struct StagedLink {
+    pub id: i64,
+    pub connector_id: i64,
+    pub anchor: String,
+    pub entry_id: Option<i64>,
+    pub sync_state: SyncState,
+}
+
 #[derive(Debug, Clone)]
 pub struct StagedObject {
     pub id: i64,

@@ -288,7 +288,7 @@ pub(super) async fn recompute(
     let mut ref_entry: HashMap<(i64, String), i64> = HashMap::new();
     for (k, anchors) in &ref_anchors {
         let anchors: Vec<String> = anchors.iter().cloned().collect();
-        for s in b.reads.staged_by_anchors(ctx.store, *k, &anchors).await? {
+        for s in b.reads.links_by_anchors(ctx.store, *k, &anchors).await? {
             // Objects and entries going away in this batch are no longer referable.
             let gone = b.deletes.contains(&s.id) || s.sync_state == SyncState::Deleted;
             if let (Some(e), false) = (s.entry_id, gone)

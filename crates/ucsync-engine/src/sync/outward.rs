@@ -150,7 +150,7 @@ pub(super) async fn push(
             }
         }
         let ids: Vec<i64> = referenced.into_iter().collect();
-        for s in b.reads.staged_by_entries(ctx.store, &ids).await? {
+        for s in b.reads.links_by_entries(ctx.store, &ids).await? {
             if let Some(e) = s.entry_id {
                 anchors.insert((e, s.connector_id), s.anchor);
             }

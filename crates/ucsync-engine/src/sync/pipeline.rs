@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use ucsync_store::{Entry, StagedObject, Store, StoreError, SyncBatch};
+use ucsync_store::{Entry, StagedLink, StagedObject, Store, StoreError, SyncBatch};
 
 /// What one batch read from the store.
 #[derive(Default)]
@@ -55,6 +55,37 @@ impl ReadSet {
         let found = store.staged_by_entries(ids).await?;
         self.objects(&found);
         Ok(found)
+    }
+
+    pub async fn links_by_entries(
+        &mut self,
+        store: &dyn Store,
+        ids: &[i64],
+    ) -> Result<Vec<StagedLink>, StoreError> {
+        self.entries.extend(ids);
+        let found = store.links_by_entries(ids).await?;
+        self.links(&found);
+        Ok(found)
+    }
+
+    pub async fn links_by_anchors(
+        &mut self,
+        store: &dyn Store,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedLink>, StoreError> {
+        self.anchors
+            .extend(anchors.iter().map(|a| (connector_id, a.clone())));
+        let found = store.links_by_anchors(connector_id, anchors).await?;
+        self.links(&found);
+        Ok(found)
+    }
+
+    fn links(&mut self, rows: &[StagedLink]) {
+        for s in rows {
+            self.staged.insert(s.id);
+            self.entries.extend(s.entry_id);
+        }
     }
 
     pub async fn staged_by_anchors(

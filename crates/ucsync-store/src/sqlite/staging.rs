@@ -50,6 +50,22 @@ fn unpack_anchors(packed: &str, out: &mut Vec<AnchorInfo>) -> std::result::Resul
     Ok(())
 }
 
+const LINK_COLUMNS: &str = "id, connector_id, anchor, entry_id, sync_state";
+const LINKS: &str = "reading the links of staged objects";
+
+fn link_from_row(row: &SqliteRow) -> Result<StagedLink> {
+    (|| {
+        Ok::<_, sqlx::Error>(StagedLink {
+            id: row.try_get(0)?,
+            connector_id: row.try_get(1)?,
+            anchor: row.try_get(2)?,
+            entry_id: row.try_get(3)?,
+            sync_state: SyncState::from_i64(row.try_get(4)?),
+        })
+    })()
+    .map_err(sql_err(LINKS))
+}
+
 pub(crate) fn staged_from_row(row: &SqliteRow) -> Result<StagedObject> {
     let doing = "reading a staged object";
     let e = sql_err(doing);
@@ -409,6 +425,26 @@ impl StagingStore for SqliteStore {
         )
         .await?;
         rows.iter().map(staged_from_row).collect()
+    }
+
+    async fn links_by_entries(&self, entry_ids: &[i64]) -> Result<Vec<StagedLink>> {
+        let mut conn = self.read_lock().await;
+        let sql = format!("SELECT {LINK_COLUMNS} FROM staging WHERE entry_id IN ({{list}})");
+        let rows = fetch_in(&mut conn, &sql, None, entry_ids, LINKS).await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn links_by_anchors(
+        &self,
+        connector_id: i64,
+        anchors: &[String],
+    ) -> Result<Vec<StagedLink>> {
+        let mut conn = self.read_lock().await;
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM staging WHERE connector_id = ? AND anchor IN ({{list}})"
+        );
+        let rows = fetch_in(&mut conn, &sql, Some(connector_id), anchors, LINKS).await?;
+        rows.iter().map(link_from_row).collect()
     }
 
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {

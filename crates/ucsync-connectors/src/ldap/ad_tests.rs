@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use ucsync_model::{
-    Connector, ConnectorError, ConnectorFactory, ImportMode, ImportRequest, ImportSummary,
-};
+use ucsync_model::{Connector, ConnectorFactory, ImportMode};
 use ucsync_testkit::SambaDc;
 
+use super::tests::{build, import};
 use crate::Connectors;
 use crate::test_sink::MemorySink;
 
@@ -36,31 +35,9 @@ attributes = ["cn", "member"]
         dn = dc.admin_dn(),
         pw = dc.admin_pw(),
     );
-    let table: toml::Table = toml::from_str(&text).unwrap();
-    let problems = Connectors.validate("ldap", &table, "connectors.ad.settings");
-    assert!(problems.is_empty(), "{problems:?}");
-    Connectors
-        .build("ad", "ldap", &table, std::path::Path::new("."))
-        .unwrap()
+    build(&toml::from_str(&text).unwrap())
 }
 
-async fn import(
-    c: &Arc<dyn Connector>,
-    sink: &mut MemorySink,
-    mode: ImportMode,
-    watermark: Option<String>,
-) -> Result<ImportSummary, ConnectorError> {
-    sink.next_run();
-    c.import(
-        ImportRequest {
-            mode,
-            watermark,
-            status_file: None,
-        },
-        sink,
-    )
-    .await
-}
 
 fn account(sink: &MemorySink, anchor: &str) -> String {
     sink.staged

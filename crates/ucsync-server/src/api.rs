@@ -138,6 +138,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/login", post(login))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/enterprises", get(enterprises))
         .route("/api/v1/enterprises/{enterprise}/sync-now", post(sync_now))
         .route("/api/v1/connectors", get(connectors))
@@ -150,6 +151,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
+}
+
+async fn openapi(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    Ok(Json(crate::openapi::document()))
 }
 
 #[derive(serde::Deserialize)]

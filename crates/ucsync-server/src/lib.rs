@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod openapi;
 pub mod planner;
 pub mod schedule;
 

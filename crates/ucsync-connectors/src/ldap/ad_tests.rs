@@ -38,7 +38,6 @@ attributes = ["cn", "member"]
     build(&toml::from_str(&text).unwrap())
 }
 
-
 fn account(sink: &MemorySink, anchor: &str) -> String {
     sink.staged
         .get(anchor)

@@ -125,7 +125,7 @@ async fn wait_for_run(http: &reqwest::Client, server: &Server, token: &str, id: 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_role_against_every_endpoint_class() {
+async fn every_role_against_every_endpoint() {
     let (env, [viewer, operator, admin]) = setup(20);
     let server = Server::start(&env);
     let http = reqwest::Client::new();
@@ -136,15 +136,28 @@ async fn every_role_against_every_endpoint_class() {
         (StatusCode::OK, Some("ok"))
     );
 
-    let reads = ["/api/v1/runs", "/api/v1/enterprises", "/api/v1/connectors"];
-    let runs = [
-        "/api/v1/enterprises/default/sync-now",
-        "/api/v1/connectors/forest/runs",
-    ];
-    for path in reads.iter().chain(&runs) {
-        let method = if runs.contains(path) { "POST" } else { "GET" };
+    // Every operation of the OpenAPI document, as each role and without a token. A run is
+    // started first so that /runs/1 exists.
+    let (status, body) = call(
+        &http,
+        "POST",
+        &server.url("/api/v1/enterprises/default/sync-now"),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for_run(&http, &server, &viewer, body["run_id"].as_i64().unwrap()).await;
+    let ops = ucsync_server::openapi::operations();
+    assert!(ops.len() >= 10);
+    for op in ops.iter().filter(|o| o.role.is_some()) {
+        let path = op
+            .path
+            .replace("{enterprise}", "default")
+            .replace("{connector}", "forest")
+            .replace("{id}", "1");
+        let method = op.method.to_uppercase();
         for token in [None, Some("ucs_not-a-token")] {
-            let (status, body) = call(&http, method, &server.url(path), token).await;
+            let (status, body) = call(&http, &method, &server.url(&path), token).await;
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,
@@ -152,27 +165,47 @@ async fn every_role_against_every_endpoint_class() {
             );
             assert!(body["error"].as_str().unwrap().contains("token"), "{body}");
         }
-    }
-    for path in reads {
-        for token in [&viewer, &operator, &admin] {
-            let (status, body) = call(&http, "GET", &server.url(path), Some(token)).await;
-            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        for (role, token) in [
+            ("viewer", &viewer),
+            ("operator", &operator),
+            ("admin", &admin),
+        ] {
+            let (status, body) = call(&http, &method, &server.url(&path), Some(token)).await;
+            let allowed = match op.role {
+                Some("viewer") => true,
+                Some("operator") => role != "viewer",
+                _ => role == "admin",
+            };
+            if allowed {
+                assert!(
+                    status.is_success() || status == StatusCode::CONFLICT,
+                    "{role} {method} {path}: {status} {body}"
+                );
+                if let Some(id) = body["run_id"].as_i64().filter(|_| method == "POST") {
+                    wait_for_run(&http, &server, token, id).await;
+                }
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} {method} {path}: {body}"
+                );
+                assert!(body["error"].as_str().unwrap().contains(role), "{body}");
+            }
         }
     }
-    for path in runs {
-        let (status, body) = call(&http, "POST", &server.url(path), Some(&viewer)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
-        assert!(body["error"].as_str().unwrap().contains("viewer"), "{body}");
-        for token in [&operator, &admin] {
-            let (status, body) = call(&http, "POST", &server.url(path), Some(token)).await;
-            assert!(
-                status == StatusCode::ACCEPTED || status == StatusCode::CONFLICT,
-                "POST {path}: {status} {body}"
-            );
-            let id = body["run_id"].as_i64().expect("a run id");
-            wait_for_run(&http, &server, token, id).await;
-        }
-    }
+    let (_, doc) = call(
+        &http,
+        "GET",
+        &server.url("/api/v1/openapi.json"),
+        Some(&viewer),
+    )
+    .await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(
+        doc["paths"]["/api/v1/runs/{id}"]["get"].is_object(),
+        "{doc}"
+    );
 
     // Connector settings (with their secrets) are never answered.
     let (_, body) = call(

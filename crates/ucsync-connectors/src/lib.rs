@@ -23,6 +23,38 @@ type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
 type BuildFn =
     fn(name: &str, settings: &toml::Table, base_dir: &Path) -> Result<Arc<dyn Connector>, String>;
 
+/// The settings of one connector kind: read from their table with every problem named.
+pub(crate) trait KindSettings: Sized {
+    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>>;
+    fn resolve_paths(&mut self, base_dir: &Path);
+}
+
+/// A kind's [`ValidateFn`].
+pub(crate) fn validate_settings<S: KindSettings>(
+    settings: &toml::Table,
+    at: &str,
+) -> Vec<ConfigProblem> {
+    S::parse(settings, at).err().unwrap_or_default()
+}
+
+/// A kind's settings for building connector `name`, relative paths taken from `base_dir`.
+pub(crate) fn build_settings<S: KindSettings>(
+    name: &str,
+    settings: &toml::Table,
+    base_dir: &Path,
+) -> Result<S, String> {
+    let at = format!("connectors.{name}.settings");
+    let mut settings = S::parse(settings, &at).map_err(|problems| {
+        problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    settings.resolve_paths(base_dir);
+    Ok(settings)
+}
+
 /// One connector kind: its name, what it can do, and how its settings are checked and built.
 pub(crate) struct Kind {
     pub name: &'static str,

@@ -15,6 +15,7 @@ use crate::run::{Recorder, RunCtx, StepEnd};
 
 const PAGE: i64 = 5_000;
 const CHANGES_BATCH: i64 = 2_000;
+const EXPORT_RESULTS: &str = "writing export results";
 
 /// `Some(message)` when some connector's pending deletes pass the threshold.
 pub(crate) async fn threshold_check<'a>(
@@ -384,7 +385,7 @@ async fn export_changes(
             outcomes: rec.take().outcomes,
         };
         if let Some(previous) = writing.take() {
-            written(previous).await?;
+            crate::run::written(previous, EXPORT_RESULTS).await?;
         }
         let shared = ctx.shared.clone();
         writing = Some(tokio::spawn(async move {
@@ -392,21 +393,8 @@ async fn export_changes(
         }));
     }
     if let Some(last) = writing.take() {
-        written(last).await?;
+        crate::run::written(last, EXPORT_RESULTS).await?;
     }
     rec.counters.add(&counted);
     Ok(())
-}
-
-/// Waits for a batch of export results written on another task.
-async fn written(
-    task: tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>,
-) -> Result<(), EngineError> {
-    match task.await {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(EngineError::Store(ucsync_store::StoreError::Sql {
-            doing: "writing export results",
-            message: format!("the writing task stopped: {e}"),
-        })),
-    }
 }

@@ -153,6 +153,20 @@ impl Recorder {
     }
 }
 
+/// Waits for a batch written to the store on another task.
+pub(crate) async fn written(
+    task: tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>,
+    doing: &'static str,
+) -> Result<(), ucsync_store::StoreError> {
+    match task.await {
+        Ok(result) => result,
+        Err(e) => Err(ucsync_store::StoreError::Sql {
+            doing,
+            message: format!("the writing task stopped: {e}"),
+        }),
+    }
+}
+
 /// How a step ended when it did not fail.
 #[derive(Default)]
 pub(crate) struct StepEnd {

@@ -366,6 +366,11 @@ async fn start(
     }
     let task_state = st.clone();
     tokio::spawn(async move {
+        // The enterprise is free again however the task ends.
+        let _free = Release {
+            state: task_state.clone(),
+            enterprise: enterprise.clone(),
+        };
         let tx = Arc::new(tx);
         let on_start = tx.clone();
         let options = RunOptions {
@@ -393,12 +398,23 @@ async fn start(
                 _ => false,
             });
         }
-        task_state.running().remove(&enterprise);
     });
     match started(&mut rx).await {
         Start::Started(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
         Start::Failed(message) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)),
         Start::Pending => Err(ApiError::internal("the run stopped before it was recorded")),
+    }
+}
+
+/// Frees an enterprise for the next run when dropped.
+struct Release {
+    state: Arc<AppState>,
+    enterprise: String,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.state.running().remove(&self.enterprise);
     }
 }
 

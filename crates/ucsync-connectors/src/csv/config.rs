@@ -708,3 +708,13 @@ fn check_names(list: &[String], key: &str, what: &str, problem: &mut impl FnMut(
         }
     }
 }
+
+impl crate::KindSettings for CsvSettings {
+    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        CsvSettings::parse(table, at)
+    }
+
+    fn resolve_paths(&mut self, base_dir: &Path) {
+        CsvSettings::resolve_paths(self, base_dir);
+    }
+}

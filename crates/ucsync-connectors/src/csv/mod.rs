@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ucsync_model::{
-    Attrs, Capabilities, ConfigProblem, Connector, ConnectorError, ExportStyle, ImageSource,
-    ImageSummary, ImportRequest, ImportSink, ImportSummary,
+    Attrs, Capabilities, Connector, ConnectorError, ExportStyle, ImageSource, ImageSummary,
+    ImportRequest, ImportSink, ImportSummary,
 };
 
 pub use config::{CsvSettings, FileEncoding, ObjectTypes, SETTING_KEYS};
@@ -41,28 +41,16 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "csv",
     capabilities: CAPABILITIES,
-    validate,
+    validate: crate::validate_settings::<CsvSettings>,
     build,
 };
-
-fn validate(settings: &toml::Table, at: &str) -> Vec<ConfigProblem> {
-    CsvSettings::parse(settings, at).err().unwrap_or_default()
-}
 
 fn build(
     name: &str,
     settings: &toml::Table,
     base_dir: &Path,
 ) -> Result<Arc<dyn Connector>, String> {
-    let at = format!("connectors.{name}.settings");
-    let mut settings = CsvSettings::parse(settings, &at).map_err(|problems| {
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    settings.resolve_paths(base_dir);
+    let settings = crate::build_settings::<CsvSettings>(name, settings, base_dir)?;
     Ok(Arc::new(CsvConnector::new(name, settings)))
 }
 

@@ -578,3 +578,13 @@ pub fn dn_within(dn: &str, base: &str) -> bool {
         _ => false,
     }
 }
+
+impl crate::KindSettings for LdapSettings {
+    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        LdapSettings::parse(table, at)
+    }
+
+    fn resolve_paths(&mut self, base_dir: &Path) {
+        LdapSettings::resolve_paths(self, base_dir);
+    }
+}

@@ -35,8 +35,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use ldap3::{Ldap, Scope};
 use ucsync_model::{
-    Attrs, Capabilities, ConfigProblem, Connector, ConnectorError, ExportChange, ExportResult,
-    ExportStyle, ImportRequest, ImportSink, ImportSummary,
+    Attrs, Capabilities, Connector, ConnectorError, ExportChange, ExportResult, ExportStyle,
+    ImportRequest, ImportSink, ImportSummary,
 };
 
 pub use config::{LdapSettings, Mode};
@@ -51,28 +51,16 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "ldap",
     capabilities: CAPABILITIES,
-    validate,
+    validate: crate::validate_settings::<LdapSettings>,
     build,
 };
-
-fn validate(settings: &toml::Table, at: &str) -> Vec<ConfigProblem> {
-    LdapSettings::parse(settings, at).err().unwrap_or_default()
-}
 
 fn build(
     name: &str,
     settings: &toml::Table,
     base_dir: &Path,
 ) -> Result<Arc<dyn Connector>, String> {
-    let at = format!("connectors.{name}.settings");
-    let mut settings = LdapSettings::parse(settings, &at).map_err(|problems| {
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    settings.resolve_paths(base_dir);
+    let settings = crate::build_settings::<LdapSettings>(name, settings, base_dir)?;
     Ok(Arc::new(LdapConnector::new(name, settings)))
 }
 

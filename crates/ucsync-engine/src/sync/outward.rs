@@ -90,13 +90,7 @@ fn out(
 fn pend(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject, desired: Attrs, rec: &Recorder) {
     let sets = t.connector.values_are_sets();
     let holds = |state: Option<&Attrs>| {
-        state.is_some_and(|a| {
-            if sets {
-                a.same_values(&desired)
-            } else {
-                *a == desired
-            }
-        })
+        state.is_some_and(|a| *a == desired || (sets && a.same_values(&desired)))
     };
     if holds(s.target_state()) {
         return;

@@ -18,11 +18,14 @@ pub(crate) struct ReadSet {
 
 impl ReadSet {
     pub fn objects(&mut self, rows: &[StagedObject]) {
-        for s in rows {
-            self.staged.insert(s.id);
-            if let Some(e) = s.entry_id {
-                self.entries.insert(e);
-            }
+        self.rows(rows.iter().map(|s| (s.id, s.entry_id)));
+    }
+
+    /// Staged rows read: their ids and the entries they link to.
+    fn rows(&mut self, rows: impl Iterator<Item = (i64, Option<i64>)>) {
+        for (id, entry) in rows {
+            self.staged.insert(id);
+            self.entries.extend(entry);
         }
     }
 
@@ -64,7 +67,7 @@ impl ReadSet {
     ) -> Result<Vec<StagedLink>, StoreError> {
         self.entries.extend(ids);
         let found = store.links_by_entries(ids).await?;
-        self.links(&found);
+        self.rows(found.iter().map(|s| (s.id, s.entry_id)));
         Ok(found)
     }
 
@@ -77,15 +80,8 @@ impl ReadSet {
         self.anchors
             .extend(anchors.iter().map(|a| (connector_id, a.clone())));
         let found = store.links_by_anchors(connector_id, anchors).await?;
-        self.links(&found);
+        self.rows(found.iter().map(|s| (s.id, s.entry_id)));
         Ok(found)
-    }
-
-    fn links(&mut self, rows: &[StagedLink]) {
-        for s in rows {
-            self.staged.insert(s.id);
-            self.entries.extend(s.entry_id);
-        }
     }
 
     pub async fn staged_by_anchors(
@@ -164,12 +160,6 @@ impl InFlight {
 
     /// Waits until the batch is committed.
     pub async fn finish(self) -> Result<(), StoreError> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(e) => Err(StoreError::Sql {
-                doing: "writing a sync batch",
-                message: format!("the writing task stopped: {e}"),
-            }),
-        }
+        crate::run::written(self.task, "writing a sync batch").await
     }
 }

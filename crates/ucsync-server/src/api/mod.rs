@@ -1,0 +1,239 @@
+//! The HTTP API under `/api/v1`, JSON in and out. Every endpoint but `/healthz` needs a bearer
+//! token; reads need the viewer role, runs and Sync Now the operator role.
+//!
+//! One run at a time per enterprise (so never two runs of one connector): a request to start
+//! another answers `409` with the id of the run in progress.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use ucsync_engine::Engine;
+use ucsync_store::{AdminRow, Store};
+
+use crate::auth::{self, Role, Throttle};
+
+mod runs;
+
+/// What the API serves from.
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub status_dir: PathBuf,
+    throttle: Throttle,
+    /// The run in progress per enterprise, known once its record exists.
+    running: Mutex<HashMap<String, watch::Receiver<Start>>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Start {
+    Pending,
+    Started(i64),
+    Failed(String),
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, status_dir: PathBuf) -> Arc<Self> {
+        Arc::new(AppState {
+            engine,
+            status_dir,
+            throttle: Throttle::default(),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        self.engine.store()
+    }
+
+    pub(crate) fn running(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<Start>>> {
+        match self.running.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The administrator behind the request's bearer token, if their role is at least `need`.
+    pub(crate) async fn require(
+        &self,
+        headers: &HeaderMap,
+        need: Role,
+    ) -> Result<AdminRow, ApiError> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "send an API token as \"Authorization: Bearer <token>\" (POST /api/v1/login or `ucsync admin token` gives one)",
+                )
+            })?;
+        let admin = self
+            .store()
+            .admin_by_token(&auth::token_hash(token.trim()))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is not valid"))?;
+        let role = Role::parse(&admin.role).unwrap_or(Role::Viewer);
+        if role < need {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{} has the {} role; this needs {}",
+                    admin.name,
+                    role.as_str(),
+                    need.as_str()
+                ),
+            ));
+        }
+        Ok(admin)
+    }
+}
+
+/// An error answer: `{"error": "...", "run_id": N}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) run_id: Option<i64>,
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            run_id: None,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("{e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.message });
+        if let Some(id) = self.run_id {
+            body["run_id"] = json!(id);
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+pub(crate) type Answer = Result<Json<Value>, ApiError>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/enterprises", get(enterprises))
+        .route("/api/v1/connectors", get(connectors))
+        .merge(runs::routes())
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn openapi(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    Ok(Json(crate::openapi::document()))
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    name: String,
+    password: String,
+}
+
+async fn login(State(st): State<Arc<AppState>>, Json(body): Json<Login>) -> Answer {
+    if let Some(wait) = st.throttle.wait(&body.name) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins for this name; wait before trying again",
+        );
+        e.retry_after = Some(wait.as_secs().max(1));
+        return Err(e);
+    }
+    let admin = st
+        .store()
+        .admin(&body.name)
+        .await
+        .map_err(ApiError::internal)?;
+    let hash = admin.as_ref().map(|a| a.password_hash.clone());
+    let password = body.password;
+    // argon2 takes tens of milliseconds on purpose: off the async workers.
+    let ok = tokio::task::spawn_blocking(move || {
+        hash.is_some_and(|h| auth::verify_password(&password, &h))
+    })
+    .await
+    .unwrap_or(false);
+    let Some(admin) = admin.filter(|_| ok) else {
+        st.throttle.failed(&body.name);
+        tracing::warn!(name = %body.name, "failed login");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong name or password",
+        ));
+    };
+    st.throttle.succeeded(&body.name);
+    let token = auth::new_token().map_err(ApiError::internal)?;
+    st.store()
+        .add_token(admin.id, &auth::token_hash(&token), "login")
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "token": token, "role": admin.role })))
+}
+
+async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let config = st.engine.config();
+    let list: Vec<Value> = config
+        .enterprise_names()
+        .iter()
+        .map(|name| {
+            let order = config
+                .enterprises
+                .get(name)
+                .map(|e| e.sync_order.clone())
+                .unwrap_or_default();
+            json!({ "name": name, "sync_order": order })
+        })
+        .collect();
+    Ok(Json(json!({ "enterprises": list })))
+}
+
+async fn connectors(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    // Settings are left out: they hold secrets.
+    let list: Vec<Value> = st
+        .engine
+        .config()
+        .connectors
+        .iter()
+        .map(|(name, c)| json!({ "name": name, "kind": c.kind, "enterprise": c.enterprise }))
+        .collect();
+    Ok(Json(json!({ "connectors": list })))
+}

@@ -1,0 +1,214 @@
+//! Runs: list, detail, outcomes; starting a profile on a connector and Sync Now for an
+//! enterprise, one run at a time per enterprise.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use ucsync_engine::{NoProgress, Profile, RunOptions};
+
+use super::{Answer, ApiError, AppState, Start};
+use crate::auth::Role;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/enterprises/{enterprise}/sync-now", post(sync_now))
+        .route("/api/v1/connectors/{connector}/runs", post(connector_run))
+        .route("/api/v1/runs", get(runs))
+        .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/runs/{id}/outcomes", get(outcomes))
+}
+
+#[derive(serde::Deserialize)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn runs(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<Limit>,
+) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let list = st
+        .store()
+        .runs(q.limit.unwrap_or(50).clamp(1, 1000))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "runs": list })))
+}
+
+async fn run(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let store = st.store();
+    let run = store
+        .run(id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no run {id}")))?;
+    let steps = store.child_runs(id).await.map_err(ApiError::internal)?;
+    let mut body = serde_json::to_value(run).map_err(ApiError::internal)?;
+    body["steps"] = serde_json::to_value(steps).map_err(ApiError::internal)?;
+    Ok(Json(body))
+}
+
+async fn outcomes(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let store = st.store();
+    if store.run(id).await.map_err(ApiError::internal)?.is_none() {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("no run {id}")));
+    }
+    let list = store.outcomes(id).await.map_err(ApiError::internal)?;
+    Ok(Json(json!({ "run_id": id, "outcomes": list })))
+}
+
+async fn sync_now(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(enterprise): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    st.require(&headers, Role::Operator).await?;
+    if !st.engine.config().enterprise_names().contains(&enterprise) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no enterprise named \"{enterprise}\""),
+        ));
+    }
+    start(&st, enterprise, None).await
+}
+
+#[derive(serde::Deserialize)]
+struct RunRequest {
+    profile: String,
+}
+
+async fn connector_run(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(connector): Path<String>,
+    Json(body): Json<RunRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    st.require(&headers, Role::Operator).await?;
+    let enterprise = st
+        .engine
+        .config()
+        .connectors
+        .get(&connector)
+        .map(|c| c.enterprise.clone())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no connector named \"{connector}\""),
+            )
+        })?;
+    let profile: Profile = body
+        .profile
+        .parse()
+        .map_err(|e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    if profile == Profile::SyncNow {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "sync-now runs a whole enterprise: POST /api/v1/enterprises/{enterprise}/sync-now"
+            ),
+        ));
+    }
+    start(&st, enterprise, Some((connector, profile))).await
+}
+
+/// Starts a run in the background and answers `202` with its id once it is recorded, or
+/// `409` with the id of the run already in progress for the enterprise.
+async fn start(
+    st: &Arc<AppState>,
+    enterprise: String,
+    connector: Option<(String, Profile)>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (tx, mut rx) = watch::channel(Start::Pending);
+    let other = {
+        let mut running = st.running();
+        match running.get(&enterprise) {
+            Some(other) => Some(other.clone()),
+            None => {
+                running.insert(enterprise.clone(), rx.clone());
+                None
+            }
+        }
+    };
+    if let Some(mut other) = other {
+        let mut e = ApiError::new(
+            StatusCode::CONFLICT,
+            format!("a run of enterprise {enterprise} is in progress; wait until it ends"),
+        );
+        e.run_id = match started(&mut other).await {
+            Start::Started(id) => Some(id),
+            _ => None,
+        };
+        return Err(e);
+    }
+    let task_state = st.clone();
+    tokio::spawn(async move {
+        // The enterprise is free again however the task ends.
+        let _free = Release {
+            state: task_state.clone(),
+            enterprise: enterprise.clone(),
+        };
+        let tx = Arc::new(tx);
+        let on_start = tx.clone();
+        let options = RunOptions {
+            preview: false,
+            allow_deletes: None,
+            status_dir: task_state.status_dir.clone(),
+            progress: Arc::new(NoProgress),
+            sync_batch: None,
+            started: Some(Arc::new(move |id| {
+                let _ = on_start.send(Start::Started(id));
+            })),
+        };
+        let engine = &task_state.engine;
+        let result = match &connector {
+            None => engine.sync_now(&enterprise, &options).await,
+            Some((name, profile)) => engine.run_profile(name, *profile, &options).await,
+        };
+        if let Err(e) = result {
+            tracing::warn!(%enterprise, "run failed: {e}");
+            tx.send_if_modified(|s| match s {
+                Start::Pending => {
+                    *s = Start::Failed(e.to_string());
+                    true
+                }
+                _ => false,
+            });
+        }
+    });
+    match started(&mut rx).await {
+        Start::Started(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
+        Start::Failed(message) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)),
+        Start::Pending => Err(ApiError::internal("the run stopped before it was recorded")),
+    }
+}
+
+/// Frees an enterprise for the next run when dropped.
+struct Release {
+    state: Arc<AppState>,
+    enterprise: String,
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.state.running().remove(&self.enterprise);
+    }
+}
+
+/// Waits until a run is recorded (or failed before).
+async fn started(rx: &mut watch::Receiver<Start>) -> Start {
+    let _ = rx.wait_for(|s| !matches!(s, Start::Pending)).await;
+    rx.borrow().clone()
+}

@@ -61,6 +61,8 @@ pub(crate) struct Kind {
     pub capabilities: Capabilities,
     pub validate: ValidateFn,
     pub build: BuildFn,
+    /// Settings holding a secret, each with the key naming an environment variable instead.
+    pub secrets: &'static [(&'static str, &'static str)],
 }
 
 /// The kinds this build knows.
@@ -109,5 +111,9 @@ impl ConnectorFactory for Connectors {
             Some(k) => (k.build)(name, settings, base_dir),
             None => Err(unknown_kind(kind_name)),
         }
+    }
+
+    fn secret_keys(&self, kind_name: &str) -> &'static [(&'static str, &'static str)] {
+        kind(kind_name).map(|k| k.secrets).unwrap_or(&[])
     }
 }

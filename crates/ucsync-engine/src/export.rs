@@ -1,6 +1,7 @@
 //! Export: pending exports reach the external system, object by object or as a whole image,
 //! and each outcome is recorded; failures stay pending for the next export. A run whose
-//! pending deletes pass the deletion threshold stops before writing anything.
+//! pending deletes pass the deletion threshold stops before writing anything. A requested stop
+//! is honoured between batches of changes; an image is one write and is never cut.
 
 use async_trait::async_trait;
 use ucsync_model::{
@@ -11,7 +12,7 @@ use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, StagedFilter,
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
-use crate::run::{Recorder, RunCtx, StepEnd};
+use crate::run::{Recorder, RunCtx, RunStatus, StepEnd};
 
 const PAGE: i64 = 5_000;
 const CHANGES_BATCH: i64 = 2_000;
@@ -236,7 +237,7 @@ pub(crate) async fn run(
     if check && let Some(msg) = threshold_check(ctx, std::iter::once(c)).await? {
         return Ok(StepEnd {
             message: Some(msg),
-            stopped: true,
+            stopped: Some(RunStatus::StoppedDeletionThreshold),
             ..StepEnd::default()
         });
     }
@@ -252,8 +253,11 @@ pub(crate) async fn run(
     ctx.options
         .progress
         .start(&format!("{}: export", c.name), Some(pending));
-    if ctx.options.preview || style == ExportStyle::Changes {
-        // What is pending, read before the export changes it; counted once written.
+    if style == ExportStyle::Changes && !ctx.options.preview {
+        return export_changes(ctx, c, rec).await;
+    }
+    if ctx.options.preview {
+        // What is pending, read before the export changes it.
         let mut pending_counts = ucsync_store::Counters::default();
         let mut after = 0;
         loop {
@@ -270,15 +274,11 @@ pub(crate) async fn run(
             }
             store.add_outcomes(rec.take()).await?;
         }
-        if ctx.options.preview {
-            rec.counters.add(&pending_counts);
-            return Ok(StepEnd {
-                message: Some(format!("preview: {pending} pending exports were not sent")),
-                ..StepEnd::default()
-            });
-        }
-        export_changes(ctx, c, rec, pending_counts).await?;
-        return Ok(StepEnd::default());
+        rec.counters.add(&pending_counts);
+        return Ok(StepEnd {
+            message: Some(format!("preview: {pending} pending exports were not sent")),
+            ..StepEnd::default()
+        });
     }
     let mut source = Image {
         store,
@@ -325,18 +325,26 @@ pub(crate) async fn run(
     Ok(StepEnd::default())
 }
 
+/// Sends pending changes batch by batch; each batch's outcomes and counts are recorded with
+/// its results, so a run stopped between batches counts only what it sent.
 async fn export_changes(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
     rec: &mut Recorder,
-    mut counted: ucsync_store::Counters,
-) -> Result<(), EngineError> {
+) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
     let mut after = 0;
+    let mut counted = ucsync_store::Counters::default();
+    let mut end = StepEnd::default();
     // The results of one batch are written while the next batch is sent: the pages never
     // share a row.
     let mut writing: Option<tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>> = None;
     loop {
+        if ctx.options.stop.requested() {
+            // The batch sent last is still written below; no further batch is sent.
+            end = StepEnd::stop_requested();
+            break;
+        }
         let page = store
             .staged_page(c.id, after, CHANGES_BATCH, StagedFilter::PendingExport)
             .await?;
@@ -361,6 +369,12 @@ async fn export_changes(
             connector_id: c.id,
             ..ExportResultBatch::default()
         };
+        for s in &page {
+            if let Some(p) = &s.export {
+                count(&mut counted, p.op, 1);
+                rec.outcome(export_outcome(c, s, p.op, false));
+            }
+        }
         for (s, r) in page.iter().filter(|s| s.export.is_some()).zip(results) {
             match r {
                 ExportResult::Done => batch.done.push((s.id, None)),
@@ -396,5 +410,5 @@ async fn export_changes(
         crate::run::written(last, EXPORT_RESULTS).await?;
     }
     rec.counters.add(&counted);
-    Ok(())
+    Ok(end)
 }

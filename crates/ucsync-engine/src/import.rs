@@ -1,5 +1,10 @@
 //! Import: a connector streams what it sees; this sink compares each object with its staged
 //! state and writes only what changed, batch by batch, the watermark with the last batch.
+//!
+//! A requested stop is honoured after a batch is handed to the writer, or every [`BATCH`]
+//! records read when few of them changed: the sink then refuses further records, so the
+//! connector ends its listing early; the batches sent are written, but neither the watermark
+//! nor the deletions of an incomplete listing are.
 
 use std::collections::HashMap;
 
@@ -10,9 +15,9 @@ use ucsync_model::{
 };
 use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
-use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
+use crate::{EngineError, Stop};
 
 const BATCH: usize = 5_000;
 
@@ -90,6 +95,17 @@ struct Sink<'a> {
     pending: usize,
     /// Check every value against the valid-character rule.
     character_rule: bool,
+    stop: &'a Stop,
+    /// Records read since a requested stop was last looked at.
+    read: usize,
+    /// The connector reached `end_of_listing`: the listing is complete and is finished.
+    listed: bool,
+    /// A requested stop was honoured: nothing more is taken.
+    stopped: bool,
+}
+
+fn stop_error() -> SinkError {
+    SinkError("the import stopped at a batch boundary because ucsync is shutting down".into())
 }
 
 fn object_hash(object_type: &str, attrs: &Attrs) -> i64 {
@@ -134,19 +150,47 @@ impl Sink<'_> {
         self.writer.send(batch).await
     }
 
-    async fn maybe_flush(&mut self) -> Result<(), SinkError> {
-        self.pending += 1;
+    /// Refuses what the connector sends after a stop was honoured.
+    fn taking(&self) -> Result<(), SinkError> {
+        if self.stopped {
+            Err(stop_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    /// After each record read: a full batch of changes is sent, and every [`BATCH`] records
+    /// read a requested stop is looked at (one atomic load per batch).
+    async fn after_record(&mut self, changed: bool) -> Result<(), SinkError> {
+        self.read += 1;
+        self.pending += usize::from(changed);
+        if self.pending >= BATCH || self.read >= BATCH {
+            self.boundary().await?;
+        }
+        Ok(())
+    }
+
+    /// A batch boundary: the full batch is sent; a requested stop sends what changed so far and
+    /// ends the listing, unless it is complete (`end_of_listing` applies its deletions whole).
+    async fn boundary(&mut self) -> Result<(), SinkError> {
+        self.read = 0;
         if self.pending >= BATCH {
             self.progress.advance(self.pending as u64);
             self.flush(None).await?;
         }
+        if !self.listed && self.stop.requested() {
+            if self.pending > 0 {
+                self.progress.advance(self.pending as u64);
+                self.flush(None).await?;
+            }
+            self.stopped = true;
+            return Err(stop_error());
+        }
         Ok(())
     }
-}
 
-#[async_trait]
-impl ImportSink for Sink<'_> {
-    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+    /// Compares one record with its staged state and stages it when it changed.
+    fn take(&mut self, record: ImportRecord) -> RecordStatus {
         let where_ = record
             .locator
             .as_deref()
@@ -156,7 +200,7 @@ impl ImportSink for Sink<'_> {
             let msg = format!("the object has an empty anchor{where_}; fill in its key");
             self.rec
                 .error(self.connector, "", &record.object_type, msg.clone());
-            return Ok(RecordStatus::Error(msg));
+            return RecordStatus::Error(msg);
         }
         if self.character_rule
             && let Some(found) = invalid_character(&record)
@@ -189,7 +233,7 @@ impl ImportSink for Sink<'_> {
                 &record.object_type,
                 msg.clone(),
             );
-            return Ok(RecordStatus::Error(msg));
+            return RecordStatus::Error(msg);
         }
         let hash = object_hash(&record.object_type, &record.attrs);
         let status = match self.index.get_mut(&record.anchor) {
@@ -204,7 +248,7 @@ impl ImportSink for Sink<'_> {
                     &record.object_type,
                     msg.clone(),
                 );
-                return Ok(RecordStatus::Error(msg));
+                return RecordStatus::Error(msg);
             }
             Some(slot) => {
                 slot.seen = true;
@@ -213,7 +257,7 @@ impl ImportSink for Sink<'_> {
                 }
                 if slot.present && slot.hash == hash {
                     self.rec.counters.unchanged += 1;
-                    return Ok(RecordStatus::Unchanged);
+                    return RecordStatus::Unchanged;
                 }
                 let created = !slot.present;
                 slot.present = true;
@@ -269,11 +313,26 @@ impl ImportSink for Sink<'_> {
             message: record.locator,
             changes: Vec::new(),
         });
-        self.maybe_flush().await?;
+        status
+    }
+}
+
+#[async_trait]
+impl ImportSink for Sink<'_> {
+    async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        self.taking()?;
+        let status = self.take(record);
+        self.after_record(matches!(
+            status,
+            RecordStatus::Created | RecordStatus::Updated
+        ))
+        .await?;
         Ok(status)
     }
 
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError> {
+        self.taking()?;
+        let mut changed = false;
         if let Some(slot) = self.index.get_mut(anchor)
             && slot.present
         {
@@ -290,13 +349,14 @@ impl ImportSink for Sink<'_> {
                     message: locator,
                     changes: Vec::new(),
                 });
-                self.maybe_flush().await?;
+                changed = true;
             }
         }
-        Ok(())
+        self.after_record(changed).await
     }
 
     async fn present(&mut self, anchor: &str) -> Result<(), SinkError> {
+        self.taking()?;
         if let Some(slot) = self.index.get_mut(anchor)
             && !slot.seen
         {
@@ -306,7 +366,7 @@ impl ImportSink for Sink<'_> {
                 self.rec.counters.unchanged += 1;
             }
         }
-        Ok(())
+        self.after_record(false).await
     }
 
     async fn error(
@@ -315,6 +375,7 @@ impl ImportSink for Sink<'_> {
         locator: String,
         message: String,
     ) -> Result<(), SinkError> {
+        self.taking()?;
         let object = anchor.unwrap_or_default();
         if let Some(slot) = self.index.get_mut(&object) {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
@@ -326,10 +387,13 @@ impl ImportSink for Sink<'_> {
             format!("{locator}: {message}")
         };
         self.rec.error(self.connector, &object, "", message);
-        Ok(())
+        self.after_record(false).await
     }
 
     async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
+        self.taking()?;
+        // The listing is complete: its deletions are applied whole, without stopping halfway.
+        self.listed = true;
         let gone: Vec<String> = self
             .index
             .iter()
@@ -362,7 +426,7 @@ impl ImportSink for Sink<'_> {
                     object_type: s.object_type,
                     attrs: s.attrs.unwrap_or_default(),
                 });
-                self.maybe_flush().await?;
+                self.after_record(true).await?;
             }
         }
         Ok(deleted)
@@ -424,8 +488,21 @@ pub(crate) async fn run(
         progress: ctx.options.progress.as_ref(),
         pending: 0,
         character_rule: c.character_rule,
+        stop: &ctx.options.stop,
+        read: 0,
+        listed: false,
+        stopped: false,
     };
     let imported = c.connector.import(request, &mut sink).await;
+    if sink.stopped {
+        // The batches sent are written; the listing was cut short, so the watermark stays where
+        // the last complete import left it and nothing is deleted for not being seen.
+        sink.writer
+            .finish()
+            .await
+            .map_err(|e| EngineError::Connector(e.0))?;
+        return Ok(StepEnd::stop_requested());
+    }
     let summary = match imported {
         Ok(summary) => summary,
         Err(e) => {
@@ -456,6 +533,6 @@ pub(crate) async fn run(
     Ok(StepEnd {
         message: (!notes.is_empty()).then(|| notes.join("; ")),
         status_file: written,
-        stopped: false,
+        stopped: None,
     })
 }

@@ -3,14 +3,15 @@
 //!
 //! The engine knows no connector kind and no SQL: it talks to connectors through the
 //! [`Connector`] trait and to the store through [`Store`]. Every step works in batches that the
-//! store commits atomically, so a run killed at any moment leaves a store from which the next
-//! run converges to the same result.
+//! store commits atomically, so a run killed at any moment, or asked to stop at a batch boundary
+//! ([`Stop`]), leaves a store from which the next run converges to the same result.
 
 mod export;
 mod import;
 mod progress;
 mod rules;
 mod run;
+mod stop;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use ucsync_store::Store;
 
 pub use progress::{NoProgress, Progress};
 pub use run::{Profile, RunReport, RunStatus};
+pub use stop::Stop;
 
 /// Failures that stop a run (per-object problems are outcomes, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,9 @@ pub struct RunOptions {
     pub sync_batch: Option<i64>,
     /// Told the id of the run as soon as it is recorded (a server answers with it at once).
     pub started: Option<Arc<dyn Fn(i64) + Send + Sync>>,
+    /// Asks the run to stop at its next batch boundary (after a commit, never inside one); the
+    /// run then ends as [`RunStatus::Stopped`]. `Stop::default()` is never requested.
+    pub stop: Stop,
 }
 
 /// Runs profiles against one store with one configuration.

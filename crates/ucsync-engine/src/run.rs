@@ -7,6 +7,7 @@ use std::str::FromStr;
 use ucsync_store::{Counters, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
 
 use crate::rules::{ConnectorCtx, EnterpriseRules};
+use crate::stop::STOPPED;
 use crate::{Engine, EngineError, RunOptions, export, import, sync};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -62,6 +63,9 @@ impl FromStr for Profile {
 pub enum RunStatus {
     Success,
     CompletedWithErrors,
+    /// Stopped at a batch boundary because a stop was requested ([`crate::Stop`]): what was
+    /// committed is consistent and the next run continues from it.
+    Stopped,
     StoppedDeletionThreshold,
     Failed,
 }
@@ -71,6 +75,7 @@ impl RunStatus {
         match self {
             RunStatus::Success => "success",
             RunStatus::CompletedWithErrors => "completed-with-errors",
+            RunStatus::Stopped => "stopped",
             RunStatus::StoppedDeletionThreshold => "stopped-deletion-threshold",
             RunStatus::Failed => "failed",
         }
@@ -172,7 +177,31 @@ pub(crate) async fn written(
 pub(crate) struct StepEnd {
     pub message: Option<String>,
     pub status_file: Option<String>,
-    pub stopped: bool,
+    /// The step stopped before its end: [`RunStatus::Stopped`] (a stop was requested) or
+    /// [`RunStatus::StoppedDeletionThreshold`].
+    pub stopped: Option<RunStatus>,
+}
+
+impl StepEnd {
+    /// The step honoured a requested stop at a batch boundary.
+    pub fn stop_requested() -> Self {
+        Self {
+            stopped: Some(RunStatus::Stopped),
+            ..Self::default()
+        }
+    }
+}
+
+/// What a step stopped on request says; a full import or sync covers the rest only when it is
+/// run again.
+fn stopped_message(profile: Profile) -> String {
+    match profile {
+        Profile::FullImport | Profile::FullSync => format!(
+            "{STOPPED}; run the {} again to cover what it did not reach",
+            profile.as_str()
+        ),
+        _ => STOPPED.to_owned(),
+    }
 }
 
 pub(crate) fn now() -> String {
@@ -276,21 +305,23 @@ pub(crate) async fn step(
         started(run_id);
     }
     let mut rec = Recorder::new(run_id, ctx.options.preview);
-    let result = match profile {
-        Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, &mut rec).await,
-        Profile::DeltaImport => {
-            import::run(ctx, c, ucsync_model::ImportMode::Delta, &mut rec).await
-        }
-        Profile::FullSync => sync::run(ctx, c, true, &mut rec).await,
-        Profile::DeltaSync => sync::run(ctx, c, false, &mut rec).await,
-        Profile::Export => export::run(ctx, c, &mut rec, true).await,
-        Profile::SyncNow => Err(EngineError::Usage("sync-now is not a step".into())),
+    let result = if ctx.options.stop.requested() {
+        Ok(StepEnd::stop_requested())
+    } else {
+        run_step(ctx, c, profile, &mut rec).await
     };
     ctx.options.progress.finish();
     let (status, end) = match result {
-        Ok(end) if end.stopped => (RunStatus::StoppedDeletionThreshold, end),
-        Ok(end) if rec.counters.errors > 0 => (RunStatus::CompletedWithErrors, end),
-        Ok(end) => (RunStatus::Success, end),
+        Ok(mut end) => match end.stopped {
+            Some(status) => {
+                if status == RunStatus::Stopped && end.message.is_none() {
+                    end.message = Some(stopped_message(profile));
+                }
+                (status, end)
+            }
+            None if rec.counters.errors > 0 => (RunStatus::CompletedWithErrors, end),
+            None => (RunStatus::Success, end),
+        },
         Err(e @ EngineError::Store(_)) => return Err(e),
         Err(e) => {
             tracing::error!(run = run_id, connector = %c.name, "run failed: {e}");
@@ -338,6 +369,22 @@ pub(crate) async fn step(
     })
 }
 
+async fn run_step(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    profile: Profile,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
+    match profile {
+        Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, rec).await,
+        Profile::DeltaImport => import::run(ctx, c, ucsync_model::ImportMode::Delta, rec).await,
+        Profile::FullSync => sync::run(ctx, c, true, rec).await,
+        Profile::DeltaSync => sync::run(ctx, c, false, rec).await,
+        Profile::Export => export::run(ctx, c, rec, true).await,
+        Profile::SyncNow => Err(EngineError::Usage("sync-now is not a step".into())),
+    }
+}
+
 async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     let parent = ctx
         .store
@@ -352,27 +399,43 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     if let Some(started) = &ctx.options.started {
         started(parent);
     }
+    let stop = &ctx.options.stop;
     let mut steps = Vec::new();
-    for c in &ctx.rules.connectors {
-        steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
-    }
-    for c in &ctx.rules.connectors {
-        steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
-    }
     let mut message = None;
-    match export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
-        Some(stop) => message = Some(stop),
-        None => {
-            for c in ctx
-                .rules
-                .connectors
-                .iter()
-                .filter(|c| c.connector.capabilities().export.is_some())
-            {
-                steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
+    // A requested stop lets the running step end at its batch boundary; no further step starts.
+    let cut_short = 'steps: {
+        for c in &ctx.rules.connectors {
+            if stop.requested() {
+                break 'steps true;
             }
+            steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
         }
-    }
+        for c in &ctx.rules.connectors {
+            if stop.requested() {
+                break 'steps true;
+            }
+            steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
+        }
+        if stop.requested() {
+            break 'steps true;
+        }
+        if let Some(over) = export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
+            message = Some(over);
+            break 'steps false;
+        }
+        for c in ctx
+            .rules
+            .connectors
+            .iter()
+            .filter(|c| c.connector.capabilities().export.is_some())
+        {
+            if stop.requested() {
+                break 'steps true;
+            }
+            steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
+        }
+        false
+    };
     let mut counters = Counters::default();
     for s in &steps {
         counters.add(&s.counters);
@@ -385,20 +448,28 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     if message.is_some() {
         status = status.max(RunStatus::StoppedDeletionThreshold);
     }
+    if cut_short {
+        status = status.max(RunStatus::Stopped);
+    }
     if message.is_none() && status > RunStatus::Success {
-        let failed: Vec<String> = steps
-            .iter()
-            .filter(|s| s.status > RunStatus::Success)
-            .map(|s| {
-                format!(
-                    "{} {}: {}",
-                    s.connector.as_deref().unwrap_or(""),
-                    s.profile.as_str(),
-                    s.status.as_str()
-                )
-            })
-            .collect();
-        message = Some(failed.join("; "));
+        let mut parts: Vec<String> = Vec::new();
+        if cut_short || steps.iter().any(|s| s.status == RunStatus::Stopped) {
+            parts.push(STOPPED.to_owned());
+        }
+        parts.extend(
+            steps
+                .iter()
+                .filter(|s| s.status > RunStatus::Success)
+                .map(|s| {
+                    format!(
+                        "{} {}: {}",
+                        s.connector.as_deref().unwrap_or(""),
+                        s.profile.as_str(),
+                        s.status.as_str()
+                    )
+                }),
+        );
+        message = Some(parts.join("; "));
     }
     ctx.store
         .finish_run(

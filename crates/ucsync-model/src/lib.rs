@@ -9,6 +9,7 @@ pub mod config;
 pub mod connector;
 pub mod entry;
 pub mod expr;
+pub mod schedule;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,4 +36,10 @@ pub trait ConnectorFactory: Send + Sync {
         settings: &toml::Table,
         base_dir: &Path,
     ) -> Result<Arc<dyn Connector>, String>;
+    /// The settings of `kind` that hold a secret, each with the key that names an environment
+    /// variable holding it instead: `[("password", "password_env")]`. Secrets are never shown
+    /// by the API nor written in an exported configuration.
+    fn secret_keys(&self, _kind: &str) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 }

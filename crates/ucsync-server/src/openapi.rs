@@ -13,14 +13,25 @@ pub struct Operation {
     pub body: Option<Value>,
 }
 
+impl Operation {
+    pub fn new(
+        method: &'static str,
+        path: &'static str,
+        role: Option<&'static str>,
+        summary: &'static str,
+    ) -> Self {
+        Operation {
+            method,
+            path,
+            role,
+            summary,
+            body: None,
+        }
+    }
+}
+
 pub fn operations() -> Vec<Operation> {
-    let op = |method, path, role, summary| Operation {
-        method,
-        path,
-        role,
-        summary,
-        body: None,
-    };
+    let op = Operation::new;
     vec![
         op(
             "get",
@@ -59,12 +70,6 @@ pub fn operations() -> Vec<Operation> {
             Some("operator"),
             "Starts Sync Now for an enterprise: 202 with the run id, or 409 with the id of the run in progress",
         ),
-        op(
-            "get",
-            "/api/v1/connectors",
-            Some("viewer"),
-            "Connectors (name, kind, enterprise; never their settings)",
-        ),
         Operation {
             body: Some(json!({
                 "type": "object",
@@ -97,6 +102,12 @@ pub fn operations() -> Vec<Operation> {
             "A run's per-object outcomes",
         ),
     ]
+    .into_iter()
+    .chain(crate::api::config::operations())
+    .chain(crate::api::schedules::operations())
+    .chain(crate::api::read::operations())
+    .chain(crate::metrics::operations())
+    .collect()
 }
 
 pub fn document() -> Value {

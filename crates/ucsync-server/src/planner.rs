@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use jiff::Timestamp;
 
-use crate::schedule::Schedule;
+use ucsync_model::schedule::Schedule;
 
 /// Where time comes from.
 pub trait Clock: Send + Sync {

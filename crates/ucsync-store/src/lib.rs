@@ -8,11 +8,13 @@
 //! [`SqliteStore`] is the embedded default.
 
 mod sqlite;
+mod stats;
 mod types;
 
 use async_trait::async_trait;
 
 pub use sqlite::{LAST_SCHEMA_VERSION, SqliteStore};
+pub use stats::*;
 pub use types::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -156,9 +158,21 @@ pub trait AdminStore: Send + Sync {
     async fn admin_by_token(&self, token_hash: &str) -> Result<Option<AdminRow>>;
 }
 
+/// The configuration as data, and what the scheduler remembers between starts.
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    /// The stored configuration (TOML), if one was ever applied.
+    async fn config_text(&self) -> Result<Option<String>>;
+    async fn put_config_text(&self, text: &str) -> Result<()>;
+    async fn schedule_states(&self) -> Result<Vec<ScheduleState>>;
+    async fn put_schedule_state(&self, state: &ScheduleState) -> Result<()>;
+}
+
 /// Everything the engine needs, behind one object.
 #[async_trait]
-pub trait Store: StagingStore + DirectoryStore + RunStore + CatalogStore + AdminStore {
+pub trait Store:
+    StagingStore + DirectoryStore + RunStore + CatalogStore + AdminStore + ConfigStore + StatsStore
+{
     /// Starts a preview: until [`Store::end_preview`], every write lands in one transaction
     /// that is then rolled back, so reads see the preview's own writes and nothing is kept.
     async fn begin_preview(&self) -> Result<()>;

@@ -258,7 +258,7 @@ pub struct RunEnd {
     pub status_file: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunRecord {
     pub id: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -312,4 +312,15 @@ pub struct AdminRow {
     pub role: String,
     pub password_hash: String,
     pub created_at: String,
+}
+
+/// What the scheduler remembers of one schedule: the slot it last fired for, and the run it
+/// started or why it was skipped.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScheduleState {
+    pub name: String,
+    /// RFC 3339.
+    pub last_slot: String,
+    pub run_id: Option<i64>,
+    pub note: Option<String>,
 }

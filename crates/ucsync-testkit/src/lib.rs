@@ -27,7 +27,7 @@ mod ldif;
 mod process;
 mod samba;
 mod slapd;
-mod tls;
+pub mod tls;
 
 pub use bulk::{UsersLdif, gen_users_ldif};
 pub use cli::{LdapCli, Scope};

@@ -8,17 +8,17 @@ use crate::process;
 
 /// The files of a generated certificate chain.
 #[derive(Clone, Debug)]
-pub(crate) struct TlsFiles {
-    pub(crate) ca_cert: PathBuf,
-    pub(crate) server_cert: PathBuf,
-    pub(crate) server_key: PathBuf,
+pub struct TlsFiles {
+    pub ca_cert: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
 }
 
 /// Writes `dir/ca.crt`, `dir/ca.key`, `dir/server.crt` and `dir/server.key`: a CA (P-256,
 /// basicConstraints CA:TRUE) and a server certificate it signed with CN `localhost` and the
 /// subject alternative names DNS:localhost and IP:127.0.0.1, valid for ten years. EC keys
 /// because they are generated instantly; rustls and GnuTLS both accept them.
-pub(crate) fn generate(dir: &Path) -> Result<TlsFiles> {
+pub fn generate(dir: &Path) -> Result<TlsFiles> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Server(format!("cannot create {}: {e}", dir.display())))?;
     let files = TlsFiles {

@@ -1,12 +1,13 @@
 //! `ucsync`: the command line. Wires the configuration, the connectors, the engine and the
 //! store; prints results for people or as JSON; maps outcomes to exit codes.
 
+mod configuration;
 mod directory;
 mod progress;
+mod remote;
 mod report;
 mod serve;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand};
 use ucsync_engine::{Engine, Profile, RunOptions, RunStatus};
 use ucsync_model::config::ConfigError;
-use ucsync_model::{Config, Connector, ConnectorFactory};
+
 use ucsync_store::{RunStore, SqliteStore};
 
 /// glibc's allocator spends a third of a large sync in malloc and free (values allocated on
@@ -24,7 +25,8 @@ use ucsync_store::{RunStore, SqliteStore};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Exit codes: 0 success, 1 failed, 2 bad configuration or usage, 3 completed with object
-/// errors or stopped by the deletion threshold.
+/// errors, stopped by the deletion threshold, or stopped at a batch boundary on request (what
+/// was committed is consistent and the next run continues from it, so it is partial, not failed).
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
@@ -36,14 +38,10 @@ const EXIT_PARTIAL: u8 = 3;
     about = "Synchronize unified-communications directories"
 )]
 struct Cli {
-    /// The configuration file.
-    #[arg(
-        long,
-        global = true,
-        default_value = "ucsync.toml",
-        env = "UCSYNC_CONFIG"
-    )]
-    config: PathBuf,
+    /// A configuration file to apply to the store before the command (default: ucsync.toml
+    /// when there is one here; else the store's configuration is used).
+    #[arg(long, global = true, env = "UCSYNC_CONFIG")]
+    config: Option<PathBuf>,
     /// Where the store, status files and locks live.
     #[arg(
         long,
@@ -52,6 +50,16 @@ struct Cli {
         env = "UCSYNC_DATA_DIR"
     )]
     data_dir: PathBuf,
+    /// Run the command against this ucsync server (http:// or https://) instead of the local
+    /// data directory.
+    #[arg(long, global = true, env = "UCSYNC_SERVER")]
+    server: Option<String>,
+    /// The API token for --server.
+    #[arg(long, global = true, env = "UCSYNC_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Trust this PEM CA certificate for an https:// --server with a private certificate.
+    #[arg(long, global = true, env = "UCSYNC_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// Print machine-readable JSON.
     #[arg(long, global = true)]
     json: bool,
@@ -66,6 +74,11 @@ struct Cli {
 enum Command {
     /// Validate the configuration; print every problem with its key path.
     Check,
+    /// The configuration held in the store: export it, or apply a file to it.
+    Config {
+        #[command(subcommand)]
+        command: configuration::ConfigCommand,
+    },
     /// Run one profile on one connector.
     Run {
         connector: String,
@@ -99,6 +112,12 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8787", env = "UCSYNC_LISTEN")]
         listen: String,
+        /// Serve HTTPS with this PEM certificate chain (server certificate first).
+        #[arg(long, env = "UCSYNC_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, env = "UCSYNC_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Exit 0 when the server answers its health check.
     Healthcheck {
@@ -146,11 +165,10 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if let Some(ConfigError::Invalid(problems)) = e.downcast_ref::<ConfigError>() {
-                eprintln!(
-                    "error: {} has {} problem(s):",
-                    cli.config.display(),
-                    problems.len()
-                );
+                let what = configuration::file(&cli)
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "the configuration".to_owned());
+                eprintln!("error: {what} has {} problem(s):", problems.len());
                 for p in problems {
                     eprintln!("  {p}");
                 }
@@ -193,31 +211,6 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-fn load_config(path: &Path) -> Result<Config> {
-    Ok(ucsync_model::config::load(
-        path,
-        &ucsync_connectors::Connectors,
-    )?)
-}
-
-fn build_connectors(
-    config: &Config,
-    config_path: &Path,
-) -> Result<BTreeMap<String, Arc<dyn Connector>>> {
-    let base = config_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut out = BTreeMap::new();
-    for (name, c) in &config.connectors {
-        let built = ucsync_connectors::Connectors
-            .build(name, &c.kind, &c.settings, base)
-            .map_err(|e| anyhow!(Usage(format!("connector {name}: {e}"))))?;
-        out.insert(name.clone(), built);
-    }
-    Ok(out)
-}
-
 async fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(SqliteStore::open(data_dir).await?))
 }
@@ -235,19 +228,45 @@ fn lock(data_dir: &Path) -> Result<std::fs::File> {
         .with_context(|| format!("opening {}", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow!(
-            "another ucsync run is using {}; wait for it to finish (one run at a time per data directory)",
-            data_dir.display()
-        )),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let server = holder
+                .lines()
+                .find_map(|l| l.strip_prefix("server="))
+                .map(str::to_owned);
+            Err(anyhow!(match server {
+                Some(url) => format!(
+                    "a ucsync server holds {} and serves {url}; run this command against it with --server {url} --token TOKEN, or stop the server first",
+                    data_dir.display()
+                ),
+                None => format!(
+                    "another ucsync run is using {}; wait for it to finish (one run at a time per data directory)",
+                    data_dir.display()
+                ),
+            }))
+        }
         Err(std::fs::TryLockError::Error(e)) => Err(anyhow!("cannot lock {}: {e}", path.display())),
     }
 }
 
 async fn dispatch(cli: &Cli) -> Result<u8> {
+    if let Some(url) = &cli.server {
+        let remote = remote::Remote::new(url, cli.token.as_deref(), cli.ca_cert.as_deref())?;
+        return remote::dispatch(cli, &remote).await;
+    }
     match &cli.command {
         Command::Check => {
-            let config = load_config(&cli.config)?;
-            build_connectors(&config, &cli.config)?;
+            let config = match configuration::from_file(cli)? {
+                Some((_, config)) => config,
+                None => {
+                    let store = open_store(&cli.data_dir).await?;
+                    configuration::current(cli, None, store.as_ref(), false).await?
+                }
+            };
+            configuration::build_connectors(&config)?;
+            let what = configuration::file(cli)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| format!("the configuration in {}", cli.data_dir.display()));
             if cli.json {
                 println!(
                     "{}",
@@ -255,8 +274,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                 );
             } else {
                 println!(
-                    "{}: ok ({} connector(s), enterprises: {})",
-                    cli.config.display(),
+                    "{what}: ok ({} connector(s), enterprises: {})",
                     config.connectors.len(),
                     config.enterprise_names().join(", ")
                 );
@@ -301,8 +319,16 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             let store = open_store(&cli.data_dir).await?;
             directory::run(command, store.as_ref(), cli.json).await
         }
-        Command::Serve { listen } => serve::serve(cli, listen).await,
-        Command::Healthcheck { url } => serve::healthcheck(url).await,
+        Command::Config { command } => configuration::run(cli, command).await,
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert.as_deref().zip(tls_key.as_deref());
+            serve::serve(cli, listen, tls).await
+        }
+        Command::Healthcheck { url } => serve::healthcheck(url, cli.ca_cert.as_deref()).await,
         Command::Admin { command } => serve::admin(cli, command).await,
     }
 }
@@ -312,10 +338,12 @@ where
     F: FnOnce(Arc<Engine>, RunOptions) -> Fut,
     Fut: std::future::Future<Output = Result<ucsync_engine::RunReport, ucsync_engine::EngineError>>,
 {
-    let config = load_config(&cli.config)?;
-    let connectors = build_connectors(&config, &cli.config)?;
+    let file = configuration::from_file(cli)?;
     let _lock = lock(&cli.data_dir)?;
     let store = open_store(&cli.data_dir).await?;
+    // A preview runs with the file as given but keeps the store's configuration.
+    let config = configuration::current(cli, file, store.as_ref(), !flags.preview).await?;
+    let connectors = configuration::build_connectors(&config)?;
     let engine = Arc::new(Engine::new(store, config, connectors));
     let options = RunOptions {
         preview: flags.preview,
@@ -324,6 +352,7 @@ where
         progress: Arc::new(progress::Bars::new(!cli.json)),
         sync_batch: None,
         started: None,
+        stop: ucsync_engine::Stop::default(),
     };
     let report = go(engine, options).await.map_err(|e| match e {
         ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => {
@@ -334,7 +363,9 @@ where
     report::print_report(&report, cli.json);
     Ok(match report.status {
         RunStatus::Success => 0,
-        RunStatus::CompletedWithErrors | RunStatus::StoppedDeletionThreshold => EXIT_PARTIAL,
+        RunStatus::CompletedWithErrors
+        | RunStatus::Stopped
+        | RunStatus::StoppedDeletionThreshold => EXIT_PARTIAL,
         RunStatus::Failed => EXIT_FAILED,
     })
 }

@@ -1,16 +1,16 @@
 //! `ucsync serve`, `ucsync healthcheck` and `ucsync admin`: the HTTP API on the local store,
 //! its health check, and its administrators and tokens.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ucsync_engine::Engine;
 use ucsync_server::{AppState, Role, auth};
 use ucsync_store::AdminStore;
 
-use crate::{Cli, Usage, build_connectors, load_config, lock, open_store};
+use crate::{Cli, Usage, configuration, lock, open_store};
 
 #[derive(clap::Subcommand)]
 pub enum AdminCommand {
@@ -34,22 +34,45 @@ pub enum AdminCommand {
     Remove { name: String },
 }
 
-pub async fn serve(cli: &Cli, listen: &str) -> Result<u8> {
-    let config = load_config(&cli.config)?;
-    let connectors = build_connectors(&config, &cli.config)?;
-    let _lock = lock(&cli.data_dir)?;
+pub async fn serve(cli: &Cli, listen: &str, tls: Option<(&Path, &Path)>) -> Result<u8> {
+    let file = configuration::from_file(cli)?;
+    let mut lock_file = lock(&cli.data_dir)?;
     let store = open_store(&cli.data_dir).await?;
+    let config = configuration::current(cli, file, store.as_ref(), true).await?;
+    let connectors = configuration::build_connectors(&config)?;
+    let acceptor = tls
+        .map(|(cert, key)| ucsync_server::tls::acceptor(cert, key))
+        .transpose()
+        .map_err(|e| anyhow!(Usage(e)))?;
     let engine = Arc::new(Engine::new(store, config, connectors));
-    let state = AppState::new(engine, cli.data_dir.join("status"));
+    let state = AppState::new(
+        engine,
+        Arc::new(ucsync_connectors::Connectors),
+        cli.data_dir.join("status"),
+        Arc::new(ucsync_server::SystemClock),
+    );
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         anyhow!(Usage(format!(
             "cannot listen on {listen}: {e}; choose another address with --listen"
         )))
     })?;
     let bound = listener.local_addr()?;
-    tracing::warn!("ucsync serves http://{bound}/api/v1 (health: http://{bound}/healthz)");
-    eprintln!("listening on http://{bound}");
-    ucsync_server::serve(listener, state, shutdown_signal()).await?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{bound}");
+    // Local commands that find the data directory locked say which server holds it.
+    let _ = lock_file.set_len(0);
+    let _ = writeln!(lock_file, "pid={}\nserver={url}", std::process::id());
+    tracing::warn!("ucsync serves {url}/api/v1 (health: {url}/healthz)");
+    eprintln!("listening on {url}");
+    match acceptor {
+        Some(acceptor) => {
+            let listener = ucsync_server::tls::TlsListener::new(listener, acceptor)?;
+            ucsync_server::serve(listener, state, shutdown_signal()).await?;
+        }
+        None => ucsync_server::serve(listener, state, shutdown_signal()).await?,
+    }
+    let _ = lock_file.set_len(0);
+    eprintln!("stopped");
     Ok(0)
 }
 
@@ -69,34 +92,23 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Asks `url`'s `/healthz` over HTTP/1.1; 0 when it answers 200.
-pub async fn healthcheck(url: &str) -> Result<u8> {
-    let authority = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!(Usage(format!("{url}: give an http:// URL"))))?
-        .trim_end_matches('/');
-    let mut stream = tokio::time::timeout(
+/// Asks `url`'s `/healthz` (http:// or https://, trusting `ca_cert` when given); 0 when it
+/// answers 200.
+pub async fn healthcheck(url: &str, ca_cert: Option<&Path>) -> Result<u8> {
+    let url = url.trim_end_matches('/');
+    let http = crate::remote::client(url, ca_cert)?;
+    let resp = tokio::time::timeout(
         std::time::Duration::from_secs(5),
-        tokio::net::TcpStream::connect(authority),
+        http.get(format!("{url}/healthz")).send(),
     )
     .await
     .map_err(|_| anyhow!("{url}: no answer within 5 s"))?
     .with_context(|| format!("{url}: cannot connect; is `ucsync serve` running there?"))?;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    let text = String::from_utf8_lossy(&answer);
-    let status = text.lines().next().unwrap_or_default();
-    if status.split_whitespace().nth(1) == Some("200") {
+    if resp.status() == reqwest::StatusCode::OK {
         println!("ok");
         Ok(0)
     } else {
-        Err(anyhow!("{url}/healthz answered \"{status}\""))
+        Err(anyhow!("{url}/healthz answered {}", resp.status()))
     }
 }
 

@@ -43,6 +43,7 @@ pub(crate) const KIND: Kind = Kind {
     capabilities: CAPABILITIES,
     validate: crate::validate_settings::<CsvSettings>,
     build,
+    secrets: &[],
 };
 
 fn build(

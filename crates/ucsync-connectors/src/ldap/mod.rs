@@ -53,6 +53,7 @@ pub(crate) const KIND: Kind = Kind {
     capabilities: CAPABILITIES,
     validate: crate::validate_settings::<LdapSettings>,
     build,
+    secrets: &[("password", "password_env")],
 };
 
 fn build(

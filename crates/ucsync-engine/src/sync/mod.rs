@@ -1,7 +1,9 @@
 //! Sync: staged objects marked as changed (delta) or all of them (full) flow into the directory
 //! (scope, join, projection, import flows with precedence), then every touched entry flows out
 //! (export flows, provisioning, deprovisioning) as pending exports. Nothing is written to an
-//! external system here.
+//! external system here. A requested stop is honoured before a page is read: the batch in
+//! flight commits, no further batch starts, and what was not reached is left as it was (an
+//! object marked for sync stays marked).
 
 mod inbound;
 mod outward;
@@ -105,13 +107,19 @@ pub(crate) async fn run(
     rebuild_keys_if_needed(ctx).await?;
     let mut next_entry_id = store.next_entry_id().await?;
     let mut deferred = false;
+    let mut stopped = false;
     for pass in 0..2 {
-        if pass == 1 && !deferred {
+        if stopped || (pass == 1 && !deferred) {
             break;
         }
         let mut after = 0;
         let mut in_flight: Option<pipeline::InFlight> = None;
         loop {
+            if ctx.options.stop.requested() {
+                // The batch in flight is committed below; no new batch is read.
+                stopped = true;
+                break;
+            }
             let started = std::time::Instant::now();
             let (mark, first_id) = (rec.mark(), next_entry_id);
             let mut page =
@@ -144,6 +152,9 @@ pub(crate) async fn run(
         if let Some(last) = in_flight.take() {
             last.finish().await?;
         }
+    }
+    if stopped {
+        return Ok(StepEnd::stop_requested());
     }
     Ok(StepEnd::default())
 }

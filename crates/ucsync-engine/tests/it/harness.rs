@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ucsync_connectors::Connectors;
-use ucsync_engine::{Engine, NoProgress, Profile, RunOptions, RunReport, RunStatus};
+use ucsync_engine::{Engine, NoProgress, Profile, RunOptions, RunReport, RunStatus, Stop};
 use ucsync_model::{Connector, ConnectorFactory};
 use ucsync_store::{
     CatalogStore, DirectoryStore, Entry, ObjectOutcome, RunStore, SqliteStore, StagedFilter,
@@ -115,6 +115,7 @@ impl Hub {
             progress: Arc::new(NoProgress),
             sync_batch: None,
             started: None,
+            stop: Stop::default(),
         }
     }
 

@@ -16,5 +16,7 @@ mod preview;
 mod provisioning;
 mod references;
 mod scope;
+mod stop;
+mod stop_ldap;
 mod threshold;
 mod transforms;

@@ -114,7 +114,7 @@ pub fn parse(text: &str, factory: &dyn ConnectorFactory) -> Result<Config, Confi
     }
 }
 
-fn valid_name(name: &str) -> bool {
+pub(super) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -122,7 +122,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-const NAME_RULE: &str = "use 1 to 64 letters, digits, '-' or '_'";
+pub(super) const NAME_RULE: &str = "use 1 to 64 letters, digits, '-' or '_'";
 
 /// Checks what the types cannot: names, references between keys, expressions, settings.
 pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigProblem> {
@@ -180,6 +180,7 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         }
         validate_rules(name, c, factory, &mut p);
     }
+    super::schedules::validate(config, &mut p);
     for (ename, e) in &config.enterprises {
         let at = format!("enterprises.{ename}");
         let members: BTreeSet<&str> = config

@@ -4,14 +4,21 @@
 //! the CLI, and later the API and the console. Connector settings stay a raw table here: each
 //! connector kind validates its own through a [`ConnectorFactory`](crate::ConnectorFactory).
 
+mod build;
+mod diff;
 mod load;
+mod schedules;
 mod schema;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{ConfigError, ConfigProblem, load, parse};
+pub use build::{build_all, to_text};
+pub use diff::{
+    changes, keep_secrets, redact_secrets, restore_secrets, secret_variable, without_secrets,
+};
+pub use load::{ConfigError, ConfigProblem, load, parse, validate};
 
 /// The version this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -23,10 +30,71 @@ pub const DEFAULT_DELETION_THRESHOLD: u64 = 500;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub version: u32,
+    /// The directory relative paths in connector settings are read from. A file applied to
+    /// the store without it gets the file's own directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_dir: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub enterprises: BTreeMap<String, EnterpriseConfig>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connectors: BTreeMap<String, ConnectorConfig>,
+    /// When runs start by themselves under `ucsync serve`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schedules: BTreeMap<String, ScheduleConfig>,
+}
+
+/// One schedule: what runs (Sync Now of an enterprise, or a profile on a connector) and when.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScheduleConfig {
+    /// Runs Sync Now for this enterprise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enterprise: Option<String>,
+    /// Runs `profile` on this connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// `daily at 02:00`, `every 3 days at 2:30 AM from 2026-01-05` or `cron 0 2 * * *`.
+    pub when: String,
+    /// An IANA time zone such as `Europe/Berlin`; the server's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+/// The run profiles a schedule may name, as the engine spells them.
+pub const PROFILE_NAMES: [&str; 6] = [
+    "full-import",
+    "delta-import",
+    "full-sync",
+    "delta-sync",
+    "export",
+    "sync-now",
+];
+
+impl ScheduleConfig {
+    /// The enterprise whose runs this schedule starts (that of its connector).
+    pub fn target_enterprise(&self, config: &Config) -> Option<String> {
+        match (&self.enterprise, &self.connector) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(c)) => config.connectors.get(c).map(|c| c.enterprise.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The profile it runs: `sync-now` for an enterprise.
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_deref().unwrap_or("sync-now")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::{
     Config, ConnectorConfig, Deprovisioning, EnterpriseConfig, JoinRule, Provisioning, Rules,
+    ScheduleConfig,
 };
 
 /// The field names of a struct that derives `Deserialize`.
@@ -22,6 +23,7 @@ pub fn allowed_beside(path: &str) -> Option<&'static [&'static str]> {
         [] => fields_of::<Config>(),
         ["enterprises", _] => fields_of::<EnterpriseConfig>(),
         ["connectors", _] => fields_of::<ConnectorConfig>(),
+        ["schedules", _] => fields_of::<ScheduleConfig>(),
         ["connectors", _, "rules"] => fields_of::<Rules>(),
         ["connectors", _, "rules", "join", _] => fields_of::<JoinRule>(),
         ["connectors", _, "rules", "provisioning", _] => fields_of::<Provisioning>(),

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -15,17 +15,37 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::watch;
-use ucsync_engine::Engine;
+use ucsync_engine::{Engine, Stop};
+use ucsync_model::ConnectorFactory;
 use ucsync_store::{AdminRow, Store};
 
 use crate::auth::{self, Role, Throttle};
+use crate::planner::Clock;
 
-mod runs;
+pub(crate) mod config;
+pub(crate) mod read;
+pub(crate) mod runs;
+pub(crate) mod schedules;
 
 /// What the API serves from.
 pub struct AppState {
-    pub engine: Arc<Engine>,
+    /// The engine of the current configuration; replaced whole when the configuration
+    /// changes (a run in progress keeps the one it started with).
+    engine: RwLock<Arc<Engine>>,
+    /// Builds and checks connectors of every kind this build knows.
+    pub(crate) factory: Arc<dyn ConnectorFactory>,
     pub status_dir: PathBuf,
+    /// Where the scheduler and the schedules' next due times read the time.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Held while the configuration is being changed, so changes apply one after the other.
+    pub(crate) config_lock: tokio::sync::Mutex<()>,
+    /// Told when the configuration changed (the scheduler reloads its schedules).
+    pub(crate) config_changed: tokio::sync::Notify,
+    /// Requested when the server is shutting down: no new run starts, and runs in progress
+    /// stop after their current batch commits.
+    pub(crate) stop: Stop,
+    /// The tasks of runs started here, awaited at shutdown.
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     throttle: Throttle,
     /// The run in progress per enterprise, known once its record exists.
     running: Mutex<HashMap<String, watch::Receiver<Start>>>,
@@ -39,17 +59,71 @@ pub(crate) enum Start {
 }
 
 impl AppState {
-    pub fn new(engine: Arc<Engine>, status_dir: PathBuf) -> Arc<Self> {
+    pub fn new(
+        engine: Arc<Engine>,
+        factory: Arc<dyn ConnectorFactory>,
+        status_dir: PathBuf,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(AppState {
-            engine,
+            engine: RwLock::new(engine),
+            factory,
             status_dir,
+            clock,
+            config_lock: tokio::sync::Mutex::new(()),
+            config_changed: tokio::sync::Notify::new(),
+            stop: Stop::default(),
+            tasks: Mutex::new(Vec::new()),
             throttle: Throttle::default(),
             running: Mutex::new(HashMap::new()),
         })
     }
 
-    pub(crate) fn store(&self) -> &Arc<dyn Store> {
-        self.engine.store()
+    pub(crate) fn store(&self) -> Arc<dyn Store> {
+        self.engine().store().clone()
+    }
+
+    /// Keeps a run's task so that shutdown waits for it.
+    pub(crate) fn track(&self, task: tokio::task::JoinHandle<()>) {
+        let mut tasks = match self.tasks.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(task);
+    }
+
+    /// Starts no new run, asks the runs in progress to stop after the batch they are writing,
+    /// and waits for them to end.
+    pub async fn stop_runs(&self) {
+        self.stop.request();
+        let tasks = {
+            let mut tasks = match self.tasks.lock() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            std::mem::take(&mut *tasks)
+        };
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// The engine of the current configuration.
+    pub fn engine(&self) -> Arc<Engine> {
+        match self.engine.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the engine after a configuration change.
+    pub(crate) fn set_engine(&self, engine: Arc<Engine>) {
+        match self.engine.write() {
+            Ok(mut g) => *g = engine,
+            Err(poisoned) => *poisoned.into_inner() = engine,
+        }
+        self.config_changed.notify_waiters();
     }
 
     pub(crate) fn running(
@@ -106,6 +180,8 @@ pub struct ApiError {
     pub(crate) message: String,
     pub(crate) run_id: Option<i64>,
     pub(crate) retry_after: Option<u64>,
+    /// Configuration problems, each with its key path.
+    pub(crate) problems: Option<Value>,
 }
 
 impl ApiError {
@@ -115,6 +191,7 @@ impl ApiError {
             message: message.into(),
             run_id: None,
             retry_after: None,
+            problems: None,
         }
     }
 
@@ -129,6 +206,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": self.message });
         if let Some(id) = self.run_id {
             body["run_id"] = json!(id);
+        }
+        if let Some(problems) = self.problems {
+            body["problems"] = problems;
         }
         let mut response = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after
@@ -148,8 +228,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/login", post(login))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/enterprises", get(enterprises))
-        .route("/api/v1/connectors", get(connectors))
         .merge(runs::routes())
+        .merge(read::routes())
+        .merge(crate::metrics::routes())
+        .merge(config::routes())
         .with_state(state)
 }
 
@@ -209,7 +291,8 @@ async fn login(State(st): State<Arc<AppState>>, Json(body): Json<Login>) -> Answ
 
 async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
     st.require(&headers, Role::Viewer).await?;
-    let config = st.engine.config();
+    let engine = st.engine();
+    let config = engine.config();
     let list: Vec<Value> = config
         .enterprise_names()
         .iter()
@@ -223,17 +306,4 @@ async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Ans
         })
         .collect();
     Ok(Json(json!({ "enterprises": list })))
-}
-
-async fn connectors(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
-    st.require(&headers, Role::Viewer).await?;
-    // Settings are left out: they hold secrets.
-    let list: Vec<Value> = st
-        .engine
-        .config()
-        .connectors
-        .iter()
-        .map(|(name, c)| json!({ "name": name, "kind": c.kind, "enterprise": c.enterprise }))
-        .collect();
-    Ok(Json(json!({ "connectors": list })))
 }

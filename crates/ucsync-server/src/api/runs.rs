@@ -76,7 +76,12 @@ async fn sync_now(
     Path(enterprise): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     st.require(&headers, Role::Operator).await?;
-    if !st.engine.config().enterprise_names().contains(&enterprise) {
+    if !st
+        .engine()
+        .config()
+        .enterprise_names()
+        .contains(&enterprise)
+    {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no enterprise named \"{enterprise}\""),
@@ -98,7 +103,7 @@ async fn connector_run(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     st.require(&headers, Role::Operator).await?;
     let enterprise = st
-        .engine
+        .engine()
         .config()
         .connectors
         .get(&connector)
@@ -131,6 +136,47 @@ async fn start(
     enterprise: String,
     connector: Option<(String, Profile)>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    match start_run(st, enterprise.clone(), connector).await {
+        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
+        Err(StartError::Busy(run_id)) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                format!("a run of enterprise {enterprise} is in progress; wait until it ends"),
+            );
+            e.run_id = run_id;
+            Err(e)
+        }
+        Err(StartError::Stopping) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down and starts no new run; start it again after the restart",
+        )),
+        Err(StartError::Failed(message)) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message))
+        }
+    }
+}
+
+/// Why a run did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StartError {
+    /// A run of the enterprise is in progress (its id, once recorded).
+    Busy(Option<i64>),
+    /// The server is shutting down.
+    Stopping,
+    /// The run failed before it was recorded.
+    Failed(String),
+}
+
+/// Starts Sync Now of `enterprise` (or `connector`'s profile) in the background; the run's id
+/// once the engine has recorded it.
+pub(crate) async fn start_run(
+    st: &Arc<AppState>,
+    enterprise: String,
+    connector: Option<(String, Profile)>,
+) -> Result<i64, StartError> {
+    if st.stop.requested() {
+        return Err(StartError::Stopping);
+    }
     let (tx, mut rx) = watch::channel(Start::Pending);
     let other = {
         let mut running = st.running();
@@ -143,18 +189,13 @@ async fn start(
         }
     };
     if let Some(mut other) = other {
-        let mut e = ApiError::new(
-            StatusCode::CONFLICT,
-            format!("a run of enterprise {enterprise} is in progress; wait until it ends"),
-        );
-        e.run_id = match started(&mut other).await {
+        return Err(StartError::Busy(match started(&mut other).await {
             Start::Started(id) => Some(id),
             _ => None,
-        };
-        return Err(e);
+        }));
     }
     let task_state = st.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         // The enterprise is free again however the task ends.
         let _free = Release {
             state: task_state.clone(),
@@ -171,8 +212,9 @@ async fn start(
             started: Some(Arc::new(move |id| {
                 let _ = on_start.send(Start::Started(id));
             })),
+            stop: task_state.stop.clone(),
         };
-        let engine = &task_state.engine;
+        let engine = task_state.engine();
         let result = match &connector {
             None => engine.sync_now(&enterprise, &options).await,
             Some((name, profile)) => engine.run_profile(name, *profile, &options).await,
@@ -188,10 +230,13 @@ async fn start(
             });
         }
     });
+    st.track(task);
     match started(&mut rx).await {
-        Start::Started(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
-        Start::Failed(message) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)),
-        Start::Pending => Err(ApiError::internal("the run stopped before it was recorded")),
+        Start::Started(id) => Ok(id),
+        Start::Failed(message) => Err(StartError::Failed(message)),
+        Start::Pending => Err(StartError::Failed(
+            "the run stopped before it was recorded".to_owned(),
+        )),
     }
 }
 

@@ -3,9 +3,11 @@
 //! sync's lookups, numbered migrations applied on open.
 
 mod admins;
+mod config;
 mod directory;
 mod runs;
 mod staging;
+mod stats;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,7 @@ use crate::{CatalogStore, ConnectorRow, Result, Store, StoreError};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_admins.sql"),
+    include_str!("../../migrations/0003_config.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

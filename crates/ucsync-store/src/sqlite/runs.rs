@@ -194,7 +194,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
-        let mut conn = self.lock().await;
+        // The reading connection: the API answers while a batch is being written.
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?"
         )))
@@ -206,7 +207,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
-        let mut conn = self.lock().await;
+        // The reading connection: the API answers while a batch is being written.
+        let mut conn = self.read_lock().await;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE id = ?"
         )))
@@ -218,7 +220,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>> {
-        let mut conn = self.lock().await;
+        // The reading connection: the API answers while a batch is being written.
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE parent_id = ? ORDER BY id"
         )))
@@ -230,7 +233,8 @@ impl RunStore for SqliteStore {
     }
 
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>> {
-        let mut conn = self.lock().await;
+        // The reading connection: the API answers while a batch is being written.
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query("SELECT data FROM run_objects WHERE run_id = ? ORDER BY chunk")
             .bind(run_id)
             .fetch_all(&mut *conn)

@@ -5,9 +5,15 @@
 mod ad_forest;
 mod characters;
 mod check;
+mod config_data;
 mod crash;
 mod csv_runs;
 mod harness;
 mod ldap_forests;
 mod quickstart;
 mod serve;
+mod serve_config;
+mod serve_load;
+mod serve_read;
+mod serve_schedule;
+mod serve_stop;

@@ -71,13 +71,18 @@ pub async fn stored(store: &dyn ConfigStore) -> Result<Option<Config>> {
 }
 
 /// Applies `new` to the store; returns what changed (nothing written when nothing did).
-/// A secret an export replaced by a variable that is not set here is kept from the store.
+/// A secret an export replaced by a variable that is not set here is kept from the store. A
+/// stored configuration this build no longer accepts is replaced whole.
 pub async fn apply(store: &dyn ConfigStore, new: &Config) -> Result<(Config, Vec<String>)> {
-    let old = stored(store).await.ok().flatten().unwrap_or_default();
+    let text = store.config_text().await?;
+    let old = text
+        .as_deref()
+        .and_then(|t| config::parse(t, &ucsync_connectors::Connectors).ok())
+        .unwrap_or_default();
     let mut new = new.clone();
     config::restore_secrets(&mut new, &old, &ucsync_connectors::Connectors);
     let changes = config::changes(&old, &new);
-    if !changes.is_empty() || store.config_text().await?.is_none() {
+    if !changes.is_empty() || text.is_none() {
         let text = config::to_text(&new).map_err(|e| anyhow!(e))?;
         store.put_config_text(&text).await?;
     }
@@ -107,7 +112,9 @@ pub async fn current(
     if let Some((path, config)) = file {
         if persist {
             let (applied, changes) = apply(store, &config).await?;
-            print_changes(&path, &changes, true);
+            if !changes.is_empty() {
+                eprintln!("{}", changes_text(&path, &changes, "the store"));
+            }
             return Ok(applied);
         }
         return Ok(config);
@@ -120,26 +127,18 @@ pub async fn current(
     })
 }
 
-fn print_changes(path: &Path, changes: &[String], to_stderr: bool) {
-    let lines: Vec<String> = if changes.is_empty() {
-        vec![format!(
-            "{}: the store already holds this configuration",
+/// What applying `path` to `holder` ("the store", "the server") changed, one line each.
+pub fn changes_text(path: &Path, changes: &[String], holder: &str) -> String {
+    if changes.is_empty() {
+        return format!(
+            "{}: {holder} already holds this configuration",
             path.display()
-        )]
-    } else {
-        std::iter::once(format!("{} applied to the store:", path.display()))
-            .chain(changes.iter().map(|c| format!("  {c}")))
-            .collect()
-    };
-    for line in lines {
-        if to_stderr {
-            if !changes.is_empty() {
-                eprintln!("{line}");
-            }
-        } else {
-            println!("{line}");
-        }
+        );
     }
+    std::iter::once(format!("{} applied to {holder}:", path.display()))
+        .chain(changes.iter().map(|c| format!("  {c}")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Every connector of `config`, built; a problem is a usage error naming its key.
@@ -162,11 +161,7 @@ pub async fn run(cli: &Cli, command: &ConfigCommand) -> Result<u8> {
             for note in notes {
                 eprintln!("note: {note}");
             }
-            match output {
-                Some(path) => std::fs::write(path, text)
-                    .with_context(|| format!("writing {}", path.display()))?,
-                None => print!("{text}"),
-            }
+            write_export(output.as_deref(), &text)?;
             Ok(0)
         }
         ConfigCommand::Apply { file } => {
@@ -178,9 +173,22 @@ pub async fn run(cli: &Cli, command: &ConfigCommand) -> Result<u8> {
             if cli.json {
                 println!("{}", serde_json::json!({ "changes": changes }));
             } else {
-                print_changes(file, &changes, false);
+                println!("{}", changes_text(file, &changes, "the store"));
             }
             Ok(0)
+        }
+    }
+}
+
+/// Writes an exported configuration to `output`, or to standard output.
+pub fn write_export(output: Option<&Path>, text: &str) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
         }
     }
 }

@@ -220,11 +220,7 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                     eprintln!("note: {}", note.as_str().unwrap_or_default());
                 }
                 let text = answer["toml"].as_str().unwrap_or_default();
-                match output {
-                    Some(path) => std::fs::write(path, text)
-                        .with_context(|| format!("writing {}", path.display()))?,
-                    None => print!("{text}"),
-                }
+                crate::configuration::write_export(output.as_deref(), text)?;
                 Ok(0)
             }
             ConfigCommand::Apply { file } => {
@@ -236,18 +232,12 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                 if cli.json {
                     println!("{answer}");
                 } else {
-                    let changes = answer["changes"].as_array().cloned().unwrap_or_default();
-                    if changes.is_empty() {
-                        println!(
-                            "{}: the server already holds this configuration",
-                            file.display()
-                        );
-                    } else {
-                        println!("{} applied to the server:", file.display());
-                        for c in changes {
-                            println!("  {}", c.as_str().unwrap_or_default());
-                        }
-                    }
+                    let changes: Vec<String> =
+                        serde_json::from_value(answer["changes"].clone()).unwrap_or_default();
+                    println!(
+                        "{}",
+                        crate::configuration::changes_text(file, &changes, "the server")
+                    );
                 }
                 Ok(0)
             }

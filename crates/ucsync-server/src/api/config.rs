@@ -192,58 +192,67 @@ async fn show_connector(
     Ok(Json(connector_view(&st, &name, c)))
 }
 
-async fn create_connector(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
+/// What the create and update handlers of a named item (connector, schedule) need: its name
+/// in messages, its path in the API, whether the configuration has one of that name, and how
+/// it is put into the configuration table.
+pub(crate) struct Item {
+    pub what: &'static str,
+    pub path: &'static str,
+    pub exists: fn(&Config, &str) -> bool,
+    pub put: fn(&AppState, &mut toml::Table, &Config, &str, toml::Table),
+}
+
+/// `POST`: the body names the new item; `409` when the name is taken.
+pub(crate) async fn create_item(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    item: Item,
+    body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Admin).await?;
+    st.require(headers, Role::Admin).await?;
     let mut body = body_to_toml(body, "")?;
-    let name = take_name(&mut body, "connector")?;
-    let changes = change(&st, |table, old| {
-        if old.connectors.contains_key(&name) {
+    let name = take_name(&mut body, item.what)?;
+    let changes = change(st, |table, old| {
+        if (item.exists)(old, &name) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("connector {name} exists; change it with PUT /api/v1/connectors/{name}"),
+                format!(
+                    "{} {name} exists; change it with PUT {}/{name}",
+                    item.what, item.path
+                ),
             ));
         }
-        put_connector_table(table, old, &name, body);
+        (item.put)(st, table, old, &name, body);
         Ok(())
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "changes": changes }))))
 }
 
-async fn put_connector(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-    Json(body): Json<Value>,
+/// `PUT`: creates or replaces item `name` (`201` or `200`); the body may repeat the name but
+/// not name another, since items are not renamed.
+pub(crate) async fn put_item(
+    st: &Arc<AppState>,
+    headers: &HeaderMap,
+    item: Item,
+    name: String,
+    body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Admin).await?;
+    st.require(headers, Role::Admin).await?;
     let mut body = body_to_toml(body, "")?;
     if let Some(other) = body.remove("name").filter(|n| n.as_str() != Some(&name)) {
         return Err(invalid(vec![ConfigProblem::new(
             "name",
             format!(
-                "the body names {other}, the path {name}; connectors are not renamed, create a new one instead"
+                "the body names {other}, the path {name}; a {} is not renamed, create a new one instead",
+                item.what
             ),
         )]));
     }
     let mut existed = false;
-    let changes = change(&st, |table, old| {
-        if let Some(before) = old.connectors.get(&name) {
-            existed = true;
-            let kind = body
-                .get("kind")
-                .and_then(|k| k.as_str())
-                .unwrap_or(&before.kind)
-                .to_owned();
-            if let Some(toml::Value::Table(settings)) = body.get_mut("settings") {
-                config::keep_secrets(&kind, settings, &before.settings, st.factory.as_ref());
-            }
-        }
-        put_connector_table(table, old, &name, body);
+    let changes = change(st, |table, old| {
+        existed = (item.exists)(old, &name);
+        (item.put)(st, table, old, &name, body);
         Ok(())
     })
     .await?;
@@ -255,9 +264,50 @@ async fn put_connector(
     Ok((status, Json(json!({ "changes": changes }))))
 }
 
-/// Puts connector `name` in the configuration table; a new connector joins the end of its
-/// enterprise's sync order when that enterprise lists one.
-fn put_connector_table(table: &mut toml::Table, old: &Config, name: &str, body: toml::Table) {
+const CONNECTOR: Item = Item {
+    what: "connector",
+    path: "/api/v1/connectors",
+    exists: |config, name| config.connectors.contains_key(name),
+    put: put_connector_table,
+};
+
+async fn create_connector(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    create_item(&st, &headers, CONNECTOR, body).await
+}
+
+async fn put_connector(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    put_item(&st, &headers, CONNECTOR, name, body).await
+}
+
+/// Puts connector `name` in the configuration table. Secrets its settings leave out are kept
+/// from the connector it replaces; a new connector joins the end of its enterprise's sync
+/// order when that enterprise lists one.
+fn put_connector_table(
+    st: &AppState,
+    table: &mut toml::Table,
+    old: &Config,
+    name: &str,
+    mut body: toml::Table,
+) {
+    if let Some(before) = old.connectors.get(name) {
+        let kind = body
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or(&before.kind)
+            .to_owned();
+        if let Some(toml::Value::Table(settings)) = body.get_mut("settings") {
+            config::keep_secrets(&kind, settings, &before.settings, st.factory.as_ref());
+        }
+    }
     let enterprise = body
         .get("enterprise")
         .and_then(|e| e.as_str())

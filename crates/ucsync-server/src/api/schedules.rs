@@ -9,10 +9,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use jiff::Timestamp;
 use serde_json::{Value, json};
-use ucsync_model::config::{ConfigProblem, ScheduleConfig};
+use ucsync_model::config::ScheduleConfig;
 use ucsync_store::ScheduleState;
 
-use super::config::{body_to_toml, change, invalid, section, take_name};
+use super::config::{Item, change, create_item, put_item, section};
 use super::{Answer, ApiError, AppState};
 use crate::auth::Role;
 use crate::openapi::Operation;
@@ -104,28 +104,23 @@ async fn show(
     )))
 }
 
+const SCHEDULE: Item = Item {
+    what: "schedule",
+    path: "/api/v1/schedules",
+    exists: |config, name| config.schedules.contains_key(name),
+    put: |_, table, _, name, body| {
+        if let Some(schedules) = section(table, "schedules") {
+            schedules.insert(name.to_owned(), toml::Value::Table(body));
+        }
+    },
+};
+
 async fn create(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Admin).await?;
-    let mut body = body_to_toml(body, "")?;
-    let name = take_name(&mut body, "schedule")?;
-    let changes = change(&st, |table, old| {
-        if old.schedules.contains_key(&name) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("schedule {name} exists; change it with PUT /api/v1/schedules/{name}"),
-            ));
-        }
-        if let Some(schedules) = section(table, "schedules") {
-            schedules.insert(name.clone(), toml::Value::Table(body));
-        }
-        Ok(())
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "changes": changes }))))
+    create_item(&st, &headers, SCHEDULE, body).await
 }
 
 async fn put(
@@ -134,31 +129,7 @@ async fn put(
     Path(name): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Admin).await?;
-    let mut body = body_to_toml(body, "")?;
-    if let Some(other) = body.remove("name").filter(|n| n.as_str() != Some(&name)) {
-        return Err(invalid(vec![ConfigProblem::new(
-            "name",
-            format!(
-                "the body names {other}, the path {name}; schedules are not renamed, create a new one instead"
-            ),
-        )]));
-    }
-    let mut existed = false;
-    let changes = change(&st, |table, old| {
-        existed = old.schedules.contains_key(&name);
-        if let Some(schedules) = section(table, "schedules") {
-            schedules.insert(name.clone(), toml::Value::Table(body));
-        }
-        Ok(())
-    })
-    .await?;
-    let status = if existed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(json!({ "changes": changes }))))
+    put_item(&st, &headers, SCHEDULE, name, body).await
 }
 
 async fn delete(

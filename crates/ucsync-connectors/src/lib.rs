@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod ldap;
+pub mod pbx;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod test_sink;
@@ -66,7 +67,7 @@ pub(crate) struct Kind {
 }
 
 /// The kinds this build knows.
-const KINDS: &[Kind] = &[self::csv::KIND, self::ldap::KIND];
+const KINDS: &[Kind] = &[self::csv::KIND, self::ldap::KIND, self::pbx::KIND];
 
 fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)

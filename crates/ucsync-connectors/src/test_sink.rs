@@ -14,6 +14,8 @@ pub struct MemorySink {
     pub objects: Vec<ImportRecord>,
     /// (anchor, locator, message)
     pub errors: Vec<(Option<String>, String, String)>,
+    /// (anchor, locator, message)
+    pub warnings: Vec<(Option<String>, String, String)>,
     pub deleted: Vec<DeletedObject>,
     pub listings_ended: usize,
     /// Anchors the source said were deleted.
@@ -34,6 +36,7 @@ impl MemorySink {
     pub fn next_run(&mut self) {
         self.objects.clear();
         self.errors.clear();
+        self.warnings.clear();
         self.deleted.clear();
         self.deletes.clear();
         self.present.clear();
@@ -100,6 +103,16 @@ impl ImportSink for MemorySink {
             self.seen.insert(a.clone());
         }
         self.errors.push((anchor, locator, message));
+        Ok(())
+    }
+
+    async fn warning(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError> {
+        self.warnings.push((anchor, locator, message));
         Ok(())
     }
 

@@ -390,6 +390,30 @@ impl ImportSink for Sink<'_> {
         self.after_record(false).await
     }
 
+    async fn warning(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError> {
+        self.taking()?;
+        let message = if message.contains(&locator) {
+            message
+        } else {
+            format!("{locator}: {message}")
+        };
+        tracing::warn!(connector = self.connector, "{message}");
+        self.rec.outcome(ObjectOutcome {
+            connector: self.connector.to_owned(),
+            object: anchor.unwrap_or_default(),
+            object_type: String::new(),
+            action: "warning".into(),
+            message: Some(message),
+            changes: Vec::new(),
+        });
+        self.after_record(false).await
+    }
+
     async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
         self.taking()?;
         // The listing is complete: its deletions are applied whole, without stopping halfway.

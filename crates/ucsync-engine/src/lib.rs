@@ -6,6 +6,7 @@
 //! store commits atomically, so a run killed at any moment, or asked to stop at a batch boundary
 //! ([`Stop`]), leaves a store from which the next run converges to the same result.
 
+pub mod account;
 mod export;
 mod import;
 mod progress;

@@ -91,6 +91,8 @@ pub struct EnterpriseRules {
     /// Directory attributes some join rule matches on, with whether any match ignores case.
     pub join_attrs: BTreeMap<String, bool>,
     pub threshold: DeletionThreshold,
+    /// The connector being deleted, if any: nothing is provisioned or exported to it.
+    pub retiring: Option<i64>,
 }
 
 fn compile(path: &str, src: &str) -> Result<Expr, EngineError> {
@@ -200,6 +202,7 @@ impl EnterpriseRules {
             references: econf.references.iter().cloned().collect(),
             join_attrs,
             threshold: econf.threshold(),
+            retiring: None,
         })
     }
 

@@ -19,6 +19,9 @@ pub enum Profile {
     DeltaSync,
     Export,
     SyncNow,
+    /// Deletes a connector: the entries it owns, its links and its staging space (not a profile
+    /// one runs by name: `ucsync connector delete`).
+    DeleteConnector,
 }
 
 impl Profile {
@@ -39,6 +42,7 @@ impl Profile {
             Profile::DeltaSync => "delta-sync",
             Profile::Export => "export",
             Profile::SyncNow => "sync-now",
+            Profile::DeleteConnector => "delete-connector",
         }
     }
 }
@@ -236,8 +240,11 @@ pub(crate) async fn execute(
         );
     }
     let eid = store.ensure_enterprise(enterprise).await?;
-    let rules =
+    let mut rules =
         EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
+    if profile == Profile::DeleteConnector {
+        rules.retiring = connector.and_then(|name| ids.get(name).copied());
+    }
     let ctx = RunCtx {
         store,
         shared: engine.store.clone(),
@@ -378,8 +385,9 @@ async fn run_step(
     match profile {
         Profile::FullImport => import::run(ctx, c, ucsync_model::ImportMode::Full, rec).await,
         Profile::DeltaImport => import::run(ctx, c, ucsync_model::ImportMode::Delta, rec).await,
-        Profile::FullSync => sync::run(ctx, c, true, rec).await,
-        Profile::DeltaSync => sync::run(ctx, c, false, rec).await,
+        Profile::FullSync => sync::run(ctx, c, sync::SyncMode::Full, rec).await,
+        Profile::DeltaSync => sync::run(ctx, c, sync::SyncMode::Delta, rec).await,
+        Profile::DeleteConnector => sync::retire(ctx, c, rec).await,
         Profile::Export => export::run(ctx, c, rec, true).await,
         Profile::SyncNow => Err(EngineError::Usage("sync-now is not a step".into())),
     }

@@ -115,6 +115,14 @@ pub trait ImportSink: Send {
         locator: String,
         message: String,
     ) -> Result<(), SinkError>;
+    /// A per-object warning (the object is imported, but the connector had to choose or drop
+    /// something): recorded as an outcome with action `warning`, not counted as an error.
+    async fn warning(
+        &mut self,
+        anchor: Option<String>,
+        locator: String,
+        message: String,
+    ) -> Result<(), SinkError>;
     /// The connector listed every object: everything staged but not seen is deleted. Returns the
     /// deleted objects so the connector can report them (e.g. in its status file).
     async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError>;
@@ -235,6 +243,20 @@ pub trait Connector: Send + Sync {
     fn keeps(&self, object_type: &str, attribute: &str) -> bool {
         let _ = (object_type, attribute);
         true
+    }
+    /// Directory attributes an entry projected from this connector starts with (e.g. the
+    /// feature profile of a PBX node synchronizer). They are set once, when the entry is
+    /// created, as values of the entry itself (set by hand, owned by no connector), so later
+    /// syncs never change them.
+    fn initial_values(&self, object_type: &str) -> Attrs {
+        let _ = object_type;
+        Attrs::new()
+    }
+    /// Whether values this connector stops giving stay on an entry while the entry's own
+    /// (hand-set) numbers or dynamic statuses refer to them: the PBX number-retention rule
+    /// ([`crate::account`]).
+    fn retains_referenced_numbers(&self) -> bool {
+        false
     }
     /// Checks that the external system is reachable with the configured settings.
     async fn check_connection(&self) -> Result<(), ConnectorError>;

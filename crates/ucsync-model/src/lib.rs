@@ -3,6 +3,7 @@
 //!
 //! This crate is the bottom layer: it knows no store, no engine and no connector kind.
 
+pub mod account;
 pub mod attrs;
 pub mod chars;
 pub mod config;

@@ -111,6 +111,11 @@ pub trait DirectoryStore: Send + Sync {
     async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>>;
     /// Drops every key of the enterprise's entries (before a rebuild under a new spec).
     async fn clear_keys(&self, enterprise_id: i64) -> Result<()>;
+    /// Changes one hand-set attribute of an entry (values owned by no connector) in one
+    /// transaction: `edit` gets the current hand-set values and gives the new ones, or refuses
+    /// with a message. The entry's linked staged objects are marked for sync, so the next sync
+    /// recomputes the entry and pushes the change out.
+    async fn edit_hand_set(&self, entry_id: i64, attr: &str, edit: HandEdit) -> Result<HandEdited>;
     /// Adds keys of a page of entries during a rebuild; with `spec`, the rebuild is complete.
     async fn add_keys(
         &self,
@@ -129,6 +134,9 @@ pub trait RunStore: Send + Sync {
     async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>>;
     async fn run(&self, id: i64) -> Result<Option<RunRecord>>;
     async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>>;
+    /// The latest run of every (connector, profile) pair: each connector's last import, sync
+    /// and export, whether alone or as a step of a sync-now.
+    async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>>;
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>>;
 }
 
@@ -143,6 +151,8 @@ pub trait CatalogStore: Send + Sync {
         kind: &str,
     ) -> Result<ConnectorRow>;
     async fn connectors(&self) -> Result<Vec<ConnectorRow>>;
+    /// Forgets a connector: its staging space and its watermark. Its runs stay.
+    async fn remove_connector(&self, name: &str) -> Result<()>;
 }
 
 /// Administrators of the server and their API tokens.

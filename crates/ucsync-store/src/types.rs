@@ -163,6 +163,19 @@ pub struct Entry {
     pub attrs: EntryAttrs,
 }
 
+/// How [`crate::DirectoryStore::edit_hand_set`] changes the current hand-set values.
+pub type HandEdit = Box<dyn FnOnce(&[String]) -> std::result::Result<Vec<String>, String> + Send>;
+
+/// What became of a hand-set edit.
+#[derive(Debug, Clone)]
+pub enum HandEdited {
+    NoEntry,
+    /// The edit refused; the message says why.
+    Refused(String),
+    /// Done: the entry as it is now.
+    Done(Entry),
+}
+
 #[derive(Debug, Clone)]
 pub struct EntryWrite {
     pub id: i64,

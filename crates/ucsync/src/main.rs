@@ -1,7 +1,9 @@
 //! `ucsync`: the command line. Wires the configuration, the connectors, the engine and the
 //! store; prints results for people or as JSON; maps outcomes to exit codes.
 
+mod account;
 mod configuration;
+mod connector;
 mod directory;
 mod progress;
 mod remote;
@@ -106,6 +108,17 @@ enum Command {
     Directory {
         #[command(subcommand)]
         command: directory::DirectoryCommand,
+    },
+    /// Connectors: the last import, sync and export of each; delete one with the accounts it
+    /// owns.
+    Connector {
+        #[command(subcommand)]
+        command: connector::ConnectorCommand,
+    },
+    /// An account's own data: numbers added by hand, dynamic statuses.
+    Account {
+        #[command(subcommand)]
+        command: account::AccountCommand,
     },
     /// Serve the HTTP API until SIGTERM or Ctrl-C.
     Serve {
@@ -320,6 +333,8 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             directory::run(command, store.as_ref(), cli.json).await
         }
         Command::Config { command } => configuration::run(cli, command).await,
+        Command::Account { command } => account::run(cli, command).await,
+        Command::Connector { command } => connector::run(cli, command).await,
         Command::Serve {
             listen,
             tls_cert,
@@ -354,18 +369,28 @@ where
         started: None,
         stop: ucsync_engine::Stop::default(),
     };
-    let report = go(engine, options).await.map_err(|e| match e {
+    let report = go(engine, options).await.map_err(engine_error)?;
+    report::print_report(&report, cli.json);
+    Ok(exit_code(report.status))
+}
+
+/// An engine error as the CLI reports it: configuration and usage problems exit 2.
+fn engine_error(e: ucsync_engine::EngineError) -> anyhow::Error {
+    match e {
         ucsync_engine::EngineError::Usage(m) | ucsync_engine::EngineError::Config(m) => {
             anyhow!(Usage(m))
         }
         other => anyhow!(other),
-    })?;
-    report::print_report(&report, cli.json);
-    Ok(match report.status {
+    }
+}
+
+/// The exit code a run's status means.
+fn exit_code(status: RunStatus) -> u8 {
+    match status {
         RunStatus::Success => 0,
         RunStatus::CompletedWithErrors
         | RunStatus::Stopped
         | RunStatus::StoppedDeletionThreshold => EXIT_PARTIAL,
         RunStatus::Failed => EXIT_FAILED,
-    })
+    }
 }

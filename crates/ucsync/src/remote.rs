@@ -37,7 +37,12 @@ impl Remote {
     }
 
     /// Calls the API; a non-2xx answer becomes an error carrying the server's message.
-    async fn call(&self, method: Method, path: &str, body: Option<Body>) -> Result<Value> {
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body>,
+    ) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self
             .http
@@ -81,7 +86,7 @@ impl Remote {
         })
     }
 
-    async fn get(&self, path: &str) -> Result<Value> {
+    pub(crate) async fn get(&self, path: &str) -> Result<Value> {
         self.call(Method::GET, path, None).await
     }
 
@@ -113,7 +118,7 @@ pub fn client(url: &str, ca_cert: Option<&Path>) -> Result<reqwest::Client> {
     builder.build().context("building the HTTP client")
 }
 
-enum Body {
+pub(crate) enum Body {
     Json(Value),
     Text(String),
 }
@@ -242,6 +247,8 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                 Ok(0)
             }
         },
+        Command::Account { command } => crate::account::run_remote(cli, remote, command).await,
+        Command::Connector { command } => crate::connector::run_remote(cli, remote, command).await,
         Command::Healthcheck { url } => {
             crate::serve::healthcheck(url, cli.ca_cert.as_deref()).await
         }
@@ -296,7 +303,7 @@ fn print_value(v: &Value, as_json: bool) {
 }
 
 /// Percent-encodes a query value.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

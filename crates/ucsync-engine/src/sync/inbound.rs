@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use ucsync_model::{Attrs, EntryAttrs};
+use ucsync_model::{Attrs, EntryAttrs, account};
 use ucsync_store::{ObjectOutcome, StagedObject, SyncState};
 
 use super::{Batch, EntryState};
 use crate::EngineError;
-use crate::rules::ConnectorCtx;
+use crate::rules::{ConnectorCtx, EnterpriseRules};
 use crate::run::{Recorder, RunCtx};
 
 fn outcome(c: &ConnectorCtx, s: &StagedObject, action: &str, message: String) -> ObjectOutcome {
@@ -151,12 +151,17 @@ pub(super) async fn decide(
                 Some(entry_type) => {
                     let e = *next_entry_id;
                     *next_entry_id += 1;
+                    // What the connector gives every new entry is the entry's own from now on.
+                    let mut initial = EntryAttrs::new();
+                    for (name, values) in c.connector.initial_values(&s.object_type).iter() {
+                        initial.set(name.clone(), None, values.clone());
+                    }
                     b.entries.insert(
                         e,
                         EntryState {
                             object_type: entry_type.clone(),
                             old: None,
-                            new: EntryAttrs::new(),
+                            new: initial,
                             deleted: false,
                         },
                     );
@@ -308,10 +313,9 @@ pub(super) async fn recompute(
             continue;
         }
         let mut new = EntryAttrs::new();
-        if let Some(old) = &state.old {
-            for (name, values) in old.manual() {
-                new.set(name.clone(), None, values.clone());
-            }
+        // Hand-set values stay; a new entry's are the initial values of its projection.
+        for (name, values) in state.old.as_ref().unwrap_or(&state.new).manual() {
+            new.set(name.clone(), None, values.clone());
         }
         let names: BTreeSet<&String> = list.iter().flat_map(|(_, _, a)| a.names()).collect();
         for name in names {
@@ -366,9 +370,50 @@ pub(super) async fn recompute(
             }
             new.set(name.clone(), Some(*k), values);
         }
+        if let Some(old) = &state.old {
+            retain_referenced(rules, old, &mut new);
+        }
         state.new = new;
     }
     Ok(())
+}
+
+/// The number-retention rule: a value that a retaining connector (a PBX node) gave the entry
+/// and gives no more stays while the entry's hand-added numbers or dynamic statuses refer to it.
+/// It goes at the first sync after its last reference is removed.
+fn retain_referenced(rules: &EnterpriseRules, old: &EntryAttrs, new: &mut EntryAttrs) {
+    let refs = account::referenced_numbers(new);
+    if refs.is_empty() {
+        return;
+    }
+    for (name, source, values) in old.iter() {
+        let Some(k) = *source else { continue };
+        if !rules
+            .connector(k)
+            .is_some_and(|c| c.connector.retains_referenced_numbers())
+        {
+            continue;
+        }
+        let now = new.get(name);
+        let kept: Vec<String> = values
+            .iter()
+            .filter(|v| refs.contains(*v) && !now.contains(v))
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        match new.source(name) {
+            None => new.set(name.clone(), Some(k), kept),
+            Some(Some(current)) if current == k => {
+                let mut values = now.to_vec();
+                values.extend(kept);
+                new.set(name.clone(), Some(k), values);
+            }
+            // Set by hand or given by another connector now: that value wins.
+            Some(_) => {}
+        }
+    }
 }
 
 /// Entries that refer to entries deleted in this batch are recomputed too, so that no

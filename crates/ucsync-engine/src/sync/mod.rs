@@ -8,6 +8,9 @@
 mod inbound;
 mod outward;
 mod pipeline;
+mod retire;
+
+pub(crate) use retire::retire;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -83,18 +86,26 @@ fn carries_references(c: &ConnectorCtx, refs: &BTreeSet<String>, s: &StagedObjec
         .any(|(_, e)| e.attributes().iter().any(|a| attrs.contains(a)))
 }
 
+/// Which staged objects a sync reads, and as what.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyncMode {
+    /// Those marked for sync.
+    Delta,
+    /// All of them.
+    Full,
+    /// All of them, each as deleted in the source: the connector is being deleted, so the
+    /// entries it owns go (and are deprovisioned elsewhere) and its objects leave the store.
+    Retire,
+}
+
 pub(crate) async fn run(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
-    full: bool,
+    mode: SyncMode,
     rec: &mut Recorder,
 ) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
-    let filter = if full {
-        StagedFilter::All
-    } else {
-        StagedFilter::PendingSync
-    };
+    let full = mode != SyncMode::Delta;
     let counts = store.count_staged(c.id, full).await?;
     let total = if full {
         counts.total
@@ -122,8 +133,7 @@ pub(crate) async fn run(
             }
             let started = std::time::Instant::now();
             let (mark, first_id) = (rec.mark(), next_entry_id);
-            let mut page =
-                decide_page(ctx, c, after, filter, pass, &mut next_entry_id, rec).await?;
+            let mut page = decide_page(ctx, c, after, mode, pass, &mut next_entry_id, rec).await?;
             if let Some(previous) = in_flight.take() {
                 let again = page
                     .as_ref()
@@ -133,8 +143,7 @@ pub(crate) async fn run(
                     tracing::debug!(connector = %c.name, "sync batch decided again after the previous one's writes");
                     rec.rewind(mark);
                     next_entry_id = first_id;
-                    page =
-                        decide_page(ctx, c, after, filter, pass, &mut next_entry_id, rec).await?;
+                    page = decide_page(ctx, c, after, mode, pass, &mut next_entry_id, rec).await?;
                 }
             }
             let Some(page) = page else { break };
@@ -175,14 +184,23 @@ async fn decide_page(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
     after: i64,
-    filter: StagedFilter,
+    mode: SyncMode,
     pass: usize,
     next_entry_id: &mut i64,
     rec: &mut Recorder,
 ) -> Result<Option<Page>, EngineError> {
     let refs = &ctx.rules.references;
     let size = ctx.options.sync_batch.unwrap_or(BATCH).max(1);
-    let page = ctx.store.staged_page(c.id, after, size, filter).await?;
+    let filter = match mode {
+        SyncMode::Delta => StagedFilter::PendingSync,
+        SyncMode::Full | SyncMode::Retire => StagedFilter::All,
+    };
+    let mut page = ctx.store.staged_page(c.id, after, size, filter).await?;
+    if mode == SyncMode::Retire {
+        for s in &mut page {
+            s.sync_state = SyncState::Deleted;
+        }
+    }
     let Some(last) = page.last() else {
         return Ok(None);
     };
@@ -194,7 +212,7 @@ async fn decide_page(
     let objects: Vec<StagedObject> = page
         .into_iter()
         .filter(|s| {
-            let later = carries_references(c, refs, s);
+            let later = mode != SyncMode::Retire && carries_references(c, refs, s);
             deferred |= later;
             later == (pass == 1)
         })

@@ -128,7 +128,11 @@ pub(super) async fn push(
     rec: &mut Recorder,
 ) -> Result<(), EngineError> {
     let rules = ctx.rules;
-    let targets: Vec<&ConnectorCtx> = rules.connectors.iter().filter(|t| t.exports()).collect();
+    let targets: Vec<&ConnectorCtx> = rules
+        .connectors
+        .iter()
+        .filter(|t| t.exports() && rules.retiring != Some(t.id))
+        .collect();
     if targets.is_empty() {
         return Ok(());
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::schema::allowed_beside;
-use super::{CONFIG_VERSION, Config, DEFAULT_ENTERPRISE, DeprovisionAction};
+use super::{CONFIG_VERSION, Config, DEFAULT_ENTERPRISE, DeprovisionAction, SYNCHRONIZER_KINDS};
 use crate::ConnectorFactory;
 use crate::expr::Expr;
 
@@ -181,6 +181,9 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         validate_rules(name, c, factory, &mut p);
     }
     super::schedules::validate(config, &mut p);
+    for ename in &enterprises {
+        synchronizer_type(config, ename, &mut p);
+    }
     for (ename, e) in &config.enterprises {
         let at = format!("enterprises.{ename}");
         let members: BTreeSet<&str> = config
@@ -234,6 +237,56 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         }
     }
     p
+}
+
+/// An enterprise uses either LDAP synchronizers or PBX node synchronizers: the one its
+/// `synchronizers` names, else the one its connectors have.
+fn synchronizer_type(config: &Config, ename: &str, p: &mut Vec<ConfigProblem>) {
+    let of_kind = |kind: &str| -> Vec<&str> {
+        config
+            .connectors
+            .iter()
+            .filter(|(_, c)| c.enterprise == ename && c.kind == kind)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    };
+    let at = format!("enterprises.{ename}.synchronizers");
+    let allowed = SYNCHRONIZER_KINDS.join(", ");
+    match config
+        .enterprises
+        .get(ename)
+        .and_then(|e| e.synchronizers.as_deref())
+    {
+        Some(t) if !SYNCHRONIZER_KINDS.contains(&t) => p.push(ConfigProblem::new(
+            at,
+            format!("\"{t}\" is not a synchronizer type; allowed: {allowed}"),
+        )),
+        Some(t) => {
+            for other in SYNCHRONIZER_KINDS.iter().filter(|k| **k != t) {
+                for name in of_kind(other) {
+                    p.push(ConfigProblem::new(
+                        format!("connectors.{name}.kind"),
+                        format!(
+                            "enterprise {ename} uses {t} synchronizers ({at}), so it cannot have the {other} connector {name}; an enterprise uses one type of synchronizer: move {name} to another enterprise or change {at}"
+                        ),
+                    ));
+                }
+            }
+        }
+        None => {
+            let [ldap, pbx] = SYNCHRONIZER_KINDS.map(of_kind);
+            if !ldap.is_empty() && !pbx.is_empty() {
+                p.push(ConfigProblem::new(
+                    format!("enterprises.{ename}"),
+                    format!(
+                        "enterprise {ename} has LDAP synchronizers ({}) and PBX node synchronizers ({}); an enterprise uses one type: move one type to another enterprise and set {at} = \"ldap\" or \"pbx\"",
+                        ldap.join(", "),
+                        pbx.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 fn join(set: &BTreeSet<&str>) -> String {

@@ -111,7 +111,15 @@ pub struct EnterpriseConfig {
     /// Directory attributes whose values point at other entries (e.g. `member`, `manager`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
+    /// The type of synchronizers that populate the enterprise's accounts: `ldap` (AD/LDAP
+    /// synchronizers) or `pbx` (PBX node synchronizers); never both. Without it, the type is
+    /// that of the synchronizers the enterprise has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synchronizers: Option<String>,
 }
+
+/// The connector kinds that are synchronizers; an enterprise uses one of them.
+pub const SYNCHRONIZER_KINDS: [&str; 2] = ["ldap", "pbx"];
 
 /// A deletion threshold as written: a count or a percentage string.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -277,6 +285,31 @@ pub struct Deprovisioning {
 }
 
 impl Config {
+    /// Takes a connector out: its table, its place in sync orders and precedence lists. A
+    /// connector that a schedule runs stays; the error names the schedules.
+    pub fn remove_connector(&mut self, name: &str) -> Result<(), String> {
+        let schedules: Vec<&str> = self
+            .schedules
+            .iter()
+            .filter(|(_, s)| s.connector.as_deref() == Some(name))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !schedules.is_empty() {
+            return Err(format!(
+                "schedule(s) {} run connector {name}; delete or change them first",
+                schedules.join(", ")
+            ));
+        }
+        self.connectors.remove(name);
+        for e in self.enterprises.values_mut() {
+            e.sync_order.retain(|n| n != name);
+            for list in e.precedence.values_mut() {
+                list.retain(|n| n != name);
+            }
+        }
+        Ok(())
+    }
+
     /// The enterprises in use: those configured plus `default` and any a connector names.
     pub fn enterprise_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.enterprises.keys().cloned().collect();

@@ -24,12 +24,15 @@ use crate::openapi::Operation;
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/config", get(export).put(apply))
-        .route("/api/v1/connectors", get(connectors).post(create_connector))
+        .route(
+            "/api/v1/connectors",
+            get(super::connectors::list).post(create_connector),
+        )
         .route(
             "/api/v1/connectors/{connector}",
-            get(show_connector)
+            get(super::connectors::show)
                 .put(put_connector)
-                .delete(delete_connector),
+                .delete(super::connectors::delete),
         )
         .route("/api/v1/connectors/{connector}/test", post(test_connector))
         .merge(super::schedules::routes())
@@ -48,7 +51,7 @@ pub(crate) fn invalid(problems: Vec<ConfigProblem>) -> ApiError {
     e
 }
 
-fn not_found(what: &str, name: &str) -> ApiError {
+pub(crate) fn not_found(what: &str, name: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no {what} named \"{name}\""))
 }
 
@@ -151,7 +154,11 @@ async fn apply(State(st): State<Arc<AppState>>, headers: HeaderMap, body: String
 }
 
 /// A connector as the API shows it: its configuration without secrets.
-fn connector_view(st: &AppState, name: &str, c: &ucsync_model::config::ConnectorConfig) -> Value {
+pub(crate) fn connector_view(
+    st: &AppState,
+    name: &str,
+    c: &ucsync_model::config::ConnectorConfig,
+) -> Value {
     let (settings, secrets_set) =
         config::without_secrets(&c.kind, &c.settings, st.factory.as_ref());
     json!({
@@ -163,33 +170,6 @@ fn connector_view(st: &AppState, name: &str, c: &ucsync_model::config::Connector
         "rules": c.rules,
         "character_rule": c.character_rule,
     })
-}
-
-async fn connectors(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
-    st.require(&headers, Role::Viewer).await?;
-    let engine = st.engine();
-    let list: Vec<Value> = engine
-        .config()
-        .connectors
-        .iter()
-        .map(|(name, c)| connector_view(&st, name, c))
-        .collect();
-    Ok(Json(json!({ "connectors": list })))
-}
-
-async fn show_connector(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Answer {
-    st.require(&headers, Role::Viewer).await?;
-    let engine = st.engine();
-    let c = engine
-        .config()
-        .connectors
-        .get(&name)
-        .ok_or_else(|| not_found("connector", &name))?;
-    Ok(Json(connector_view(&st, &name, c)))
 }
 
 /// What the create and update handlers of a named item (connector, schedule) need: its name
@@ -298,6 +278,8 @@ fn put_connector_table(
     name: &str,
     mut body: toml::Table,
 ) {
+    // Read-only: the last runs a GET shows beside the configuration.
+    body.remove("last");
     if let Some(before) = old.connectors.get(name) {
         let kind = body
             .get("kind")
@@ -324,68 +306,6 @@ fn put_connector_table(
     {
         order.push(toml::Value::String(name.to_owned()));
     }
-}
-
-async fn delete_connector(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Answer {
-    st.require(&headers, Role::Admin).await?;
-    let changes = change(&st, |table, old| {
-        let c = old
-            .connectors
-            .get(&name)
-            .ok_or_else(|| not_found("connector", &name))?;
-        let schedules: Vec<&str> = old
-            .schedules
-            .iter()
-            .filter(|(_, s)| s.connector.as_deref() == Some(name.as_str()))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        if !schedules.is_empty() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "schedule(s) {} run connector {name}; delete or change them first",
-                    schedules.join(", ")
-                ),
-            ));
-        }
-        if st.running().contains_key(&c.enterprise) {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "a run of enterprise {} is in progress; delete the connector when it ends",
-                    c.enterprise
-                ),
-            ));
-        }
-        if let Some(connectors) = section(table, "connectors") {
-            connectors.remove(&name);
-        }
-        // Out of the sync order and precedence lists too.
-        if let Some(toml::Value::Table(enterprises)) = table.get_mut("enterprises") {
-            for (_, e) in enterprises.iter_mut() {
-                if let Some(toml::Value::Array(order)) = e.get_mut("sync_order") {
-                    order.retain(|n| n.as_str() != Some(&name));
-                }
-                if let Some(toml::Value::Table(precedence)) = e.get_mut("precedence") {
-                    for (_, list) in precedence.iter_mut() {
-                        if let toml::Value::Array(list) = list {
-                            list.retain(|n| n.as_str() != Some(&name));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    })
-    .await?;
-    Ok(Json(json!({
-        "changes": changes,
-        "note": "the connector's staging space stays in the store; a connector created again with this name finds it",
-    })))
 }
 
 /// Connects and binds (or opens the file) with the connector's settings, and says how it went.
@@ -501,7 +421,7 @@ pub fn operations() -> Vec<Operation> {
             "delete",
             "/api/v1/connectors/{connector}",
             Some("admin"),
-            "Removes a connector from the configuration (its staging space stays in the store); 409 while a schedule names it or its enterprise runs",
+            "Deletes a connector: the entries it owns (and only those), its links and staging space, then takes it out of the configuration. ?preview=true reports what it would delete; over the deletion threshold it answers 409 unless ?allow_deletes=N; 409 too while a schedule names it or its enterprise runs",
         ),
         Operation::new(
             "post",

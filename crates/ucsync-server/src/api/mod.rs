@@ -22,7 +22,9 @@ use ucsync_store::{AdminRow, Store};
 use crate::auth::{self, Role, Throttle};
 use crate::planner::Clock;
 
+pub(crate) mod account;
 pub(crate) mod config;
+pub mod connectors;
 pub(crate) mod read;
 pub(crate) mod runs;
 pub(crate) mod schedules;
@@ -230,6 +232,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/enterprises", get(enterprises))
         .merge(runs::routes())
         .merge(read::routes())
+        .merge(account::routes())
         .merge(crate::metrics::routes())
         .merge(config::routes())
         .with_state(state)

@@ -240,8 +240,36 @@ pub(crate) async fn start_run(
     }
 }
 
+/// Holds `enterprise` for work started here rather than through [`start_run`] (deleting a
+/// connector): no run starts for it until the returned guard is dropped. Tell the sender the
+/// run's id once it is recorded, so a refused start can name it.
+pub(crate) fn claim(
+    st: &Arc<AppState>,
+    enterprise: &str,
+) -> Result<(Release, watch::Sender<Start>), StartError> {
+    if st.stop.requested() {
+        return Err(StartError::Stopping);
+    }
+    let (tx, rx) = watch::channel(Start::Pending);
+    let mut running = st.running();
+    if let Some(other) = running.get(enterprise) {
+        return Err(StartError::Busy(match &*other.borrow() {
+            Start::Started(id) => Some(*id),
+            _ => None,
+        }));
+    }
+    running.insert(enterprise.to_owned(), rx);
+    Ok((
+        Release {
+            state: st.clone(),
+            enterprise: enterprise.to_owned(),
+        },
+        tx,
+    ))
+}
+
 /// Frees an enterprise for the next run when dropped.
-struct Release {
+pub(crate) struct Release {
     state: Arc<AppState>,
     enterprise: String,
 }

@@ -173,6 +173,48 @@ impl DirectoryStore for SqliteStore {
         self.finish(&mut conn, result).await
     }
 
+    async fn edit_hand_set(&self, entry_id: i64, attr: &str, edit: HandEdit) -> Result<HandEdited> {
+        let doing = "changing a hand-set value";
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            let row = sqlx::query(
+                "SELECT id, enterprise_id, object_type, attrs FROM entries WHERE id = ?",
+            )
+            .bind(entry_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+            let Some(row) = row else {
+                return Ok(HandEdited::NoEntry);
+            };
+            let mut entry = entry_from_row(&row)?;
+            let current: Vec<String> = match entry.attrs.source(attr) {
+                Some(None) => entry.attrs.get(attr).to_vec(),
+                _ => Vec::new(),
+            };
+            let values = match edit(&current) {
+                Ok(v) => v,
+                Err(message) => return Ok(HandEdited::Refused(message)),
+            };
+            entry.attrs.set(attr, None, values);
+            sqlx::query("UPDATE entries SET attrs = ? WHERE id = ?")
+                .bind(entry.attrs.encode())
+                .bind(entry_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err(doing))?;
+            sqlx::query("UPDATE staging SET sync_state = 1 WHERE entry_id = ? AND sync_state = 0")
+                .bind(entry_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err(doing))?;
+            Ok(HandEdited::Done(entry))
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
     async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()> {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;

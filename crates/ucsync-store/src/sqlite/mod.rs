@@ -268,6 +268,29 @@ impl CatalogStore for SqliteStore {
         .map_err(sql_err("listing connectors"))?;
         rows.iter().map(connector_row).collect()
     }
+
+    async fn remove_connector(&self, name: &str) -> Result<()> {
+        let doing = "removing a connector";
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            sqlx::query(
+                "DELETE FROM staging WHERE connector_id IN (SELECT id FROM connectors WHERE name = ?)",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+            sqlx::query("DELETE FROM connectors WHERE name = ?")
+                .bind(name)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err(doing))?;
+            Ok(())
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
 }
 
 fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {

@@ -206,6 +206,19 @@ impl RunStore for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>> {
+        let mut conn = self.read_lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id IN \
+             (SELECT MAX(id) FROM runs WHERE connector IS NOT NULL GROUP BY connector, profile) \
+             ORDER BY connector, id"
+        )))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("reading the last runs of connectors"))?;
+        rows.iter().map(run_from_row).collect()
+    }
+
     async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         // The reading connection: the API answers while a batch is being written.
         let mut conn = self.read_lock().await;

@@ -71,3 +71,52 @@ fn a_valid_config_checks_ok_and_a_bad_one_never_runs() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("full-import"));
 }
+
+#[test]
+fn an_enterprise_uses_one_type_of_synchronizer() {
+    let env = Env::new();
+    let connectors = r#"
+[connectors.dir]
+kind = "ldap"
+[connectors.dir.settings]
+url = "ldap://127.0.0.1:1"
+bind_dn = "cn=admin,dc=example,dc=com"
+password = "x"
+[[connectors.dir.settings.object_types]]
+name = "person"
+base = "ou=People,dc=example,dc=com"
+[connectors.node]
+kind = "pbx"
+[connectors.node.settings]
+path = "node.csv"
+"#;
+    env.write("ucsync.toml", format!("version = 1\n{connectors}"));
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("enterprises.default: enterprise default has LDAP synchronizers (dir) and PBX node synchronizers (node)"),
+        "{err}"
+    );
+
+    env.write(
+        "ucsync.toml",
+        format!("version = 1\n[enterprises.default]\nsynchronizers = \"pbx\"\n{connectors}"),
+    );
+    let err = String::from_utf8_lossy(&env.run(&["check"]).stderr).into_owned();
+    assert!(
+        err.contains("connectors.dir.kind: enterprise default uses pbx synchronizers"),
+        "{err}"
+    );
+    assert!(!err.contains("connectors.node.kind"), "{err}");
+
+    env.write(
+        "ucsync.toml",
+        format!("version = 1\n[enterprises.default]\nsynchronizers = \"sip\"\n{connectors}"),
+    );
+    let err = String::from_utf8_lossy(&env.run(&["check"]).stderr).into_owned();
+    assert!(
+        err.contains("enterprises.default.synchronizers: \"sip\" is not a synchronizer type; allowed: ldap, pbx"),
+        "{err}"
+    );
+}

@@ -251,7 +251,7 @@ fn the_list_of_keys_matches_what_the_parser_accepts() {
 
 #[test]
 fn the_registry_knows_csv_and_refuses_other_kinds() {
-    assert_eq!(Connectors.kinds(), ["csv", "ldap"]);
+    assert_eq!(Connectors.kinds(), ["csv", "ldap", "pbx"]);
     let caps = Connectors.capabilities("csv").unwrap();
     assert!(!caps.delta_import);
     assert_eq!(caps.export, Some(ExportStyle::Image));
@@ -259,7 +259,7 @@ fn the_registry_knows_csv_and_refuses_other_kinds() {
     let table = toml::Table::new();
     let p = Connectors.validate("scim", &table, "connectors.x.settings");
     assert_eq!(p.len(), 1);
-    assert!(p[0].message.contains("this build knows: csv, ldap"));
+    assert!(p[0].message.contains("this build knows: csv, ldap, pbx"));
     let err = Connectors
         .build("x", "csv", &table, std::path::Path::new("/"))
         .err()

@@ -594,6 +594,14 @@ impl ucsync_model::ImportSink for CountingSink {
         self.errors += 1;
         Ok(())
     }
+    async fn warning(
+        &mut self,
+        _anchor: Option<String>,
+        _locator: String,
+        _message: String,
+    ) -> Result<(), ucsync_model::SinkError> {
+        Ok(())
+    }
     async fn end_of_listing(
         &mut self,
     ) -> Result<Vec<ucsync_model::DeletedObject>, ucsync_model::SinkError> {

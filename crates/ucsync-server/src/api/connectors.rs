@@ -1,0 +1,182 @@
+//! Connectors as administrators look at them — configuration without secrets, and the last
+//! import, sync and export of each (time, status, counters) — and deleting one together with
+//! the entries it owns.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use ucsync_engine::{NoProgress, Profile, RunOptions, RunStatus};
+use ucsync_store::RunRecord;
+
+use super::config::{change, connector_view, not_found};
+use super::runs::{StartError, claim};
+use super::{Answer, ApiError, AppState, Start};
+use crate::auth::Role;
+
+/// A connector's last runs: `{"import": run, "sync": run, "export": run}`, each the latest of
+/// its kind, alone or as a step of a sync-now; a kind never run is left out.
+pub fn last_runs(name: &str, runs: &[RunRecord]) -> Value {
+    let mut out = serde_json::Map::new();
+    for r in runs.iter().filter(|r| r.connector.as_deref() == Some(name)) {
+        let kind = match r.profile.as_str() {
+            "full-import" | "delta-import" => "import",
+            "full-sync" | "delta-sync" => "sync",
+            "export" => "export",
+            _ => continue,
+        };
+        if out
+            .get(kind)
+            .and_then(|v| v["id"].as_i64())
+            .is_none_or(|id| id < r.id)
+        {
+            out.insert(kind.to_owned(), serde_json::to_value(r).unwrap_or_default());
+        }
+    }
+    Value::Object(out)
+}
+
+async fn with_last(st: &AppState, names: &[&str]) -> Result<Vec<Value>, ApiError> {
+    let runs = st
+        .store()
+        .latest_connector_runs()
+        .await
+        .map_err(ApiError::internal)?;
+    let engine = st.engine();
+    Ok(names
+        .iter()
+        .filter_map(|name| {
+            let c = engine.config().connectors.get(*name)?;
+            let mut v = connector_view(st, name, c);
+            v["last"] = last_runs(name, &runs);
+            Some(v)
+        })
+        .collect())
+}
+
+pub(super) async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let engine = st.engine();
+    let names: Vec<&str> = engine
+        .config()
+        .connectors
+        .keys()
+        .map(String::as_str)
+        .collect();
+    Ok(Json(json!({ "connectors": with_last(&st, &names).await? })))
+}
+
+pub(super) async fn show(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    with_last(&st, &[name.as_str()])
+        .await?
+        .into_iter()
+        .next()
+        .map(Json)
+        .ok_or_else(|| not_found("connector", &name))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(super) struct DeleteQuery {
+    #[serde(default)]
+    preview: bool,
+    allow_deletes: Option<u64>,
+}
+
+/// Deletes the entries the connector owns and its staging space (as `ucsync connector
+/// delete`), then takes it out of the configuration.
+pub(super) async fn delete(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> Answer {
+    st.require(&headers, Role::Admin).await?;
+    let engine = st.engine();
+    let c = engine
+        .config()
+        .connectors
+        .get(&name)
+        .ok_or_else(|| not_found("connector", &name))?;
+    let mut remaining = engine.config().clone();
+    remaining
+        .remove_connector(&name)
+        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+    let (_held, tx) = claim(&st, &c.enterprise).map_err(|e| match e {
+        StartError::Busy(run_id) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                format!(
+                    "a run of enterprise {} is in progress; delete the connector when it ends",
+                    c.enterprise
+                ),
+            );
+            e.run_id = run_id;
+            e
+        }
+        StartError::Stopping => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; delete the connector after the restart",
+        ),
+        StartError::Failed(m) => ApiError::internal(m),
+    })?;
+    let tx = Arc::new(tx);
+    let options = RunOptions {
+        preview: query.preview,
+        allow_deletes: query.allow_deletes,
+        status_dir: st.status_dir.clone(),
+        progress: Arc::new(NoProgress),
+        sync_batch: None,
+        started: Some(Arc::new(move |id| {
+            let _ = tx.send(Start::Started(id));
+        })),
+        stop: st.stop.clone(),
+    };
+    let report = engine
+        .run_profile(&name, Profile::DeleteConnector, &options)
+        .await
+        .map_err(ApiError::internal)?;
+    let report_json = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    match report.status {
+        RunStatus::Success | RunStatus::CompletedWithErrors => {}
+        RunStatus::StoppedDeletionThreshold => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                report
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "over the deletion threshold".into())
+                    .replace("--allow-deletes ", "?allow_deletes="),
+            );
+            e.run_id = report.run_id;
+            return Err(e);
+        }
+        RunStatus::Stopped | RunStatus::Failed => {
+            let mut e = ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "deleting connector {name} did not finish ({}): {}; delete it again to finish",
+                    report.status.as_str(),
+                    report.message.clone().unwrap_or_default()
+                ),
+            );
+            e.run_id = report.run_id;
+            return Err(e);
+        }
+    }
+    if query.preview {
+        return Ok(Json(json!({ "preview": true, "report": report_json })));
+    }
+    let changes = change(&st, |table, _| {
+        *table = toml::Table::try_from(&remaining).map_err(ApiError::internal)?;
+        Ok(())
+    })
+    .await?;
+    Ok(Json(json!({ "report": report_json, "changes": changes })))
+}

@@ -1,0 +1,233 @@
+//! `ucsync connector status|delete`: each connector's last import, sync and export, and
+//! deleting a connector (a synchronizer) together with the accounts it owns.
+
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use ucsync_engine::{Engine, Profile, RunOptions, RunStatus};
+use ucsync_model::Config;
+use ucsync_store::Store;
+
+use reqwest::Method;
+
+use crate::remote::Remote;
+use crate::{Cli, RunFlags, Usage, configuration};
+
+#[derive(Subcommand)]
+pub enum ConnectorCommand {
+    /// Each connector's kind, enterprise, and the time, status and counters of its last
+    /// import, sync and export.
+    Status {
+        /// Only this connector.
+        name: Option<String>,
+    },
+    /// Delete a connector: the entries it owns (and only those), its links and its staging
+    /// space, then take it out of the configuration. Subject to the deletion threshold.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+}
+
+pub async fn run(cli: &Cli, command: &ConnectorCommand) -> Result<u8> {
+    match command {
+        ConnectorCommand::Status { name } => {
+            let store = crate::open_store(&cli.data_dir).await?;
+            let config =
+                configuration::current(cli, configuration::from_file(cli)?, store.as_ref(), false)
+                    .await?;
+            status(cli, &config, store.as_ref(), name.as_deref()).await
+        }
+        ConnectorCommand::Delete { name, run } => delete(cli, name, run).await,
+    }
+}
+
+/// Through a server: the same status from `GET /api/v1/connectors`, and the deletion through
+/// `DELETE /api/v1/connectors/{name}`.
+pub async fn run_remote(cli: &Cli, remote: &Remote, command: &ConnectorCommand) -> Result<u8> {
+    match command {
+        ConnectorCommand::Status { name } => {
+            let answer = remote.get("/api/v1/connectors").await?;
+            let list: Vec<serde_json::Value> = answer["connectors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| name.as_deref().is_none_or(|n| c["name"] == n))
+                .cloned()
+                .collect();
+            if let Some(n) = name
+                && list.is_empty()
+            {
+                return Err(anyhow!(Usage(format!(
+                    "the server has no connector named \"{n}\""
+                ))));
+            }
+            print_status(cli, &list)
+        }
+        ConnectorCommand::Delete { name, run } => {
+            let mut query = vec![format!("preview={}", run.preview)];
+            if let Some(n) = run.allow_deletes {
+                query.push(format!("allow_deletes={n}"));
+            }
+            let answer = remote
+                .call(
+                    Method::DELETE,
+                    &format!(
+                        "/api/v1/connectors/{}?{}",
+                        crate::remote::encode(name),
+                        query.join("&")
+                    ),
+                    None,
+                )
+                .await?;
+            if cli.json {
+                println!("{answer}");
+            } else {
+                let report = &answer["report"];
+                println!(
+                    "{} {}: {}",
+                    report["profile"].as_str().unwrap_or_default(),
+                    report["status"].as_str().unwrap_or_default(),
+                    report["message"].as_str().unwrap_or_default()
+                );
+                for c in answer["changes"].as_array().into_iter().flatten() {
+                    println!("configuration: {}", c.as_str().unwrap_or_default());
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn status(cli: &Cli, config: &Config, store: &dyn Store, only: Option<&str>) -> Result<u8> {
+    if let Some(name) = only
+        && !config.connectors.contains_key(name)
+    {
+        return Err(anyhow!(Usage(format!(
+            "no connector named \"{name}\"; configured: {}",
+            config
+                .connectors
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))));
+    }
+    let runs = store.latest_connector_runs().await?;
+    let mut list = Vec::new();
+    for (name, c) in &config.connectors {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        list.push(serde_json::json!({
+            "name": name,
+            "kind": c.kind,
+            "enterprise": c.enterprise,
+            "last": ucsync_server::api::connectors::last_runs(name, &runs),
+        }));
+    }
+    print_status(cli, &list)
+}
+
+fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    for item in list {
+        println!(
+            "{}  ({}, enterprise {})",
+            item["name"].as_str().unwrap_or_default(),
+            item["kind"].as_str().unwrap_or_default(),
+            item["enterprise"].as_str().unwrap_or_default()
+        );
+        let last = &item["last"];
+        for step in ["import", "sync", "export"] {
+            let r = &last[step];
+            if r.is_null() {
+                println!("  last {step:<7} never");
+                continue;
+            }
+            let k = &r["counters"];
+            println!(
+                "  last {step:<7} {}  {:<26} run {:<6} +{} ~{} -{} ={} !{}",
+                r["ended_at"]
+                    .as_str()
+                    .or(r["started_at"].as_str())
+                    .unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default(),
+                r["id"],
+                k["added"],
+                k["updated"],
+                k["deleted"],
+                k["unchanged"],
+                k["errors"]
+            );
+        }
+    }
+    if !list.is_empty() {
+        println!("(+ added, ~ updated, - deleted, = unchanged, ! errors)");
+    }
+    Ok(0)
+}
+
+async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
+    let file = configuration::from_file(cli)?;
+    if let Some((path, config)) = &file
+        && config.connectors.contains_key(name)
+    {
+        return Err(anyhow!(Usage(format!(
+            "connector {name} is still in {}: take [connectors.{name}] (and its place in sync_order) out of the file first, then run this again; otherwise the next command that applies the file creates it again",
+            path.display()
+        ))));
+    }
+    let _lock = crate::lock(&cli.data_dir)?;
+    let store = crate::open_store(&cli.data_dir).await?;
+    let stored = configuration::current(cli, None, store.as_ref(), false).await?;
+    if !stored.connectors.contains_key(name) {
+        return Err(anyhow!(Usage(format!(
+            "the store's configuration has no connector named \"{name}\"; configured: {}",
+            stored
+                .connectors
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))));
+    }
+    let mut remaining = stored.clone();
+    remaining
+        .remove_connector(name)
+        .map_err(|e| anyhow!(Usage(e)))?;
+    let connectors = configuration::build_connectors(&stored)?;
+    let engine = Arc::new(Engine::new(store.clone(), stored, connectors));
+    let options = RunOptions {
+        preview: flags.preview,
+        allow_deletes: flags.allow_deletes,
+        status_dir: cli.data_dir.join("status"),
+        progress: Arc::new(crate::progress::Bars::new(!cli.json)),
+        sync_batch: None,
+        started: None,
+        stop: ucsync_engine::Stop::default(),
+    };
+    let report = engine
+        .run_profile(name, Profile::DeleteConnector, &options)
+        .await
+        .map_err(crate::engine_error)?;
+    crate::report::print_report(&report, cli.json);
+    let done = matches!(
+        report.status,
+        RunStatus::Success | RunStatus::CompletedWithErrors
+    );
+    if done && !flags.preview {
+        // The file (which no longer has the connector) or the stored configuration without it.
+        let new = file.map(|(_, c)| c).unwrap_or(remaining);
+        let (_, changes) = configuration::apply(store.as_ref(), &new).await?;
+        for c in changes {
+            eprintln!("configuration: {c}");
+        }
+    }
+    Ok(crate::exit_code(report.status))
+}

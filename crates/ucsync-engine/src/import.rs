@@ -122,9 +122,8 @@ fn invalid_character(record: &ImportRecord) -> Option<String> {
             chars::code_point(c)
         )
     };
-    if let Some(found) = chars::first_invalid(&record.anchor) {
-        return Some(described("the anchor".to_owned(), found));
-    }
+    // Attributes first: an anchor is mostly built from them, and the attribute is what the
+    // administrator fixes.
     for (name, values) in record.attrs.iter() {
         for (i, value) in values.iter().enumerate() {
             if let Some(found) = chars::first_invalid(value) {
@@ -137,7 +136,7 @@ fn invalid_character(record: &ImportRecord) -> Option<String> {
             }
         }
     }
-    None
+    chars::first_invalid(&record.anchor).map(|found| described("the anchor".to_owned(), found))
 }
 
 impl Sink<'_> {

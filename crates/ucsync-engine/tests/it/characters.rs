@@ -184,7 +184,7 @@ async fn valid_characters_at_the_edges_of_the_ranges_pass() {
 }
 
 #[tokio::test]
-async fn an_invalid_character_in_the_anchor_is_named_as_the_anchor() {
+async fn an_invalid_character_in_the_anchor_is_named_by_the_attribute_it_comes_from() {
     let hub = Hub::new(
         &config("character_rule = true"),
         &[("hr.csv", &format!("{HEADER}1\u{B}2,Ann,+1 1\n3,Cy,+1 3\n"))],
@@ -198,7 +198,7 @@ async fn an_invalid_character_in_the_anchor_is_named_as_the_anchor() {
     assert_eq!(errs[0].object, "1\u{B}2");
     let message = errs[0].message.as_deref().unwrap_or_default();
     assert!(
-        message.starts_with("the anchor has an invalid character U+000B at position 2"),
+        message.starts_with("attribute \"id\" has an invalid character U+000B at position 2"),
         "{message}"
     );
     let anchors: Vec<String> = hub

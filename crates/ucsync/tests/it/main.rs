@@ -14,6 +14,7 @@ mod ldap_forests;
 mod pbx;
 mod quickstart;
 mod serve;
+mod serve_accounts;
 mod serve_config;
 mod serve_load;
 mod serve_read;

@@ -260,3 +260,37 @@ fn rule7_a_pbx_export_becomes_accounts_and_deleted_numbers_stay_while_referenced
     assert_eq!(quiet["counters"]["added"], 0);
     assert_eq!(quiet["counters"]["updated"], 0);
 }
+
+#[test]
+fn a_pbx_value_with_an_invalid_character_rejects_that_account_only() {
+    let env = Env::new();
+    env.write("ucsync.toml", config("Standard"));
+    env.write(
+        "node.csv",
+        format!("{HEADER}1001,John,Smith,Sa\u{7}les,5330e IP,,,,,\n1101,Mary,Jones,Support,6920 IP,,,,,\n"),
+    );
+    env.write("accounts.csv", "account,numbers,softphone,featureProfile\n");
+    let report = env.json(&["sync-now"], 3);
+    assert_eq!(report["status"], "completed-with-errors");
+    assert_eq!(
+        counters(Env::step(&report, "node", "delta-import")),
+        [1, 0, 0, 0, 1]
+    );
+    let run = Env::step(&report, "node", "delta-import")["run_id"]
+        .as_i64()
+        .unwrap();
+    let shown = env.json(&["runs", "show", &run.to_string()], 0);
+    let error = shown["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["action"] == "error")
+        .unwrap();
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("U+0007") && message.contains("position 3"),
+        "{message}"
+    );
+    let names: Vec<String> = accounts(&env).into_keys().collect();
+    assert_eq!(names, ["Mary Jones"]);
+}

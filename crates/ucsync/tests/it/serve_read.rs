@@ -17,7 +17,7 @@ async fn get(http: &reqwest::Client, server: &Server, path: &str, token: &str) -
 }
 
 /// Starts a run (Sync Now, or a profile on a connector) as the operator and waits for it.
-async fn run(
+pub(crate) async fn run(
     http: &reqwest::Client,
     server: &Server,
     operator: &str,

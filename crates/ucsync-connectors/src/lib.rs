@@ -56,6 +56,21 @@ pub(crate) fn build_settings<S: KindSettings>(
     Ok(settings)
 }
 
+/// A connector made from its kind's parsed settings.
+pub(crate) trait FromSettings<S>: Connector + Sized + 'static {
+    fn from_settings(name: &str, settings: S) -> Self;
+}
+
+/// A kind's [`BuildFn`]: settings parsed (relative paths from `base_dir`), then the connector.
+pub(crate) fn build_kind<S: KindSettings, C: FromSettings<S>>(
+    name: &str,
+    settings: &toml::Table,
+    base_dir: &Path,
+) -> Result<Arc<dyn Connector>, String> {
+    let settings = build_settings::<S>(name, settings, base_dir)?;
+    Ok(Arc::new(C::from_settings(name, settings)))
+}
+
 /// One connector kind: its name, what it can do, and how its settings are checked and built.
 pub(crate) struct Kind {
     pub name: &'static str,

@@ -139,6 +139,15 @@ fn invalid_character(record: &ImportRecord) -> Option<String> {
     chars::first_invalid(&record.anchor).map(|found| described("the anchor".to_owned(), found))
 }
 
+/// A connector's message, led by where the object came from unless it says so already.
+fn located(locator: &str, message: String) -> String {
+    if message.contains(locator) {
+        message
+    } else {
+        format!("{locator}: {message}")
+    }
+}
+
 impl Sink<'_> {
     async fn flush(&mut self, watermark: Option<String>) -> Result<(), SinkError> {
         let mut batch = std::mem::take(&mut self.batch);
@@ -380,11 +389,7 @@ impl ImportSink for Sink<'_> {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
             slot.seen = true;
         }
-        let message = if message.contains(&locator) {
-            message
-        } else {
-            format!("{locator}: {message}")
-        };
+        let message = located(&locator, message);
         self.rec.error(self.connector, &object, "", message);
         self.after_record(false).await
     }
@@ -396,11 +401,7 @@ impl ImportSink for Sink<'_> {
         message: String,
     ) -> Result<(), SinkError> {
         self.taking()?;
-        let message = if message.contains(&locator) {
-            message
-        } else {
-            format!("{locator}: {message}")
-        };
+        let message = located(&locator, message);
         tracing::warn!(connector = self.connector, "{message}");
         self.rec.outcome(ObjectOutcome {
             connector: self.connector.to_owned(),

@@ -17,7 +17,6 @@ mod patch;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -42,17 +41,14 @@ pub(crate) const KIND: Kind = Kind {
     name: "csv",
     capabilities: CAPABILITIES,
     validate: crate::validate_settings::<CsvSettings>,
-    build,
+    build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
 };
 
-fn build(
-    name: &str,
-    settings: &toml::Table,
-    base_dir: &Path,
-) -> Result<Arc<dyn Connector>, String> {
-    let settings = crate::build_settings::<CsvSettings>(name, settings, base_dir)?;
-    Ok(Arc::new(CsvConnector::new(name, settings)))
+impl crate::FromSettings<CsvSettings> for CsvConnector {
+    fn from_settings(name: &str, settings: CsvSettings) -> Self {
+        Self::new(name, settings)
+    }
 }
 
 /// One configured csv connector.

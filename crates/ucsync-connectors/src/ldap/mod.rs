@@ -28,8 +28,7 @@ mod sync;
 mod tests;
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -52,17 +51,14 @@ pub(crate) const KIND: Kind = Kind {
     name: "ldap",
     capabilities: CAPABILITIES,
     validate: crate::validate_settings::<LdapSettings>,
-    build,
+    build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
 };
 
-fn build(
-    name: &str,
-    settings: &toml::Table,
-    base_dir: &Path,
-) -> Result<Arc<dyn Connector>, String> {
-    let settings = crate::build_settings::<LdapSettings>(name, settings, base_dir)?;
-    Ok(Arc::new(LdapConnector::new(name, settings)))
+impl crate::FromSettings<LdapSettings> for LdapConnector {
+    fn from_settings(name: &str, settings: LdapSettings) -> Self {
+        Self::new(name, settings)
+    }
 }
 
 /// DNs and anchors seen by imports and exports of this process, both ways.

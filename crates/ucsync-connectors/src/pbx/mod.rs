@@ -17,7 +17,6 @@ mod rules;
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -44,17 +43,14 @@ pub(crate) const KIND: Kind = Kind {
     name: "pbx",
     capabilities: CAPABILITIES,
     validate: crate::validate_settings::<PbxSettings>,
-    build,
+    build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
 };
 
-fn build(
-    name: &str,
-    settings: &toml::Table,
-    base_dir: &Path,
-) -> Result<Arc<dyn Connector>, String> {
-    let settings = crate::build_settings::<PbxSettings>(name, settings, base_dir)?;
-    Ok(Arc::new(PbxConnector::new(name, settings)))
+impl crate::FromSettings<PbxSettings> for PbxConnector {
+    fn from_settings(name: &str, settings: PbxSettings) -> Self {
+        Self::new(name, settings)
+    }
 }
 
 /// One configured pbx connector (one PBX node synchronizer).

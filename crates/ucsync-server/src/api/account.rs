@@ -116,18 +116,7 @@ async fn edit(st: &AppState, headers: &HeaderMap, id: i64, change: AccountEdit) 
     let store = st.store();
     // A sync writes entries whole: an edit made while one runs in the entry's enterprise could
     // be overwritten by the batch it is writing.
-    let entry = store
-        .entries_by_ids(&[id])
-        .await
-        .map_err(ApiError::internal)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("there is no directory entry {id}; GET /api/v1/directory finds entries"),
-            )
-        })?;
+    let entry = super::read::entry_or_404(store.as_ref(), id).await?;
     let running: Vec<(String, Start)> = st
         .running()
         .iter()

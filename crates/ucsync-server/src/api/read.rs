@@ -202,10 +202,12 @@ async fn search(
     Ok(Json(json!({ "entries": entries, "next": next })))
 }
 
-async fn show(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Answer {
-    st.require(&headers, Role::Viewer).await?;
-    let store = st.store();
-    let entry = store
+/// Directory entry `id`, or `404`.
+pub(super) async fn entry_or_404(
+    store: &dyn ucsync_store::Store,
+    id: i64,
+) -> Result<Entry, ApiError> {
+    store
         .entries_by_ids(&[id])
         .await
         .map_err(ApiError::internal)?
@@ -216,7 +218,13 @@ async fn show(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Pat
                 StatusCode::NOT_FOUND,
                 format!("no directory entry {id}; GET /api/v1/directory?q=TEXT finds entries"),
             )
-        })?;
+        })
+}
+
+async fn show(State(st): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<i64>) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let store = st.store();
+    let entry = entry_or_404(store.as_ref(), id).await?;
     let links = store
         .staged_by_entries(&[id])
         .await

@@ -152,7 +152,7 @@ fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
             }
             let k = &r["counters"];
             println!(
-                "  last {step:<7} {}  {:<26} run {:<6} +{} ~{} -{} ={} !{}",
+                "  last {step:<7} {:<24}  {:<26} run {:<6} +{} ~{} -{} ={} !{}",
                 r["ended_at"]
                     .as_str()
                     .or(r["started_at"].as_str())

@@ -259,6 +259,37 @@ fn rule7_a_pbx_export_becomes_accounts_and_deleted_numbers_stay_while_referenced
     let quiet = env.json(&["sync-now"], 0);
     assert_eq!(quiet["counters"]["added"], 0);
     assert_eq!(quiet["counters"]["updated"], 0);
+
+    // Deleting the node synchronizer deletes the four accounts it owns; the accounts file
+    // loses them at its next export.
+    let without_node = config("Premium")
+        .replace(
+            r#"sync_order = ["node", "accounts"]"#,
+            r#"sync_order = ["accounts"]"#,
+        )
+        .split("[connectors.node]")
+        .next()
+        .unwrap()
+        .to_owned()
+        + "[connectors.accounts]"
+        + config("Premium")
+            .split("[connectors.accounts]")
+            .nth(1)
+            .unwrap();
+    env.write("ucsync.toml", without_node);
+    let preview = env.json(&["connector", "delete", "node", "--preview"], 0);
+    assert!(
+        preview["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 entries it owned deleted"),
+        "{preview:#}"
+    );
+    assert_eq!(accounts(&env).len(), 4, "a preview changes nothing");
+    env.json(&["connector", "delete", "node"], 0);
+    assert!(accounts(&env).is_empty());
+    env.json(&["sync-now"], 0);
+    assert!(accounts_file(&env).is_empty());
 }
 
 #[test]

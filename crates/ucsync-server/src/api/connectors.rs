@@ -104,10 +104,15 @@ pub(super) async fn delete(
         .connectors
         .get(&name)
         .ok_or_else(|| not_found("connector", &name))?;
-    let mut remaining = engine.config().clone();
-    remaining
-        .remove_connector(&name)
-        .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+    let without = |config: &ucsync_model::Config| {
+        let mut remaining = config.clone();
+        remaining
+            .remove_connector(&name)
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e))?;
+        toml::Table::try_from(&remaining).map_err(ApiError::internal)
+    };
+    // Refused up front when a schedule runs it; checked again on the configuration of the end.
+    without(engine.config())?;
     let (_held, tx) = claim(&st, &c.enterprise).map_err(|e| match e {
         StartError::Busy(run_id) => {
             let mut e = ApiError::new(
@@ -173,8 +178,9 @@ pub(super) async fn delete(
     if query.preview {
         return Ok(Json(json!({ "preview": true, "report": report_json })));
     }
-    let changes = change(&st, |table, _| {
-        *table = toml::Table::try_from(&remaining).map_err(ApiError::internal)?;
+    // From the configuration as it is now: a change made during the run is kept.
+    let changes = change(&st, |table, current| {
+        *table = without(current)?;
         Ok(())
     })
     .await?;

@@ -8,6 +8,22 @@ use serde_json::{Value, json};
 use crate::serve::{Server, call, call_with, setup};
 use crate::serve_read::run;
 
+async fn send(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    method: &str,
+    path: &str,
+) -> (StatusCode, Value) {
+    call_with(http, method, &server.url(path), Some(token), None).await
+}
+
+/// A change the API refuses for what it asks, saying why.
+fn refused((status, body): (StatusCode, Value), because: &str) {
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains(because), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_runs_account_data_and_connector_deletion_over_the_api() {
     let (env, [viewer, operator, admin]) = setup(20);
@@ -55,12 +71,12 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
 
     // An account's own data: numbers added by hand, dynamic statuses.
     let url = |p: &str| server.url(p);
-    let (status, body) = call_with(
+    let (status, body) = send(
         &http,
+        &server,
+        &operator,
         "PUT",
-        &url("/api/v1/directory/1/numbers/5550100"),
-        Some(&operator),
-        None,
+        "/api/v1/directory/1/numbers/5550100",
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -78,44 +94,34 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
         body["dynamic_statuses"],
         json!([{ "name": "In a meeting", "make_call_from": "5550100" }])
     );
-    let (status, body) = call_with(
-        &http,
-        "PUT",
-        &url("/api/v1/directory/1/numbers/12ab"),
-        Some(&operator),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("'a' is not allowed"),
-        "{body}"
+    refused(
+        send(
+            &http,
+            &server,
+            &operator,
+            "PUT",
+            "/api/v1/directory/1/numbers/12ab",
+        )
+        .await,
+        "'a' is not allowed",
     );
-    let (status, body) = call_with(
-        &http,
-        "DELETE",
-        &url("/api/v1/directory/1/statuses/Away"),
-        Some(&operator),
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("its statuses are: In a meeting"),
-        "{body}"
+    refused(
+        send(
+            &http,
+            &server,
+            &operator,
+            "DELETE",
+            "/api/v1/directory/1/statuses/Away",
+        )
+        .await,
+        "its statuses are: In a meeting",
     );
-    let (status, _) = call_with(
+    let (status, _) = send(
         &http,
+        &server,
+        &operator,
         "PUT",
-        &url("/api/v1/directory/999999/numbers/1"),
-        Some(&operator),
-        None,
+        "/api/v1/directory/999999/numbers/1",
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -142,12 +148,12 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
     assert_eq!(out[0]["last"]["import"]["counters"]["added"], 20, "{out}");
 
     // Deleting the forest: a preview first, then for real; its 20 people go.
-    let (status, preview) = call_with(
+    let (status, preview) = send(
         &http,
+        &server,
+        &admin,
         "DELETE",
-        &url("/api/v1/connectors/forest?preview=true"),
-        Some(&admin),
-        None,
+        "/api/v1/connectors/forest?preview=true",
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{preview}");
@@ -160,12 +166,12 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
     )
     .await;
     assert_eq!(still["entries"].as_array().unwrap().len(), 20);
-    let (status, done) = call_with(
+    let (status, done) = send(
         &http,
+        &server,
+        &admin,
         "DELETE",
-        &url("/api/v1/connectors/forest?allow_deletes=0"),
-        Some(&admin),
-        None,
+        "/api/v1/connectors/forest?allow_deletes=0",
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{done}");
@@ -201,12 +207,12 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
         .map(|c| &c["name"])
         .collect();
     assert_eq!(names, ["central"]);
-    let (status, _) = call_with(
+    let (status, _) = send(
         &http,
+        &server,
+        &admin,
         "DELETE",
-        &url("/api/v1/connectors/forest"),
-        Some(&admin),
-        None,
+        "/api/v1/connectors/forest",
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -104,6 +104,21 @@ fn values(entry: &Value, attr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The message of the first outcome with `action` of the node's import in a sync-now report.
+fn import_message(env: &Env, report: &Value, action: &str) -> String {
+    let run = Env::step(report, "node", "delta-import")["run_id"]
+        .as_i64()
+        .unwrap();
+    let shown = env.json(&["runs", "show", &run.to_string()], 0);
+    let found = shown["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} in {shown:#}"));
+    found["message"].as_str().unwrap().to_owned()
+}
+
 fn accounts_file(env: &Env) -> Vec<String> {
     let mut rows: Vec<String> = env
         .read("accounts.csv")
@@ -150,17 +165,7 @@ fn rule7_a_pbx_export_becomes_accounts_and_deleted_numbers_stay_while_referenced
     assert_eq!(values(&all["mary jones"], "telephoneNumber"), ["2102"]);
     assert_eq!(values(&all["Bob Brown"], "telephoneNumber"), ["1201"]);
     // Bob's second deskphone is a warning that names both numbers.
-    let import_run = Env::step(&first, "node", "delta-import")["run_id"]
-        .as_i64()
-        .unwrap();
-    let shown = env.json(&["runs", "show", &import_run.to_string()], 0);
-    let warning = shown["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["action"] == "warning")
-        .unwrap_or_else(|| panic!("no warning in {shown:#}"));
-    let message = warning["message"].as_str().unwrap();
+    let message = import_message(&env, &first, "warning");
     assert!(
         message.contains("1201") && message.contains("1202"),
         "{message}"
@@ -307,17 +312,7 @@ fn a_pbx_value_with_an_invalid_character_rejects_that_account_only() {
         counters(Env::step(&report, "node", "delta-import")),
         [1, 0, 0, 0, 1]
     );
-    let run = Env::step(&report, "node", "delta-import")["run_id"]
-        .as_i64()
-        .unwrap();
-    let shown = env.json(&["runs", "show", &run.to_string()], 0);
-    let error = shown["outcomes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["action"] == "error")
-        .unwrap();
-    let message = error["message"].as_str().unwrap();
+    let message = import_message(&env, &report, "error");
     assert!(
         message.contains("U+0007") && message.contains("position 3"),
         "{message}"

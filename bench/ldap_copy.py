@@ -20,7 +20,7 @@ import json, os, shutil, socket, subprocess, sys, tempfile, time
 from datetime import datetime
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "ucsync")
+BIN = os.environ.get("UCSYNC_BIN") or os.path.join(ROOT, "target", "release", "ucsync")
 SLAPD = "/usr/sbin/slapd"
 SUFFIX_A = "dc=example,dc=com"
 SUFFIX_B = "dc=copy,dc=test"

@@ -37,6 +37,7 @@ pub const SETTING_KEYS: &[&str] = &[
     "page_size",
     "timeout_secs",
     "max_in_flight",
+    "transactions",
     "create_parents",
     "references",
     "object_types",
@@ -71,6 +72,7 @@ struct RawSettings {
     page_size: Option<i64>,
     timeout_secs: Option<i64>,
     max_in_flight: Option<i64>,
+    transactions: Option<bool>,
     create_parents: bool,
     references: Vec<String>,
     object_types: Vec<RawType>,
@@ -215,6 +217,8 @@ pub struct LdapSettings {
     pub page_size: i32,
     pub timeout: std::time::Duration,
     pub max_in_flight: usize,
+    /// Bulk adds go in LDAP transactions (RFC 5805) when the server offers them.
+    pub transactions: bool,
     pub create_parents: bool,
     /// Staged attributes whose values are DNs of other entries (translated to and from
     /// anchors).
@@ -436,6 +440,7 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
         page_size: page_size as i32,
         timeout: std::time::Duration::from_secs(timeout as u64),
         max_in_flight: max_in_flight as usize,
+        transactions: raw.transactions.unwrap_or(true),
         create_parents: raw.create_parents,
         references: raw.references,
         object_types,

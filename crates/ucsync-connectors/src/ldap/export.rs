@@ -14,7 +14,7 @@ use ucsync_model::{Attrs, ConnectorError, ExportChange, ExportOp, ExportResult};
 
 use super::config::{LdapSettings, ObjectType, is_dn};
 use super::conn::failed;
-use super::{LdapConnector, dn};
+use super::{LdapConnector, dn, txn};
 
 /// What to do about a `dn` that is not a DN.
 const DN_ADVICE: &str = "fix the export flow of dn: in a value, , + \" \\ < > ; and a leading # or space need a \\ before them (RFC 4514); or drop that flow and let rdn and container build the DN, which escapes the value";
@@ -23,9 +23,22 @@ pub async fn export(
     c: &LdapConnector,
     changes: &[ExportChange],
 ) -> Result<Vec<ExportResult>, ConnectorError> {
-    let ldap = c.export_connection().await?;
+    let mut ldap = c.export_connection(0).await?;
+    let adds = changes.iter().filter(|ch| ch.op == ExportOp::Add).count();
+    if adds >= txn::MIN_ADDS && c.transactions_offered(&mut ldap).await {
+        let second = c.export_connection(1).await?;
+        return Ok(with_transactions(c, [&ldap, &second], changes).await);
+    }
+    Ok(one_by_one(c, &ldap, changes.iter()).await)
+}
+
+/// Sends each change on its own, `max_in_flight` at a time; the results in the same order.
+async fn one_by_one<'a>(
+    c: &LdapConnector,
+    ldap: &Ldap,
+    changes: impl Iterator<Item = &'a ExportChange>,
+) -> Vec<ExportResult> {
     let ops: Vec<_> = changes
-        .iter()
         .map(|ch| {
             let mut ldap = ldap.clone();
             async move {
@@ -36,11 +49,81 @@ pub async fn export(
             }
         })
         .collect();
-    let results = futures_util::stream::iter(ops)
+    futures_util::stream::iter(ops)
         .buffered(c.settings.max_in_flight)
-        .collect::<Vec<_>>()
+        .collect()
+        .await
+}
+
+/// The other changes first, one by one, then the adds in transactions (see [`txn`]); the adds
+/// of a transaction the server did not commit are then sent one by one.
+async fn with_transactions(
+    c: &LdapConnector,
+    conns: [&Ldap; 2],
+    changes: &[ExportChange],
+) -> Vec<ExportResult> {
+    let ldap = conns[0];
+    let (adds, others): (Vec<usize>, Vec<usize>) =
+        (0..changes.len()).partition(|&i| changes[i].op == ExportOp::Add);
+    let mut results: Vec<Option<ExportResult>> = vec![None; changes.len()];
+    let done = one_by_one(c, ldap, others.iter().map(|&i| &changes[i])).await;
+    for (&i, r) in others.iter().zip(done) {
+        results[i] = Some(r);
+    }
+    let preparing: Vec<_> = adds
+        .iter()
+        .map(|&i| {
+            let mut ldap = ldap.clone();
+            async move { prepare_add(c, &mut ldap, &changes[i]).await }
+        })
+        .collect();
+    let ready: Vec<Result<txn::PreparedAdd, String>> = futures_util::stream::iter(preparing)
+        .buffered(c.settings.max_in_flight)
+        .collect()
         .await;
-    Ok(results)
+    let mut prepared = Vec::new();
+    let mut sent = Vec::new();
+    for (&i, p) in adds.iter().zip(ready) {
+        match p {
+            Ok(p) => {
+                prepared.push(p);
+                sent.push(i);
+            }
+            Err(msg) => results[i] = Some(ExportResult::Failed(msg)),
+        }
+    }
+    let mut l = ldap.clone();
+    if c.settings.create_parents {
+        // A missing parent would fail the whole transaction: create each one first.
+        let mut parents: Vec<&str> = prepared.iter().map(|p| dn::split_first(&p.dn).1).collect();
+        parents.sort_unstable();
+        parents.dedup();
+        for parent in parents {
+            if let Err(why) = create_parents(&mut l, &c.settings, parent).await {
+                tracing::debug!(%parent, %why, "creating a parent before a transaction");
+            }
+        }
+    }
+    let mut again = Vec::new();
+    for (&i, added) in sent.iter().zip(txn::add_all(c, conns, &prepared).await) {
+        match added {
+            Some(Ok(anchor)) => results[i] = Some(ExportResult::DoneWithAnchor(anchor)),
+            Some(Err(msg)) => results[i] = Some(ExportResult::Failed(msg)),
+            None => again.push(i),
+        }
+    }
+    let each = one_by_one(c, ldap, again.iter().map(|&i| &changes[i])).await;
+    for (&i, r) in again.iter().zip(each) {
+        results[i] = Some(r);
+    }
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                ExportResult::Failed("not sent; it is sent at the next export".into())
+            })
+        })
+        .collect()
 }
 
 async fn one(
@@ -48,15 +131,9 @@ async fn one(
     ldap: &mut Ldap,
     ch: &ExportChange,
 ) -> Result<ExportResult, String> {
-    let s = &c.settings;
-    let t = s.object_type(&ch.object_type).ok_or_else(|| {
-        format!(
-            "no object type \"{}\" in this connector's settings",
-            ch.object_type
-        )
-    })?;
+    let t = object_type(c, ch)?;
     match ch.op {
-        ExportOp::Add => add(c, ldap, t, &ch.attrs).await,
+        ExportOp::Add => add(c, ldap, ch).await,
         ExportOp::Update => update(c, ldap, t, ch).await,
         ExportOp::Delete => {
             let target = current_dn(c, ldap, ch).await?;
@@ -76,6 +153,15 @@ async fn one(
             }
         }
     }
+}
+
+fn object_type<'a>(c: &'a LdapConnector, ch: &ExportChange) -> Result<&'a ObjectType, String> {
+    c.settings.object_type(&ch.object_type).ok_or_else(|| {
+        format!(
+            "no object type \"{}\" in this connector's settings",
+            ch.object_type
+        )
+    })
 }
 
 /// The DN a new entry gets: the `dn` an export flow computed, or `rdn=value,container`.
@@ -182,13 +268,14 @@ async fn reference_dn(c: &LdapConnector, ldap: &mut Ldap, v: &str) -> Result<Str
     })
 }
 
-async fn add(
+/// The DN and LDAP values of an add, references translated to DNs.
+async fn prepare_add(
     c: &LdapConnector,
     ldap: &mut Ldap,
-    t: &ObjectType,
-    attrs: &Attrs,
-) -> Result<ExportResult, String> {
-    let s = &c.settings;
+    ch: &ExportChange,
+) -> Result<txn::PreparedAdd, String> {
+    let t = object_type(c, ch)?;
+    let attrs = &ch.attrs;
     let target = new_dn(t, attrs)?;
     let mut entry: Vec<(String, HashSet<String>)> = vec![(
         "objectClass".to_owned(),
@@ -203,6 +290,16 @@ async fn add(
     {
         entry.push((name, values.into_iter().collect()));
     }
+    Ok(txn::PreparedAdd { dn: target, entry })
+}
+
+async fn add(
+    c: &LdapConnector,
+    ldap: &mut Ldap,
+    ch: &ExportChange,
+) -> Result<ExportResult, String> {
+    let s = &c.settings;
+    let txn::PreparedAdd { dn: target, entry } = prepare_add(c, ldap, ch).await?;
     let sent = |e: ldap3::LdapError| format!("add {target}: {e}");
     let read_back = || PostRead::new(vec![s.anchor.as_str()]);
     let mut r = ldap

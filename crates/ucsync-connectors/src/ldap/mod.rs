@@ -26,6 +26,9 @@ mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;
+mod txn;
+#[cfg(test)]
+mod txn_tests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -108,8 +111,11 @@ pub struct LdapConnector {
     name: String,
     settings: LdapSettings,
     cache: DnCache,
-    /// The connection exports keep from one batch of changes to the next.
-    export_conn: tokio::sync::Mutex<Option<Ldap>>,
+    /// The connections exports keep from one batch of changes to the next: the first for
+    /// everything, the second for every other transaction of adds.
+    export_conns: [tokio::sync::Mutex<Option<Ldap>>; 2],
+    /// Whether adds go in transactions: the setting, and the server offering them (asked once).
+    transactions: tokio::sync::OnceCell<bool>,
 }
 
 impl LdapConnector {
@@ -118,7 +124,8 @@ impl LdapConnector {
             name: name.to_owned(),
             settings,
             cache: DnCache::default(),
-            export_conn: tokio::sync::Mutex::new(None),
+            export_conns: Default::default(),
+            transactions: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -126,10 +133,10 @@ impl LdapConnector {
         conn::connect(&self.name, &self.settings).await
     }
 
-    /// The export connection: the one kept from the last batch while it is open, else a new
-    /// one (connecting and binding once per run, not once per batch).
-    async fn export_connection(&self) -> Result<Ldap, ConnectorError> {
-        let mut kept = self.export_conn.lock().await;
+    /// Export connection `slot` (0 or 1): the one kept from the last batch while it is open,
+    /// else a new one (connecting and binding once per run, not once per batch).
+    async fn export_connection(&self, slot: usize) -> Result<Ldap, ConnectorError> {
+        let mut kept = self.export_conns[slot % 2].lock().await;
         if let Some(ldap) = kept.as_mut()
             && !ldap.is_closed()
         {
@@ -138,6 +145,22 @@ impl LdapConnector {
         let ldap = self.connect().await?;
         *kept = Some(ldap.clone());
         Ok(ldap)
+    }
+
+    /// Whether bulk adds go in LDAP transactions: `transactions` is on and the server's root
+    /// DSE offers them. Asked once per connector.
+    async fn transactions_offered(&self, ldap: &mut Ldap) -> bool {
+        if !self.settings.transactions {
+            return false;
+        }
+        *self
+            .transactions
+            .get_or_init(|| async {
+                let offered = txn::offered(&self.settings, ldap).await;
+                tracing::debug!(connector = %self.name, offered, "LDAP transactions for bulk adds");
+                offered
+            })
+            .await
     }
 
     /// The anchor of the entry at `dn`, read from the server.

@@ -134,6 +134,7 @@ pub(crate) async fn run(
             let started = std::time::Instant::now();
             let (mark, first_id) = (rec.mark(), next_entry_id);
             let mut page = decide_page(ctx, c, after, mode, pass, &mut next_entry_id, rec).await?;
+            let decided = started.elapsed();
             if let Some(previous) = in_flight.take() {
                 let again = page
                     .as_ref()
@@ -150,9 +151,17 @@ pub(crate) async fn run(
             after = page.last_id;
             deferred |= page.deferred;
             if page.objects > 0 {
+                let waited = started.elapsed();
                 let batch = outward::into_store_batch(ctx, page.batch, rec);
                 in_flight = Some(pipeline::InFlight::start(ctx.shared.clone(), batch));
-                tracing::debug!(connector = %c.name, objects = page.objects, ms = started.elapsed().as_millis() as u64, "sync batch");
+                tracing::debug!(
+                    connector = %c.name,
+                    objects = page.objects,
+                    decided_ms = decided.as_millis() as u64,
+                    waited_ms = (waited - decided).as_millis() as u64,
+                    ms = started.elapsed().as_millis() as u64,
+                    "sync batch"
+                );
             }
             if pass == 0 {
                 ctx.options.progress.advance(page.read);

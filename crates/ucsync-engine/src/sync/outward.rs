@@ -164,7 +164,8 @@ pub(super) async fn push(
     // entry, target index, type, anchor, desired state (final unless references need anchors)
     let mut plans: Vec<(i64, usize, String, String, Attrs)> = Vec::new();
     let mut wanted: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    for e in b.touched.clone() {
+    let touched: Vec<i64> = b.touched.iter().copied().collect();
+    for e in touched {
         let Some(st) = b.entries.get(&e) else {
             continue;
         };
@@ -261,38 +262,43 @@ pub(super) async fn push(
         }
     }
 
-    // Export flows on linked objects, deprovisioning for deleted entries.
-    for e in b.touched.clone() {
+    // Export flows on linked objects, deprovisioning for deleted entries. What each linked
+    // object needs is decided from the batch as it stands, and only objects with something
+    // to write are copied out of it.
+    let touched: Vec<i64> = b.touched.iter().copied().collect();
+    for e in touched {
         let Some(st) = b.entries.get(&e) else {
             continue;
         };
-        let deleted = st.deleted;
-        let entry = st.new.clone();
-        let linked: Vec<StagedObject> = b.links.get(&e).cloned().unwrap_or_default();
-        for s in linked {
+        let mut work: Vec<(StagedObject, Option<Attrs>)> = Vec::new();
+        for s in b.links.get(&e).map(Vec::as_slice).unwrap_or(&[]) {
             let Some(t) = rules.connector(s.connector_id) else {
                 continue;
             };
             if b.deletes.contains(&s.id) {
                 continue;
             }
-            if deleted {
-                // Only targets are deprovisioned; a connector that merely gives values is
-                // never written, its object is only disconnected.
-                if t.exports() {
-                    deprovision(b, t, &s);
-                } else {
-                    b.write(&s).entry_id = None;
-                }
+            if st.deleted {
+                work.push((s.clone(), None));
             } else if !t.export_flows.is_empty() {
                 let base = s.target_state().or(s.attrs.as_ref());
-                let desired = apply_flows(
-                    t,
-                    &s.object_type,
-                    base,
-                    t.flow_out(&view(&entry, &rules.references, t.id, &anchors)),
-                );
-                pend(b, t, &s, desired, rec);
+                let flowed = t.flow_out(&view(&st.new, &rules.references, t.id, &anchors));
+                work.push((
+                    s.clone(),
+                    Some(apply_flows(t, &s.object_type, base, flowed)),
+                ));
+            }
+        }
+        for (s, desired) in work {
+            let Some(t) = rules.connector(s.connector_id) else {
+                continue;
+            };
+            match desired {
+                Some(desired) => pend(b, t, &s, desired, rec),
+                // Only targets are deprovisioned; a connector that merely gives values is
+                // never written, its object is only disconnected.
+                None if t.exports() => deprovision(b, t, &s),
+                None => b.write(&s).entry_id = None,
             }
         }
     }

@@ -104,18 +104,10 @@ pub async fn add_all(
 /// refused or failed it (then nothing of it was written).
 pub(super) async fn commit(s: &LdapSettings, ldap: &mut Ldap, adds: &[PreparedAdd]) -> bool {
     let started = ldap.with_timeout(s.timeout).extended(StartTxn).await;
-    let id = match started {
-        Ok(ldap3::result::ExopResult(exop, r)) if r.rc == 0 => exop.val,
-        Ok(ldap3::result::ExopResult(_, r)) => {
-            tracing::debug!(rc = r.rc, text = %r.text, "the server did not start a transaction");
-            None
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "starting a transaction");
-            None
-        }
-    };
-    let Some(id) = id.and_then(|v| String::from_utf8(v).ok()) else {
+    let id = succeeded(started, "starting a transaction")
+        .and_then(|exop| exop.val)
+        .and_then(|v| String::from_utf8(v).ok());
+    let Some(id) = id else {
         return false;
     };
     let sends: Vec<_> = adds
@@ -162,15 +154,25 @@ pub(super) async fn commit(s: &LdapSettings, ldap: &mut Ldap, adds: &[PreparedAd
             commit: all_queued,
         })
         .await;
-    match ended {
-        Ok(ldap3::result::ExopResult(_, r)) if r.rc == 0 => all_queued,
+    let committed = succeeded(ended, "ending a transaction (its adds are sent one by one)");
+    committed.is_some() && all_queued
+}
+
+/// The answer of a transaction operation that succeeded; `None`, with the reason logged,
+/// when it did not.
+fn succeeded(
+    result: ldap3::result::Result<ldap3::result::ExopResult>,
+    what: &str,
+) -> Option<ldap3::exop::Exop> {
+    match result {
+        Ok(ldap3::result::ExopResult(exop, r)) if r.rc == 0 => Some(exop),
         Ok(ldap3::result::ExopResult(_, r)) => {
-            tracing::debug!(rc = r.rc, text = %r.text, "the transaction was not committed; its adds are sent one by one");
-            false
+            tracing::debug!(rc = r.rc, text = %r.text, "{what}: refused");
+            None
         }
         Err(e) => {
-            tracing::debug!(error = %e, "ending the transaction; its adds are sent one by one");
-            false
+            tracing::debug!(error = %e, "{what}: failed");
+            None
         }
     }
 }

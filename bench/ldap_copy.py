@@ -152,6 +152,9 @@ def write_ldif(path, suffix, n, g):
 
 # Operations outstanding per connection on export (the connector's max_in_flight).
 IN_FLIGHT = int(os.environ.get("UCSYNC_BENCH_IN_FLIGHT", "64"))
+# Bulk adds in LDAP transactions (opt-in in ucsync; see docs/LDAP.md). UCSYNC_BENCH_TXN=0 measures
+# the default, one add at a time.
+TRANSACTIONS = "false" if os.environ.get("UCSYNC_BENCH_TXN") == "0" else "true"
 
 
 def connector(name, s, types):
@@ -166,6 +169,7 @@ base_dn = "{s.suffix}"
 references = ["member"]
 create_parents = true
 max_in_flight = {IN_FLIGHT}
+transactions = {TRANSACTIONS}
 [[connectors.{name}.settings.object_types]]
 name = "user"
 base = "ou=people,{s.suffix}"

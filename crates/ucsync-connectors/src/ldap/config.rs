@@ -217,7 +217,8 @@ pub struct LdapSettings {
     pub page_size: i32,
     pub timeout: std::time::Duration,
     pub max_in_flight: usize,
-    /// Bulk adds go in LDAP transactions (RFC 5805) when the server offers them.
+    /// Bulk adds go in LDAP transactions (RFC 5805) when the server offers them. Off unless
+    /// asked for: slapd 2.5 can crash ending a transaction (see docs/LDAP.md).
     pub transactions: bool,
     pub create_parents: bool,
     /// Staged attributes whose values are DNs of other entries (translated to and from
@@ -440,7 +441,7 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
         page_size: page_size as i32,
         timeout: std::time::Duration::from_secs(timeout as u64),
         max_in_flight: max_in_flight as usize,
-        transactions: raw.transactions.unwrap_or(true),
+        transactions: raw.transactions.unwrap_or(false),
         create_parents: raw.create_parents,
         references: raw.references,
         object_types,

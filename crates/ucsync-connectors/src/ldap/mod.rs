@@ -147,7 +147,7 @@ impl LdapConnector {
         Ok(ldap)
     }
 
-    /// Whether bulk adds go in LDAP transactions: `transactions` is on and the server's root
+    /// Whether bulk adds go in LDAP transactions: `transactions = true` and the server's root
     /// DSE offers them. Asked once per connector.
     async fn transactions_offered(&self, ldap: &mut Ldap) -> bool {
         if !self.settings.transactions {

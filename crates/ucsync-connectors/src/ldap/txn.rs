@@ -28,6 +28,8 @@ const TXN_SIZE: usize = 500;
 /// against the whole filter, so a long one costs more per entry (64 cost slapd two thirds of
 /// what 250 did, and a third of 1,000).
 const FILTER_TERMS: usize = 64;
+/// How long queued adds are left to settle before their transaction is ended.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(20);
 const START_TXN_OID: &str = "1.3.6.1.1.21.1";
 const END_TXN_OID: &str = "1.3.6.1.1.21.3";
 
@@ -140,13 +142,16 @@ pub(super) async fn commit(s: &LdapSettings, ldap: &mut Ldap, adds: &[PreparedAd
         .collect()
         .await;
     let all_queued = queued.iter().all(|q| *q);
-    // slapd 2.5 answers a queued update before its worker thread is done with it; an end
-    // transaction that arrives in that moment crashes the server. One round trip first lets
-    // those threads finish (without it, one transaction in a few dozen crashed slapd here).
+    // slapd 2.5 answers a queued update before its worker thread is done with it: that thread
+    // still unlinks the operation's extra data, while an end transaction adds its own to the
+    // same list, and the two at once crash slapd. A round trip and a pause first let those
+    // threads finish; the other connection's transaction goes on meanwhile, so the pause costs
+    // little. It narrows the window; it cannot close it (see docs/LDAP.md).
     let _ = ldap
         .with_timeout(s.timeout)
         .search("", Scope::Base, "(objectClass=*)", vec!["1.1"])
         .await;
+    tokio::time::sleep(SETTLE).await;
     let ended = ldap
         .with_timeout(s.timeout)
         .extended(EndTxn {

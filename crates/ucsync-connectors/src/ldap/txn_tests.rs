@@ -1,4 +1,4 @@
-//! Bulk adds in LDAP transactions, against a real slapd: the adds of a batch are committed
+//! Bulk adds in LDAP transactions (`transactions = true`), against a real slapd: the adds of a batch are committed
 //! together (slapd's log shows the end-transaction operation), each comes back with the
 //! entryUUID slapd gave it, and one bad add in a batch fails alone while the rest are added.
 
@@ -56,7 +56,7 @@ fn entry_uuid(slapd: &Slapd, uid: &str) -> String {
 #[tokio::test]
 async fn bulk_adds_are_committed_in_one_transaction_with_their_anchors() {
     let slapd = logged();
-    let c = build(&settings(&slapd, ""));
+    let c = build(&settings(&slapd, "transactions = true"));
     let changes: Vec<ExportChange> = (0..40).map(|i| person_add(&format!("t{i:02}"))).collect();
     let results = c.export_changes(&changes).await.unwrap();
     assert_eq!(end_txns(&slapd), 1, "{}", slapd.log_tail(40));
@@ -84,7 +84,7 @@ async fn one_bad_add_fails_alone_and_the_rest_of_the_batch_is_added() {
     let slapd = logged();
     let people = format!("ou=people,{}", slapd.suffix());
     slapd.cli().ldapadd(&super::tests::person("t07", &people));
-    let c = build(&settings(&slapd, ""));
+    let c = build(&settings(&slapd, "transactions = true"));
     let mut changes: Vec<ExportChange> = (0..30).map(|i| person_add(&format!("t{i:02}"))).collect();
     // A modify in the same batch goes on its own.
     let mut old = Attrs::new();
@@ -132,11 +132,10 @@ async fn one_bad_add_fails_alone_and_the_rest_of_the_batch_is_added() {
 }
 
 #[tokio::test]
-async fn a_failed_transaction_writes_nothing_and_transactions_can_be_turned_off() {
+async fn a_failed_transaction_writes_nothing_and_transactions_are_off_by_default() {
     let slapd = logged();
     let people = format!("ou=people,{}", slapd.suffix());
-    let table = settings(&slapd, "transactions = false");
-    let c = build(&table);
+    let c = build(&settings(&slapd, ""));
     let changes: Vec<ExportChange> = (0..20).map(|i| person_add(&format!("o{i:02}"))).collect();
     let results = c.export_changes(&changes).await.unwrap();
     assert!(

@@ -15,7 +15,7 @@ use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, RunStatus, StepEnd};
 
 const PAGE: i64 = 5_000;
-const CHANGES_BATCH: i64 = 2_000;
+const CHANGES_BATCH: i64 = 8_000;
 const EXPORT_RESULTS: &str = "writing export results";
 
 /// `Some(message)` when some connector's pending deletes pass the threshold.

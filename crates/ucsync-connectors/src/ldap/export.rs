@@ -26,8 +26,11 @@ pub async fn export(
     let mut ldap = c.export_connection(0).await?;
     let adds = changes.iter().filter(|ch| ch.op == ExportOp::Add).count();
     if adds >= txn::MIN_ADDS && c.transactions_offered(&mut ldap).await {
-        let second = c.export_connection(1).await?;
-        return Ok(with_transactions(c, [&ldap, &second], changes).await);
+        let mut conns = vec![ldap];
+        for lane in 1..txn::LANES {
+            conns.push(c.export_connection(lane).await?);
+        }
+        return Ok(with_transactions(c, &conns, changes).await);
     }
     Ok(one_by_one(c, &ldap, changes.iter()).await)
 }
@@ -59,10 +62,10 @@ async fn one_by_one<'a>(
 /// of a transaction the server did not commit are then sent one by one.
 async fn with_transactions(
     c: &LdapConnector,
-    conns: [&Ldap; 2],
+    conns: &[Ldap],
     changes: &[ExportChange],
 ) -> Vec<ExportResult> {
-    let ldap = conns[0];
+    let ldap = &conns[0];
     let (adds, others): (Vec<usize>, Vec<usize>) =
         (0..changes.len()).partition(|&i| changes[i].op == ExportOp::Add);
     let mut results: Vec<Option<ExportResult>> = vec![None; changes.len()];

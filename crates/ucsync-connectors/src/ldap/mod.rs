@@ -112,8 +112,8 @@ pub struct LdapConnector {
     settings: LdapSettings,
     cache: DnCache,
     /// The connections exports keep from one batch of changes to the next: the first for
-    /// everything, the second for every other transaction of adds.
-    export_conns: [tokio::sync::Mutex<Option<Ldap>>; 2],
+    /// everything, the others for transactions of adds under way beside it.
+    export_conns: [tokio::sync::Mutex<Option<Ldap>>; txn::LANES],
     /// Whether adds go in transactions: the setting, and the server offering them (asked once).
     transactions: tokio::sync::OnceCell<bool>,
 }
@@ -133,10 +133,10 @@ impl LdapConnector {
         conn::connect(&self.name, &self.settings).await
     }
 
-    /// Export connection `slot` (0 or 1): the one kept from the last batch while it is open,
+    /// Export connection `slot` (0 to [`txn::LANES`] − 1): the one kept from the last batch while it is open,
     /// else a new one (connecting and binding once per run, not once per batch).
     async fn export_connection(&self, slot: usize) -> Result<Ldap, ConnectorError> {
-        let mut kept = self.export_conns[slot % 2].lock().await;
+        let mut kept = self.export_conns[slot % txn::LANES].lock().await;
         if let Some(ldap) = kept.as_mut()
             && !ldap.is_closed()
         {

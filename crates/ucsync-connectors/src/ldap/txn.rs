@@ -20,10 +20,12 @@ use super::{LdapConnector, dn, entry};
 
 /// Fewer adds than this in a batch go one by one: a transaction would save little.
 pub const MIN_ADDS: usize = 16;
-/// Adds per transaction. Two transactions are under way at once, on two connections, so
-/// that slapd decodes and checks the adds of one (on several threads) while it writes the
-/// other (on one).
+/// Adds per transaction.
 const TXN_SIZE: usize = 500;
+/// Transactions under way at once, each on its own connection: slapd decodes and checks the
+/// adds of some (on several threads) while it writes another (on one), and one waits out its
+/// settle pause while the others go on.
+pub const LANES: usize = 4;
 /// Values of the naming attribute asked for in one search: slapd tests every candidate
 /// against the whole filter, so a long one costs more per entry (64 cost slapd two thirds of
 /// what 250 did, and a third of 1,000).
@@ -70,12 +72,12 @@ pub async fn offered(s: &LdapSettings, ldap: &mut Ldap) -> bool {
     extensions.contains(START_TXN_OID) && extensions.contains(END_TXN_OID)
 }
 
-/// Sends `adds` in transactions of [`TXN_SIZE`], two under way at once (one per connection);
+/// Sends `adds` in transactions of [`TXN_SIZE`], one under way per connection of `conns`;
 /// per add, its anchor (or why it could not be read back) when its transaction was
 /// committed, `None` when it was not (then nothing of that transaction was written).
 pub async fn add_all(
     c: &LdapConnector,
-    conns: [&Ldap; 2],
+    conns: &[Ldap],
     adds: &[PreparedAdd],
 ) -> Vec<Option<Result<String, String>>> {
     let s = &c.settings;
@@ -83,7 +85,7 @@ pub async fn add_all(
         .chunks(TXN_SIZE)
         .enumerate()
         .map(|(k, chunk)| {
-            let mut l = conns[k % 2].clone();
+            let mut l = conns[k % conns.len()].clone();
             async move {
                 if commit(s, &mut l, chunk).await {
                     anchors(c, &mut l, chunk)
@@ -97,8 +99,10 @@ pub async fn add_all(
             }
         })
         .collect();
-    let done: Vec<Vec<Option<Result<String, String>>>> =
-        futures_util::stream::iter(work).buffered(2).collect().await;
+    let done: Vec<Vec<Option<Result<String, String>>>> = futures_util::stream::iter(work)
+        .buffered(conns.len().max(1))
+        .collect()
+        .await;
     done.into_iter().flatten().collect()
 }
 

@@ -80,6 +80,33 @@ async fn bulk_adds_are_committed_in_one_transaction_with_their_anchors() {
 }
 
 #[tokio::test]
+async fn many_adds_go_in_several_transactions_under_way_together() {
+    let slapd = logged();
+    let c = build(&settings(&slapd, "transactions = true"));
+    let changes: Vec<ExportChange> = (0..1_200)
+        .map(|i| person_add(&format!("m{i:04}")))
+        .collect();
+    let results = c.export_changes(&changes).await.unwrap();
+    assert_eq!(end_txns(&slapd), 3, "{}", slapd.log_tail(20));
+    let people = format!("ou=people,{}", slapd.suffix());
+    let uuids: std::collections::HashMap<String, String> = slapd
+        .cli()
+        .search(&people, "(uid=m*)", &["uid", "entryUUID"])
+        .into_iter()
+        .map(|e| (e.get("uid")[0].clone(), e.get("entryUUID")[0].clone()))
+        .collect();
+    assert_eq!(uuids.len(), 1_200);
+    for (i, r) in results.iter().enumerate() {
+        let uid = format!("m{i:04}");
+        assert_eq!(
+            r,
+            &ExportResult::DoneWithAnchor(uuids[&uid].clone()),
+            "{uid}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn one_bad_add_fails_alone_and_the_rest_of_the_batch_is_added() {
     let slapd = logged();
     let people = format!("ou=people,{}", slapd.suffix());

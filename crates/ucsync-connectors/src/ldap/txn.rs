@@ -1,7 +1,8 @@
-//! Bulk adds in LDAP transactions (RFC 5805). When a batch of exports holds many adds and the
-//! server offers transactions, the adds are queued in one transaction and committed together:
-//! slapd then writes them in one database transaction instead of one each, which halves the
-//! CPU it spends per entry. A post-read control cannot answer inside a transaction, so the new
+//! Bulk adds in LDAP transactions (RFC 5805), when `transactions = true`. When a batch of
+//! exports holds many adds and the server offers transactions, the adds are queued in
+//! transactions of [`TXN_SIZE`], several under way at once, and each is committed whole: slapd
+//! then writes its adds in one database transaction instead of one each, which halves the CPU
+//! it spends per entry. A post-read control cannot answer inside a transaction, so the new
 //! entries' anchors are read afterwards with one search per parent and naming attribute.
 //!
 //! A transaction is all or nothing. When the server refuses one or fails it (an entry already
@@ -81,6 +82,9 @@ pub async fn add_all(
     adds: &[PreparedAdd],
 ) -> Vec<Option<Result<String, String>>> {
     let s = &c.settings;
+    if conns.is_empty() {
+        return vec![None; adds.len()];
+    }
     let work: Vec<_> = adds
         .chunks(TXN_SIZE)
         .enumerate()
@@ -100,7 +104,7 @@ pub async fn add_all(
         })
         .collect();
     let done: Vec<Vec<Option<Result<String, String>>>> = futures_util::stream::iter(work)
-        .buffered(conns.len().max(1))
+        .buffered(conns.len())
         .collect()
         .await;
     done.into_iter().flatten().collect()

@@ -346,7 +346,12 @@ async fn export_changes(
             break;
         }
         let page = store
-            .staged_page(c.id, after, CHANGES_BATCH, StagedFilter::PendingExport)
+            .staged_page(
+                c.id,
+                after,
+                ctx.options.export_batch.unwrap_or(CHANGES_BATCH).max(1),
+                StagedFilter::PendingExport,
+            )
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id;

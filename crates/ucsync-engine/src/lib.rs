@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub progress: Arc<dyn Progress>,
     /// Staged objects per sync batch; `None` is 10,000. Smaller batches use less memory.
     pub sync_batch: Option<i64>,
+    /// Changes per batch sent to a connector that exports change by change (LDAP, SCIM);
+    /// `None` is 8,000. A stop request is honoured between batches.
+    pub export_batch: Option<i64>,
     /// Told the id of the run as soon as it is recorded (a server answers with it at once).
     pub started: Option<Arc<dyn Fn(i64) + Send + Sync>>,
     /// Asks the run to stop at its next batch boundary (after a commit, never inside one); the

@@ -209,6 +209,7 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(crate::progress::Bars::new(!cli.json)),
         sync_batch: None,
+        export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),
     };

@@ -366,6 +366,7 @@ where
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(progress::Bars::new(!cli.json)),
         sync_batch: None,
+        export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),
     };

@@ -114,6 +114,7 @@ impl Hub {
             status_dir: self.path("status"),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            export_batch: None,
             started: None,
             stop: Stop::default(),
         }

@@ -1,6 +1,6 @@
-//! An export sent object by object (LDAP, batches of 8,000 changes) stops between batches: the
-//! batch sent when the stop came is recorded whole, no further change reaches the server, and
-//! the next run sends exactly the rest.
+//! An export sent object by object (LDAP; batches of 2,000 changes here, set by `export_batch`)
+//! stops between batches: the batch sent when the stop came is recorded whole, no further
+//! change reaches the server, and the next run sends exactly the rest.
 
 use ucsync_engine::{Profile, RunStatus};
 use ucsync_store::StagingStore;
@@ -9,7 +9,7 @@ use ucsync_testkit::{Slapd, SlapdOptions};
 use crate::harness::{Hub, step};
 use crate::stop::{Moment, assert_stopped, snapshot, stopping};
 
-const PEOPLE: usize = 8_100;
+const PEOPLE: usize = 2_100;
 
 fn config(central: &Slapd) -> String {
     format!(
@@ -87,26 +87,27 @@ async fn an_export_of_changes_stopped_after_its_first_batch_sends_no_further_bat
     );
     let (stopped, straight) = (hub(&server).await, hub(&other).await);
 
-    let options = stopping(&stopped, "central: export", Moment::FirstBatch);
+    let mut options = stopping(&stopped, "central: export", Moment::FirstBatch);
+    options.export_batch = Some(2_000);
     let report = stopped.sync_now_with(&options).await;
     assert_stopped(&stopped, &report).await;
     let export = step(&report, "central", Profile::Export);
     assert_stopped(&stopped, export).await;
-    // The first batch of 8,000 adds reached the server and was recorded; nothing more.
-    assert_eq!(export.counters.added, 8_000, "{:?}", export.counters);
+    // The first batch of 2,000 adds reached the server and was recorded; nothing more.
+    assert_eq!(export.counters.added, 2_000, "{:?}", export.counters);
     let outcomes = stopped.all_outcomes(export).await;
     assert_eq!(
         outcomes.iter().filter(|o| o.action == "export-add").count(),
-        8_000
+        2_000
     );
-    assert_eq!(contacts(&server).len(), 8_000);
+    assert_eq!(contacts(&server).len(), 2_000);
     let id = stopped.connector_id("central").await;
     let counts = stopped.store.count_staged(id, true).await.unwrap();
-    assert_eq!(counts.pending_adds, (PEOPLE - 8_000) as i64, "{counts:?}");
+    assert_eq!(counts.pending_adds, (PEOPLE - 2_000) as i64, "{counts:?}");
 
     let next = stopped.sync_ok().await;
     let export = step(&next, "central", Profile::Export);
-    assert_eq!(export.counters.added, (PEOPLE - 8_000) as i64);
+    assert_eq!(export.counters.added, (PEOPLE - 2_000) as i64);
     let done = straight.sync_ok().await;
     assert_eq!(
         step(&done, "central", Profile::Export).counters.added,

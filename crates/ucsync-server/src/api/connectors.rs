@@ -138,6 +138,7 @@ pub(super) async fn delete(
         status_dir: st.status_dir.clone(),
         progress: Arc::new(NoProgress),
         sync_batch: None,
+        export_batch: None,
         started: Some(Arc::new(move |id| {
             let _ = tx.send(Start::Started(id));
         })),

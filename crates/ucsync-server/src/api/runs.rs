@@ -209,6 +209,7 @@ pub(crate) async fn start_run(
             status_dir: task_state.status_dir.clone(),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            export_batch: None,
             started: Some(Arc::new(move |id| {
                 let _ = on_start.send(Start::Started(id));
             })),

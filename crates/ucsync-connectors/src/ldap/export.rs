@@ -26,8 +26,10 @@ pub async fn export(
     let mut ldap = c.export_connection(0).await?;
     let adds = changes.iter().filter(|ch| ch.op == ExportOp::Add).count();
     if adds >= txn::MIN_ADDS && c.transactions_offered(&mut ldap).await {
+        // One connection per transaction under way, no more than the adds fill.
+        let lanes = adds.div_ceil(txn::TXN_SIZE).clamp(1, txn::LANES);
         let mut conns = vec![ldap];
-        for lane in 1..txn::LANES {
+        for lane in 1..lanes {
             conns.push(c.export_connection(lane).await?);
         }
         return Ok(with_transactions(c, &conns, changes).await);

@@ -22,7 +22,7 @@ use super::{LdapConnector, dn, entry};
 /// Fewer adds than this in a batch go one by one: a transaction would save little.
 pub const MIN_ADDS: usize = 16;
 /// Adds per transaction.
-const TXN_SIZE: usize = 500;
+pub const TXN_SIZE: usize = 500;
 /// Transactions under way at once, each on its own connection: slapd decodes and checks the
 /// adds of some (on several threads) while it writes another (on one), and one waits out its
 /// settle pause while the others go on.

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ucsync_model::{
-    Attrs, DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus,
-    SinkError, chars,
+    DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus, SinkError,
+    chars,
 };
 use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
@@ -108,10 +108,6 @@ fn stop_error() -> SinkError {
     SinkError("the import stopped at a batch boundary because ucsync is shutting down".into())
 }
 
-fn object_hash(object_type: &str, attrs: &Attrs) -> i64 {
-    attrs.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1)
-}
-
 /// Where the first character the valid-character rule does not allow is in a record (the anchor,
 /// then every value of every attribute), described for a message: `attribute "displayName" has an
 /// invalid character U+0007 at position 5`.
@@ -199,13 +195,19 @@ impl Sink<'_> {
 
     /// Compares one record with its staged state and stages it when it changed.
     fn take(&mut self, record: ImportRecord) -> RecordStatus {
-        let where_ = record
-            .locator
-            .as_deref()
-            .map(|l| format!(" ({l})"))
-            .unwrap_or_default();
+        // Where the record is, for messages only.
+        let where_ = || {
+            record
+                .locator
+                .as_deref()
+                .map(|l| format!(" ({l})"))
+                .unwrap_or_default()
+        };
         if record.anchor.is_empty() {
-            let msg = format!("the object has an empty anchor{where_}; fill in its key");
+            let msg = format!(
+                "the object has an empty anchor{}; fill in its key",
+                where_()
+            );
             self.rec
                 .error(self.connector, "", &record.object_type, msg.clone());
             return RecordStatus::Error(msg);
@@ -214,7 +216,8 @@ impl Sink<'_> {
             && let Some(found) = invalid_character(&record)
         {
             let msg = format!(
-                "{found}{where_}; fix the value in the source, or set character_rule = false on connector {}",
+                "{found}{}; fix the value in the source, or set character_rule = false on connector {}",
+                where_(),
                 self.connector
             );
             // Rejected, not gone: what is staged stays as it was and is never taken for a
@@ -243,12 +246,14 @@ impl Sink<'_> {
             );
             return RecordStatus::Error(msg);
         }
-        let hash = object_hash(&record.object_type, &record.attrs);
+        let encoded = record.attrs.encode();
+        let hash = ucsync_model::attrs::object_hash(&record.object_type, &encoded);
         let status = match self.index.get_mut(&record.anchor) {
             Some(slot) if slot.seen && !slot.named => {
                 let msg = format!(
-                    "anchor \"{}\" appears more than once{where_}; the first occurrence was kept, make the key unique",
-                    record.anchor
+                    "anchor \"{}\" appears more than once{}; the first occurrence was kept, make the key unique",
+                    record.anchor,
+                    where_()
                 );
                 self.rec.error(
                     self.connector,
@@ -275,7 +280,7 @@ impl Sink<'_> {
                     anchor: record.anchor.clone(),
                     object_type: record.object_type.clone(),
                     hash,
-                    attrs: record.attrs.encode(),
+                    attrs: encoded,
                 });
                 if created {
                     RecordStatus::Created
@@ -299,7 +304,7 @@ impl Sink<'_> {
                     anchor: record.anchor.clone(),
                     object_type: record.object_type.clone(),
                     hash,
-                    attrs: record.attrs.encode(),
+                    attrs: encoded,
                 });
                 RecordStatus::Created
             }

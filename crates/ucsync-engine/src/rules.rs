@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ucsync_model::config::{Config, DeletionThreshold, Deprovisioning};
-use ucsync_model::expr::{Expr, Lookup};
+use ucsync_model::expr::Expr;
 use ucsync_model::{Attrs, Connector, EntryAttrs};
 
 use crate::EngineError;
@@ -52,14 +52,6 @@ impl ConnectorCtx {
             out.set(name.clone(), expr.eval(attrs));
         }
         out
-    }
-
-    /// The external attributes computed from a directory entry (as this connector sees it).
-    pub fn flow_out(&self, entry: &dyn Lookup) -> Vec<(String, Vec<String>)> {
-        self.export_flows
-            .iter()
-            .map(|(name, expr)| (name.clone(), expr.eval(entry)))
-            .collect()
     }
 
     pub fn exports(&self) -> bool {

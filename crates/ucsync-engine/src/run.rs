@@ -131,6 +131,11 @@ impl Recorder {
         self.outcomes.push(outcome);
     }
 
+    /// Appends outcomes decided elsewhere (a sync batch's), in order.
+    pub fn append(&mut self, outcomes: &mut Vec<ObjectOutcome>) {
+        self.outcomes.append(outcomes);
+    }
+
     pub fn error(&mut self, connector: &str, object: &str, object_type: &str, message: String) {
         self.counters.errors += 1;
         tracing::warn!(connector, object, "{message}");
@@ -155,9 +160,11 @@ impl Recorder {
     }
 
     pub fn take(&mut self) -> OutcomeChunk {
+        // The next chunk is about as large: its room is taken at once, not grown into.
+        let room = self.outcomes.len();
         OutcomeChunk {
             run_id: self.run_id,
-            outcomes: std::mem::take(&mut self.outcomes),
+            outcomes: std::mem::replace(&mut self.outcomes, Vec::with_capacity(room)),
         }
     }
 }

@@ -38,7 +38,8 @@ impl Attrs {
     /// Sets `name` to `values`, dropping empty strings; no value left removes the attribute.
     pub fn set(&mut self, name: impl Into<String>, values: Vec<String>) {
         let name = name.into();
-        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        let mut values = values;
+        values.retain(|v| !v.is_empty());
         if values.is_empty() {
             self.0.remove(&name);
         } else {
@@ -104,7 +105,8 @@ impl Attrs {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
         let n = r.len()?;
-        let mut map = BTreeMap::new();
+        // Written in name order, so the map is built in one pass rather than by insertion.
+        let mut pairs = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             let name = r.string()?;
             let count = r.len()?;
@@ -112,9 +114,9 @@ impl Attrs {
             for _ in 0..count {
                 values.push(r.string()?);
             }
-            map.insert(name, values);
+            pairs.push((name, values));
         }
-        Ok(Attrs(map))
+        Ok(Attrs(BTreeMap::from_iter(pairs)))
     }
 
     /// Whether `other` holds the same attributes with the same values, in any order.
@@ -163,6 +165,15 @@ impl Attrs {
     }
 }
 
+impl IntoIterator for Attrs {
+    type Item = (String, Vec<String>);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Vec<String>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl FromIterator<(String, Vec<String>)> for Attrs {
     fn from_iter<T: IntoIterator<Item = (String, Vec<String>)>>(iter: T) -> Self {
         let mut attrs = Attrs::new();
@@ -181,6 +192,12 @@ pub struct AttrChange {
     pub old: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub new: Vec<String>,
+}
+
+/// The hash the store keeps for an object: its type and its encoded attributes
+/// ([`Attrs::encode`]), so that a change of either is seen.
+pub fn object_hash(object_type: &str, encoded: &[u8]) -> i64 {
+    hash_bytes(encoded) ^ hash_bytes(object_type.as_bytes()).rotate_left(1)
 }
 
 /// A stable 64-bit hash (xxh3) of bytes, as a signed integer for SQL.

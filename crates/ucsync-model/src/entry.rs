@@ -30,7 +30,8 @@ impl EntryAttrs {
     /// Sets an attribute with its source; no value removes it.
     pub fn set(&mut self, name: impl Into<String>, source: Source, values: Vec<String>) {
         let name = name.into();
-        let values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        let mut values = values;
+        values.retain(|v| !v.is_empty());
         if values.is_empty() {
             self.0.remove(&name);
         } else {
@@ -80,7 +81,8 @@ impl EntryAttrs {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
         let n = r.len()?;
-        let mut map = BTreeMap::new();
+        // Written in name order, so the map is built in one pass rather than by insertion.
+        let mut pairs = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             let name = r.string()?;
             let source = match r.len()? {
@@ -92,9 +94,9 @@ impl EntryAttrs {
             for _ in 0..count {
                 values.push(r.string()?);
             }
-            map.insert(name, (source, values));
+            pairs.push((name, (source, values)));
         }
-        Ok(EntryAttrs(map))
+        Ok(EntryAttrs(BTreeMap::from_iter(pairs)))
     }
 }
 

@@ -189,10 +189,10 @@ impl CsvSettings {
     }
 
     /// The object types this connector stages.
-    pub fn allowed_types(&self) -> Vec<String> {
+    pub fn allowed_types(&self) -> &[String] {
         match &self.object_types {
-            ObjectTypes::Fixed(t) => vec![t.clone()],
-            ObjectTypes::Column { allowed, .. } => allowed.clone(),
+            ObjectTypes::Fixed(t) => std::slice::from_ref(t),
+            ObjectTypes::Column { allowed, .. } => allowed,
         }
     }
 

@@ -429,7 +429,7 @@ fn object_type(
 ) -> Result<String, String> {
     let allowed = settings.allowed_types();
     let Some(i) = layout.type_index else {
-        return Ok(allowed.into_iter().next().unwrap_or_default());
+        return Ok(allowed.first().cloned().unwrap_or_default());
     };
     let value = fields.get(i).map(|v| v.trim()).unwrap_or_default();
     if allowed.iter().any(|t| t == value) {

@@ -133,7 +133,7 @@ impl Connector for CsvConnector {
     }
 
     fn object_types(&self) -> Vec<String> {
-        self.settings.allowed_types()
+        self.settings.allowed_types().to_vec()
     }
 
     fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String> {

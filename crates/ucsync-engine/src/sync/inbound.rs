@@ -50,11 +50,11 @@ async fn load_entries(ctx: &RunCtx<'_>, b: &mut Batch, ids: &[i64]) -> Result<()
 }
 
 /// Decides, for each object, what it does to the directory: disconnect, stay linked, join,
-/// project, or nothing.
+/// project, or nothing. An object that joins or projects moves into the batch's links.
 pub(super) async fn decide(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
-    objects: &[StagedObject],
+    objects: Vec<StagedObject>,
     next_entry_id: &mut i64,
     b: &mut Batch,
     rec: &mut Recorder,
@@ -62,7 +62,7 @@ pub(super) async fn decide(
     let rules = ctx.rules;
     // Join keys of the unlinked objects in scope, looked up all at once.
     let mut wanted: Vec<i64> = Vec::new();
-    for s in objects {
+    for s in &objects {
         if let (None, Some(attrs), SyncState::Changed | SyncState::Clean) =
             (s.entry_id, &s.attrs, s.sync_state)
             && c.in_scope(attrs)
@@ -88,7 +88,8 @@ pub(super) async fn decide(
     let ids: Vec<i64> = load.into_iter().collect();
     load_entries(ctx, b, &ids).await?;
 
-    for s in objects {
+    for owned in objects {
+        let s = &owned;
         let gone = s.sync_state == SyncState::Deleted;
         let Some(attrs) = s.attrs.as_ref().filter(|_| !gone) else {
             if gone {
@@ -130,16 +131,14 @@ pub(super) async fn decide(
         }
         match find_join(ctx, c, s, attrs, &by_key, b) {
             Decision::Join(e, how) => {
-                let mut linked = s.clone();
-                linked.entry_id = Some(e);
-                b.links.entry(e).or_default().push(linked);
-                b.touched.insert(e);
                 let w = b.write(s);
                 w.entry_id = Some(e);
                 w.sync_error = None;
                 rec.counters.updated += 1;
                 b.outcomes
                     .push(outcome(c, s, "joined", format!("joined entry {e} ({how})")));
+                b.links.entry(e).or_default().push(linked(owned, e));
+                b.touched.insert(e);
             }
             Decision::Ambiguous(msg) => {
                 let w = b.write(s);
@@ -165,10 +164,6 @@ pub(super) async fn decide(
                             deleted: false,
                         },
                     );
-                    let mut linked = s.clone();
-                    linked.entry_id = Some(e);
-                    b.links.insert(e, vec![linked]);
-                    b.touched.insert(e);
                     let w = b.write(s);
                     w.entry_id = Some(e);
                     w.sync_error = None;
@@ -179,6 +174,8 @@ pub(super) async fn decide(
                         "projected",
                         format!("new {entry_type} entry {e}"),
                     ));
+                    b.links.insert(e, vec![linked(owned, e)]);
+                    b.touched.insert(e);
                 }
                 None => {
                     b.write(s).sync_error = None;
@@ -188,6 +185,12 @@ pub(super) async fn decide(
         }
     }
     Ok(())
+}
+
+/// The object as linked to entry `e`.
+fn linked(mut s: StagedObject, e: i64) -> StagedObject {
+    s.entry_id = Some(e);
+    s
 }
 
 fn find_join(
@@ -317,31 +320,14 @@ pub(super) async fn recompute(
         for (name, values) in state.old.as_ref().unwrap_or(&state.new).manual() {
             new.set(name.clone(), None, values.clone());
         }
-        let names: BTreeSet<&String> = list.iter().flat_map(|(_, _, a)| a.names()).collect();
-        for name in names {
-            if new.source(name) == Some(None) {
-                continue; // set by hand: the administrator's value wins
-            }
-            let order = rules.order_for(name);
-            let rank = |k: i64| order.iter().position(|x| *x == k).unwrap_or(usize::MAX);
-            let best = list
-                .iter()
-                .filter(|(_, _, a)| !a.get(name).is_empty())
-                .filter(|(k, _, _)| {
-                    !rules.precedence.contains_key(name.as_str()) || rank(*k) != usize::MAX
-                })
-                .min_by_key(|(k, _, _)| (rank(*k), *k));
-            let Some((k, staged_id, attrs)) = best else {
-                continue;
-            };
-            let mut values = attrs.get(name).to_vec();
+        for (name, k, staged_id, mut values) in winners(rules, list, &new) {
             if rules.references.contains(name.as_str()) {
                 let mut translated = Vec::new();
                 for v in values {
-                    match ref_entry.get(&(*k, v.clone())) {
+                    match ref_entry.get(&(k, v.clone())) {
                         Some(target) => translated.push(target.to_string()),
                         None => {
-                            if let Some(s) = sources.iter().find(|s| s.id == *staged_id)
+                            if let Some(s) = sources.iter().find(|s| s.id == staged_id)
                                 && s.connector_id == c.id
                             {
                                 b.writes
@@ -368,7 +354,7 @@ pub(super) async fn recompute(
                 }
                 values = translated;
             }
-            new.set(name.clone(), Some(*k), values);
+            new.set(name, Some(k), values);
         }
         if let Some(old) = &state.old {
             retain_referenced(rules, old, &mut new);
@@ -376,6 +362,49 @@ pub(super) async fn recompute(
         state.new = new;
     }
     Ok(())
+}
+
+/// Which contribution gives each attribute, by precedence, with its values moved out of it:
+/// (name, connector id, staged id, values). Attributes set by hand are left out; the
+/// administrator's value wins.
+fn winners(
+    rules: &EnterpriseRules,
+    mut list: Vec<(i64, i64, Attrs)>,
+    new: &EntryAttrs,
+) -> Vec<(String, i64, i64, Vec<String>)> {
+    let eligible = |name: &str, k: i64| {
+        new.source(name) != Some(None)
+            && (!rules.precedence.contains_key(name) || rules.order_for(name).contains(&k))
+    };
+    if let [(k, staged_id, _)] = list.as_slice() {
+        // One contribution (the usual case): its values move as they are.
+        let (k, staged_id) = (*k, *staged_id);
+        let attrs = list.pop().map(|(_, _, a)| a).unwrap_or_default();
+        return attrs
+            .into_iter()
+            .filter(|(name, _)| eligible(name, k))
+            .map(|(name, values)| (name, k, staged_id, values))
+            .collect();
+    }
+    let names: BTreeSet<String> = list
+        .iter()
+        .flat_map(|(_, _, a)| a.names())
+        .cloned()
+        .collect();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let order = rules.order_for(&name);
+        let rank = |k: i64| order.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+        let best = list
+            .iter_mut()
+            .filter(|(k, _, a)| !a.get(&name).is_empty() && eligible(&name, *k))
+            .min_by_key(|(k, _, _)| (rank(*k), *k));
+        if let Some((k, staged_id, attrs)) = best {
+            let values = attrs.remove(&name).unwrap_or_default();
+            out.push((name, *k, *staged_id, values));
+        }
+    }
+    out
 }
 
 /// The number-retention rule: a value that a retaining connector (a PBX node) gave the entry

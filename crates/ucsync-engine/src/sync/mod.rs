@@ -216,6 +216,8 @@ async fn decide_page(
     let last_id = last.id;
     let read = page.len() as u64;
     let mut batch = Batch::default();
+    // Usually an outcome for the object and one for what it provisions.
+    batch.outcomes.reserve(2 * page.len());
     batch.reads.objects(&page);
     let mut deferred = false;
     let objects: Vec<StagedObject> = page
@@ -278,7 +280,19 @@ async fn process(
     rec: &mut Recorder,
 ) -> Result<(), EngineError> {
     let t0 = std::time::Instant::now();
-    inbound::decide(ctx, c, &objects, next_entry_id, b, rec).await?;
+    // Every processed object leaves the sync queue unless a decision keeps it there; decide
+    // moves the objects it links into the batch, so what this needs is taken first.
+    let seeds: Vec<StagedWrite> = objects
+        .iter()
+        .map(|s| StagedWrite {
+            id: s.id,
+            entry_id: s.entry_id,
+            sync_state: None,
+            sync_error: s.sync_error.clone(),
+            export: None,
+        })
+        .collect();
+    inbound::decide(ctx, c, objects, next_entry_id, b, rec).await?;
     let t1 = t0.elapsed().as_millis() as u64;
     let touched = b.touched.clone();
     inbound::recompute(ctx, c, b, rec, &touched).await?;
@@ -290,9 +304,8 @@ async fn process(
         }
     }
     outward::push(ctx, b, rec).await?;
-    for s in &objects {
-        // Every processed object leaves the sync queue unless a decision kept it there.
-        let w = b.write(s);
+    for seed in seeds {
+        let w = b.writes.entry(seed.id).or_insert(seed);
         if w.sync_state.is_none() {
             w.sync_state = Some(SyncState::Clean);
         }

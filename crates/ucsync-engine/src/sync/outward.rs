@@ -2,8 +2,9 @@
 //! export flows on linked objects, provisioning where a target has none, deprovisioning where
 //! the entry is gone. The result is pending exports in the staging spaces.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use ucsync_model::attrs::object_hash;
 use ucsync_model::config::DeprovisionAction;
 use ucsync_model::expr::Lookup;
 use ucsync_model::{Attrs, EntryAttrs, ExportOp};
@@ -58,12 +59,12 @@ fn apply_flows(
     t: &ConnectorCtx,
     object_type: &str,
     base: Option<&Attrs>,
-    flowed: Vec<(String, Vec<String>)>,
+    entry: &dyn Lookup,
 ) -> Attrs {
     let mut desired = base.cloned().unwrap_or_default();
-    for (name, values) in flowed {
-        if t.connector.keeps(object_type, &name) {
-            desired.set(name, values);
+    for (name, expr) in &t.export_flows {
+        if t.connector.keeps(object_type, name) {
+            desired.set(name.clone(), expr.eval(entry));
         }
     }
     desired
@@ -109,9 +110,9 @@ fn pend(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject, desired: Attrs, rec: 
         if op == ExportOp::Update || rec.preview {
             o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
         }
-        let hash = desired.hash64()
-            ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
-        w.export = Some(Some((op, desired.encode(), hash)));
+        let encoded = desired.encode();
+        let hash = object_hash(&s.object_type, &encoded);
+        w.export = Some(Some((op, encoded, hash)));
         o.action = if op == ExportOp::Add {
             "pending-add"
         } else {
@@ -184,11 +185,13 @@ pub(super) async fn push(
                 t,
                 &p.object_type,
                 None,
-                t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)),
+                &view(&st.new, &rules.references, t.id, &anchors),
             );
             match t.connector.anchor_for(&p.object_type, &desired) {
                 Ok(anchor) => {
-                    anchors.insert((e, t.id), anchor.clone());
+                    if !rules.references.is_empty() {
+                        anchors.insert((e, t.id), anchor.clone());
+                    }
                     wanted.entry(t.id).or_default().push(anchor.clone());
                     plans.push((e, ti, p.object_type.clone(), anchor, desired));
                 }
@@ -203,16 +206,30 @@ pub(super) async fn push(
             }
         }
     }
-    let mut existing: HashMap<(i64, String), StagedObject> = HashMap::new();
+    let mut existing: HashMap<i64, HashMap<String, StagedObject>> = HashMap::new();
     for (t, list) in &wanted {
+        let found = existing.entry(*t).or_default();
         for s in b.reads.staged_by_anchors(ctx.store, *t, list).await? {
-            existing.insert((*t, s.anchor.clone()), s);
+            found.insert(s.anchor.clone(), s);
         }
     }
-    let mut planned: BTreeSet<(i64, String)> = BTreeSet::new();
-    for (e, ti, object_type, anchor, planned_state) in plans {
+    // A new anchor that an earlier plan of this batch already takes.
+    let taken: Vec<bool> = {
+        let mut seen: HashSet<(i64, &str)> = HashSet::with_capacity(plans.len());
+        plans
+            .iter()
+            .map(|(_, ti, _, anchor, _)| {
+                let t = targets[*ti].id;
+                let new = existing
+                    .get(&t)
+                    .is_none_or(|found| !found.contains_key(anchor));
+                new && !seen.insert((t, anchor.as_str()))
+            })
+            .collect()
+    };
+    for ((e, ti, object_type, anchor, planned_state), taken) in plans.into_iter().zip(taken) {
         let t = targets[ti];
-        match existing.get(&(t.id, anchor.clone())) {
+        match existing.get(&t.id).and_then(|found| found.get(&anchor)) {
             Some(s) if s.entry_id.is_some_and(|x| x != e) && !b.deletes.contains(&s.id) => rec.error(
                 &t.name,
                 &anchor,
@@ -230,7 +247,7 @@ pub(super) async fn push(
                 b.links.entry(e).or_default().push(adopted);
                 b.outcomes.push(out(t, &anchor, &object_type, "adopted", Some(format!("linked to entry {e}"))));
             }
-            None if !planned.insert((t.id, anchor.clone())) => rec.error(
+            None if taken => rec.error(
                 &t.name,
                 &anchor,
                 &object_type,
@@ -240,11 +257,12 @@ pub(super) async fn push(
                 // With references, flow again now that every new object's anchor is known.
                 let desired = match b.entries.get(&e) {
                     Some(st) if !rules.references.is_empty() => {
-                        apply_flows(t, &object_type, None, t.flow_out(&view(&st.new, &rules.references, t.id, &anchors)))
+                        apply_flows(t, &object_type, None, &view(&st.new, &rules.references, t.id, &anchors))
                     }
                     _ => planned_state,
                 };
-                let hash = desired.hash64() ^ ucsync_model::attrs::hash_bytes(object_type.as_bytes()).rotate_left(1);
+                let export_attrs = desired.encode();
+                let export_hash = object_hash(&object_type, &export_attrs);
                 let mut o = out(t, &anchor, &object_type, "provisioned", Some(format!("from entry {e}")));
                 if rec.preview {
                     o.changes = Attrs::new().diff(&desired);
@@ -255,8 +273,8 @@ pub(super) async fn push(
                     anchor,
                     object_type,
                     entry_id: e,
-                    export_attrs: desired.encode(),
-                    export_hash: hash,
+                    export_attrs,
+                    export_hash,
                 });
             }
         }
@@ -282,10 +300,10 @@ pub(super) async fn push(
                 work.push((s.clone(), None));
             } else if !t.export_flows.is_empty() {
                 let base = s.target_state().or(s.attrs.as_ref());
-                let flowed = t.flow_out(&view(&st.new, &rules.references, t.id, &anchors));
+                let entry = view(&st.new, &rules.references, t.id, &anchors);
                 work.push((
                     s.clone(),
-                    Some(apply_flows(t, &s.object_type, base, flowed)),
+                    Some(apply_flows(t, &s.object_type, base, &entry)),
                 ));
             }
         }
@@ -330,9 +348,9 @@ fn deprovision(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject) {
             w.entry_id = None;
             if s.attrs.as_ref() != Some(&desired) {
                 o.changes = s.attrs.clone().unwrap_or_default().diff(&desired);
-                let hash = desired.hash64()
-                    ^ ucsync_model::attrs::hash_bytes(s.object_type.as_bytes()).rotate_left(1);
-                w.export = Some(Some((ExportOp::Update, desired.encode(), hash)));
+                let encoded = desired.encode();
+                let hash = object_hash(&s.object_type, &encoded);
+                w.export = Some(Some((ExportOp::Update, encoded, hash)));
             } else {
                 w.export = Some(None);
             }
@@ -353,7 +371,7 @@ fn deprovision(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject) {
 }
 
 /// The batch as the store writes it, with entry outcomes and join keys.
-pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -> SyncBatch {
+pub(super) fn into_store_batch(ctx: &RunCtx<'_>, mut b: Batch, rec: &mut Recorder) -> SyncBatch {
     let rules = ctx.rules;
     let mut batch = SyncBatch::default();
     for (id, st) in &b.entries {
@@ -420,9 +438,7 @@ pub(super) fn into_store_batch(ctx: &RunCtx<'_>, b: Batch, rec: &mut Recorder) -
             });
         }
     }
-    for o in b.outcomes {
-        rec.outcome(o);
-    }
+    rec.append(&mut b.outcomes);
     batch.entries.sort_by_key(|e| e.id);
     batch.staged = b
         .writes

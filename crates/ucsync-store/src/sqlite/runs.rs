@@ -35,6 +35,13 @@ pub(crate) async fn write_outcomes(
 }
 
 fn escape_into(out: &mut String, field: &str) {
+    if !field
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+    {
+        out.push_str(field);
+        return;
+    }
     for c in field.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

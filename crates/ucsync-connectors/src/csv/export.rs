@@ -187,9 +187,17 @@ enum ToWriter {
     Commit,
 }
 
-/// Writes the image straight into the replacement file, in a fixed layout. A thread formats
-/// and writes rows while the next objects are read from the engine; the target is replaced
-/// only once every object arrived (a failure before leaves it as it was).
+/// What the writing thread made of the objects it was handed.
+#[derive(Default)]
+struct Written {
+    seen: Seen,
+    rejected: Vec<(String, String)>,
+    objects: u64,
+}
+
+/// Writes the image straight into the replacement file, in a fixed layout. A thread checks,
+/// formats and writes rows while the next objects are read from the engine; the target is
+/// replaced only once every object arrived (a failure before leaves it as it was).
 async fn write_direct(
     name: &str,
     settings: &Arc<CsvSettings>,
@@ -198,43 +206,38 @@ async fn write_direct(
 ) -> Result<ImageSummary, ConnectorError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(2);
     let s = Arc::clone(settings);
-    let writer_layout = layout.clone();
-    let writer = tokio::task::spawn_blocking(move || -> Result<(), ConnectorError> {
+    let writer = tokio::task::spawn_blocking(move || -> Result<Option<Written>, ConnectorError> {
         let t = s.export_target();
         let failed = |e: io::Error| write_failed(t, e);
         let mut out =
             AtomicCsv::create(t, s.delimiter, s.encoding, s.bom, false).map_err(failed)?;
-        out.write_row(&writer_layout.names).map_err(failed)?;
+        out.write_row(&layout.names).map_err(failed)?;
+        let mut written = Written::default();
         for message in rx {
             match message {
                 ToWriter::Rows(rows) => {
-                    for o in &rows {
-                        out.write_row(writer_layout.row(&s, &o.object_type, &o.attrs))
+                    for o in rows {
+                        if let Err(reason) = check_object(&s, Some(&layout), &o) {
+                            written.rejected.push((o.anchor, reason));
+                            continue;
+                        }
+                        written.seen.note(&s, Some(&layout), &o.attrs);
+                        written.objects += 1;
+                        out.write_row(layout.row(&s, &o.object_type, &o.attrs))
                             .map_err(failed)?;
                     }
                 }
-                ToWriter::Commit => return out.commit().map_err(failed),
-            }
-        }
-        Ok(()) // the reading side gave up: the temporary file goes, the target stays
-    });
-    let mut seen = Seen::default();
-    let mut rejected = Vec::new();
-    let mut objects = 0u64;
-    let mut read = async {
-        while let Some(batch) = source.next_batch().await? {
-            let mut accepted = Vec::with_capacity(batch.len());
-            for object in batch {
-                match check_object(settings, Some(&layout), &object) {
-                    Ok(()) => {
-                        seen.note(settings, Some(&layout), &object.attrs);
-                        accepted.push(object);
-                    }
-                    Err(reason) => rejected.push((object.anchor, reason)),
+                ToWriter::Commit => {
+                    out.commit().map_err(failed)?;
+                    return Ok(Some(written));
                 }
             }
-            objects += accepted.len() as u64;
-            if tx.send(ToWriter::Rows(accepted)).is_err() {
+        }
+        Ok(None) // the reading side gave up: the temporary file goes, the target stays
+    });
+    let mut read = async {
+        while let Some(batch) = source.next_batch().await? {
+            if tx.send(ToWriter::Rows(batch)).is_err() {
                 return Ok(false); // the writer stopped: its error says why
             }
         }
@@ -247,18 +250,23 @@ async fn write_direct(
             "the csv writer stopped unexpectedly ({e}); run the export again, and report it if it repeats"
         ))
     });
-    let committed = match (&mut read, written) {
-        (Err(_), _) => false,
+    let done = match (&mut read, written) {
+        (Err(_), _) => None,
         (_, Err(e)) | (_, Ok(Err(e))) => return Err(e),
-        (Ok(sent_all), Ok(Ok(()))) => *sent_all,
+        (Ok(sent_all), Ok(Ok(done))) => done.filter(|_| *sent_all),
     };
     read?;
-    if !committed {
+    let Some(Written {
+        seen,
+        rejected,
+        objects,
+    }) = done
+    else {
         return Err(ConnectorError::Unavailable(format!(
             "the export to {} stopped before every object was written; the file is left as it was",
             settings.export_target().display()
         )));
-    }
+    };
     for attr in &seen.unwritable {
         tracing::warn!(connector = name, attribute = %attr, path = %settings.export_target().display(), "attribute not exported: no column of the file's layout holds it");
     }

@@ -82,6 +82,8 @@ pub trait StagingStore: Send + Sync {
     ) -> Result<Vec<StagedLink>>;
     /// Pending sync and export counts (cheap); with `totals`, also how many objects there are.
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts>;
+    /// Whether a connector's staging space holds no object at all (one index probe).
+    async fn staging_is_empty(&self, connector_id: i64) -> Result<bool>;
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;
     /// After an image export wrote every object: pending adds and updates become the known
     /// state, pending deletes go, except the `rejected` ids which stay pending.

@@ -116,7 +116,10 @@ pub(crate) async fn run(
         .progress
         .start(&format!("{}: sync", c.name), Some(total as u64));
     rebuild_keys_if_needed(ctx).await?;
-    let mut next_entry_id = store.next_entry_id().await?;
+    let mut step = Step {
+        next_entry_id: store.next_entry_id().await?,
+        fresh: outward::FreshTargets::find(ctx).await?,
+    };
     let mut deferred = false;
     let mut stopped = false;
     for pass in 0..2 {
@@ -132,8 +135,8 @@ pub(crate) async fn run(
                 break;
             }
             let started = std::time::Instant::now();
-            let (mark, first_id) = (rec.mark(), next_entry_id);
-            let mut page = decide_page(ctx, c, after, mode, pass, &mut next_entry_id, rec).await?;
+            let (mark, first_id) = (rec.mark(), step.next_entry_id);
+            let mut page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
             let decided = started.elapsed();
             if let Some(previous) = in_flight.take() {
                 let again = page
@@ -143,8 +146,8 @@ pub(crate) async fn run(
                 if again {
                     tracing::debug!(connector = %c.name, "sync batch decided again after the previous one's writes");
                     rec.rewind(mark);
-                    next_entry_id = first_id;
-                    page = decide_page(ctx, c, after, mode, pass, &mut next_entry_id, rec).await?;
+                    step.next_entry_id = first_id;
+                    page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
                 }
             }
             let Some(page) = page else { break };
@@ -153,6 +156,7 @@ pub(crate) async fn run(
             if page.objects > 0 {
                 let waited = started.elapsed();
                 let batch = outward::into_store_batch(ctx, page.batch, rec);
+                step.fresh.note(&batch);
                 in_flight = Some(pipeline::InFlight::start(ctx.shared.clone(), batch));
                 tracing::debug!(
                     connector = %c.name,
@@ -177,6 +181,13 @@ pub(crate) async fn run(
     Ok(StepEnd::default())
 }
 
+/// What a sync step carries from batch to batch.
+struct Step {
+    /// The id the next projected entry gets.
+    next_entry_id: i64,
+    fresh: outward::FreshTargets,
+}
+
 /// One page of staged objects, decided but not written.
 struct Page {
     batch: Batch,
@@ -195,7 +206,7 @@ async fn decide_page(
     after: i64,
     mode: SyncMode,
     pass: usize,
-    next_entry_id: &mut i64,
+    step: &mut Step,
     rec: &mut Recorder,
 ) -> Result<Option<Page>, EngineError> {
     let refs = &ctx.rules.references;
@@ -230,7 +241,7 @@ async fn decide_page(
         .collect();
     let count = objects.len();
     if count > 0 {
-        process(ctx, c, objects, next_entry_id, &mut batch, rec).await?;
+        process(ctx, c, objects, step, &mut batch, rec).await?;
     }
     Ok(Some(Page {
         batch,
@@ -275,7 +286,7 @@ async fn process(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
     objects: Vec<StagedObject>,
-    next_entry_id: &mut i64,
+    step: &mut Step,
     b: &mut Batch,
     rec: &mut Recorder,
 ) -> Result<(), EngineError> {
@@ -292,7 +303,7 @@ async fn process(
             export: None,
         })
         .collect();
-    inbound::decide(ctx, c, objects, next_entry_id, b, rec).await?;
+    inbound::decide(ctx, c, objects, &mut step.next_entry_id, b, rec).await?;
     let t1 = t0.elapsed().as_millis() as u64;
     let touched = b.touched.clone();
     inbound::recompute(ctx, c, b, rec, &touched).await?;
@@ -303,7 +314,7 @@ async fn process(
             _ => rec.counters.unchanged += 1,
         }
     }
-    outward::push(ctx, b, rec).await?;
+    outward::push(ctx, b, rec, &step.fresh).await?;
     for seed in seeds {
         let w = b.writes.entry(seed.id).or_insert(seed);
         if w.sync_state.is_none() {

@@ -15,6 +15,43 @@ use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx};
 
+/// Targets whose staging space was empty when the sync step began, with the anchors this
+/// step's batches have provisioned there since. An anchor of such a target that no batch has
+/// provisioned cannot be in the store, so provisioning does not look it up: on a first sync
+/// into an empty target that saves a store look-up per object. Only runs of the enterprise
+/// change its targets' staging spaces, and one runs at a time.
+#[derive(Default)]
+pub(crate) struct FreshTargets {
+    provisioned: HashMap<i64, HashSet<String>>,
+}
+
+impl FreshTargets {
+    pub async fn find(ctx: &RunCtx<'_>) -> Result<Self, EngineError> {
+        let mut fresh = FreshTargets::default();
+        for t in ctx.rules.connectors.iter().filter(|t| t.exports()) {
+            if ctx.store.staging_is_empty(t.id).await? {
+                fresh.provisioned.insert(t.id, HashSet::new());
+            }
+        }
+        Ok(fresh)
+    }
+
+    fn surely_absent(&self, target: i64, anchor: &str) -> bool {
+        self.provisioned
+            .get(&target)
+            .is_some_and(|taken| !taken.contains(anchor))
+    }
+
+    /// Records the objects a batch provisions, once it goes to the store.
+    pub fn note(&mut self, batch: &SyncBatch) {
+        for s in &batch.staged_inserts {
+            if let Some(taken) = self.provisioned.get_mut(&s.connector_id) {
+                taken.insert(s.anchor.clone());
+            }
+        }
+    }
+}
+
 /// An entry as one target connector sees it: references are that connector's anchors.
 struct TargetView<'a> {
     entry: &'a EntryAttrs,
@@ -127,6 +164,7 @@ pub(super) async fn push(
     ctx: &RunCtx<'_>,
     b: &mut Batch,
     rec: &mut Recorder,
+    fresh: &FreshTargets,
 ) -> Result<(), EngineError> {
     let rules = ctx.rules;
     let targets: Vec<&ConnectorCtx> = rules
@@ -192,7 +230,9 @@ pub(super) async fn push(
                     if !rules.references.is_empty() {
                         anchors.insert((e, t.id), anchor.clone());
                     }
-                    wanted.entry(t.id).or_default().push(anchor.clone());
+                    if !fresh.surely_absent(t.id, &anchor) {
+                        wanted.entry(t.id).or_default().push(anchor.clone());
+                    }
                     plans.push((e, ti, p.object_type.clone(), anchor, desired));
                 }
                 Err(msg) => rec.error(

@@ -123,3 +123,84 @@ async fn an_unlinked_target_object_with_the_same_anchor_is_adopted() {
     assert_eq!(hub.object("out", "1").await.entry_id, Some(ann.id));
     assert_eq!(hub.object("out", "9").await.entry_id, None);
 }
+
+/// `out` is keyed by name, so two people with one name want the same object.
+const BY_NAME: &str = r#"version = 1
+
+[connectors.hr]
+kind = "csv"
+[connectors.hr.settings]
+path = "hr.csv"
+key = ["id"]
+[connectors.hr.rules]
+projection = { person = "person" }
+[connectors.hr.rules.import_flows]
+uid = "id"
+cn = "name"
+
+[connectors.out]
+kind = "csv"
+[connectors.out.settings]
+path = "out.csv"
+object_type = "user"
+key = ["cn"]
+header = ["cn", "uid"]
+[connectors.out.rules]
+provisioning = [{ from = "person", object_type = "user" }]
+[connectors.out.rules.export_flows]
+cn = "cn"
+uid = "uid"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_taken_in_an_earlier_batch_of_an_empty_target_is_an_error_not_a_second_object() {
+    // Batches of 2 into an empty target: Ann (1) is provisioned in the first batch; Ann (4)
+    // comes in the second, while the first may still be written, and Ann (5) in the third.
+    // Bob (2) and Bob (3) want one object within the same batch.
+    let hub = Hub::new(
+        BY_NAME,
+        &[
+            (
+                "hr.csv",
+                "id,name\n1,Ann\n6,Cid\n2,Bob\n3,Bob\n4,Ann\n5,Ann\n",
+            ),
+            ("out.csv", "cn,uid\n"),
+        ],
+    )
+    .await;
+    let mut options = hub.options(false, None);
+    options.sync_batch = Some(2);
+    let report = hub.sync_now_with(&options).await;
+
+    let rows = hub.rows("out.csv");
+    let mut written: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["cn"].clone(), r["uid"].clone()))
+        .collect();
+    written.sort();
+    let expected = [("Ann", "1"), ("Bob", "2"), ("Cid", "6")].map(|(a, b)| (a.into(), b.into()));
+    assert_eq!(written, expected);
+    let sync = step(&report, "hr", Profile::DeltaSync);
+    let outcomes = hub.all_outcomes(sync).await;
+    let errors: Vec<&str> = outcomes
+        .iter()
+        .filter(|o| o.action == "error")
+        .filter_map(|o| o.message.as_deref())
+        .collect();
+    assert_eq!(errors.len(), 3, "{outcomes:#?}");
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|m| m
+                .contains("would be provisioned as \"Ann\", but that object is linked to entry"))
+            .count(),
+        2,
+        "{errors:#?}"
+    );
+    assert!(
+        errors.iter().any(|m| m
+            .contains("would be provisioned as \"Bob\", which another entry of this batch takes")),
+        "{errors:#?}"
+    );
+    assert_eq!(hub.staged("out").await.len(), 3);
+}

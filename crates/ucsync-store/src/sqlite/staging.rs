@@ -447,6 +447,17 @@ impl StagingStore for SqliteStore {
         rows.iter().map(link_from_row).collect()
     }
 
+    async fn staging_is_empty(&self, connector_id: i64) -> Result<bool> {
+        let mut conn = self.read_lock().await;
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM staging WHERE connector_id = ?)")
+                .bind(connector_id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(sql_err("looking into a staging space"))?;
+        Ok(!any)
+    }
+
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {
         let doing = "counting staged objects";
         let mut conn = self.lock().await;

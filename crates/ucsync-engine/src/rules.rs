@@ -47,11 +47,10 @@ impl ConnectorCtx {
 
     /// The directory attributes this connector gives, computed from one staged object.
     pub fn flow_in(&self, attrs: &Attrs) -> Attrs {
-        let mut out = Attrs::new();
-        for (name, expr) in &self.import_flows {
-            out.set(name.clone(), expr.eval(attrs));
-        }
-        out
+        self.import_flows
+            .iter()
+            .map(|(name, expr)| (name.clone(), expr.eval(attrs)))
+            .collect()
     }
 
     pub fn exports(&self) -> bool {

@@ -174,13 +174,18 @@ impl IntoIterator for Attrs {
     }
 }
 
+/// As if each pair were [`Attrs::set`] in turn, but built in one pass.
 impl FromIterator<(String, Vec<String>)> for Attrs {
     fn from_iter<T: IntoIterator<Item = (String, Vec<String>)>>(iter: T) -> Self {
-        let mut attrs = Attrs::new();
-        for (k, v) in iter {
-            attrs.set(k, v);
-        }
-        attrs
+        let mut map: BTreeMap<String, Vec<String>> = iter
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.retain(|x| !x.is_empty());
+                (k, v)
+            })
+            .collect();
+        map.retain(|_, v| !v.is_empty());
+        Attrs(map)
     }
 }
 

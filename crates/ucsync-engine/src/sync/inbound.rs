@@ -1,12 +1,12 @@
 //! From staged objects into the directory: scope, join, projection, then each touched entry's
 //! attributes recomputed from all its linked objects by precedence.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use ucsync_model::{Attrs, EntryAttrs, account};
 use ucsync_store::{ObjectOutcome, StagedObject, SyncState};
 
-use super::{Batch, EntryState};
+use super::{Batch, EntryState, HashMap};
 use crate::EngineError;
 use crate::rules::{ConnectorCtx, EnterpriseRules};
 use crate::run::{Recorder, RunCtx};
@@ -77,7 +77,7 @@ pub(super) async fn decide(
             }
         }
     }
-    let mut by_key: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut by_key: HashMap<i64, Vec<i64>> = HashMap::default();
     if !wanted.is_empty() {
         for (k, e) in b.reads.entries_by_keys(ctx.store, &wanted).await? {
             by_key.entry(k).or_default().push(e);
@@ -293,7 +293,7 @@ pub(super) async fn recompute(
         contrib.insert(*e, list);
     }
     // References arrive as anchors of the same connector; the directory keeps entry ids.
-    let mut ref_entry: HashMap<(i64, String), i64> = HashMap::new();
+    let mut ref_entry: HashMap<(i64, String), i64> = HashMap::default();
     for (k, anchors) in &ref_anchors {
         let anchors: Vec<String> = anchors.iter().cloned().collect();
         for s in b.reads.links_by_anchors(ctx.store, *k, &anchors).await? {

@@ -12,7 +12,7 @@ mod retire;
 
 pub(crate) use retire::retire;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use ucsync_model::EntryAttrs;
 use ucsync_store::{ObjectOutcome, StagedFilter, StagedObject, StagedWrite, SyncState};
@@ -22,6 +22,11 @@ use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
 const BATCH: i64 = 10_000;
+
+/// Maps and sets of ids and anchors: a batch fills them by the ten thousand and never exposes
+/// them, so a fast hasher does (there is nothing to gain from flooding them).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// A directory entry as one batch sees and changes it.
 pub(crate) struct EntryState {

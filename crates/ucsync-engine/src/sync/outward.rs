@@ -2,15 +2,15 @@
 //! export flows on linked objects, provisioning where a target has none, deprovisioning where
 //! the entry is gone. The result is pending exports in the staging spaces.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
-use ucsync_model::attrs::object_hash;
+use ucsync_model::attrs::{hash_bytes, object_hash};
 use ucsync_model::config::DeprovisionAction;
 use ucsync_model::expr::Lookup;
 use ucsync_model::{Attrs, EntryAttrs, ExportOp};
 use ucsync_store::{EntryWrite, ObjectOutcome, StagedInsert, StagedObject, SyncBatch};
 
-use super::Batch;
+use super::{Batch, HashMap, HashSet};
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx};
@@ -22,7 +22,8 @@ use crate::run::{Recorder, RunCtx};
 /// change its targets' staging spaces, and one runs at a time.
 #[derive(Default)]
 pub(crate) struct FreshTargets {
-    provisioned: HashMap<i64, HashSet<String>>,
+    /// Hashes of the anchors provisioned: a collision only costs a look-up.
+    provisioned: HashMap<i64, HashSet<i64>>,
 }
 
 impl FreshTargets {
@@ -30,7 +31,7 @@ impl FreshTargets {
         let mut fresh = FreshTargets::default();
         for t in ctx.rules.connectors.iter().filter(|t| t.exports()) {
             if ctx.store.staging_is_empty(t.id).await? {
-                fresh.provisioned.insert(t.id, HashSet::new());
+                fresh.provisioned.insert(t.id, HashSet::default());
             }
         }
         Ok(fresh)
@@ -39,14 +40,14 @@ impl FreshTargets {
     fn surely_absent(&self, target: i64, anchor: &str) -> bool {
         self.provisioned
             .get(&target)
-            .is_some_and(|taken| !taken.contains(anchor))
+            .is_some_and(|taken| !taken.contains(&hash_bytes(anchor.as_bytes())))
     }
 
     /// Records the objects a batch provisions, once it goes to the store.
     pub fn note(&mut self, batch: &SyncBatch) {
         for s in &batch.staged_inserts {
             if let Some(taken) = self.provisioned.get_mut(&s.connector_id) {
-                taken.insert(s.anchor.clone());
+                taken.insert(hash_bytes(s.anchor.as_bytes()));
             }
         }
     }
@@ -73,7 +74,7 @@ fn view<'a>(
     target: i64,
     anchors: &HashMap<(i64, i64), String>,
 ) -> TargetView<'a> {
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     for r in refs {
         let values = entry.get(r);
         if values.is_empty() {
@@ -98,13 +99,21 @@ fn apply_flows(
     base: Option<&Attrs>,
     entry: &dyn Lookup,
 ) -> Attrs {
-    let mut desired = base.cloned().unwrap_or_default();
-    for (name, expr) in &t.export_flows {
-        if t.connector.keeps(object_type, name) {
-            desired.set(name.clone(), expr.eval(entry));
+    let flowed = t
+        .export_flows
+        .iter()
+        .filter(|(name, _)| t.connector.keeps(object_type, name))
+        .map(|(name, expr)| (name.clone(), expr.eval(entry)));
+    match base {
+        None => flowed.collect(),
+        Some(base) => {
+            let mut desired = base.clone();
+            for (name, values) in flowed {
+                desired.set(name, values);
+            }
+            desired
         }
     }
-    desired
 }
 
 fn out(
@@ -176,7 +185,7 @@ pub(super) async fn push(
         return Ok(());
     }
     // Anchors of the targets' objects for the entries that references point at.
-    let mut anchors: HashMap<(i64, i64), String> = HashMap::new();
+    let mut anchors: HashMap<(i64, i64), String> = HashMap::default();
     if !rules.references.is_empty() {
         let mut referenced: BTreeSet<i64> = BTreeSet::new();
         for e in &b.touched {
@@ -246,7 +255,7 @@ pub(super) async fn push(
             }
         }
     }
-    let mut existing: HashMap<i64, HashMap<String, StagedObject>> = HashMap::new();
+    let mut existing: HashMap<i64, HashMap<String, StagedObject>> = HashMap::default();
     for (t, list) in &wanted {
         let found = existing.entry(*t).or_default();
         for s in b.reads.staged_by_anchors(ctx.store, *t, list).await? {
@@ -255,7 +264,8 @@ pub(super) async fn push(
     }
     // A new anchor that an earlier plan of this batch already takes.
     let taken: Vec<bool> = {
-        let mut seen: HashSet<(i64, &str)> = HashSet::with_capacity(plans.len());
+        let mut seen: HashSet<(i64, &str)> =
+            HashSet::with_capacity_and_hasher(plans.len(), Default::default());
         plans
             .iter()
             .map(|(_, ti, _, anchor, _)| {

@@ -3,7 +3,9 @@
 //! written touches any of it, the next batch is decided again once that write has committed.
 //! So every batch decides from the same state as if the batches ran one after the other.
 
-use std::collections::HashSet;
+use ucsync_model::attrs::hash_bytes;
+
+use super::HashSet;
 
 use ucsync_store::{Entry, StagedLink, StagedObject, Store, StoreError, SyncBatch};
 
@@ -13,7 +15,13 @@ pub(crate) struct ReadSet {
     entries: HashSet<i64>,
     keys: HashSet<i64>,
     staged: HashSet<i64>,
-    anchors: HashSet<(i64, String)>,
+    anchors: HashSet<(i64, i64)>,
+}
+
+/// An anchor as the read and write sets keep it: hashed, since a collision only costs a batch
+/// decided once more.
+fn anchor_key(connector_id: i64, anchor: &str) -> (i64, i64) {
+    (connector_id, hash_bytes(anchor.as_bytes()))
 }
 
 impl ReadSet {
@@ -78,7 +86,7 @@ impl ReadSet {
         anchors: &[String],
     ) -> Result<Vec<StagedLink>, StoreError> {
         self.anchors
-            .extend(anchors.iter().map(|a| (connector_id, a.clone())));
+            .extend(anchors.iter().map(|a| anchor_key(connector_id, a)));
         let found = store.links_by_anchors(connector_id, anchors).await?;
         self.rows(found.iter().map(|s| (s.id, s.entry_id)));
         Ok(found)
@@ -91,7 +99,7 @@ impl ReadSet {
         anchors: &[String],
     ) -> Result<Vec<StagedObject>, StoreError> {
         self.anchors
-            .extend(anchors.iter().map(|a| (connector_id, a.clone())));
+            .extend(anchors.iter().map(|a| anchor_key(connector_id, a)));
         let found = store.staged_by_anchors(connector_id, anchors).await?;
         self.objects(&found);
         Ok(found)
@@ -104,7 +112,7 @@ struct WriteSet {
     entries: HashSet<i64>,
     keys: HashSet<i64>,
     staged: HashSet<i64>,
-    anchors: HashSet<(i64, String)>,
+    anchors: HashSet<(i64, i64)>,
 }
 
 impl WriteSet {
@@ -123,7 +131,7 @@ impl WriteSet {
         w.staged.extend(&batch.staged_deletes);
         for s in &batch.staged_inserts {
             w.entries.insert(s.entry_id);
-            w.anchors.insert((s.connector_id, s.anchor.clone()));
+            w.anchors.insert(anchor_key(s.connector_id, &s.anchor));
         }
         w
     }

@@ -354,6 +354,7 @@ impl StagingStore for SqliteStore {
             .fetch_all(&mut *conn)
             .await
             .map_err(sql_err("reading staged objects"))?;
+        drop(conn);
         rows.iter().map(staged_from_row).collect()
     }
 

@@ -11,7 +11,7 @@ fn upsert(anchor: &str, mail: &str) -> StagedUpsert {
         id: None,
         anchor: anchor.into(),
         object_type: "person".into(),
-        hash: a.hash64(),
+        hash: ucsync_model::attrs::object_hash("person", &a.encode()),
         attrs: a.encode(),
     }
 }

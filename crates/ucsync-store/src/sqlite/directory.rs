@@ -223,7 +223,7 @@ impl DirectoryStore for SqliteStore {
                 batch.entries.iter().partition(|e| e.is_new);
             for chunk in new.chunks(MAX_VARS / 4) {
                 let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "INSERT INTO entries (id, enterprise_id, object_type, attrs) ",
+                    "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs) ",
                 );
                 qb.push_values(chunk, |mut b, e| {
                     b.push_bind(e.id)
@@ -238,7 +238,7 @@ impl DirectoryStore for SqliteStore {
             }
             for chunk in changed.chunks(MAX_VARS / 3) {
                 let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "UPDATE entries SET object_type = v.column2, attrs = v.column3 FROM (",
+                    "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3 FROM (",
                 );
                 qb.push_values(chunk, |mut b, e| {
                     b.push_bind(e.id)

@@ -135,6 +135,12 @@ impl SqliteStore {
     }
 
     /// Starts a write: a transaction, or a savepoint inside the preview's transaction.
+    ///
+    /// The statements that write many rows inside it say `OR FAIL`: a failed statement keeps
+    /// the rows it already wrote, which costs nothing here because [`SqliteStore::finish`] rolls
+    /// the whole write back on any error. With the default (`ABORT`), SQLite would copy every
+    /// page such a statement touches into a statement journal first, in case it must undo the
+    /// statement alone: for an export of a million objects, hundreds of megabytes of memory.
     pub(crate) async fn begin(&self, conn: &mut SqliteConnection) -> Result<()> {
         let sql = if self.preview.load(Ordering::SeqCst) {
             "SAVEPOINT batch"

@@ -147,7 +147,7 @@ async fn insert_upserts(
 ) -> Result<()> {
     for chunk in rows.chunks(MAX_VARS / 6) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) ",
+            "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) ",
         );
         qb.push_values(chunk, |mut b, u| {
             b.push_bind(connector_id)
@@ -168,7 +168,7 @@ async fn insert_upserts(
 async fn update_upserts(conn: &mut SqliteConnection, rows: &[&StagedUpsert]) -> Result<()> {
     for chunk in rows.chunks(MAX_VARS / 4) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (",
+            "UPDATE OR FAIL staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (",
         );
         qb.push_values(chunk, |mut b, u| {
             b.push_bind(u.id.unwrap_or(0))
@@ -193,7 +193,7 @@ pub(crate) async fn write_staged(
     // one flag column, so one statement form serves both.
     for chunk in writes.chunks(MAX_VARS / 8) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
+            "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
              export_op = CASE WHEN v.column5 THEN v.column6 ELSE export_op END, \
              export_attrs = CASE WHEN v.column5 THEN v.column7 ELSE export_attrs END, \
              export_hash = CASE WHEN v.column5 THEN v.column8 ELSE export_hash END, \
@@ -235,7 +235,7 @@ pub(crate) async fn insert_staged(
 ) -> Result<()> {
     for chunk in rows.chunks(MAX_VARS / 8) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) ",
+            "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) ",
         );
         qb.push_values(chunk, |mut b, r| {
             b.push_bind(r.connector_id)
@@ -305,7 +305,7 @@ impl StagingStore for SqliteStore {
                 .await?;
                 exec_for_ids(
                     &mut conn,
-                    "UPDATE staging SET attrs = NULL, hash = 0, sync_state = 2 WHERE id IN ({ids})",
+                    "UPDATE OR FAIL staging SET attrs = NULL, hash = 0, sync_state = 2 WHERE id IN ({ids})",
                     &batch.deletes,
                     "marking deleted objects",
                 )
@@ -530,7 +530,7 @@ impl StagingStore for SqliteStore {
             .await?;
             exec_for_ids(
                 &mut conn,
-                "UPDATE staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
+                "UPDATE OR FAIL staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
                  export_attrs = NULL, export_hash = NULL, export_error = NULL WHERE id IN ({ids})",
                 &ids,
                 "recording exported objects",
@@ -593,7 +593,7 @@ impl StagingStore for SqliteStore {
             .await
             .map_err(sql_err("committing exported deletes"))?;
             sqlx::query(
-                "UPDATE staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
+                "UPDATE OR FAIL staging SET attrs = export_attrs, hash = export_hash, export_op = NULL, \
                  export_attrs = NULL, export_hash = NULL, export_error = NULL \
                  WHERE connector_id = ? AND export_op IS NOT NULL AND id NOT IN (SELECT id FROM rejected_ids)",
             )

@@ -74,6 +74,34 @@ async fn a_failing_batch_leaves_nothing_behind() {
 }
 
 #[tokio::test]
+async fn a_failing_batch_in_a_preview_leaves_the_earlier_batches_of_the_preview() {
+    let (_dir, store, c) = store_with_connector().await;
+    store.begin_preview().await.unwrap();
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("1", "a@x")],
+            ..ImportBatch::default()
+        })
+        .await
+        .unwrap();
+    // The failing statement wrote "2" before it met the duplicate "3"; none of it stays.
+    let err = store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts: vec![upsert("2", "b@x"), upsert("3", "c@x"), upsert("3", "d@x")],
+            ..ImportBatch::default()
+        })
+        .await;
+    assert!(err.is_err());
+    let index = store.anchor_index(c).await.unwrap();
+    let anchors: Vec<&str> = index.iter().map(|a| a.anchor.as_str()).collect();
+    assert_eq!(anchors, ["1"]);
+    store.end_preview().await.unwrap();
+    assert!(store.anchor_index(c).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_preview_sees_its_own_writes_and_keeps_none() {
     let (_dir, store, c) = store_with_connector().await;
     store.begin_preview().await.unwrap();

@@ -9,10 +9,25 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::names::NameMap;
+
 /// The values of one object, by attribute name.
-#[derive(Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Attrs(BTreeMap<String, Vec<String>>);
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Attrs(NameMap<Vec<String>>);
+
+/// A JSON object of attribute → values, as API answers and previews show it.
+impl serde::Serialize for Attrs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Attrs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, Vec<String>>::deserialize(d)?;
+        Ok(map.into_iter().collect())
+    }
+}
 
 impl fmt::Debug for Attrs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -80,7 +95,7 @@ impl Attrs {
     pub fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(64 + self.0.len() * 24);
         put_len(&mut buf, self.0.len());
-        for (name, values) in &self.0 {
+        for (name, values) in self.0.iter() {
             put_str(&mut buf, name);
             put_len(&mut buf, values.len());
             for v in values {
@@ -94,7 +109,7 @@ impl Attrs {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
         let n = r.len()?;
-        // Written in name order, so the map is built in one pass rather than by insertion.
+        // Written in name order, so the map is taken as it comes.
         let mut pairs = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             let name = r.string()?;
@@ -105,7 +120,7 @@ impl Attrs {
             }
             pairs.push((name, values));
         }
-        Ok(Attrs(BTreeMap::from_iter(pairs)))
+        Ok(Attrs(NameMap::from_pairs(pairs)))
     }
 
     /// Whether `other` holds the same attributes with the same values, in any order.
@@ -125,7 +140,7 @@ impl Attrs {
     /// Attribute-by-attribute differences from `self` (old) to `new`.
     pub fn diff(&self, new: &Attrs) -> Vec<AttrChange> {
         let mut out = Vec::new();
-        for (name, old_values) in &self.0 {
+        for (name, old_values) in self.0.iter() {
             match new.0.get(name) {
                 Some(new_values) if new_values == old_values => {}
                 Some(new_values) => out.push(AttrChange {
@@ -140,7 +155,7 @@ impl Attrs {
                 }),
             }
         }
-        for (name, new_values) in &new.0 {
+        for (name, new_values) in new.0.iter() {
             if !self.0.contains_key(name) {
                 out.push(AttrChange {
                     attribute: name.clone(),
@@ -156,7 +171,7 @@ impl Attrs {
 
 impl IntoIterator for Attrs {
     type Item = (String, Vec<String>);
-    type IntoIter = std::collections::btree_map::IntoIter<String, Vec<String>>;
+    type IntoIter = std::vec::IntoIter<(String, Vec<String>)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
@@ -166,14 +181,15 @@ impl IntoIterator for Attrs {
 /// As if each pair were [`Attrs::set`] in turn, but built in one pass.
 impl FromIterator<(String, Vec<String>)> for Attrs {
     fn from_iter<T: IntoIterator<Item = (String, Vec<String>)>>(iter: T) -> Self {
-        let mut map: BTreeMap<String, Vec<String>> = iter
+        let pairs: Vec<(String, Vec<String>)> = iter
             .into_iter()
             .map(|(k, mut v)| {
                 v.retain(|x| !x.is_empty());
                 (k, v)
             })
             .collect();
-        map.retain(|_, v| !v.is_empty());
+        let mut map = NameMap::from_pairs(pairs);
+        map.retain(|v| !v.is_empty());
         Attrs(map)
     }
 }

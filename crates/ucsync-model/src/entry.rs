@@ -4,15 +4,14 @@
 //! set it by hand. The engine recomputes connector-given attributes from the linked staged
 //! objects; hand-set ones are kept.
 
-use std::collections::BTreeMap;
-
 use crate::attrs::{Attrs, DecodeError, Reader, put_len, put_str};
+use crate::names::NameMap;
 
 /// The connector that gave a value (store id), or `None` for a value set by hand.
 pub type Source = Option<i64>;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EntryAttrs(BTreeMap<String, (Source, Vec<String>)>);
+pub struct EntryAttrs(NameMap<(Source, Vec<String>)>);
 
 impl EntryAttrs {
     pub fn new() -> Self {
@@ -66,7 +65,7 @@ impl EntryAttrs {
     pub fn encode(&self) -> Vec<u8> {
         let mut buf = Vec::with_capacity(64 + self.0.len() * 24);
         put_len(&mut buf, self.0.len());
-        for (name, (source, values)) in &self.0 {
+        for (name, (source, values)) in self.0.iter() {
             put_str(&mut buf, name);
             // 0 = set by hand, otherwise connector id + 1.
             put_len(&mut buf, source.map(|s| s as usize + 1).unwrap_or(0));
@@ -81,7 +80,7 @@ impl EntryAttrs {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader { bytes, pos: 0 };
         let n = r.len()?;
-        // Written in name order, so the map is built in one pass rather than by insertion.
+        // Written in name order, so the map is taken as it comes.
         let mut pairs = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             let name = r.string()?;
@@ -96,7 +95,7 @@ impl EntryAttrs {
             }
             pairs.push((name, (source, values)));
         }
-        Ok(EntryAttrs(BTreeMap::from_iter(pairs)))
+        Ok(EntryAttrs(NameMap::from_pairs(pairs)))
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod connector;
 pub mod entry;
 pub mod expr;
+mod names;
 pub mod schedule;
 
 use std::path::Path;

@@ -229,7 +229,9 @@ impl Layout {
 
     /// The attributes of a row with one field per column.
     pub fn attrs(&self, settings: &CsvSettings, fields: &[String]) -> Attrs {
-        let mut attrs = Attrs::new();
+        // Collected, then sorted once by name: as if each were set in turn, a later column of
+        // the same attribute winning.
+        let mut attrs: Vec<(String, Vec<String>)> = Vec::with_capacity(self.cells.len());
         let mut numbered: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
         for (cell, value) in self.cells.iter().zip(fields) {
             match cell {
@@ -243,7 +245,7 @@ impl Layout {
                             .collect(),
                         None => vec![value.clone()],
                     };
-                    attrs.set(attr.clone(), values);
+                    attrs.push((attr.clone(), values));
                 }
                 Cell::Numbered { attr, rank } => {
                     numbered.entry(attr).or_default().push((*rank, value));
@@ -253,12 +255,12 @@ impl Layout {
         }
         for (attr, mut values) in numbered {
             values.sort_by_key(|(rank, _)| *rank);
-            attrs.set(
-                attr,
+            attrs.push((
+                attr.to_owned(),
                 values.into_iter().map(|(_, v)| v.to_owned()).collect(),
-            );
+            ));
         }
-        attrs
+        attrs.into_iter().collect()
     }
 
     /// The row of an object, one field per column.

@@ -2,35 +2,33 @@
 //! with links and pending exports.
 
 use async_trait::async_trait;
+use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
 use ucsync_model::EntryAttrs;
 
+use super::bulk::write_rows;
 use super::runs::write_outcomes;
 use super::staging::{exec_for_ids, insert_staged, write_staged};
-use super::{MAX_VARS, SqliteStore, fetch_in, sql_err};
+use super::{SqliteStore, fetch_in, sql_err};
 use crate::types::*;
 use crate::{DirectoryStore, Result, StoreError};
 
 /// Adds (key, entry) pairs to the key index.
 async fn insert_keys(conn: &mut sqlx::SqliteConnection, keys: &[(i64, i64)]) -> Result<()> {
-    for chunk in keys.chunks(MAX_VARS / 2) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) ");
-        qb.push_values(chunk, |mut b, (k, id)| {
-            b.push_bind(*k).push_bind(*id);
-        });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_err("indexing keys"))?;
-    }
-    Ok(())
+    let sql = (
+        "INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) VALUES ",
+        2,
+        "",
+    );
+    write_rows(conn, keys, sql, "indexing keys", |v, (k, id)| {
+        v.add(*k).add(*id);
+    })
+    .await
 }
 
 fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
     let doing = "reading a directory entry";
-    let (id, enterprise_id, object_type, attrs): (i64, i64, String, Vec<u8>) = (|| {
+    let (id, enterprise_id, object_type, attrs): (i64, i64, String, &[u8]) = (|| {
         Ok::<_, sqlx::Error>((
             row.try_get(0)?,
             row.try_get(1)?,
@@ -39,7 +37,7 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
         ))
     })()
     .map_err(sql_err(doing))?;
-    let attrs = EntryAttrs::decode(&attrs).map_err(|e| StoreError::Corrupt {
+    let attrs = EntryAttrs::decode(attrs).map_err(|e| StoreError::Corrupt {
         doing,
         message: format!("entry {id}: {e}"),
     })?;
@@ -219,61 +217,43 @@ impl DirectoryStore for SqliteStore {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
-            let (new, changed): (Vec<&EntryWrite>, Vec<&EntryWrite>) =
-                batch.entries.iter().partition(|e| e.is_new);
-            for chunk in new.chunks(MAX_VARS / 4) {
-                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs) ",
-                );
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id)
-                        .push_bind(e.enterprise_id)
-                        .push_bind(&e.object_type)
-                        .push_bind(&e.attrs);
-                });
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("adding directory entries"))?;
-            }
-            for chunk in changed.chunks(MAX_VARS / 3) {
-                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3 FROM (",
-                );
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(e.id)
-                        .push_bind(&e.object_type)
-                        .push_bind(&e.attrs);
-                });
-                qb.push(") AS v WHERE entries.id = v.column1");
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("updating directory entries"))?;
-            }
-            for chunk in batch.stale_keys.chunks(MAX_VARS / 2) {
-                let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                    "DELETE FROM entry_keys WHERE (key_hash, entry_id) IN (VALUES ",
-                );
-                let mut list = qb.separated(", ");
-                for (k, e) in chunk {
-                    list.push("(");
-                    list.push_bind_unseparated(*k);
-                    list.push_unseparated(", ");
-                    list.push_bind_unseparated(*e);
-                    list.push_unseparated(")");
-                }
-                qb.push(")");
-                qb.build()
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("removing stale keys"))?;
-            }
             let keys: Vec<(i64, i64)> = batch
                 .entries
                 .iter()
                 .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
                 .collect();
+            let (new, changed): (Vec<EntryWrite>, Vec<EntryWrite>) =
+                batch.entries.into_iter().partition(|e| e.is_new);
+            let sql = (
+                "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs) VALUES ",
+                4,
+                "",
+            );
+            write_rows(&mut conn, new, sql, "adding directory entries", |v, e| {
+                v.add(e.id)
+                    .add(e.enterprise_id)
+                    .add(e.object_type)
+                    .add(e.attrs);
+            })
+            .await?;
+            let sql = (
+                "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3 FROM (VALUES ",
+                3,
+                ") AS v WHERE entries.id = v.column1",
+            );
+            write_rows(&mut conn, changed, sql, "updating directory entries", |v, e| {
+                v.add(e.id).add(e.object_type).add(e.attrs);
+            })
+            .await?;
+            let sql = (
+                "DELETE FROM entry_keys WHERE (key_hash, entry_id) IN (VALUES ",
+                2,
+                ")",
+            );
+            write_rows(&mut conn, batch.stale_keys, sql, "removing stale keys", |v, (k, e)| {
+                v.add(k).add(e);
+            })
+            .await?;
             insert_keys(&mut conn, &keys).await?;
             exec_for_ids(
                 &mut conn,
@@ -282,8 +262,8 @@ impl DirectoryStore for SqliteStore {
                 "deleting directory entries",
             )
             .await?;
-            write_staged(&mut conn, &batch.staged).await?;
-            insert_staged(&mut conn, &batch.staged_inserts).await?;
+            write_staged(&mut conn, batch.staged).await?;
+            insert_staged(&mut conn, batch.staged_inserts).await?;
             exec_for_ids(
                 &mut conn,
                 "DELETE FROM staging WHERE id IN ({ids})",

@@ -3,6 +3,7 @@
 //! sync's lookups, numbered migrations applied on open.
 
 mod admins;
+mod bulk;
 mod config;
 mod directory;
 mod runs;

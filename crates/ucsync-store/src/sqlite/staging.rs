@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 use ucsync_model::Attrs;
 
+use super::bulk::write_rows;
 use super::runs::write_outcomes;
 use super::{MAX_VARS, SqliteStore, fetch_in, sql_err};
 use crate::types::*;
@@ -12,9 +13,9 @@ use crate::{Result, StagingStore, StoreError};
 
 pub(crate) const STAGED_COLUMNS: &str = "id, connector_id, anchor, object_type, hash, attrs, entry_id, sync_state, sync_error, export_op, export_attrs, export_error";
 
-fn decode_attrs(bytes: Option<Vec<u8>>, doing: &'static str) -> Result<Option<Attrs>> {
+fn decode_attrs(bytes: Option<&[u8]>, doing: &'static str) -> Result<Option<Attrs>> {
     bytes
-        .map(|b| Attrs::decode(&b))
+        .map(Attrs::decode)
         .transpose()
         .map_err(|e| StoreError::Corrupt {
             doing,
@@ -76,12 +77,12 @@ pub(crate) fn staged_from_row(row: &SqliteRow) -> Result<StagedObject> {
             row.try_get::<String, _>(2)?,
             row.try_get::<String, _>(3)?,
             row.try_get::<i64, _>(4)?,
-            row.try_get::<Option<Vec<u8>>, _>(5)?,
+            row.try_get::<Option<&[u8]>, _>(5)?,
             row.try_get::<Option<i64>, _>(6)?,
             row.try_get::<i64, _>(7)?,
             row.try_get::<Option<String>, _>(8)?,
             row.try_get::<Option<i64>, _>(9)?,
-            row.try_get::<Option<Vec<u8>>, _>(10)?,
+            row.try_get::<Option<&[u8]>, _>(10)?,
             row.try_get::<Option<String>, _>(11)?,
         ))
     };
@@ -143,116 +144,101 @@ pub(crate) async fn exec_for_ids(
 async fn insert_upserts(
     conn: &mut SqliteConnection,
     connector_id: i64,
-    rows: &[&StagedUpsert],
+    rows: Vec<StagedUpsert>,
 ) -> Result<()> {
-    for chunk in rows.chunks(MAX_VARS / 6) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) ",
-        );
-        qb.push_values(chunk, |mut b, u| {
-            b.push_bind(connector_id)
-                .push_bind(&u.anchor)
-                .push_bind(&u.object_type)
-                .push_bind(u.hash)
-                .push_bind(&u.attrs)
-                .push_bind(SyncState::Changed as i64);
-        });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_err("staging new objects"))?;
-    }
-    Ok(())
+    let sql = (
+        "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) VALUES ",
+        6,
+        "",
+    );
+    write_rows(conn, rows, sql, "staging new objects", |v, u| {
+        v.add(connector_id)
+            .add(u.anchor)
+            .add(u.object_type)
+            .add(u.hash)
+            .add(u.attrs)
+            .add(SyncState::Changed as i64);
+    })
+    .await
 }
 
-async fn update_upserts(conn: &mut SqliteConnection, rows: &[&StagedUpsert]) -> Result<()> {
-    for chunk in rows.chunks(MAX_VARS / 4) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE OR FAIL staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (",
-        );
-        qb.push_values(chunk, |mut b, u| {
-            b.push_bind(u.id.unwrap_or(0))
-                .push_bind(&u.object_type)
-                .push_bind(u.hash)
-                .push_bind(&u.attrs);
-        });
-        qb.push(") AS v WHERE staging.id = v.column1");
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_err("staging changed objects"))?;
-    }
-    Ok(())
+async fn update_upserts(conn: &mut SqliteConnection, rows: Vec<StagedUpsert>) -> Result<()> {
+    let sql = (
+        "UPDATE OR FAIL staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (VALUES ",
+        4,
+        ") AS v WHERE staging.id = v.column1",
+    );
+    write_rows(conn, rows, sql, "staging changed objects", |v, u| {
+        v.add(u.id.unwrap_or(0))
+            .add(u.object_type)
+            .add(u.hash)
+            .add(u.attrs);
+    })
+    .await
 }
 
 pub(crate) async fn write_staged(
     conn: &mut SqliteConnection,
-    writes: &[StagedWrite],
+    writes: Vec<StagedWrite>,
 ) -> Result<()> {
     // Writes that leave the pending export alone and those that set or clear it differ only in
     // one flag column, so one statement form serves both.
-    for chunk in writes.chunks(MAX_VARS / 8) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
-             export_op = CASE WHEN v.column5 THEN v.column6 ELSE export_op END, \
-             export_attrs = CASE WHEN v.column5 THEN v.column7 ELSE export_attrs END, \
-             export_hash = CASE WHEN v.column5 THEN v.column8 ELSE export_hash END, \
-             export_error = CASE WHEN v.column5 THEN NULL ELSE export_error END FROM (",
-        );
-        qb.push_values(chunk, |mut b, w| {
-            let (set, op, attrs, hash) = match &w.export {
+    let sql = (
+        "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
+         export_op = CASE WHEN v.column5 THEN v.column6 ELSE export_op END, \
+         export_attrs = CASE WHEN v.column5 THEN v.column7 ELSE export_attrs END, \
+         export_hash = CASE WHEN v.column5 THEN v.column8 ELSE export_hash END, \
+         export_error = CASE WHEN v.column5 THEN NULL ELSE export_error END FROM (VALUES ",
+        8,
+        ") AS v WHERE staging.id = v.column1",
+    );
+    write_rows(
+        conn,
+        writes,
+        sql,
+        "writing sync results to staged objects",
+        |v, w| {
+            let (set, op, attrs, hash) = match w.export {
                 None => (false, None, None, None),
                 Some(None) => (true, None, None, None),
-                Some(Some((op, attrs, hash))) => (
-                    true,
-                    Some(op_to_i64(*op)),
-                    Some(attrs.as_slice()),
-                    Some(*hash),
-                ),
+                Some(Some((op, attrs, hash))) => {
+                    (true, Some(op_to_i64(op)), Some(attrs), Some(hash))
+                }
             };
-            let state = w.sync_state.map(|s| s as i64);
-            b.push_bind(w.id)
-                .push_bind(w.entry_id)
-                .push_bind(state)
-                .push_bind(w.sync_error.as_deref())
-                .push_bind(set)
-                .push_bind(op)
-                .push_bind(attrs)
-                .push_bind(hash);
-        });
-        qb.push(") AS v WHERE staging.id = v.column1");
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_err("writing sync results to staged objects"))?;
-    }
-    Ok(())
+            v.add(w.id)
+                .add(w.entry_id)
+                .add(w.sync_state.map(|s| s as i64))
+                .add(w.sync_error)
+                .add(set)
+                .add(op)
+                .add(attrs)
+                .add(hash);
+        },
+    )
+    .await
 }
 
 pub(crate) async fn insert_staged(
     conn: &mut SqliteConnection,
-    rows: &[StagedInsert],
+    rows: Vec<StagedInsert>,
 ) -> Result<()> {
-    for chunk in rows.chunks(MAX_VARS / 8) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) ",
-        );
-        qb.push_values(chunk, |mut b, r| {
-            b.push_bind(r.connector_id)
-                .push_bind(&r.anchor)
-                .push_bind(&r.object_type)
-                .push_bind(r.entry_id)
-                .push_bind(op_to_i64(ucsync_model::ExportOp::Add))
-                .push_bind(&r.export_attrs)
-                .push_bind(r.export_hash)
-                .push_bind(0i64);
-        });
-        qb.build()
-            .execute(&mut *conn)
-            .await
-            .map_err(sql_err("staging provisioned objects"))?;
-    }
-    Ok(())
+    let sql = (
+        "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) VALUES ",
+        8,
+        "",
+    );
+    let add = op_to_i64(ucsync_model::ExportOp::Add);
+    write_rows(conn, rows, sql, "staging provisioned objects", |v, r| {
+        v.add(r.connector_id)
+            .add(r.anchor)
+            .add(r.object_type)
+            .add(r.entry_id)
+            .add(add)
+            .add(r.export_attrs)
+            .add(r.export_hash)
+            .add(0i64);
+    })
+    .await
 }
 
 #[async_trait]
@@ -290,10 +276,10 @@ impl StagingStore for SqliteStore {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
-            let (new, changed): (Vec<&StagedUpsert>, Vec<&StagedUpsert>) =
-                batch.upserts.iter().partition(|u| u.id.is_none());
-            insert_upserts(&mut conn, batch.connector_id, &new).await?;
-            update_upserts(&mut conn, &changed).await?;
+            let (new, changed): (Vec<StagedUpsert>, Vec<StagedUpsert>) =
+                batch.upserts.into_iter().partition(|u| u.id.is_none());
+            insert_upserts(&mut conn, batch.connector_id, new).await?;
+            update_upserts(&mut conn, changed).await?;
             if !batch.deletes.is_empty() {
                 // Unlinked objects with nothing to export simply go; the others wait for sync.
                 exec_for_ids(

@@ -113,6 +113,14 @@ pub trait DirectoryStore: Send + Sync {
     async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>>;
     /// Drops every key of the enterprise's entries (before a rebuild under a new spec).
     async fn clear_keys(&self, enterprise_id: i64) -> Result<()>;
+    /// From now on, the keys that sync batches add are held in memory, where
+    /// [`DirectoryStore::entries_by_keys`] finds them, until [`DirectoryStore::write_held_keys`].
+    /// The enterprise's key spec is cleared meanwhile, so that if they are never written (a
+    /// crash), the next sync rebuilds every key.
+    async fn hold_keys(&self, enterprise_id: i64) -> Result<()>;
+    /// Writes the held keys in key order and records `spec` as what the keys were built for.
+    /// The keys are let go even when this fails; the next sync then rebuilds them.
+    async fn write_held_keys(&self, enterprise_id: i64, spec: &str) -> Result<()>;
     /// Changes one hand-set attribute of an entry (values owned by no connector) in one
     /// transaction: `edit` gets the current hand-set values and gives the new ones, or refuses
     /// with a message. The entry's linked staged objects are marked for sync, so the next sync

@@ -22,6 +22,12 @@ use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
 const BATCH: i64 = 10_000;
+/// From how many batches of objects a sync step holds the join keys it adds until its end.
+const HOLD_KEYS_FROM_BATCHES: i64 = 4;
+
+fn batch_size(ctx: &RunCtx<'_>) -> i64 {
+    ctx.options.sync_batch.unwrap_or(BATCH).max(1)
+}
 
 /// Maps and sets of ids and anchors: a batch fills them by the ten thousand and never exposes
 /// them, so a fast hasher does (there is nothing to gain from flooding them).
@@ -121,6 +127,32 @@ pub(crate) async fn run(
         .progress
         .start(&format!("{}: sync", c.name), Some(total as u64));
     rebuild_keys_if_needed(ctx).await?;
+    // A large sync holds the join keys it adds and writes them once at the end, in key order.
+    let hold = total >= HOLD_KEYS_FROM_BATCHES * batch_size(ctx);
+    if hold {
+        store.hold_keys(ctx.rules.id).await?;
+    }
+    let result = batches(ctx, c, mode, rec).await;
+    if hold {
+        let written = store
+            .write_held_keys(ctx.rules.id, &ctx.rules.key_spec())
+            .await;
+        // A failed step's own error says more than a failure to write its keys after it.
+        if result.is_ok() {
+            written?;
+        }
+    }
+    result
+}
+
+/// The batches of a sync step, each decided while the one before it is written.
+async fn batches(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    mode: SyncMode,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
+    let store = ctx.store;
     let mut step = Step {
         next_entry_id: store.next_entry_id().await?,
         fresh: outward::FreshTargets::find(ctx).await?,
@@ -215,7 +247,7 @@ async fn decide_page(
     rec: &mut Recorder,
 ) -> Result<Option<Page>, EngineError> {
     let refs = &ctx.rules.references;
-    let size = ctx.options.sync_batch.unwrap_or(BATCH).max(1);
+    let size = batch_size(ctx);
     let filter = match mode {
         SyncMode::Delta => StagedFilter::PendingSync,
         SyncMode::Full | SyncMode::Retire => StagedFilter::All,

@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use ucsync_model::EntryAttrs;
 
 use super::bulk::write_rows;
+use super::held_keys::HeldKeys;
 use super::runs::write_outcomes;
 use super::staging::{exec_for_ids, insert_staged, write_staged};
 use super::{SqliteStore, fetch_in, sql_err};
@@ -73,14 +74,24 @@ impl DirectoryStore for SqliteStore {
         let mut conn = self.read_lock().await;
         let sql = "SELECT key_hash, entry_id FROM entry_keys WHERE key_hash IN ({list})";
         let rows = fetch_in(&mut conn, sql, None, key_hashes, doing).await?;
-        rows.iter()
+        drop(conn);
+        let mut found = rows
+            .iter()
             .map(|row| {
                 Ok((
                     row.try_get(0).map_err(sql_err(doing))?,
                     row.try_get(1).map_err(sql_err(doing))?,
                 ))
             })
-            .collect()
+            .collect::<Result<Vec<(i64, i64)>>>()?;
+        if let Some(held) = self.held().as_ref() {
+            for key in key_hashes {
+                held.find(*key, &mut found);
+            }
+            found.sort_unstable();
+            found.dedup();
+        }
+        Ok(found)
     }
 
     async fn entries_page(
@@ -145,6 +156,27 @@ impl DirectoryStore for SqliteStore {
         }
         .await;
         self.finish(&mut conn, result).await
+    }
+
+    async fn hold_keys(&self, enterprise_id: i64) -> Result<()> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = sqlx::query("UPDATE enterprises SET key_spec = NULL WHERE id = ?")
+            .bind(enterprise_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("holding join keys"));
+        self.finish(&mut conn, result).await?;
+        *self.held() = Some(HeldKeys::default());
+        Ok(())
+    }
+
+    async fn write_held_keys(&self, enterprise_id: i64, spec: &str) -> Result<()> {
+        let Some(held) = self.held().take() else {
+            return Ok(());
+        };
+        self.add_keys(enterprise_id, &held.into_sorted(), Some(spec))
+            .await
     }
 
     async fn add_keys(
@@ -214,14 +246,20 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn apply_sync_batch(&self, batch: SyncBatch) -> Result<()> {
+        let keys: Vec<(i64, i64)> = batch
+            .entries
+            .iter()
+            .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
+            .collect();
+        let held = self.held().is_some();
+        let stale = if held {
+            batch.stale_keys.clone()
+        } else {
+            Vec::new()
+        };
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
-            let keys: Vec<(i64, i64)> = batch
-                .entries
-                .iter()
-                .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
-                .collect();
             let (new, changed): (Vec<EntryWrite>, Vec<EntryWrite>) =
                 batch.entries.into_iter().partition(|e| e.is_new);
             let sql = (
@@ -254,7 +292,9 @@ impl DirectoryStore for SqliteStore {
                 v.add(k).add(e);
             })
             .await?;
-            insert_keys(&mut conn, &keys).await?;
+            if !held {
+                insert_keys(&mut conn, &keys).await?;
+            }
             exec_for_ids(
                 &mut conn,
                 "DELETE FROM entries WHERE id IN ({ids})",
@@ -274,6 +314,16 @@ impl DirectoryStore for SqliteStore {
             write_outcomes(&mut conn, &batch.outcomes).await
         }
         .await;
-        self.finish(&mut conn, result).await
+        self.finish(&mut conn, result).await?;
+        if let Some(h) = self.held().as_mut() {
+            // Committed: what the batch removed and added now holds, in that order.
+            for (k, e) in stale {
+                h.remove(k, e);
+            }
+            for (k, e) in keys {
+                h.add(k, e);
+            }
+        }
+        Ok(())
     }
 }

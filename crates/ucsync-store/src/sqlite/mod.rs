@@ -6,6 +6,7 @@ mod admins;
 mod bulk;
 mod config;
 mod directory;
+mod held_keys;
 mod runs;
 mod staging;
 mod stats;
@@ -66,6 +67,8 @@ pub struct SqliteStore {
     reader: Mutex<SqliteConnection>,
     path: String,
     preview: AtomicBool,
+    /// Join keys of a large sync not yet written ([`crate::DirectoryStore::hold_keys`]).
+    held: std::sync::Mutex<Option<held_keys::HeldKeys>>,
 }
 
 pub(crate) fn sql_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -114,6 +117,7 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             path: file.display().to_string(),
             preview: AtomicBool::new(false),
+            held: std::sync::Mutex::new(None),
         })
     }
 
@@ -133,6 +137,12 @@ impl SqliteStore {
         } else {
             self.reader.lock().await
         }
+    }
+
+    /// The keys held during a large sync, if any.
+    pub(crate) fn held(&self) -> std::sync::MutexGuard<'_, Option<held_keys::HeldKeys>> {
+        // Nothing panics while holding it; a poisoned lock still holds whole pairs.
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts a write: a transaction, or a savepoint inside the preview's transaction.

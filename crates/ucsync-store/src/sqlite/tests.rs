@@ -195,3 +195,68 @@ async fn the_anchor_index_survives_any_characters_in_anchors() {
             .all(|a| a.present && a.hash != 0)
     );
 }
+
+#[tokio::test]
+async fn held_keys_are_found_before_they_are_written_and_lost_keys_clear_the_spec() {
+    let (dir, store, _) = store_with_connector().await;
+    let e = store.ensure_enterprise("default").await.unwrap();
+    store.add_keys(e, &[], Some("spec")).await.unwrap();
+    let entry = |id: i64, keys: Vec<i64>| EntryWrite {
+        id,
+        enterprise_id: e,
+        object_type: "person".into(),
+        attrs: ucsync_model::EntryAttrs::new().encode(),
+        keys,
+        is_new: true,
+    };
+    store.hold_keys(e).await.unwrap();
+    assert_eq!(store.key_spec(e).await.unwrap(), None);
+    store
+        .apply_sync_batch(SyncBatch {
+            entries: vec![entry(1, vec![10, 11]), entry(2, vec![10])],
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+    store
+        .apply_sync_batch(SyncBatch {
+            stale_keys: vec![(11, 1)],
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.entries_by_keys(&[10, 11]).await.unwrap(),
+        [(10, 1), (10, 2)]
+    );
+    {
+        let mut conn = store.lock().await;
+        let stored: i64 = sqlx::query("SELECT COUNT(*) FROM entry_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(stored, 0, "held keys are not written batch by batch");
+    }
+    store.write_held_keys(e, "spec").await.unwrap();
+    assert_eq!(store.key_spec(e).await.unwrap().as_deref(), Some("spec"));
+    assert_eq!(
+        store.entries_by_keys(&[10, 11]).await.unwrap(),
+        [(10, 1), (10, 2)]
+    );
+
+    // Keys held by a process that ends before writing them are gone, and so is the spec: the
+    // next sync rebuilds them.
+    store.hold_keys(e).await.unwrap();
+    store
+        .apply_sync_batch(SyncBatch {
+            entries: vec![entry(3, vec![12])],
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.key_spec(e).await.unwrap(), None);
+    assert!(store.entries_by_keys(&[12]).await.unwrap().is_empty());
+}

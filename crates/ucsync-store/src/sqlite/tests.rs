@@ -16,6 +16,17 @@ fn upsert(anchor: &str, mail: &str) -> StagedUpsert {
     }
 }
 
+/// Stages `upserts` in one import batch of connector `c`.
+async fn stage(store: &SqliteStore, c: i64, upserts: Vec<StagedUpsert>) -> Result<()> {
+    store
+        .apply_import_batch(ImportBatch {
+            connector_id: c,
+            upserts,
+            ..ImportBatch::default()
+        })
+        .await
+}
+
 async fn store_with_connector() -> (tempfile::TempDir, SqliteStore, i64) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).await.unwrap();
@@ -77,22 +88,14 @@ async fn a_failing_batch_leaves_nothing_behind() {
 async fn a_failing_batch_in_a_preview_leaves_the_earlier_batches_of_the_preview() {
     let (_dir, store, c) = store_with_connector().await;
     store.begin_preview().await.unwrap();
-    store
-        .apply_import_batch(ImportBatch {
-            connector_id: c,
-            upserts: vec![upsert("1", "a@x")],
-            ..ImportBatch::default()
-        })
-        .await
-        .unwrap();
+    stage(&store, c, vec![upsert("1", "a@x")]).await.unwrap();
     // The failing statement wrote "2" before it met the duplicate "3"; none of it stays.
-    let err = store
-        .apply_import_batch(ImportBatch {
-            connector_id: c,
-            upserts: vec![upsert("2", "b@x"), upsert("3", "c@x"), upsert("3", "d@x")],
-            ..ImportBatch::default()
-        })
-        .await;
+    let err = stage(
+        &store,
+        c,
+        vec![upsert("2", "b@x"), upsert("3", "c@x"), upsert("3", "d@x")],
+    )
+    .await;
     assert!(err.is_err());
     let index = store.anchor_index(c).await.unwrap();
     let anchors: Vec<&str> = index.iter().map(|a| a.anchor.as_str()).collect();
@@ -105,14 +108,7 @@ async fn a_failing_batch_in_a_preview_leaves_the_earlier_batches_of_the_preview(
 async fn a_preview_sees_its_own_writes_and_keeps_none() {
     let (_dir, store, c) = store_with_connector().await;
     store.begin_preview().await.unwrap();
-    store
-        .apply_import_batch(ImportBatch {
-            connector_id: c,
-            upserts: vec![upsert("1", "a@x")],
-            ..ImportBatch::default()
-        })
-        .await
-        .unwrap();
+    stage(&store, c, vec![upsert("1", "a@x")]).await.unwrap();
     assert_eq!(store.count_staged(c, true).await.unwrap().pending_sync, 1);
     store.end_preview().await.unwrap();
     assert_eq!(store.count_staged(c, true).await.unwrap().total, 0);
@@ -121,12 +117,7 @@ async fn a_preview_sees_its_own_writes_and_keeps_none() {
 #[tokio::test]
 async fn deletions_of_unlinked_objects_go_and_linked_ones_wait_for_sync() {
     let (_dir, store, c) = store_with_connector().await;
-    store
-        .apply_import_batch(ImportBatch {
-            connector_id: c,
-            upserts: vec![upsert("1", "a@x"), upsert("2", "b@x")],
-            ..ImportBatch::default()
-        })
+    stage(&store, c, vec![upsert("1", "a@x"), upsert("2", "b@x")])
         .await
         .unwrap();
     let index = store.anchor_index(c).await.unwrap();
@@ -167,14 +158,7 @@ async fn the_anchor_index_survives_any_characters_in_anchors() {
     let (_dir, store, c) = store_with_connector().await;
     let anchors = ["plain", "with:colons;and;semis", "Ännä 李 ☎", "12:34", ""];
     let upserts: Vec<StagedUpsert> = anchors.iter().map(|a| upsert(a, "x@y")).collect();
-    store
-        .apply_import_batch(ImportBatch {
-            connector_id: c,
-            upserts,
-            ..ImportBatch::default()
-        })
-        .await
-        .unwrap();
+    stage(&store, c, upserts).await.unwrap();
     let mut index: Vec<String> = store
         .anchor_index(c)
         .await

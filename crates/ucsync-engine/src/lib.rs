@@ -49,7 +49,7 @@ pub struct RunOptions {
     /// Where import status files are written (`<dir>/<run id>-<connector>.csv`).
     pub status_dir: PathBuf,
     pub progress: Arc<dyn Progress>,
-    /// Staged objects per sync batch; `None` is 10,000. Smaller batches use less memory.
+    /// Staged objects per sync batch; `None` is 1,000.
     pub sync_batch: Option<i64>,
     /// Changes per batch sent to a connector that exports change by change (LDAP, SCIM);
     /// `None` is 8,000. A stop request is honoured between batches.

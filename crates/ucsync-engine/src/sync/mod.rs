@@ -21,7 +21,9 @@ use crate::EngineError;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 
-const BATCH: i64 = 10_000;
+/// Staged objects per sync batch: small enough that a batch's objects and entries stay in the
+/// processor's cache between the passes that decide it (10,000 made a 1M sync a fifth slower).
+const BATCH: i64 = 1_000;
 /// From how many batches of objects a sync step holds the join keys it adds until its end.
 const HOLD_KEYS_FROM_BATCHES: i64 = 4;
 
@@ -29,7 +31,7 @@ fn batch_size(ctx: &RunCtx<'_>) -> i64 {
     ctx.options.sync_batch.unwrap_or(BATCH).max(1)
 }
 
-/// Maps and sets of ids and anchors: a batch fills them by the ten thousand and never exposes
+/// Maps and sets of ids and anchors: a batch fills them by the thousand and never exposes
 /// them, so a fast hasher does (there is nothing to gain from flooding them).
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub(crate) type HashSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;

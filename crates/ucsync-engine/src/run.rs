@@ -159,6 +159,14 @@ impl Recorder {
         self.outcomes.truncate(outcomes);
     }
 
+    /// As [`Recorder::rewind`], when what was recorded since `mark` has been taken since
+    /// (`taken`): what was recorded before the mark is recorded again, the rest is gone.
+    pub fn rewind_taken(&mut self, mark: (Counters, usize), mut taken: OutcomeChunk) {
+        taken.outcomes.truncate(mark.1);
+        self.outcomes = taken.outcomes;
+        self.counters = mark.0;
+    }
+
     pub fn take(&mut self) -> OutcomeChunk {
         // The next chunk is about as large: its room is taken at once, not grown into.
         let room = self.outcomes.len();

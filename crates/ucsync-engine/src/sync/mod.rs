@@ -15,7 +15,7 @@ pub(crate) use retire::retire;
 use std::collections::BTreeSet;
 
 use ucsync_model::EntryAttrs;
-use ucsync_store::{ObjectOutcome, StagedFilter, StagedObject, StagedWrite, SyncState};
+use ucsync_store::{ObjectOutcome, StagedFilter, StagedObject, StagedWrite, SyncBatch, SyncState};
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
@@ -147,7 +147,8 @@ pub(crate) async fn run(
     result
 }
 
-/// The batches of a sync step, each decided while the one before it is written.
+/// The batches of a sync step, each decided and laid out for the store while the one before
+/// it is written.
 async fn batches(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
@@ -180,11 +181,14 @@ async fn batches(
             if let Some(previous) = in_flight.take() {
                 let again = page
                     .as_ref()
-                    .is_some_and(|p| previous.invalidates(&p.batch.reads));
+                    .is_some_and(|p| previous.invalidates(&p.reads));
                 previous.finish().await?;
                 if again {
                     tracing::debug!(connector = %c.name, "sync batch decided again after the previous one's writes");
-                    rec.rewind(mark);
+                    match page.and_then(|p| p.batch) {
+                        Some(stale) => rec.rewind_taken(mark, stale.outcomes),
+                        None => rec.rewind(mark),
+                    }
                     step.next_entry_id = first_id;
                     page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
                 }
@@ -192,17 +196,14 @@ async fn batches(
             let Some(page) = page else { break };
             after = page.last_id;
             deferred |= page.deferred;
-            if page.objects > 0 {
-                let waited = started.elapsed();
-                let batch = outward::into_store_batch(ctx, page.batch, rec);
+            if let Some(batch) = page.batch {
                 step.fresh.note(&batch);
                 in_flight = Some(pipeline::InFlight::start(ctx.shared.clone(), batch));
                 tracing::debug!(
                     connector = %c.name,
                     objects = page.objects,
                     decided_ms = decided.as_millis() as u64,
-                    waited_ms = (waited - decided).as_millis() as u64,
-                    ms = started.elapsed().as_millis() as u64,
+                    waited_ms = (started.elapsed() - decided).as_millis() as u64,
                     "sync batch"
                 );
             }
@@ -227,9 +228,12 @@ struct Step {
     fresh: outward::FreshTargets,
 }
 
-/// One page of staged objects, decided but not written.
+/// One page of staged objects, decided and laid out for the store, not yet written.
 struct Page {
-    batch: Batch,
+    /// What to write; `None` when no object of the page is decided in this pass.
+    batch: Option<SyncBatch>,
+    /// What deciding it read from the store.
+    reads: pipeline::ReadSet,
     last_id: i64,
     /// Objects on the page, and those of them decided in this pass.
     read: u64,
@@ -238,7 +242,8 @@ struct Page {
     deferred: bool,
 }
 
-/// Reads the page after `after` and decides it; `None` at the end.
+/// Reads the page after `after`, decides it and lays it out for the store; `None` at the end.
+/// Laying it out takes the outcomes recorded so far.
 async fn decide_page(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
@@ -282,8 +287,10 @@ async fn decide_page(
     if count > 0 {
         process(ctx, c, objects, step, &mut batch, rec).await?;
     }
+    let reads = std::mem::take(&mut batch.reads);
     Ok(Some(Page {
-        batch,
+        batch: (count > 0).then(|| outward::into_store_batch(ctx, batch, rec)),
+        reads,
         last_id,
         read,
         objects: count,

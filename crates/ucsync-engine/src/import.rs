@@ -21,6 +21,11 @@ use crate::{EngineError, Stop};
 
 const BATCH: usize = 5_000;
 
+/// Every anchor of the connector's staging space and of the import so far. Anchors come from
+/// the source, so the hasher is foldhash's seeded one that resists crafted keys, rather than the
+/// slower SipHash of the standard map: a first import of a million objects inserts a million.
+type Index = HashMap<Box<str>, Slot, foldhash::quality::RandomState>;
+
 struct Slot {
     id: Option<i64>,
     hash: i64,
@@ -88,7 +93,7 @@ struct Sink<'a> {
     writer: Writer,
     connector: &'a str,
     connector_id: i64,
-    index: HashMap<String, Slot>,
+    index: Index,
     batch: ImportBatch,
     rec: &'a mut Recorder,
     progress: &'a dyn crate::Progress,
@@ -224,7 +229,7 @@ impl Sink<'_> {
             // deletion by end_of_listing; a later occurrence of the anchor is a duplicate.
             let unchanged = &mut self.rec.counters.unchanged;
             self.index
-                .entry(record.anchor.clone())
+                .entry(record.anchor.as_str().into())
                 .and_modify(|slot| {
                     slot.seen = true;
                     if std::mem::take(&mut slot.named) && slot.present {
@@ -248,7 +253,7 @@ impl Sink<'_> {
         }
         let encoded = record.attrs.encode();
         let hash = ucsync_model::attrs::object_hash(&record.object_type, &encoded);
-        let status = match self.index.get_mut(&record.anchor) {
+        let status = match self.index.get_mut(record.anchor.as_str()) {
             Some(slot) if slot.seen && !slot.named => {
                 let msg = format!(
                     "anchor \"{}\" appears more than once{}; the first occurrence was kept, make the key unique",
@@ -290,7 +295,7 @@ impl Sink<'_> {
             }
             None => {
                 self.index.insert(
-                    record.anchor.clone(),
+                    record.anchor.as_str().into(),
                     Slot {
                         id: None,
                         hash,
@@ -390,7 +395,7 @@ impl ImportSink for Sink<'_> {
     ) -> Result<(), SinkError> {
         self.taking()?;
         let object = anchor.unwrap_or_default();
-        if let Some(slot) = self.index.get_mut(&object) {
+        if let Some(slot) = self.index.get_mut(object.as_str()) {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
             slot.seen = true;
         }
@@ -427,7 +432,7 @@ impl ImportSink for Sink<'_> {
             .index
             .iter()
             .filter(|(_, s)| s.present && !s.seen && s.id.is_some())
-            .map(|(a, _)| a.clone())
+            .map(|(a, _)| a.to_string())
             .collect();
         let mut deleted = Vec::with_capacity(gone.len());
         for chunk in gone.chunks(BATCH) {
@@ -437,7 +442,7 @@ impl ImportSink for Sink<'_> {
                 .await
                 .map_err(|e| SinkError(e.to_string()))?;
             for s in staged {
-                if let Some(slot) = self.index.get_mut(&s.anchor) {
+                if let Some(slot) = self.index.get_mut(s.anchor.as_str()) {
                     slot.present = false;
                 }
                 self.batch.deletes.push(s.id);
@@ -476,13 +481,13 @@ pub(crate) async fn run(
         ImportMode::Delta => row.watermark.clone(),
         ImportMode::Full => None,
     };
-    let index: HashMap<String, Slot> = store
+    let index: Index = store
         .anchor_index(c.id)
         .await?
         .into_iter()
         .map(|a| {
             (
-                a.anchor,
+                a.anchor.into_boxed_str(),
                 Slot {
                     id: Some(a.id),
                     hash: a.hash,

@@ -8,7 +8,9 @@ use ucsync_model::{
     ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange, ImageObject, ImageSource,
     SinkError,
 };
-use ucsync_store::{ExportResultBatch, ObjectOutcome, OutcomeChunk, StagedFilter, Store};
+use ucsync_store::{
+    ExportResultBatch, ImageRow, ObjectOutcome, OutcomeChunk, StagedFilter, Store, StoreError,
+};
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
@@ -60,9 +62,14 @@ pub(crate) async fn threshold_check<'a>(
 }
 
 /// The image of a target, streamed from its staging space; counts and records each pending
-/// export as it passes.
+/// export as it passes. The next page is read while the connector writes the current one.
 struct Image<'a> {
     store: &'a dyn Store,
+    shared: std::sync::Arc<dyn Store>,
+    /// Objects per page.
+    page: i64,
+    /// The page after `after`, being read.
+    ahead: Option<tokio::task::JoinHandle<Result<Vec<ImageRow>, StoreError>>>,
     connector: &'a ConnectorCtx,
     run_id: i64,
     after: i64,
@@ -75,11 +82,31 @@ struct Image<'a> {
 }
 
 impl Image<'_> {
+    fn read_ahead(&mut self) {
+        let (store, connector, after, page) = (
+            self.shared.clone(),
+            self.connector.id,
+            self.after,
+            self.page,
+        );
+        self.ahead = Some(tokio::spawn(async move {
+            store.image_page(connector, after, page).await
+        }));
+    }
+
     fn note(&mut self, s: &ucsync_store::StagedObject) {
         if let Some(p) = &s.export {
             count(&mut self.counts, p.op, 1);
             self.outcomes
                 .push(export_outcome(self.connector, s, p.op, false));
+        }
+    }
+}
+
+impl Drop for Image<'_> {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
         }
     }
 }
@@ -92,6 +119,9 @@ impl ImageSource for Image<'_> {
 
     async fn next_batch(&mut self) -> Result<Option<Vec<ImageObject>>, SinkError> {
         if std::mem::take(&mut self.took_changes) {
+            if let Some(ahead) = self.ahead.take() {
+                ahead.abort();
+            }
             self.after = 0;
             self.done = false;
             self.counts = ucsync_store::Counters::default();
@@ -108,16 +138,28 @@ impl ImageSource for Image<'_> {
                     .await
                     .map_err(|e| SinkError(e.to_string()))?;
             }
-            let page = self
-                .store
-                .image_page(self.connector.id, self.after, PAGE)
-                .await
-                .map_err(|e| SinkError(e.to_string()))?;
+            let page = match self.ahead.take() {
+                Some(ahead) => ahead
+                    .await
+                    .map_err(|e| SinkError(format!("reading the image stopped: {e}")))?,
+                None => {
+                    self.store
+                        .image_page(self.connector.id, self.after, self.page)
+                        .await
+                }
+            }
+            .map_err(|e| SinkError(e.to_string()))?;
             let Some(last) = page.last() else {
                 self.done = true;
                 break;
             };
             self.after = last.id;
+            // A short page is the last one.
+            if page.len() as i64 == self.page {
+                self.read_ahead();
+            } else {
+                self.done = true;
+            }
             let mut objects = Vec::with_capacity(page.len());
             for row in page {
                 if let Some(op) = row.op {
@@ -282,6 +324,9 @@ pub(crate) async fn run(
     }
     let mut source = Image {
         store,
+        shared: ctx.shared.clone(),
+        page: ctx.options.export_batch.unwrap_or(PAGE).max(1),
+        ahead: None,
         connector: c,
         run_id: rec.run_id,
         after: 0,
@@ -297,8 +342,8 @@ pub(crate) async fn run(
             c.name
         ))
     })?;
-    let mut counts = source.counts;
-    for o in source.outcomes {
+    let mut counts = std::mem::take(&mut source.counts);
+    for o in std::mem::take(&mut source.outcomes) {
         rec.outcome(o);
     }
     let anchors: Vec<String> = summary.rejected.iter().map(|(a, _)| a.clone()).collect();

@@ -52,7 +52,9 @@ pub struct RunOptions {
     /// Staged objects per sync batch; `None` is 1,000.
     pub sync_batch: Option<i64>,
     /// Changes per batch sent to a connector that exports change by change (LDAP, SCIM);
-    /// `None` is 8,000. A stop request is honoured between batches.
+    /// `None` is 8,000. A stop request is honoured between batches. For a connector that is
+    /// sent its whole image (CSV), objects per page read from the staging space; `None` is
+    /// 5,000.
     pub export_batch: Option<i64>,
     /// Told the id of the run as soon as it is recorded (a server answers with it at once).
     pub started: Option<Arc<dyn Fn(i64) + Send + Sync>>,

@@ -194,6 +194,33 @@ impl FromIterator<(String, Vec<String>)> for Attrs {
     }
 }
 
+/// Attributes in the compact binary form the store keeps ([`Attrs::encode`]), decoded where
+/// they are used. An image export hands objects over this way, so that the thread that writes
+/// them also decodes and frees them: one allocation an object crosses threads, not one a value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EncodedAttrs(Vec<u8>);
+
+impl EncodedAttrs {
+    /// Bytes that [`Attrs::encode`] wrote; they are checked when decoded.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        EncodedAttrs(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn decode(&self) -> Result<Attrs, DecodeError> {
+        Attrs::decode(&self.0)
+    }
+}
+
+impl From<&Attrs> for EncodedAttrs {
+    fn from(attrs: &Attrs) -> Self {
+        EncodedAttrs(attrs.encode())
+    }
+}
+
 /// One attribute's change: the values before and after (empty = absent).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AttrChange {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 
-use crate::attrs::Attrs;
+use crate::attrs::{Attrs, EncodedAttrs};
 
 /// What a connector can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +167,8 @@ pub enum ExportResult {
 pub struct ImageObject {
     pub anchor: String,
     pub object_type: String,
-    pub attrs: Attrs,
+    /// Decoded by the connector, on the thread that writes the object.
+    pub attrs: EncodedAttrs,
 }
 
 /// One change of an image export: the object's new state, or `None` when it is deleted.

@@ -16,7 +16,7 @@ pub mod schedule;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use attrs::{AttrChange, Attrs};
+pub use attrs::{AttrChange, Attrs, EncodedAttrs};
 pub use config::{Config, ConfigProblem};
 pub use connector::*;
 pub use entry::EntryAttrs;

@@ -1,6 +1,6 @@
 //! Plain data exchanged with the store.
 
-use ucsync_model::{AttrChange, Attrs, EntryAttrs, ExportOp};
+use ucsync_model::{AttrChange, Attrs, EncodedAttrs, EntryAttrs, ExportOp};
 
 #[derive(Debug, Clone)]
 pub struct ConnectorRow {
@@ -109,7 +109,7 @@ pub struct ImageRow {
     pub anchor: String,
     pub object_type: String,
     pub op: Option<ExportOp>,
-    pub attrs: Option<Attrs>,
+    pub attrs: Option<EncodedAttrs>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -60,9 +60,17 @@ pub(super) async fn export_image(
     while let Some(batch) = source.next_batch().await? {
         let mut accepted = Vec::with_capacity(batch.len());
         for object in batch {
-            match check_object(settings, base.as_ref(), &object) {
-                Ok(()) => {
-                    seen.note(settings, base.as_ref(), &object.attrs);
+            let checked = object
+                .attrs
+                .decode()
+                .map_err(|e| e.to_string())
+                .and_then(|attrs| {
+                    check_object(settings, base.as_ref(), &object.object_type, &attrs)?;
+                    Ok(attrs)
+                });
+            match checked {
+                Ok(attrs) => {
+                    seen.note(settings, base.as_ref(), &attrs);
                     accepted.push(object);
                 }
                 Err(reason) => {
@@ -205,9 +213,6 @@ async fn write_direct(
     source: &mut dyn ImageSource,
 ) -> Result<ImageSummary, ConnectorError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<ToWriter>(2);
-    // Written rows go back to be dropped where they were made: freeing memory another thread
-    // allocated costs the allocator several times as much.
-    let (back, written_rows) = std::sync::mpsc::channel::<Vec<ImageObject>>();
     let s = Arc::clone(settings);
     let writer = tokio::task::spawn_blocking(move || -> Result<Option<Written>, ConnectorError> {
         let t = s.export_target();
@@ -220,17 +225,26 @@ async fn write_direct(
             match message {
                 ToWriter::Rows(rows) => {
                     for o in &rows {
-                        if let Err(reason) = check_object(&s, Some(&layout), o) {
-                            written.rejected.push((o.anchor.clone(), reason));
-                            continue;
-                        }
-                        written.seen.note(&s, Some(&layout), &o.attrs);
+                        let checked =
+                            o.attrs
+                                .decode()
+                                .map_err(|e| e.to_string())
+                                .and_then(|attrs| {
+                                    check_object(&s, Some(&layout), &o.object_type, &attrs)?;
+                                    Ok(attrs)
+                                });
+                        let attrs = match checked {
+                            Ok(attrs) => attrs,
+                            Err(reason) => {
+                                written.rejected.push((o.anchor.clone(), reason));
+                                continue;
+                            }
+                        };
+                        written.seen.note(&s, Some(&layout), &attrs);
                         written.objects += 1;
-                        out.write_row(layout.row(&s, &o.object_type, &o.attrs))
+                        out.write_row(layout.row(&s, &o.object_type, &attrs))
                             .map_err(failed)?;
                     }
-                    // Gone already when the reading side has finished: dropped here then.
-                    let _ = back.send(rows);
                 }
                 ToWriter::Commit => {
                     out.commit().map_err(failed)?;
@@ -241,9 +255,7 @@ async fn write_direct(
         Ok(None) // the reading side gave up: the temporary file goes, the target stays
     });
     let mut read = async {
-        let written_rows = written_rows;
         while let Some(batch) = source.next_batch().await? {
-            written_rows.try_iter().for_each(drop);
             if tx.send(ToWriter::Rows(batch)).is_err() {
                 return Ok(false); // the writer stopped: its error says why
             }
@@ -290,10 +302,11 @@ async fn write_direct(
 pub(super) fn check_object(
     settings: &CsvSettings,
     base: Option<&Layout>,
-    object: &ImageObject,
+    object_type: &str,
+    attrs: &Attrs,
 ) -> Result<(), String> {
-    anchor_for(settings, &object.object_type, &object.attrs)?;
-    for (name, values) in object.attrs.iter() {
+    anchor_for(settings, object_type, attrs)?;
+    for (name, values) in attrs.iter() {
         if !writes(settings, base, name) || settings.numbered_prefix(name).is_some() {
             continue;
         }
@@ -419,7 +432,7 @@ impl Spool {
     fn append(&mut self, objects: &[ImageObject]) -> io::Result<()> {
         for object in objects {
             put(&mut self.out, object.object_type.as_bytes())?;
-            put(&mut self.out, &object.attrs.encode())?;
+            put(&mut self.out, object.attrs.as_bytes())?;
         }
         Ok(())
     }

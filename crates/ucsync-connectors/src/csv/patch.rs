@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io;
 
-use ucsync_model::{ConnectorError, ImageChange, ImageObject};
+use ucsync_model::{Attrs, ConnectorError, ImageChange};
 
 use super::config::CsvSettings;
 use super::export::{check_object, write_failed};
@@ -84,19 +84,16 @@ pub(super) fn patch(
     let mut numbered: BTreeMap<String, usize> = BTreeMap::new();
     let mut rejected = Vec::new();
     let mut by_anchor: HashMap<String, usize> = HashMap::with_capacity(changes.len());
-    let mut rows: Vec<Option<ImageObject>> = Vec::with_capacity(changes.len());
+    // Each changed object's type and attributes; `None` for one being deleted.
+    let mut rows: Vec<Option<(String, Attrs)>> = Vec::with_capacity(changes.len());
     for change in changes {
-        let object = change.attrs.map(|attrs| ImageObject {
-            anchor: change.anchor.clone(),
-            object_type: change.object_type,
-            attrs,
-        });
-        if let Some(o) = &object {
-            if let Err(reason) = check_object(settings, Some(&layout), o) {
+        let object = change.attrs.map(|attrs| (change.object_type, attrs));
+        if let Some((object_type, attrs)) = &object {
+            if let Err(reason) = check_object(settings, Some(&layout), object_type, attrs) {
                 rejected.push((change.anchor, reason));
                 continue;
             }
-            for (name, values) in o.attrs.iter() {
+            for (name, values) in attrs.iter() {
                 if settings.numbered_prefix(name).is_some() {
                     let most = numbered.entry(name.clone()).or_default();
                     *most = (*most).max(values.len());
@@ -133,8 +130,8 @@ pub(super) fn patch(
         match anchor.and_then(|a| by_anchor.get(&a).copied()) {
             Some(i) if !used[i] => {
                 used[i] = true;
-                if let Some(o) = &rows[i] {
-                    out.write_row(layout.row(settings, &o.object_type, &o.attrs))
+                if let Some((object_type, attrs)) = &rows[i] {
+                    out.write_row(layout.row(settings, object_type, attrs))
                         .map_err(failed)?;
                     written += 1;
                 }
@@ -146,8 +143,8 @@ pub(super) fn patch(
         }
     }
     for (i, row) in rows.iter().enumerate() {
-        if let (false, Some(o)) = (used[i], row) {
-            out.write_row(layout.row(settings, &o.object_type, &o.attrs))
+        if let (false, Some((object_type, attrs))) = (used[i], row) {
+            out.write_row(layout.row(settings, object_type, attrs))
                 .map_err(failed)?;
             written += 1;
         }

@@ -79,3 +79,27 @@ async fn objects_that_depend_on_the_previous_batch_see_its_writes() {
     let phones = hub.rows("phones.csv");
     assert_eq!(phones.len(), 4, "{phones:?}");
 }
+
+/// An image export reads the next page of the staging space while the connector writes the
+/// current one: pages of 3 give every object once, in staging order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_export_read_page_by_page_writes_every_object_once() {
+    let mut rows = String::from("id,name\n");
+    for i in 1..=10 {
+        rows.push_str(&format!("{i},P{i}\n"));
+    }
+    let hub = Hub::new(CONFIG, &[("hr.csv", &rows), ("phones.csv", "uid,cn\n")]).await;
+    let mut options = hub.options(false, None);
+    options.export_batch = Some(3);
+    let report = hub.sync_now_with(&options).await;
+
+    let export = step(&report, "phones", Profile::Export);
+    assert_eq!(export.counters.added, 10, "{:?}", export.counters);
+    let uids: Vec<String> = hub
+        .rows("phones.csv")
+        .iter()
+        .map(|r| r["uid"].clone())
+        .collect();
+    let want: Vec<String> = (1..=10).map(|i| i.to_string()).collect();
+    assert_eq!(uids, want);
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use ucsync_model::Attrs;
+use ucsync_model::{Attrs, EncodedAttrs};
 
 use super::bulk::write_rows;
 use super::runs::write_outcomes;
@@ -351,7 +351,7 @@ impl StagingStore for SqliteStore {
         limit: i64,
     ) -> Result<Vec<ImageRow>> {
         let doing = "reading a target's image";
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(
             "SELECT id, anchor, object_type, export_op, \
              CASE WHEN export_op IS NULL THEN attrs WHEN export_op = 3 THEN NULL ELSE export_attrs END \
@@ -372,7 +372,10 @@ impl StagingStore for SqliteStore {
                     anchor: row.try_get(1).map_err(sql_err(doing))?,
                     object_type: row.try_get(2).map_err(sql_err(doing))?,
                     op: op.and_then(op_from_i64),
-                    attrs: decode_attrs(row.try_get(4).map_err(sql_err(doing))?, doing)?,
+                    attrs: row
+                        .try_get::<Option<Vec<u8>>, _>(4)
+                        .map_err(sql_err(doing))?
+                        .map(EncodedAttrs::from_bytes),
                 })
             })
             .collect()

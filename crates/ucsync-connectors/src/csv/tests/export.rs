@@ -1,6 +1,6 @@
 //! Export: layouts, rejections, atomic replacement, and the export → import round trip.
 
-use ucsync_model::{Attrs, ConnectorError, ImageObject};
+use ucsync_model::{Attrs, ConnectorError, EncodedAttrs, ImageObject};
 
 use super::{MemorySink, VecSource, attrs, connector, files_in, from_utf16le, full_import, image};
 
@@ -163,6 +163,36 @@ async fn objects_that_would_not_read_back_are_rejected_with_the_reason() {
 }
 
 #[tokio::test]
+async fn an_object_whose_stored_attributes_are_corrupt_is_rejected_and_the_others_written() {
+    // Laid out from the objects (spooled first), and with a fixed header (written as they come).
+    let fixed = "path = \"users.csv\"\nkey = [\"email\"]\nheader = [\"email\"]\n";
+    for (settings, written) in [(WEBEX, "Email\r\nok@x\r\n"), (fixed, "email\r\nok@x\r\n")] {
+        let dir = tempfile::tempdir().unwrap();
+        let c = connector(dir.path(), settings);
+        let mut broken = image("broken", "person", attrs(&[("email", &["b@x"])]));
+        broken.attrs = EncodedAttrs::from_bytes(vec![5, 200]);
+        let objects = vec![
+            image("ok", "person", attrs(&[("email", &["ok@x"])])),
+            broken,
+        ];
+        let summary = c
+            .export_image(&mut VecSource::new(objects, 2))
+            .await
+            .unwrap();
+        assert_eq!(summary.objects, 1, "{settings}");
+        assert_eq!(summary.rejected.len(), 1, "{settings}");
+        let (anchor, reason) = &summary.rejected[0];
+        assert_eq!(anchor, "broken");
+        assert!(
+            reason.contains("stored attribute data is corrupt"),
+            "{reason}"
+        );
+        let text = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
+        assert_eq!(text, written, "{settings}");
+    }
+}
+
+#[tokio::test]
 async fn a_failed_export_leaves_the_old_file_and_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.csv");
@@ -272,8 +302,9 @@ async fn round_trip(encoding: &str) {
     let want: Vec<(String, String, Attrs)> = objects
         .iter()
         .map(|o| {
-            let anchor = c.anchor_for(&o.object_type, &o.attrs).unwrap();
-            (anchor, o.object_type.clone(), o.attrs.clone())
+            let attrs = o.attrs.decode().unwrap();
+            let anchor = c.anchor_for(&o.object_type, &attrs).unwrap();
+            (anchor, o.object_type.clone(), attrs)
         })
         .collect();
     assert_eq!(got, want);

@@ -78,7 +78,7 @@ pub fn image(anchor: &str, object_type: &str, a: Attrs) -> ImageObject {
     ImageObject {
         anchor: anchor.to_owned(),
         object_type: object_type.to_owned(),
-        attrs: a,
+        attrs: (&a).into(),
     }
 }
 

@@ -60,15 +60,7 @@ pub(super) async fn export_image(
     while let Some(batch) = source.next_batch().await? {
         let mut accepted = Vec::with_capacity(batch.len());
         for object in batch {
-            let checked = object
-                .attrs
-                .decode()
-                .map_err(|e| e.to_string())
-                .and_then(|attrs| {
-                    check_object(settings, base.as_ref(), &object.object_type, &attrs)?;
-                    Ok(attrs)
-                });
-            match checked {
+            match decode_checked(settings, base.as_ref(), &object) {
                 Ok(attrs) => {
                     seen.note(settings, base.as_ref(), &attrs);
                     accepted.push(object);
@@ -225,15 +217,7 @@ async fn write_direct(
             match message {
                 ToWriter::Rows(rows) => {
                     for o in &rows {
-                        let checked =
-                            o.attrs
-                                .decode()
-                                .map_err(|e| e.to_string())
-                                .and_then(|attrs| {
-                                    check_object(&s, Some(&layout), &o.object_type, &attrs)?;
-                                    Ok(attrs)
-                                });
-                        let attrs = match checked {
+                        let attrs = match decode_checked(&s, Some(&layout), o) {
                             Ok(attrs) => attrs,
                             Err(reason) => {
                                 written.rejected.push((o.anchor.clone(), reason));
@@ -299,6 +283,18 @@ async fn write_direct(
 }
 
 /// Why an object cannot be written so that importing the file gives it back.
+/// An image object's attributes, decoded and checked ([`check_object`]); the reason to reject
+/// it otherwise (corrupt stored data included).
+fn decode_checked(
+    settings: &CsvSettings,
+    base: Option<&Layout>,
+    object: &ImageObject,
+) -> Result<Attrs, String> {
+    let attrs = object.attrs.decode().map_err(|e| e.to_string())?;
+    check_object(settings, base, &object.object_type, &attrs)?;
+    Ok(attrs)
+}
+
 pub(super) fn check_object(
     settings: &CsvSettings,
     base: Option<&Layout>,

@@ -107,7 +107,7 @@ impl Attrs {
 
     /// Reads what [`Attrs::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let n = r.len()?;
         // Written in name order, so the map is taken as it comes.
         let mut pairs = Vec::with_capacity(n.min(1024));
@@ -270,11 +270,22 @@ pub(crate) fn put_str(buf: &mut Vec<u8>, s: &str) {
 }
 
 pub(crate) struct Reader<'a> {
-    pub bytes: &'a [u8],
-    pub pos: usize,
+    bytes: &'a [u8],
+    /// The same bytes when all of them are UTF-8 (short attributes: the lengths are ASCII
+    /// too), so that each string is checked once, with the whole, instead of on its own.
+    text: Option<&'a str>,
+    pos: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            text: std::str::from_utf8(bytes).ok(),
+            pos: 0,
+        }
+    }
+
     pub fn len(&mut self) -> Result<usize, DecodeError> {
         let mut n: usize = 0;
         let mut shift = 0;
@@ -305,7 +316,12 @@ impl Reader<'_> {
             at: self.pos,
             what: "string runs past the end",
         })?;
-        let s = std::str::from_utf8(&self.bytes[self.pos..end]).map_err(|_| DecodeError {
+        // A slice of UTF-8 text that starts and ends on character boundaries is UTF-8.
+        let s = match self.text {
+            Some(text) => text.get(self.pos..end),
+            None => std::str::from_utf8(&self.bytes[self.pos..end]).ok(),
+        };
+        let s = s.ok_or(DecodeError {
             at: self.pos,
             what: "string is not UTF-8",
         })?;
@@ -356,6 +372,22 @@ mod tests {
             let _ = Attrs::decode(&bytes[..cut]);
         }
         assert!(Attrs::decode(&[5, 200]).is_err());
+    }
+
+    #[test]
+    fn strings_are_checked_as_utf8_whether_or_not_the_whole_is() {
+        // The whole is UTF-8 ("ä" spans the name's end and the count), the name is not.
+        assert!(Attrs::decode(&[1, 2, b'x', 0xC3, 0xA4, 0]).is_err());
+        // A long value's length is not UTF-8: each string is checked on its own.
+        let mut a = sample();
+        a.set_one("note", "Ännä ".repeat(40));
+        let bytes = a.encode();
+        assert!(std::str::from_utf8(&bytes).is_err());
+        assert_eq!(Attrs::decode(&bytes).unwrap(), a);
+        let mut broken = bytes.clone();
+        let at = broken.iter().position(|b| *b == 0xC3).unwrap();
+        broken[at] = 0xFF;
+        assert!(Attrs::decode(&broken).is_err());
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl EntryAttrs {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes);
         let n = r.len()?;
         // Written in name order, so the map is taken as it comes.
         let mut pairs = Vec::with_capacity(n.min(1024));

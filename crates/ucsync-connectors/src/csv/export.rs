@@ -348,14 +348,21 @@ struct Seen {
     numbered: BTreeMap<String, usize>,
     /// Attributes no column will hold.
     unwritable: BTreeSet<String>,
+    /// The names of the object noted last: objects of a target mostly have the same ones,
+    /// and names already noted are looked up again only for numbered attributes.
+    last: Vec<String>,
 }
 
 impl Seen {
     fn note(&mut self, settings: &CsvSettings, base: Option<&Layout>, attrs: &Attrs) {
+        let same = self.last.len() == attrs.len() && self.last.iter().eq(attrs.names());
         for (name, values) in attrs.iter() {
             if settings.numbered_prefix(name).is_some() {
                 let most = self.numbered.entry(name.clone()).or_default();
                 *most = (*most).max(values.len());
+            }
+            if same {
+                continue;
             }
             let set = if writes(settings, base, name) {
                 &mut self.attrs
@@ -365,6 +372,9 @@ impl Seen {
             if !set.contains(name) {
                 set.insert(name.clone());
             }
+        }
+        if !same {
+            self.last = attrs.names().cloned().collect();
         }
     }
 }

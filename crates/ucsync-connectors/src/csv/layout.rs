@@ -44,6 +44,9 @@ pub struct Layout {
     pub type_index: Option<usize>,
     numbered: BTreeMap<String, NumberedColumns>,
     plain: BTreeSet<String>,
+    /// Positions of the attribute columns, ordered by attribute name (a later column of the
+    /// same name after an earlier one), so that a row's attributes come out sorted.
+    by_name: Vec<usize>,
 }
 
 impl Layout {
@@ -134,9 +137,17 @@ impl Layout {
                 header_list()
             ));
         }
+        let mut by_name: Vec<usize> = (0..cells.len())
+            .filter(|&i| matches!(cells[i], Cell::Attr(_)))
+            .collect();
+        by_name.sort_by(|&a, &b| match (&cells[a], &cells[b]) {
+            (Cell::Attr(x), Cell::Attr(y)) => x.cmp(y),
+            _ => std::cmp::Ordering::Equal,
+        });
         Ok(Layout {
             names,
             cells,
+            by_name,
             key_index,
             type_index,
             numbered: numbered_columns,
@@ -229,28 +240,28 @@ impl Layout {
 
     /// The attributes of a row with one field per column.
     pub fn attrs(&self, settings: &CsvSettings, fields: &[String]) -> Attrs {
-        // Collected, then sorted once by name: as if each were set in turn, a later column of
-        // the same attribute winning.
+        // Collected in name order, as if each were set in turn, a later column of the same
+        // attribute winning; numbered attributes come after the others and are sorted in.
         let mut attrs: Vec<(String, Vec<String>)> = Vec::with_capacity(self.cells.len());
+        for &i in &self.by_name {
+            let (Some(Cell::Attr(attr)), Some(value)) = (self.cells.get(i), fields.get(i)) else {
+                continue;
+            };
+            let values = match settings.separator(attr) {
+                Some(sep) => value
+                    .split(sep)
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                None => vec![value.clone()],
+            };
+            attrs.push((attr.clone(), values));
+        }
         let mut numbered: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();
         for (cell, value) in self.cells.iter().zip(fields) {
-            match cell {
-                Cell::Attr(attr) => {
-                    let values = match settings.separator(attr) {
-                        Some(sep) => value
-                            .split(sep)
-                            .map(str::trim)
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_owned)
-                            .collect(),
-                        None => vec![value.clone()],
-                    };
-                    attrs.push((attr.clone(), values));
-                }
-                Cell::Numbered { attr, rank } => {
-                    numbered.entry(attr).or_default().push((*rank, value));
-                }
-                Cell::ObjectType | Cell::Dropped => {}
+            if let Cell::Numbered { attr, rank } = cell {
+                numbered.entry(attr).or_default().push((*rank, value));
             }
         }
         for (attr, mut values) in numbered {

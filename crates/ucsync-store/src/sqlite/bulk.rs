@@ -9,17 +9,15 @@ use sqlx::{Arguments, Encode, Sqlite, SqliteConnection, Type};
 use super::{MAX_VARS, sql_err};
 use crate::{Result, StoreError};
 
-/// `head`, then `rows` groups of `cols` placeholders — `(?, ?), (?, ?)` — then `tail`.
-fn rows_sql(head: &str, rows: usize, cols: usize, tail: &str) -> String {
-    let group = cols * 3;
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (group + 2));
+/// `head`, then `rows` copies of `row` — `(?, ?), (?, ?)` — then `tail`.
+fn rows_sql(head: &str, rows: usize, row: &str, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 2));
     sql.push_str(head);
     for r in 0..rows {
-        sql.push_str(if r == 0 { "(?" } else { ", (?" });
-        for _ in 1..cols {
-            sql.push_str(", ?");
+        if r > 0 {
+            sql.push_str(", ");
         }
-        sql.push(')');
+        sql.push_str(row);
     }
     sql.push_str(tail);
     sql
@@ -48,16 +46,18 @@ impl Values {
     }
 }
 
-/// Runs `head (…), (…) tail` over `rows`, as many rows per statement as SQLite takes; `bind`
-/// adds each row's `cols` values.
+/// Runs `head row, row tail` over `rows`, as many rows per statement as SQLite takes; `row` is
+/// a group of placeholders, and values that are the same for every row can be written into it
+/// as literals instead (fewer values to bind); `bind` adds each row's values.
 pub(crate) async fn write_rows<T>(
     conn: &mut SqliteConnection,
     rows: impl IntoIterator<Item = T>,
-    (head, cols, tail): (&str, usize, &str),
+    (head, row, tail): (&str, &str, &str),
     doing: &'static str,
     mut bind: impl FnMut(&mut Values, T),
 ) -> Result<()> {
-    let per = (MAX_VARS / cols).max(1);
+    let cols = row.matches('?').count();
+    let per = (MAX_VARS / cols.max(1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut values = Values::with_capacity(per * cols);
@@ -73,7 +73,7 @@ pub(crate) async fn write_rows<T>(
             });
         }
         sqlx::query_with(
-            sqlx::AssertSqlSafe(rows_sql(head, n, cols, tail)),
+            sqlx::AssertSqlSafe(rows_sql(head, n, row, tail)),
             values.args,
         )
         .execute(&mut *conn)
@@ -88,9 +88,9 @@ mod tests {
     #[test]
     fn rows_are_laid_out_in_groups() {
         assert_eq!(
-            super::rows_sql("INSERT INTO t (a, b) VALUES ", 3, 2, ";"),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?);"
+            super::rows_sql("INSERT INTO t (a, b, c) VALUES ", 3, "(?, ?, 1)", ";"),
+            "INSERT INTO t (a, b, c) VALUES (?, ?, 1), (?, ?, 1), (?, ?, 1);"
         );
-        assert_eq!(super::rows_sql("X ", 1, 1, ""), "X (?)");
+        assert_eq!(super::rows_sql("X ", 1, "(?)", ""), "X (?)");
     }
 }

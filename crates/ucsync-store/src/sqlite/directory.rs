@@ -18,7 +18,7 @@ use crate::{DirectoryStore, Result, StoreError};
 async fn insert_keys(conn: &mut sqlx::SqliteConnection, keys: &[(i64, i64)]) -> Result<()> {
     let sql = (
         "INSERT OR IGNORE INTO entry_keys (key_hash, entry_id) VALUES ",
-        2,
+        "(?, ?)",
         "",
     );
     write_rows(conn, keys, sql, "indexing keys", |v, (k, id)| {
@@ -264,7 +264,7 @@ impl DirectoryStore for SqliteStore {
                 batch.entries.into_iter().partition(|e| e.is_new);
             let sql = (
                 "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs) VALUES ",
-                4,
+                "(?, ?, ?, ?)",
                 "",
             );
             write_rows(&mut conn, new, sql, "adding directory entries", |v, e| {
@@ -276,7 +276,7 @@ impl DirectoryStore for SqliteStore {
             .await?;
             let sql = (
                 "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3 FROM (VALUES ",
-                3,
+                "(?, ?, ?)",
                 ") AS v WHERE entries.id = v.column1",
             );
             write_rows(&mut conn, changed, sql, "updating directory entries", |v, e| {
@@ -285,7 +285,7 @@ impl DirectoryStore for SqliteStore {
             .await?;
             let sql = (
                 "DELETE FROM entry_keys WHERE (key_hash, entry_id) IN (VALUES ",
-                2,
+                "(?, ?)",
                 ")",
             );
             write_rows(&mut conn, batch.stale_keys, sql, "removing stale keys", |v, (k, e)| {

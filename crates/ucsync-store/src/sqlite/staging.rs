@@ -141,6 +141,11 @@ pub(crate) async fn exec_for_ids(
     Ok(())
 }
 
+/// A new imported object's row: marked for sync (`SyncState::Changed`).
+const CHANGED_ROW: &str = "(?, ?, ?, ?, ?, 1)";
+/// A provisioned object's row: a pending add (`ExportOp::Add`), nothing to sync.
+const PROVISIONED_ROW: &str = "(?, ?, ?, ?, ?, ?, 1, 0)";
+
 async fn insert_upserts(
     conn: &mut SqliteConnection,
     connector_id: i64,
@@ -148,7 +153,7 @@ async fn insert_upserts(
 ) -> Result<()> {
     let sql = (
         "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, hash, attrs, sync_state) VALUES ",
-        6,
+        CHANGED_ROW,
         "",
     );
     write_rows(conn, rows, sql, "staging new objects", |v, u| {
@@ -156,8 +161,7 @@ async fn insert_upserts(
             .add(u.anchor)
             .add(u.object_type)
             .add(u.hash)
-            .add(u.attrs)
-            .add(SyncState::Changed as i64);
+            .add(u.attrs);
     })
     .await
 }
@@ -165,7 +169,7 @@ async fn insert_upserts(
 async fn update_upserts(conn: &mut SqliteConnection, rows: Vec<StagedUpsert>) -> Result<()> {
     let sql = (
         "UPDATE OR FAIL staging SET object_type = v.column2, hash = v.column3, attrs = v.column4, sync_state = 1 FROM (VALUES ",
-        4,
+        "(?, ?, ?, ?)",
         ") AS v WHERE staging.id = v.column1",
     );
     write_rows(conn, rows, sql, "staging changed objects", |v, u| {
@@ -181,35 +185,50 @@ pub(crate) async fn write_staged(
     conn: &mut SqliteConnection,
     writes: Vec<StagedWrite>,
 ) -> Result<()> {
-    // Writes that leave the pending export alone and those that set or clear it differ only in
-    // one flag column, so one statement form serves both.
+    // Most writes leave the pending export alone (an object linked or marked as synced): they
+    // bind half the values and SQLite evaluates none of the export columns (a 1M sync's
+    // statements took a third less time than in the one form that serves both).
+    let (plain, exporting): (Vec<StagedWrite>, Vec<StagedWrite>) =
+        writes.into_iter().partition(|w| w.export.is_none());
     let sql = (
-        "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
-         export_op = CASE WHEN v.column5 THEN v.column6 ELSE export_op END, \
-         export_attrs = CASE WHEN v.column5 THEN v.column7 ELSE export_attrs END, \
-         export_hash = CASE WHEN v.column5 THEN v.column8 ELSE export_hash END, \
-         export_error = CASE WHEN v.column5 THEN NULL ELSE export_error END FROM (VALUES ",
-        8,
+        "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), \
+         sync_error = v.column4 FROM (VALUES ",
+        "(?, ?, ?, ?)",
         ") AS v WHERE staging.id = v.column1",
     );
     write_rows(
         conn,
-        writes,
+        plain,
         sql,
         "writing sync results to staged objects",
         |v, w| {
-            let (set, op, attrs, hash) = match w.export {
-                None => (false, None, None, None),
-                Some(None) => (true, None, None, None),
-                Some(Some((op, attrs, hash))) => {
-                    (true, Some(op_to_i64(op)), Some(attrs), Some(hash))
-                }
+            v.add(w.id)
+                .add(w.entry_id)
+                .add(w.sync_state.map(|s| s as i64))
+                .add(w.sync_error);
+        },
+    )
+    .await?;
+    let sql = (
+        "UPDATE OR FAIL staging SET entry_id = v.column2, sync_state = COALESCE(v.column3, sync_state), sync_error = v.column4, \
+         export_op = v.column5, export_attrs = v.column6, export_hash = v.column7, export_error = NULL FROM (VALUES ",
+        "(?, ?, ?, ?, ?, ?, ?)",
+        ") AS v WHERE staging.id = v.column1",
+    );
+    write_rows(
+        conn,
+        exporting,
+        sql,
+        "writing sync results to staged objects",
+        |v, w| {
+            let (op, attrs, hash) = match w.export.flatten() {
+                None => (None, None, None),
+                Some((op, attrs, hash)) => (Some(op_to_i64(op)), Some(attrs), Some(hash)),
             };
             v.add(w.id)
                 .add(w.entry_id)
                 .add(w.sync_state.map(|s| s as i64))
                 .add(w.sync_error)
-                .add(set)
                 .add(op)
                 .add(attrs)
                 .add(hash);
@@ -223,20 +242,17 @@ pub(crate) async fn insert_staged(
     rows: Vec<StagedInsert>,
 ) -> Result<()> {
     let sql = (
-        "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, entry_id, export_op, export_attrs, export_hash, sync_state) VALUES ",
-        8,
+        "INSERT OR FAIL INTO staging (connector_id, anchor, object_type, entry_id, export_attrs, export_hash, export_op, sync_state) VALUES ",
+        PROVISIONED_ROW,
         "",
     );
-    let add = op_to_i64(ucsync_model::ExportOp::Add);
     write_rows(conn, rows, sql, "staging provisioned objects", |v, r| {
         v.add(r.connector_id)
             .add(r.anchor)
             .add(r.object_type)
             .add(r.entry_id)
-            .add(add)
             .add(r.export_attrs)
-            .add(r.export_hash)
-            .add(0i64);
+            .add(r.export_hash);
     })
     .await
 }
@@ -594,5 +610,18 @@ impl StagingStore for SqliteStore {
         }
         .await;
         self.finish(&mut conn, result).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_states_in_row_templates_are_the_enums_values() {
+        assert!(CHANGED_ROW.ends_with(&format!(", {})", SyncState::Changed as i64)));
+        let add = op_to_i64(ucsync_model::ExportOp::Add);
+        let tail = format!(", {add}, {})", SyncState::Clean as i64);
+        assert!(PROVISIONED_ROW.ends_with(&tail));
     }
 }

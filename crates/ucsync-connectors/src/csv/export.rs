@@ -56,11 +56,12 @@ pub(super) async fn export_image(
         other => other,
     };
     let mut seen = Seen::default();
+    let mut checks = Checks::default();
     let mut rejected = Vec::new();
     while let Some(batch) = source.next_batch().await? {
         let mut accepted = Vec::with_capacity(batch.len());
         for object in batch {
-            match decode_checked(settings, base.as_ref(), &object) {
+            match decode_checked(&mut checks, settings, base.as_ref(), &object) {
                 Ok(attrs) => {
                     seen.note(settings, base.as_ref(), &attrs);
                     accepted.push(object);
@@ -213,11 +214,12 @@ async fn write_direct(
             AtomicCsv::create(t, s.delimiter, s.encoding, s.bom, false).map_err(failed)?;
         out.write_row(&layout.names).map_err(failed)?;
         let mut written = Written::default();
+        let mut checks = Checks::default();
         for message in rx {
             match message {
                 ToWriter::Rows(rows) => {
                     for o in &rows {
-                        let attrs = match decode_checked(&s, Some(&layout), o) {
+                        let attrs = match decode_checked(&mut checks, &s, Some(&layout), o) {
                             Ok(attrs) => attrs,
                             Err(reason) => {
                                 written.rejected.push((o.anchor.clone(), reason));
@@ -226,7 +228,7 @@ async fn write_direct(
                         };
                         written.seen.note(&s, Some(&layout), &attrs);
                         written.objects += 1;
-                        out.write_row(layout.row(&s, &o.object_type, &attrs))
+                        out.write_row(layout.fields(&s, &o.object_type, &attrs))
                             .map_err(failed)?;
                     }
                 }
@@ -282,51 +284,90 @@ async fn write_direct(
     Ok(ImageSummary { objects, rejected })
 }
 
-/// Why an object cannot be written so that importing the file gives it back.
-/// An image object's attributes, decoded and checked ([`check_object`]); the reason to reject
-/// it otherwise (corrupt stored data included).
+/// An image object's attributes, decoded and checked ([`Checks::check`]); the reason to
+/// reject it otherwise (corrupt stored data included).
 fn decode_checked(
+    checks: &mut Checks,
     settings: &CsvSettings,
     base: Option<&Layout>,
     object: &ImageObject,
 ) -> Result<Attrs, String> {
     let attrs = object.attrs.decode().map_err(|e| e.to_string())?;
-    check_object(settings, base, &object.object_type, &attrs)?;
+    checks.check(settings, base, &object.object_type, &attrs)?;
     Ok(attrs)
 }
 
-pub(super) fn check_object(
-    settings: &CsvSettings,
-    base: Option<&Layout>,
-    object_type: &str,
-    attrs: &Attrs,
-) -> Result<(), String> {
-    anchor_for(settings, object_type, attrs)?;
-    for (name, values) in attrs.iter() {
-        if !writes(settings, base, name) || settings.numbered_prefix(name).is_some() {
-            continue;
+/// What one attribute's values are checked for.
+enum Rule {
+    /// Nothing: no column holds it, or numbered columns hold any number of values.
+    None,
+    /// Its values are joined with this separator into one cell.
+    Separator(String),
+    /// Its column holds one value.
+    Single,
+}
+
+/// Why an object cannot be written so that importing the file gives it back. The rules are
+/// looked up per set of attribute names: the objects of a target mostly have the same names,
+/// and then only their values are looked at.
+#[derive(Default)]
+pub(super) struct Checks {
+    names: Vec<String>,
+    rules: Vec<Rule>,
+}
+
+impl Checks {
+    pub(super) fn check(
+        &mut self,
+        settings: &CsvSettings,
+        base: Option<&Layout>,
+        object_type: &str,
+        attrs: &Attrs,
+    ) -> Result<(), String> {
+        anchor_for(settings, object_type, attrs)?;
+        if self.names.len() != attrs.len() || !self.names.iter().eq(attrs.names()) {
+            self.names = attrs.names().cloned().collect();
+            self.rules = attrs
+                .names()
+                .map(|name| {
+                    if !writes(settings, base, name) || settings.numbered_prefix(name).is_some() {
+                        Rule::None
+                    } else if let Some(sep) = settings.separator(name) {
+                        Rule::Separator(sep.to_owned())
+                    } else {
+                        Rule::Single
+                    }
+                })
+                .collect();
         }
-        if let Some(sep) = settings.separator(name) {
-            for v in values {
-                if v.contains(sep) {
+        for ((name, values), rule) in attrs.iter().zip(&self.rules) {
+            match rule {
+                Rule::None => {}
+                Rule::Separator(sep) => {
+                    for v in values {
+                        if v.contains(sep.as_str()) {
+                            return Err(format!(
+                                "a value of attribute \"{name}\" contains its separator \"{sep}\" and would read back as several: {v:?}; change the value, or the separator in multi_valued"
+                            ));
+                        }
+                        if v.trim() != v {
+                            return Err(format!(
+                                "a value of attribute \"{name}\" starts or ends with white space, which is trimmed when the cell is split on import: {v:?}; trim the value"
+                            ));
+                        }
+                    }
+                }
+                Rule::Single if values.len() > 1 => {
                     return Err(format!(
-                        "a value of attribute \"{name}\" contains its separator \"{sep}\" and would read back as several: {v:?}; change the value, or the separator in multi_valued"
+                        "attribute \"{name}\" has {} values but its column holds one; list it in multi_valued (e.g. multi_valued = {{ {name} = \";\" }}) or send one value",
+                        values.len()
                     ));
                 }
-                if v.trim() != v {
-                    return Err(format!(
-                        "a value of attribute \"{name}\" starts or ends with white space, which is trimmed when the cell is split on import: {v:?}; trim the value"
-                    ));
-                }
+                Rule::Single => {}
             }
-        } else if values.len() > 1 {
-            return Err(format!(
-                "attribute \"{name}\" has {} values but its column holds one; list it in multi_valued (e.g. multi_valued = {{ {name} = \";\" }}) or send one value",
-                values.len()
-            ));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Whether the written file will have a column for `attr`.
@@ -405,7 +446,7 @@ fn write_target(
     let mut objects = spool.into_reader().map_err(failed)?;
     let mut written = 0;
     while let Some((object_type, attrs)) = objects.next_object().map_err(failed)? {
-        out.write_row(layout.row(settings, &object_type, &attrs))
+        out.write_row(layout.fields(settings, &object_type, &attrs))
             .map_err(failed)?;
         written += 1;
     }

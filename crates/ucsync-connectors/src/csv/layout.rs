@@ -5,6 +5,7 @@
 //! This module knows the settings' column mapping; it reads and writes no files and knows
 //! nothing of encodings.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ucsync_model::Attrs;
@@ -276,22 +277,44 @@ impl Layout {
 
     /// The row of an object, one field per column.
     pub fn row(&self, settings: &CsvSettings, object_type: &str, attrs: &Attrs) -> Vec<String> {
-        self.cells
-            .iter()
-            .map(|cell| match cell {
+        self.fields(settings, object_type, attrs)
+            .map(|f| f.0.into_owned())
+            .collect()
+    }
+
+    /// The fields of an object's row, borrowed from it where a cell holds one value as it is.
+    pub fn fields<'a>(
+        &'a self,
+        settings: &'a CsvSettings,
+        object_type: &'a str,
+        attrs: &'a Attrs,
+    ) -> impl Iterator<Item = Field<'a>> {
+        self.cells.iter().map(move |cell| {
+            Field(match cell {
                 Cell::Attr(attr) => {
                     let values = attrs.get(attr);
                     match settings.separator(attr) {
-                        Some(sep) => values.join(sep),
-                        None => values.first().cloned().unwrap_or_default(),
+                        Some(sep) => Cow::Owned(values.join(sep)),
+                        None => values
+                            .first()
+                            .map_or(Cow::Borrowed(""), |v| Cow::Borrowed(v)),
                     }
                 }
                 Cell::Numbered { attr, rank } => {
-                    attrs.get(attr).get(*rank).cloned().unwrap_or_default()
+                    Cow::Borrowed(attrs.get(attr).get(*rank).map_or("", String::as_str))
                 }
-                Cell::ObjectType => object_type.to_owned(),
-                Cell::Dropped => String::new(),
+                Cell::ObjectType => Cow::Borrowed(object_type),
+                Cell::Dropped => Cow::Borrowed(""),
             })
-            .collect()
+        })
+    }
+}
+
+/// One field of a row as [`Layout::fields`] gives it.
+pub struct Field<'a>(Cow<'a, str>);
+
+impl AsRef<[u8]> for Field<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }

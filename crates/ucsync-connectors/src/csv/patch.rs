@@ -12,7 +12,7 @@ use std::io;
 use ucsync_model::{Attrs, ConnectorError, ImageChange};
 
 use super::config::CsvSettings;
-use super::export::{check_object, write_failed};
+use super::export::{Checks, write_failed};
 use super::file::{self, AtomicCsv};
 use super::layout::Layout;
 
@@ -86,10 +86,11 @@ pub(super) fn patch(
     let mut by_anchor: HashMap<String, usize> = HashMap::with_capacity(changes.len());
     // Each changed object's type and attributes; `None` for one being deleted.
     let mut rows: Vec<Option<(String, Attrs)>> = Vec::with_capacity(changes.len());
+    let mut checks = Checks::default();
     for change in changes {
         let object = change.attrs.map(|attrs| (change.object_type, attrs));
         if let Some((object_type, attrs)) = &object {
-            if let Err(reason) = check_object(settings, Some(&layout), object_type, attrs) {
+            if let Err(reason) = checks.check(settings, Some(&layout), object_type, attrs) {
                 rejected.push((change.anchor, reason));
                 continue;
             }
@@ -131,7 +132,7 @@ pub(super) fn patch(
             Some(i) if !used[i] => {
                 used[i] = true;
                 if let Some((object_type, attrs)) = &rows[i] {
-                    out.write_row(layout.row(settings, object_type, attrs))
+                    out.write_row(layout.fields(settings, object_type, attrs))
                         .map_err(failed)?;
                     written += 1;
                 }
@@ -144,7 +145,7 @@ pub(super) fn patch(
     }
     for (i, row) in rows.iter().enumerate() {
         if let (false, Some((object_type, attrs))) = (used[i], row) {
-            out.write_row(layout.row(settings, object_type, attrs))
+            out.write_row(layout.fields(settings, object_type, attrs))
                 .map_err(failed)?;
             written += 1;
         }

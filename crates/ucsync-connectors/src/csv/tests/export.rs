@@ -104,6 +104,36 @@ async fn the_header_setting_chooses_the_columns() {
 }
 
 #[tokio::test]
+async fn objects_with_the_same_attribute_names_are_each_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = connector(dir.path(), WEBEX);
+    let person = |anchor: &str, city: &[&str], groups: &[&str]| {
+        let email = format!("{anchor}@x");
+        image(
+            anchor,
+            "person",
+            attrs(&[("email", &[&email]), ("city", city), ("groups", groups)]),
+        )
+    };
+    let objects = vec![
+        person("a", &["A"], &["g"]),
+        person("b", &["A", "B"], &["g"]),
+        person("c", &["C"], &["g", "h"]),
+        person("d", &["D"], &["g;h"]),
+        person("e", &["E"], &[" g"]),
+    ];
+    let summary = c
+        .export_image(&mut VecSource::new(objects, 2))
+        .await
+        .unwrap();
+    assert_eq!(summary.objects, 2);
+    let rejected: Vec<&str> = summary.rejected.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(rejected, ["b", "d", "e"]);
+    let text = std::fs::read_to_string(dir.path().join("users.csv")).unwrap();
+    assert!(text.contains("a@x") && text.contains("c@x"), "{text}");
+}
+
+#[tokio::test]
 async fn objects_that_would_not_read_back_are_rejected_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let c = connector(dir.path(), WEBEX);

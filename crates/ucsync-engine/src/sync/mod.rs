@@ -12,7 +12,7 @@ mod retire;
 
 pub(crate) use retire::retire;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use ucsync_model::EntryAttrs;
 use ucsync_store::{ObjectOutcome, StagedFilter, StagedObject, StagedWrite, SyncBatch, SyncState};
@@ -24,6 +24,10 @@ use crate::run::{Recorder, RunCtx, StepEnd};
 /// Staged objects per sync batch: small enough that a batch's objects and entries stay in the
 /// processor's cache between the passes that decide it (10,000 made a 1M sync a fifth slower).
 const BATCH: i64 = 1_000;
+/// Batches decided and handed to the writing task but not yet known to be committed: with two,
+/// the writer has the next batch at hand when it commits one, and the deciding thread goes on
+/// while a commit waits for a checkpoint.
+const IN_FLIGHT: usize = 2;
 /// From how many batches of objects a sync step holds the join keys it adds until its end.
 const HOLD_KEYS_FROM_BATCHES: i64 = 4;
 
@@ -167,7 +171,8 @@ async fn batches(
             break;
         }
         let mut after = 0;
-        let mut in_flight: Option<pipeline::InFlight> = None;
+        // Oldest first; the first is being written, the others wait their turn.
+        let mut in_flight: VecDeque<pipeline::InFlight> = VecDeque::new();
         loop {
             if ctx.options.stop.requested() {
                 // The batch in flight is committed below; no new batch is read.
@@ -178,27 +183,34 @@ async fn batches(
             let (mark, first_id) = (rec.mark(), step.next_entry_id);
             let mut page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
             let decided = started.elapsed();
-            if let Some(previous) = in_flight.take() {
-                let again = page
-                    .as_ref()
-                    .is_some_and(|p| previous.invalidates(&p.reads));
-                previous.finish().await?;
-                if again {
-                    tracing::debug!(connector = %c.name, "sync batch decided again after the previous one's writes");
-                    match page.and_then(|p| p.batch) {
-                        Some(stale) => rec.rewind_taken(mark, stale.outcomes),
-                        None => rec.rewind(mark),
-                    }
-                    step.next_entry_id = first_id;
-                    page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
+            let again = page
+                .as_ref()
+                .is_some_and(|p| in_flight.iter().any(|f| f.invalidates(&p.reads)));
+            if again {
+                while let Some(previous) = in_flight.pop_front() {
+                    previous.finish().await?;
                 }
+                tracing::debug!(connector = %c.name, "sync batch decided again after the writes in flight");
+                match page.and_then(|p| p.batch) {
+                    Some(stale) => rec.rewind_taken(mark, stale.outcomes),
+                    None => rec.rewind(mark),
+                }
+                step.next_entry_id = first_id;
+                page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
             }
             let Some(page) = page else { break };
             after = page.last_id;
             deferred |= page.deferred;
             if let Some(batch) = page.batch {
                 step.fresh.note(&batch);
-                in_flight = Some(pipeline::InFlight::start(ctx.shared.clone(), batch));
+                let flight =
+                    pipeline::InFlight::start(ctx.shared.clone(), batch, in_flight.back_mut());
+                in_flight.push_back(flight);
+                while in_flight.len() > IN_FLIGHT {
+                    if let Some(oldest) = in_flight.pop_front() {
+                        oldest.finish().await?;
+                    }
+                }
                 tracing::debug!(
                     connector = %c.name,
                     objects = page.objects,
@@ -211,7 +223,7 @@ async fn batches(
                 ctx.options.progress.advance(page.read);
             }
         }
-        if let Some(last) = in_flight.take() {
+        while let Some(last) = in_flight.pop_front() {
             last.finish().await?;
         }
     }

@@ -152,13 +152,39 @@ impl WriteSet {
 pub(crate) struct InFlight {
     task: tokio::task::JoinHandle<Result<(), StoreError>>,
     writes: WriteSet,
+    /// Fires once this batch is committed (`true`) or has failed; the batch after it waits.
+    done: Option<tokio::sync::oneshot::Receiver<bool>>,
 }
 
 impl InFlight {
-    pub fn start(store: std::sync::Arc<dyn Store>, batch: SyncBatch) -> Self {
+    /// Starts writing `batch` once `before`, the batch started last, has committed; if that one
+    /// fails, this one is not written.
+    pub fn start(
+        store: std::sync::Arc<dyn Store>,
+        batch: SyncBatch,
+        before: Option<&mut InFlight>,
+    ) -> Self {
         let writes = WriteSet::of(&batch);
-        let task = tokio::spawn(async move { store.apply_sync_batch(batch).await });
-        InFlight { task, writes }
+        let before = before.and_then(|b| b.done.take());
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            if let Some(before) = before
+                && before.await != Ok(true)
+            {
+                return Err(StoreError::Sql {
+                    doing: "writing a sync batch",
+                    message: "not written: the batch before it failed".into(),
+                });
+            }
+            let result = store.apply_sync_batch(batch).await;
+            let _ = done_tx.send(result.is_ok());
+            result
+        });
+        InFlight {
+            task,
+            writes,
+            done: Some(done),
+        }
     }
 
     /// Whether a batch that read `reads` must be decided again after this write.

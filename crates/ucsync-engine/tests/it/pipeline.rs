@@ -1,6 +1,6 @@
-//! Sync batches overlap (one is decided while the previous one is written): with tiny batches,
-//! objects that depend on what the previous batch wrote are decided again once it committed, so
-//! the result is the same as one batch after the other.
+//! Sync batches overlap (one is decided while the two before it are written): with tiny
+//! batches, objects that depend on what an earlier batch wrote are decided again once it
+//! committed, so the result is the same as one batch after the other.
 
 use ucsync_engine::Profile;
 
@@ -78,6 +78,56 @@ async fn objects_that_depend_on_the_previous_batch_see_its_writes() {
     // The provisioned contacts: exactly one per entry.
     let phones = hub.rows("phones.csv");
     assert_eq!(phones.len(), 4, "{phones:?}");
+}
+
+/// Two batches are in flight at once (one written, the next waiting its turn): a batch that
+/// depends on the batch before the previous one is decided again too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_that_depend_on_a_batch_two_back_see_its_writes() {
+    // Batches of 4, in rounds of P, Q, P, Q with names of their own: the third batch of a round
+    // is decided while the first may still be written.
+    const ROUNDS: usize = 6;
+    let mut rows = String::from("id,name\n");
+    let mut id = 0;
+    for round in 0..ROUNDS {
+        for letter in ['P', 'Q', 'P', 'Q'] {
+            for n in 0..4 {
+                id += 1;
+                rows.push_str(&format!("{id},{letter}{round}-{n}\n"));
+            }
+        }
+    }
+    let hub = Hub::new(CONFIG, &[("hr.csv", &rows), ("phones.csv", "uid,cn\n")]).await;
+    let mut options = hub.options(false, None);
+    options.sync_batch = Some(4);
+    let report = hub.sync_now_with(&options).await;
+
+    assert_eq!(hub.entries().await.len(), 8 * ROUNDS, "one entry per name");
+    let sync = step(&report, "hr", Profile::DeltaSync);
+    assert_eq!(
+        sync.counters.added,
+        8 * ROUNDS as i64,
+        "{:?}",
+        sync.counters
+    );
+    assert_eq!(
+        sync.counters.errors,
+        8 * ROUNDS as i64,
+        "{:?}",
+        sync.counters
+    );
+    let outcomes = hub.all_outcomes(sync).await;
+    let refused = outcomes
+        .iter()
+        .filter(|o| {
+            o.message
+                .as_deref()
+                .unwrap_or("")
+                .contains("already linked")
+        })
+        .count();
+    assert_eq!(refused, 8 * ROUNDS, "{outcomes:#?}");
+    assert_eq!(hub.rows("phones.csv").len(), 8 * ROUNDS);
 }
 
 /// An image export reads the next page of the staging space while the connector writes the

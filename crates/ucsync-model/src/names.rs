@@ -4,6 +4,9 @@
 //! `BTreeMap` does, while it is built, copied and dropped with one allocation instead of a node
 //! tree; millions of them pass through a sync.
 
+/// Up to how many names a look-up compares them in turn instead of halving.
+const LINEAR: usize = 16;
+
 /// Names in ascending order, each once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct NameMap<V>(Vec<(String, V)>);
@@ -19,15 +22,34 @@ impl<V> NameMap<V> {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
     }
 
+    /// The position of `name`. A handful of names (an object's usual lot) are compared in
+    /// turn, length first, which costs less than ordering them by their bytes.
+    fn position(&self, name: &str) -> Option<usize> {
+        if self.0.len() <= LINEAR {
+            self.0.iter().position(|(k, _)| k == name)
+        } else {
+            self.find(name).ok()
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&V> {
-        self.find(name).ok().map(|i| &self.0[i].1)
+        self.position(name).map(|i| &self.0[i].1)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
-        self.find(name).is_ok()
+        self.position(name).is_some()
     }
 
     pub fn insert(&mut self, name: String, value: V) {
+        // Names usually come in order (decoded, flowed, copied): after the last one, appended.
+        if self
+            .0
+            .last()
+            .is_none_or(|(k, _)| k.as_str() < name.as_str())
+        {
+            self.0.push((name, value));
+            return;
+        }
         match self.find(&name) {
             Ok(i) => self.0[i].1 = value,
             Err(i) => self.0.insert(i, (name, value)),
@@ -35,7 +57,7 @@ impl<V> NameMap<V> {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<V> {
-        self.find(name).ok().map(|i| self.0.remove(i).1)
+        self.position(name).map(|i| self.0.remove(i).1)
     }
 
     pub fn len(&self) -> usize {
@@ -103,6 +125,34 @@ mod tests {
         assert_eq!(m.remove("cn"), None);
         assert!(!m.contains_key("cn"));
         assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn few_and_many_names_are_found_and_kept_in_order() {
+        for count in [3, LINEAR, LINEAR + 1, 40] {
+            let mut m = NameMap::default();
+            // Shuffled by a stride (7 is prime to every count here), then in reverse.
+            let names: Vec<String> = (0..count).map(|i| format!("a{i:02}")).collect();
+            for round in 0..2 {
+                for i in 0..count {
+                    let j = match round {
+                        0 => (i * 7) % count,
+                        _ => count - 1 - i,
+                    };
+                    m.insert(names[j].clone(), round * 100 + j);
+                }
+            }
+            let keys: Vec<&String> = m.keys().collect();
+            let sorted: Vec<&String> = names.iter().collect();
+            assert_eq!(keys, sorted, "{count} names");
+            for (j, name) in names.iter().enumerate() {
+                assert_eq!(m.get(name), Some(&(100 + j)), "{name} of {count}");
+            }
+            assert!(!m.contains_key("a"), "{count}");
+            assert!(!m.contains_key("zz"), "{count}");
+            assert_eq!(m.remove(&names[count / 2]), Some(100 + count / 2));
+            assert!(!m.contains_key(&names[count / 2]));
+        }
     }
 
     #[test]

@@ -244,7 +244,7 @@ impl EnterpriseRules {
     /// The keys to index for an entry: its join-rule values, and the entries it refers to (so
     /// that deleting an entry finds the entries that point at it).
     pub fn entry_keys(&self, attrs: &EntryAttrs) -> Vec<i64> {
-        let mut keys = Vec::new();
+        let mut keys = Vec::with_capacity(self.join_attrs.len() + self.references.len());
         for attr in self.join_attrs.keys() {
             for v in attrs.get(attr) {
                 keys.push(self.key_hash(attr, v));

@@ -181,13 +181,14 @@ impl IntoIterator for Attrs {
 /// As if each pair were [`Attrs::set`] in turn, but built in one pass.
 impl FromIterator<(String, Vec<String>)> for Attrs {
     fn from_iter<T: IntoIterator<Item = (String, Vec<String>)>>(iter: T) -> Self {
-        let pairs: Vec<(String, Vec<String>)> = iter
-            .into_iter()
-            .map(|(k, mut v)| {
-                v.retain(|x| !x.is_empty());
-                (k, v)
-            })
-            .collect();
+        let iter = iter.into_iter();
+        // Sized for the most the iterator may give (a filtered list of flows, say).
+        let (least, most) = iter.size_hint();
+        let mut pairs = Vec::with_capacity(most.unwrap_or(least).min(1024));
+        pairs.extend(iter.map(|(k, mut v)| {
+            v.retain(|x| !x.is_empty());
+            (k, v)
+        }));
         let mut map = NameMap::from_pairs(pairs);
         map.retain(|v| !v.is_empty());
         Attrs(map)

@@ -18,6 +18,11 @@ impl EntryAttrs {
         Self::default()
     }
 
+    /// Empty, with room for `n` attributes.
+    pub fn with_capacity(n: usize) -> Self {
+        EntryAttrs(NameMap::with_capacity(n))
+    }
+
     pub fn get(&self, name: &str) -> &[String] {
         self.0.get(name).map(|(_, v)| v.as_slice()).unwrap_or(&[])
     }

@@ -32,6 +32,10 @@ impl<V> NameMap<V> {
         }
     }
 
+    pub fn with_capacity(n: usize) -> Self {
+        NameMap(Vec::with_capacity(n))
+    }
+
     pub fn get(&self, name: &str) -> Option<&V> {
         self.position(name).map(|i| &self.0[i].1)
     }

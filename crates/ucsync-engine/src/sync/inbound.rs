@@ -315,7 +315,8 @@ pub(super) async fn recompute(
             state.deleted = true;
             continue;
         }
-        let mut new = EntryAttrs::new();
+        let given = list.iter().map(|(_, _, a)| a.len()).max().unwrap_or(0);
+        let mut new = EntryAttrs::with_capacity(given);
         // Hand-set values stay; a new entry's are the initial values of its projection.
         for (name, values) in state.old.as_ref().unwrap_or(&state.new).manual() {
             new.set(name.clone(), None, values.clone());
@@ -380,11 +381,14 @@ fn winners(
         // One contribution (the usual case): its values move as they are.
         let (k, staged_id) = (*k, *staged_id);
         let attrs = list.pop().map(|(_, _, a)| a).unwrap_or_default();
-        return attrs
-            .into_iter()
-            .filter(|(name, _)| eligible(name, k))
-            .map(|(name, values)| (name, k, staged_id, values))
-            .collect();
+        let mut out = Vec::with_capacity(attrs.len());
+        out.extend(
+            attrs
+                .into_iter()
+                .filter(|(name, _)| eligible(name, k))
+                .map(|(name, values)| (name, k, staged_id, values)),
+        );
+        return out;
     }
     let names: BTreeSet<String> = list
         .iter()

@@ -297,6 +297,22 @@ fn decode_checked(
     Ok(attrs)
 }
 
+/// The attribute names of the object looked at last: the objects of a target mostly have the
+/// same ones, so what depends only on the names is worked out again only when they change.
+#[derive(Default)]
+struct LastNames(Vec<String>);
+
+impl LastNames {
+    /// Whether `attrs` has other names than the object before; remembers them if so.
+    fn changed(&mut self, attrs: &Attrs) -> bool {
+        if self.0.len() == attrs.len() && self.0.iter().eq(attrs.names()) {
+            return false;
+        }
+        self.0 = attrs.names().cloned().collect();
+        true
+    }
+}
+
 /// What one attribute's values are checked for.
 enum Rule {
     /// Nothing: no column holds it, or numbered columns hold any number of values.
@@ -312,7 +328,7 @@ enum Rule {
 /// and then only their values are looked at.
 #[derive(Default)]
 pub(super) struct Checks {
-    names: Vec<String>,
+    names: LastNames,
     rules: Vec<Rule>,
 }
 
@@ -325,8 +341,7 @@ impl Checks {
         attrs: &Attrs,
     ) -> Result<(), String> {
         anchor_for(settings, object_type, attrs)?;
-        if self.names.len() != attrs.len() || !self.names.iter().eq(attrs.names()) {
-            self.names = attrs.names().cloned().collect();
+        if self.names.changed(attrs) {
             self.rules = attrs
                 .names()
                 .map(|name| {
@@ -389,14 +404,14 @@ struct Seen {
     numbered: BTreeMap<String, usize>,
     /// Attributes no column will hold.
     unwritable: BTreeSet<String>,
-    /// The names of the object noted last: objects of a target mostly have the same ones,
-    /// and names already noted are looked up again only for numbered attributes.
-    last: Vec<String>,
+    /// The names of the object noted last (an accepted one: a rejected object's names are
+    /// not noted), looked up again only for numbered attributes while they stay the same.
+    last: LastNames,
 }
 
 impl Seen {
     fn note(&mut self, settings: &CsvSettings, base: Option<&Layout>, attrs: &Attrs) {
-        let same = self.last.len() == attrs.len() && self.last.iter().eq(attrs.names());
+        let same = !self.last.changed(attrs);
         for (name, values) in attrs.iter() {
             if settings.numbered_prefix(name).is_some() {
                 let most = self.numbered.entry(name.clone()).or_default();
@@ -413,9 +428,6 @@ impl Seen {
             if !set.contains(name) {
                 set.insert(name.clone());
             }
-        }
-        if !same {
-            self.last = attrs.names().cloned().collect();
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::rules::{ConnectorCtx, EnterpriseRules};
 use crate::stop::STOPPED;
 use crate::{Engine, EngineError, RunOptions, export, import, sync};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Profile {
     FullImport,
@@ -62,7 +62,9 @@ impl FromStr for Profile {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     Success,
@@ -87,7 +89,7 @@ impl RunStatus {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunReport {
     /// The recorded run; `None` for a preview, which records nothing.
     pub run_id: Option<i64>,
@@ -102,10 +104,10 @@ pub struct RunReport {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_file: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<RunReport>,
     /// Per-object outcomes; filled for a preview (a recorded run keeps them in the store).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outcomes: Vec<ObjectOutcome>,
 }
 
@@ -245,7 +247,49 @@ pub(crate) async fn execute(
     profile: Profile,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
-    let store = engine.store.as_ref();
+    if !options.preview {
+        return execute_on(
+            engine.store.clone(),
+            engine,
+            enterprise,
+            connector,
+            profile,
+            options,
+        )
+        .await;
+    }
+    // A preview runs in a session of its own: it sees the committed state and its own writes,
+    // nobody sees its writes, and it commits nothing (not even its run records).
+    let session = engine.store.begin_preview().await?;
+    let result = match execute_on(
+        session.clone(),
+        engine,
+        enterprise,
+        connector,
+        profile,
+        options,
+    )
+    .await
+    {
+        Ok(mut report) => collect_preview(session.as_ref(), &mut report)
+            .await
+            .map(|_| report),
+        Err(e) => Err(e),
+    };
+    let ended = session.end_preview().await;
+    let report = result?;
+    ended?;
+    Ok(report)
+}
+
+async fn execute_on(
+    store: std::sync::Arc<dyn Store>,
+    engine: &Engine,
+    enterprise: &str,
+    connector: Option<&str>,
+    profile: Profile,
+    options: &RunOptions,
+) -> Result<RunReport, EngineError> {
     let mut ids = BTreeMap::new();
     for (name, c) in &engine.config.connectors {
         let eid = store.ensure_enterprise(&c.enterprise).await?;
@@ -261,37 +305,22 @@ pub(crate) async fn execute(
         rules.retiring = connector.and_then(|name| ids.get(name).copied());
     }
     let ctx = RunCtx {
-        store,
-        shared: engine.store.clone(),
+        store: store.as_ref(),
+        shared: store.clone(),
         rules: &rules,
         options,
     };
-    if options.preview {
-        store.begin_preview().await?;
-    }
-    let result = match connector {
+    match connector {
         None => sync_now(&ctx).await,
         Some(name) => {
             let c = rules.by_name(name).ok_or_else(|| {
                 EngineError::Config(format!(
                     "connector {name} is not in the sync order of enterprise {enterprise}"
                 ))
-            });
-            match c {
-                Ok(c) => step(&ctx, c, profile, None).await,
-                Err(e) => Err(e),
-            }
+            })?;
+            step(&ctx, c, profile, None).await
         }
-    };
-    if options.preview {
-        let result = match result {
-            Ok(mut report) => collect_preview(store, &mut report).await.map(|_| report),
-            Err(e) => Err(e),
-        };
-        store.end_preview().await?;
-        return result;
     }
-    result
 }
 
 /// A preview's outcomes live only in its transaction: read them before it is rolled back.
@@ -323,7 +352,7 @@ pub(crate) async fn step(
         })
         .await?;
     tracing::info!(run = run_id, connector = %c.name, profile = profile.as_str(), "run started");
-    if let (None, Some(started)) = (parent_id, &ctx.options.started) {
+    if let (None, Some(started), false) = (parent_id, &ctx.options.started, ctx.options.preview) {
         started(run_id);
     }
     let mut rec = Recorder::new(run_id, ctx.options.preview);
@@ -344,7 +373,25 @@ pub(crate) async fn step(
             None if rec.counters.errors > 0 => (RunStatus::CompletedWithErrors, end),
             None => (RunStatus::Success, end),
         },
-        Err(e @ EngineError::Store(_)) => return Err(e),
+        Err(e @ EngineError::Store(_)) => {
+            // The store failed: record the end if it still can, and stop what runs this step.
+            tracing::error!(run = run_id, connector = %c.name, "run failed: {e}");
+            let _ = ctx.store.add_outcomes(rec.take()).await;
+            let _ = ctx
+                .store
+                .finish_run(
+                    run_id,
+                    RunEnd {
+                        status: RunStatus::Failed.as_str().into(),
+                        ended_at: now(),
+                        counters: rec.counters.clone(),
+                        message: Some(e.to_string()),
+                        status_file: None,
+                    },
+                )
+                .await;
+            return Err(e);
+        }
         Err(e) => {
             tracing::error!(run = run_id, connector = %c.name, "run failed: {e}");
             (
@@ -419,45 +466,34 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
             started_at: now(),
         })
         .await?;
-    if let Some(started) = &ctx.options.started {
+    if let (Some(started), false) = (&ctx.options.started, ctx.options.preview) {
         started(parent);
     }
-    let stop = &ctx.options.stop;
     let mut steps = Vec::new();
-    let mut message = None;
-    // A requested stop lets the running step end at its batch boundary; no further step starts.
-    let cut_short = 'steps: {
-        for c in &ctx.rules.connectors {
-            if stop.requested() {
-                break 'steps true;
+    let (cut_short, mut message) = match sync_now_steps(ctx, parent, &mut steps).await {
+        Ok(end) => end,
+        Err(e) => {
+            // A step failed on the store: the sync-now ends failed too, if the store still
+            // takes it.
+            let mut counters = Counters::default();
+            for s in &steps {
+                counters.add(&s.counters);
             }
-            steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
+            let _ = ctx
+                .store
+                .finish_run(
+                    parent,
+                    RunEnd {
+                        status: RunStatus::Failed.as_str().into(),
+                        ended_at: now(),
+                        counters,
+                        message: Some(e.to_string()),
+                        status_file: None,
+                    },
+                )
+                .await;
+            return Err(e);
         }
-        for c in &ctx.rules.connectors {
-            if stop.requested() {
-                break 'steps true;
-            }
-            steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
-        }
-        if stop.requested() {
-            break 'steps true;
-        }
-        if let Some(over) = export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
-            message = Some(over);
-            break 'steps false;
-        }
-        for c in ctx
-            .rules
-            .connectors
-            .iter()
-            .filter(|c| c.connector.capabilities().export.is_some())
-        {
-            if stop.requested() {
-                break 'steps true;
-            }
-            steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
-        }
-        false
     };
     let mut counters = Counters::default();
     for s in &steps {
@@ -519,4 +555,45 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
         steps,
         outcomes: Vec::new(),
     })
+}
+
+/// The steps of a sync-now, each pushed to `steps` as it ends: whether a requested stop cut
+/// them short, and why they stopped before exporting, if they did.
+async fn sync_now_steps(
+    ctx: &RunCtx<'_>,
+    parent: i64,
+    steps: &mut Vec<RunReport>,
+) -> Result<(bool, Option<String>), EngineError> {
+    let stop = &ctx.options.stop;
+    // A requested stop lets the running step end at its batch boundary; no further step starts.
+    for c in &ctx.rules.connectors {
+        if stop.requested() {
+            return Ok((true, None));
+        }
+        steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
+    }
+    for c in &ctx.rules.connectors {
+        if stop.requested() {
+            return Ok((true, None));
+        }
+        steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
+    }
+    if stop.requested() {
+        return Ok((true, None));
+    }
+    if let Some(over) = export::threshold_check(ctx, ctx.rules.connectors.iter()).await? {
+        return Ok((false, Some(over)));
+    }
+    for c in ctx
+        .rules
+        .connectors
+        .iter()
+        .filter(|c| c.connector.capabilities().export.is_some())
+    {
+        if stop.requested() {
+            return Ok((true, None));
+        }
+        steps.push(step(ctx, c, Profile::Export, Some(parent)).await?);
+    }
+    Ok((false, None))
 }

@@ -146,7 +146,7 @@ async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
     } else {
         ""
     };
-    let (run_id, note) = match start_run(st, enterprise.clone(), connector).await {
+    let (run_id, note) = match start_run(st, enterprise.clone(), connector, None).await {
         Ok(id) => {
             tracing::info!("schedule {} started run {id}{catch_up}", due.id);
             (Some(id), format!("started run {id}{catch_up}"))

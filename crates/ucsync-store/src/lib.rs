@@ -98,7 +98,10 @@ pub trait StagingStore: Send + Sync {
 /// The directory: entries and their join keys.
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
-    async fn next_entry_id(&self) -> Result<i64>;
+    /// Reserves `count` ids for new directory entries; the first of them. Ranges reserved by
+    /// runs at the same time never overlap, and none is reused by a later run (a range a run
+    /// does not use up is left as a gap).
+    async fn reserve_entry_ids(&self, count: i64) -> Result<i64>;
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>>;
     async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>>;
     async fn entries_page(
@@ -113,7 +116,7 @@ pub trait DirectoryStore: Send + Sync {
     async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>>;
     /// Drops every key of the enterprise's entries (before a rebuild under a new spec).
     async fn clear_keys(&self, enterprise_id: i64) -> Result<()>;
-    /// From now on, the keys that sync batches add are held in memory, where
+    /// From now on, the keys that the enterprise's sync batches add are held in memory, where
     /// [`DirectoryStore::entries_by_keys`] finds them, until [`DirectoryStore::write_held_keys`].
     /// The enterprise's key spec is cleared meanwhile, so that if they are never written (a
     /// crash), the next sync rebuilds every key.
@@ -148,6 +151,17 @@ pub trait RunStore: Send + Sync {
     /// and export, whether alone or as a step of a sync-now.
     async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>>;
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>>;
+    /// Ends the runs still `running` with `status` (`interrupted`, `failed`), `message` and
+    /// `ended_at`: all of them, or the run `root` and its steps; the ids of those runs. Only for
+    /// a caller that knows no one is running them any more (it holds the data directory, or the
+    /// task that ran them has ended).
+    async fn end_unfinished_runs(
+        &self,
+        root: Option<i64>,
+        status: &str,
+        ended_at: &str,
+        message: &str,
+    ) -> Result<Vec<i64>>;
 }
 
 /// Enterprises, connectors and watermarks.
@@ -193,8 +207,13 @@ pub trait ConfigStore: Send + Sync {
 pub trait Store:
     StagingStore + DirectoryStore + RunStore + CatalogStore + AdminStore + ConfigStore + StatsStore
 {
-    /// Starts a preview: until [`Store::end_preview`], every write lands in one transaction
-    /// that is then rolled back, so reads see the preview's own writes and nothing is kept.
-    async fn begin_preview(&self) -> Result<()>;
+    /// Starts a preview session: a store of its own, on its own connection and in one
+    /// transaction, that sees the committed state and its own writes. Nobody else sees its
+    /// writes, and it commits nothing: [`Store::end_preview`] (or dropping it) rolls everything
+    /// back. Writes of the store wait while a session is open (SQLite has one writer), they do
+    /// not fail, and they are never made part of the session.
+    async fn begin_preview(&self) -> Result<std::sync::Arc<dyn Store>>;
+    /// Ends a preview session (called on the session): everything it wrote is rolled back and
+    /// it takes no further write.
     async fn end_preview(&self) -> Result<()>;
 }

@@ -213,6 +213,8 @@ pub struct StagedInsert {
 /// One sync batch, committed in one transaction.
 #[derive(Debug, Default)]
 pub struct SyncBatch {
+    /// The enterprise whose directory the batch changes.
+    pub enterprise_id: i64,
     pub entries: Vec<EntryWrite>,
     pub deleted_entries: Vec<i64>,
     /// (key, entry) pairs that no longer hold.

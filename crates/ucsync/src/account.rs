@@ -111,8 +111,7 @@ fn api_call(entry: i64, edit: &AccountEdit) -> (Method, String, Option<serde_jso
 
 pub async fn run(cli: &Cli, command: &AccountCommand) -> Result<u8> {
     let entry = command.entry();
-    let _lock = crate::lock(&cli.data_dir)?;
-    let store = crate::open_store(&cli.data_dir).await?;
+    let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
     match edit_account(store.as_ref(), entry, command.edit()).await {
         Ok(e) => {
             print(cli, &AccountData::of(entry, &e.attrs))?;

@@ -167,8 +167,7 @@ pub async fn run(cli: &Cli, command: &ConfigCommand) -> Result<u8> {
         ConfigCommand::Apply { file } => {
             let config = load_file(file)?;
             build_connectors(&config)?;
-            let _lock = crate::lock(&cli.data_dir)?;
-            let store = crate::open_store(&cli.data_dir).await?;
+            let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
             let (_, changes) = apply(store.as_ref(), &config).await?;
             if cli.json {
                 println!("{}", serde_json::json!({ "changes": changes }));

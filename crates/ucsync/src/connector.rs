@@ -183,8 +183,7 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
             path.display()
         ))));
     }
-    let _lock = crate::lock(&cli.data_dir)?;
-    let store = crate::open_store(&cli.data_dir).await?;
+    let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
     let stored = configuration::current(cli, None, store.as_ref(), false).await?;
     if !stored.connectors.contains_key(name) {
         return Err(anyhow!(Usage(format!(

@@ -228,6 +228,35 @@ async fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>> {
     Ok(Arc::new(SqliteStore::open(data_dir).await?))
 }
 
+/// Takes the data directory (see [`lock`]) and opens its store. Runs the store still records as
+/// `running` belong to a process that ended without recording their end (killed, or the
+/// machine stopped): holding the directory, this one knows that no process runs them any more,
+/// and records them as `interrupted`.
+async fn open_held_store(data_dir: &Path) -> Result<(std::fs::File, Arc<SqliteStore>)> {
+    let held = lock(data_dir)?;
+    let store = open_store(data_dir).await?;
+    record_interrupted(store.as_ref()).await?;
+    Ok((held, store))
+}
+
+/// Records runs left `running` as `interrupted`; only while holding the data directory.
+async fn record_interrupted(store: &SqliteStore) -> Result<()> {
+    let ended_at = jiff::Timestamp::now().to_string();
+    let ids = store
+        .end_unfinished_runs(
+            None,
+            "interrupted",
+            &ended_at,
+            "interrupted: the process that ran it ended before the run did (killed, or the machine stopped); what it committed is kept, and the next run continues from there",
+        )
+        .await?;
+    if !ids.is_empty() {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        tracing::warn!(runs = %list.join(", "), "runs found unfinished are recorded as interrupted");
+    }
+    Ok(())
+}
+
 /// One run at a time per data directory: a second one is told who holds the lock.
 fn lock(data_dir: &Path) -> Result<std::fs::File> {
     std::fs::create_dir_all(data_dir)
@@ -315,6 +344,10 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         }
         Command::Runs { show, limit } => {
             let store = open_store(&cli.data_dir).await?;
+            // When no process holds the data directory, runs it left `running` are over.
+            if let Ok(_held) = lock(&cli.data_dir) {
+                record_interrupted(store.as_ref()).await?;
+            }
             match show {
                 None => report::print_runs(&store.runs(*limit).await?, cli.json),
                 Some(RunsCommand::Show { id }) => {
@@ -354,8 +387,7 @@ where
     Fut: std::future::Future<Output = Result<ucsync_engine::RunReport, ucsync_engine::EngineError>>,
 {
     let file = configuration::from_file(cli)?;
-    let _lock = lock(&cli.data_dir)?;
-    let store = open_store(&cli.data_dir).await?;
+    let (_lock, store) = open_held_store(&cli.data_dir).await?;
     // A preview runs with the file as given but keeps the store's configuration.
     let config = configuration::current(cli, file, store.as_ref(), !flags.preview).await?;
     let connectors = configuration::build_connectors(&config)?;

@@ -147,30 +147,31 @@ fn tls_config(ca_cert: &Path) -> Result<rustls::ClientConfig> {
 pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
     match &cli.command {
         Command::SyncNow { enterprise, run } => {
-            refuse_local_flags(run)?;
-            let started = remote
+            let answer = remote
                 .call(
                     Method::POST,
-                    &format!("/api/v1/enterprises/{enterprise}/sync-now"),
+                    &format!(
+                        "/api/v1/enterprises/{enterprise}/sync-now{}",
+                        run_query(run)
+                    ),
                     None,
                 )
                 .await?;
-            finish(cli, remote, started).await
+            finish(cli, remote, answer).await
         }
         Command::Run {
             connector,
             profile,
             run,
         } => {
-            refuse_local_flags(run)?;
-            let started = remote
+            let answer = remote
                 .call(
                     Method::POST,
-                    &format!("/api/v1/connectors/{connector}/runs"),
+                    &format!("/api/v1/connectors/{connector}/runs{}", run_query(run)),
                     Some(Body::Json(json!({ "profile": profile }))),
                 )
                 .await?;
-            finish(cli, remote, started).await
+            finish(cli, remote, answer).await
         }
         Command::Runs { show, limit } => {
             match show {
@@ -258,17 +259,31 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
     }
 }
 
-fn refuse_local_flags(run: &crate::RunFlags) -> Result<()> {
-    if run.preview || run.allow_deletes.is_some() {
-        return Err(anyhow!(Usage(
-            "--preview and --allow-deletes run on the local store; stop the server to use them, or leave out --server".into()
-        )));
+/// `--preview` and `--allow-deletes` as the run endpoints take them.
+fn run_query(run: &crate::RunFlags) -> String {
+    let mut query = Vec::new();
+    if run.preview {
+        query.push("preview=true".to_owned());
     }
-    Ok(())
+    if let Some(n) = run.allow_deletes {
+        query.push(format!("allow_deletes={n}"));
+    }
+    if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", query.join("&"))
+    }
 }
 
-/// Follows a started run to its end, prints it, and gives the exit code its status means.
+/// Follows a started run to its end (or takes a preview's report), prints it, and gives the
+/// exit code its status means.
 async fn finish(cli: &Cli, remote: &Remote, started: Value) -> Result<u8> {
+    if started["preview"] == true {
+        let report: ucsync_engine::RunReport = serde_json::from_value(started["report"].clone())
+            .with_context(|| format!("the server's preview report: {started}"))?;
+        crate::report::print_report(&report, cli.json);
+        return Ok(crate::exit_code(report.status));
+    }
     let id = started["run_id"]
         .as_i64()
         .ok_or_else(|| anyhow!("the server started a run but sent no run id: {started}"))?;

@@ -10,7 +10,7 @@ use ucsync_engine::Engine;
 use ucsync_server::{AppState, Role, auth};
 use ucsync_store::AdminStore;
 
-use crate::{Cli, Usage, configuration, lock, open_store};
+use crate::{Cli, Usage, configuration, open_held_store};
 
 #[derive(clap::Subcommand)]
 pub enum AdminCommand {
@@ -36,8 +36,7 @@ pub enum AdminCommand {
 
 pub async fn serve(cli: &Cli, listen: &str, tls: Option<(&Path, &Path)>) -> Result<u8> {
     let file = configuration::from_file(cli)?;
-    let mut lock_file = lock(&cli.data_dir)?;
-    let store = open_store(&cli.data_dir).await?;
+    let (mut lock_file, store) = open_held_store(&cli.data_dir).await?;
     let config = configuration::current(cli, file, store.as_ref(), true).await?;
     let connectors = configuration::build_connectors(&config)?;
     let acceptor = tls
@@ -113,8 +112,7 @@ pub async fn healthcheck(url: &str, ca_cert: Option<&Path>) -> Result<u8> {
 }
 
 pub async fn admin(cli: &Cli, command: &AdminCommand) -> Result<u8> {
-    let _lock = lock(&cli.data_dir)?;
-    let store = open_store(&cli.data_dir).await?;
+    let (_lock, store) = open_held_store(&cli.data_dir).await?;
     match command {
         AdminCommand::Add { name, role } => {
             let role = Role::parse(role).ok_or_else(|| {

@@ -159,9 +159,8 @@ async fn batches(
     mode: SyncMode,
     rec: &mut Recorder,
 ) -> Result<StepEnd, EngineError> {
-    let store = ctx.store;
     let mut step = Step {
-        next_entry_id: store.next_entry_id().await?,
+        ids: EntryIds::default(),
         fresh: outward::FreshTargets::find(ctx).await?,
     };
     let mut deferred = false;
@@ -180,7 +179,7 @@ async fn batches(
                 break;
             }
             let started = std::time::Instant::now();
-            let (mark, first_id) = (rec.mark(), step.next_entry_id);
+            let (mark, ids) = (rec.mark(), step.ids);
             let mut page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
             let decided = started.elapsed();
             let again = page
@@ -195,7 +194,7 @@ async fn batches(
                     Some(stale) => rec.rewind_taken(mark, stale.outcomes),
                     None => rec.rewind(mark),
                 }
-                step.next_entry_id = first_id;
+                step.ids = ids;
                 page = decide_page(ctx, c, after, mode, pass, &mut step, rec).await?;
             }
             let Some(page) = page else { break };
@@ -235,9 +234,33 @@ async fn batches(
 
 /// What a sync step carries from batch to batch.
 struct Step {
-    /// The id the next projected entry gets.
-    next_entry_id: i64,
+    ids: EntryIds,
     fresh: outward::FreshTargets,
+}
+
+/// Ids for the entries a step projects, reserved from the store a range at a time: runs of
+/// several enterprises project at the same time, and a range is theirs alone.
+#[derive(Clone, Copy, Default)]
+struct EntryIds {
+    /// The id the next projected entry gets.
+    next: i64,
+    /// The end of the reserved range (not part of it).
+    end: i64,
+}
+
+/// Entry ids reserved at a time (at least a page's worth).
+const ENTRY_IDS: i64 = 10_000;
+
+impl EntryIds {
+    /// Makes sure `count` ids are reserved: a page projects at most one entry per object.
+    async fn reserve(&mut self, ctx: &RunCtx<'_>, count: i64) -> Result<(), EngineError> {
+        if self.end - self.next < count {
+            let size = count.max(ENTRY_IDS);
+            self.next = ctx.store.reserve_entry_ids(size).await?;
+            self.end = self.next + size;
+        }
+        Ok(())
+    }
 }
 
 /// One page of staged objects, decided and laid out for the store, not yet written.
@@ -297,6 +320,7 @@ async fn decide_page(
         .collect();
     let count = objects.len();
     if count > 0 {
+        step.ids.reserve(ctx, count as i64).await?;
         process(ctx, c, objects, step, &mut batch, rec).await?;
     }
     let reads = std::mem::take(&mut batch.reads);
@@ -361,7 +385,7 @@ async fn process(
             export: None,
         })
         .collect();
-    inbound::decide(ctx, c, objects, &mut step.next_entry_id, b, rec).await?;
+    inbound::decide(ctx, c, objects, &mut step.ids.next, b, rec).await?;
     let t1 = t0.elapsed().as_millis() as u64;
     let touched = b.touched.clone();
     inbound::recompute(ctx, c, b, rec, &touched).await?;

@@ -423,7 +423,10 @@ fn deprovision(b: &mut Batch, t: &ConnectorCtx, s: &StagedObject) {
 /// The batch as the store writes it, with entry outcomes and join keys.
 pub(super) fn into_store_batch(ctx: &RunCtx<'_>, mut b: Batch, rec: &mut Recorder) -> SyncBatch {
     let rules = ctx.rules;
-    let mut batch = SyncBatch::default();
+    let mut batch = SyncBatch {
+        enterprise_id: rules.id,
+        ..SyncBatch::default()
+    };
     for (id, st) in &b.entries {
         if !st.changed() {
             continue;

@@ -113,25 +113,34 @@ pub(super) async fn delete(
     };
     // Refused up front when a schedule runs it; checked again on the configuration of the end.
     without(engine.config())?;
-    let (_held, tx) = claim(&st, &c.enterprise).map_err(|e| match e {
-        StartError::Busy(run_id) => {
-            let mut e = ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                    "a run of enterprise {} is in progress; delete the connector when it ends",
-                    c.enterprise
-                ),
-            );
-            e.run_id = run_id;
-            e
-        }
-        StartError::Stopping => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down; delete the connector after the restart",
-        ),
-        StartError::Failed(m) => ApiError::internal(m),
-    })?;
-    let tx = Arc::new(tx);
+    // A preview is a session of its own that commits nothing: it needs no free enterprise.
+    let mut started: Option<Arc<dyn Fn(i64) + Send + Sync>> = None;
+    let _held = if query.preview {
+        None
+    } else {
+        let (held, tx) = claim(&st, &c.enterprise).map_err(|e| match e {
+            StartError::Busy(run_id) => {
+                let mut e = ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "a run of enterprise {} is in progress; delete the connector when it ends",
+                        c.enterprise
+                    ),
+                );
+                e.run_id = run_id;
+                e
+            }
+            StartError::Stopping => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down; delete the connector after the restart",
+            ),
+            StartError::Failed(m) => ApiError::internal(m),
+        })?;
+        started = Some(Arc::new(move |id| {
+            let _ = tx.send(Start::Started(id));
+        }));
+        Some(held)
+    };
     let options = RunOptions {
         preview: query.preview,
         allow_deletes: query.allow_deletes,
@@ -139,9 +148,7 @@ pub(super) async fn delete(
         progress: Arc::new(NoProgress),
         sync_batch: None,
         export_batch: None,
-        started: Some(Arc::new(move |id| {
-            let _ = tx.send(Start::Started(id));
-        })),
+        started,
         stop: st.stop.clone(),
     };
     let report = engine

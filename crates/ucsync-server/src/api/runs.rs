@@ -70,12 +70,34 @@ async fn outcomes(
     Ok(Json(json!({ "run_id": id, "outcomes": list })))
 }
 
+/// `?preview=true` reports what the run would change and commits nothing (answered at once,
+/// `200` with the report); `?allow_deletes=N` lifts the deletion threshold for this run (admin).
+#[derive(serde::Deserialize, Default)]
+pub(super) struct RunQuery {
+    #[serde(default)]
+    preview: bool,
+    allow_deletes: Option<u64>,
+}
+
+impl RunQuery {
+    /// The role the request needs.
+    fn role(&self) -> Role {
+        // Lifting the deletion threshold overrides the safety net: administrators only.
+        if self.allow_deletes.is_some() {
+            Role::Admin
+        } else {
+            Role::Operator
+        }
+    }
+}
+
 async fn sync_now(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(enterprise): Path<String>,
+    Query(query): Query<RunQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Operator).await?;
+    st.require(&headers, query.role()).await?;
     if !st
         .engine()
         .config()
@@ -87,7 +109,7 @@ async fn sync_now(
             format!("no enterprise named \"{enterprise}\""),
         ));
     }
-    start(&st, enterprise, None).await
+    start(&st, enterprise, None, query).await
 }
 
 #[derive(serde::Deserialize)]
@@ -99,9 +121,10 @@ async fn connector_run(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(connector): Path<String>,
+    Query(query): Query<RunQuery>,
     Json(body): Json<RunRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, Role::Operator).await?;
+    st.require(&headers, query.role()).await?;
     let enterprise = st
         .engine()
         .config()
@@ -126,7 +149,44 @@ async fn connector_run(
             ),
         ));
     }
-    start(&st, enterprise, Some((connector, profile))).await
+    start(&st, enterprise, Some((connector, profile)), query).await
+}
+
+/// A preview: run at once in a session of its own, which sees the committed state and
+/// commits nothing, so it needs no free enterprise (a run in progress goes on, waiting for the
+/// preview's few seconds where it writes).
+async fn preview(
+    st: &Arc<AppState>,
+    enterprise: String,
+    connector: Option<(String, Profile)>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if st.stop.requested() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down; preview after the restart",
+        ));
+    }
+    let options = RunOptions {
+        preview: true,
+        allow_deletes: None,
+        status_dir: st.status_dir.clone(),
+        progress: Arc::new(NoProgress),
+        sync_batch: None,
+        export_batch: None,
+        started: None,
+        stop: st.stop.clone(),
+    };
+    let engine = st.engine();
+    let report = match &connector {
+        None => engine.sync_now(&enterprise, &options).await,
+        Some((name, profile)) => engine.run_profile(name, *profile, &options).await,
+    }
+    .map_err(ApiError::internal)?;
+    let report = serde_json::to_value(&report).map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::OK,
+        Json(json!({ "preview": true, "report": report })),
+    ))
 }
 
 /// Starts a run in the background and answers `202` with its id once it is recorded, or
@@ -135,8 +195,18 @@ async fn start(
     st: &Arc<AppState>,
     enterprise: String,
     connector: Option<(String, Profile)>,
+    query: RunQuery,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    match start_run(st, enterprise.clone(), connector).await {
+    if query.preview {
+        if query.allow_deletes.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a preview shows where the deletion threshold stops a run; leave out allow_deletes",
+            ));
+        }
+        return preview(st, enterprise, connector).await;
+    }
+    match start_run(st, enterprise.clone(), connector, query.allow_deletes).await {
         Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
         Err(StartError::Busy(run_id)) => {
             let mut e = ApiError::new(
@@ -173,6 +243,7 @@ pub(crate) async fn start_run(
     st: &Arc<AppState>,
     enterprise: String,
     connector: Option<(String, Profile)>,
+    allow_deletes: Option<u64>,
 ) -> Result<i64, StartError> {
     if st.stop.requested() {
         return Err(StartError::Stopping);
@@ -205,7 +276,7 @@ pub(crate) async fn start_run(
         let on_start = tx.clone();
         let options = RunOptions {
             preview: false,
-            allow_deletes: None,
+            allow_deletes,
             status_dir: task_state.status_dir.clone(),
             progress: Arc::new(NoProgress),
             sync_batch: None,
@@ -216,15 +287,39 @@ pub(crate) async fn start_run(
             stop: task_state.stop.clone(),
         };
         let engine = task_state.engine();
-        let result = match &connector {
-            None => engine.sync_now(&enterprise, &options).await,
-            Some((name, profile)) => engine.run_profile(name, *profile, &options).await,
+        let run_enterprise = enterprise.clone();
+        // The run on a task of its own, so that even a panic in it ends the run with a status.
+        let run = tokio::spawn(async move {
+            match &connector {
+                None => engine.sync_now(&run_enterprise, &options).await,
+                Some((name, profile)) => engine.run_profile(name, *profile, &options).await,
+            }
+        });
+        let error = match run.await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => {
+                let message =
+                    format!("the run stopped on an internal error ({e}); please report it");
+                let started = match &*tx.borrow() {
+                    Start::Started(id) => Some(*id),
+                    _ => None,
+                };
+                if let Some(id) = started {
+                    let ended_at = jiff::Timestamp::now().to_string();
+                    let _ = task_state
+                        .store()
+                        .end_unfinished_runs(Some(id), "failed", &ended_at, &message)
+                        .await;
+                }
+                Some(message)
+            }
         };
-        if let Err(e) = result {
+        if let Some(e) = error {
             tracing::warn!(%enterprise, "run failed: {e}");
             tx.send_if_modified(|s| match s {
                 Start::Pending => {
-                    *s = Start::Failed(e.to_string());
+                    *s = Start::Failed(e);
                     true
                 }
                 _ => false,

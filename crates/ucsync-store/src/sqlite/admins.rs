@@ -47,7 +47,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn admin(&self, name: &str) -> Result<Option<AdminRow>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM admins WHERE name = ?"
         )))
@@ -59,7 +59,7 @@ impl AdminStore for SqliteStore {
     }
 
     async fn admins(&self) -> Result<Vec<AdminRow>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM admins ORDER BY name"
         )))

@@ -52,14 +52,23 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
 
 #[async_trait]
 impl DirectoryStore for SqliteStore {
-    async fn next_entry_id(&self) -> Result<i64> {
-        let mut conn = self.lock().await;
-        sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM entries")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(sql_err("allocating entry ids"))?
-            .try_get(0)
-            .map_err(sql_err("allocating entry ids"))
+    async fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
+        let doing = "allocating entry ids";
+        // Past every id handed out by this process and every id committed (or written by this
+        // preview session): ranges taken by runs at the same time never meet.
+        let mut next = self.shared.next_entry_id.lock().await;
+        let stored: i64 = {
+            let mut conn = self.read_lock().await;
+            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM entries")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(sql_err(doing))?
+                .try_get(0)
+                .map_err(sql_err(doing))?
+        };
+        let first = (*next).max(stored);
+        *next = first + count.max(0);
+        Ok(first)
     }
 
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>> {
@@ -84,9 +93,13 @@ impl DirectoryStore for SqliteStore {
                 ))
             })
             .collect::<Result<Vec<(i64, i64)>>>()?;
-        if let Some(held) = self.held().as_ref() {
-            for key in key_hashes {
-                held.find(*key, &mut found);
+        // Keys hash their enterprise in, so every enterprise's held keys can be asked.
+        let held = self.held();
+        if !held.is_empty() {
+            for keys in held.values() {
+                for key in key_hashes {
+                    keys.find(*key, &mut found);
+                }
             }
             found.sort_unstable();
             found.dedup();
@@ -100,7 +113,7 @@ impl DirectoryStore for SqliteStore {
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<Entry>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(
             "SELECT id, enterprise_id, object_type, attrs FROM entries \
              WHERE enterprise_id = ? AND id > ? ORDER BY id LIMIT ?",
@@ -115,7 +128,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn count_entries(&self, enterprise_id: i64) -> Result<i64> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         sqlx::query("SELECT COUNT(*) FROM entries WHERE enterprise_id = ?")
             .bind(enterprise_id)
             .fetch_one(&mut *conn)
@@ -126,7 +139,7 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn key_spec(&self, enterprise_id: i64) -> Result<Option<String>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         sqlx::query("SELECT key_spec FROM enterprises WHERE id = ?")
             .bind(enterprise_id)
             .fetch_optional(&mut *conn)
@@ -167,12 +180,12 @@ impl DirectoryStore for SqliteStore {
             .await
             .map_err(sql_err("holding join keys"));
         self.finish(&mut conn, result).await?;
-        *self.held() = Some(HeldKeys::default());
+        self.held().insert(enterprise_id, HeldKeys::default());
         Ok(())
     }
 
     async fn write_held_keys(&self, enterprise_id: i64, spec: &str) -> Result<()> {
-        let Some(held) = self.held().take() else {
+        let Some(held) = self.held().remove(&enterprise_id) else {
             return Ok(());
         };
         self.add_keys(enterprise_id, &held.into_sorted(), Some(spec))
@@ -251,7 +264,8 @@ impl DirectoryStore for SqliteStore {
             .iter()
             .flat_map(|e| e.keys.iter().map(move |k| (*k, e.id)))
             .collect();
-        let held = self.held().is_some();
+        let enterprise = batch.enterprise_id;
+        let held = self.held().contains_key(&enterprise);
         let stale = if held {
             batch.stale_keys.clone()
         } else {
@@ -315,7 +329,7 @@ impl DirectoryStore for SqliteStore {
         }
         .await;
         self.finish(&mut conn, result).await?;
-        if let Some(h) = self.held().as_mut() {
+        if let Some(h) = self.held().get_mut(&enterprise) {
             // Committed: what the batch removed and added now holds, in that order.
             for (k, e) in stale {
                 h.remove(k, e);

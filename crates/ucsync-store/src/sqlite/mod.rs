@@ -11,13 +11,14 @@ mod runs;
 mod staging;
 mod stats;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
 use crate::{CatalogStore, ConnectorRow, Result, Store, StoreError};
 
@@ -60,21 +61,64 @@ where
     Ok(out)
 }
 
+/// What a store and its preview sessions share.
+struct Shared {
+    /// How connections to the file are opened (a preview session opens its own).
+    options: SqliteConnectOptions,
+    path: String,
+    /// Held by every write of the store, and by a preview session for its whole life: SQLite
+    /// has one writer at a time, so runs wait for a preview to end instead of failing with a
+    /// busy database.
+    gate: Arc<Mutex<()>>,
+    /// The id the next directory entry gets ([`crate::DirectoryStore::reserve_entry_ids`]):
+    /// runs of several enterprises take ranges of it at the same time.
+    next_entry_id: Mutex<i64>,
+}
+
+/// What makes a store a preview session.
+struct Session {
+    /// The writing gate, held until the session ends.
+    gate: std::sync::Mutex<Option<OwnedMutexGuard<()>>>,
+}
+
 pub struct SqliteStore {
+    /// The writing connection; a preview session's only connection.
     conn: Mutex<SqliteConnection>,
     /// Reads the last committed state while a batch is being written on `conn` (WAL lets
-    /// readers and one writer work at once).
-    reader: Mutex<SqliteConnection>,
-    path: String,
-    preview: AtomicBool,
-    /// Join keys of a large sync not yet written ([`crate::DirectoryStore::hold_keys`]).
-    held: std::sync::Mutex<Option<held_keys::HeldKeys>>,
+    /// readers and one writer work at once). `None` in a preview session, which reads through
+    /// its own connection to see its own writes.
+    reader: Option<Mutex<SqliteConnection>>,
+    shared: Arc<Shared>,
+    session: Option<Session>,
+    /// Join keys of large syncs not yet written, per enterprise
+    /// ([`crate::DirectoryStore::hold_keys`]).
+    held: std::sync::Mutex<HashMap<i64, held_keys::HeldKeys>>,
 }
 
 pub(crate) fn sql_err(doing: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::Sql {
         doing,
         message: e.to_string(),
+    }
+}
+
+/// The writing connection, held for one write: with the store's writing gate, except in a
+/// preview session, which holds the gate for its whole life.
+pub(crate) struct Writer<'a> {
+    _gate: Option<MutexGuard<'a, ()>>,
+    conn: MutexGuard<'a, SqliteConnection>,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
     }
 }
 
@@ -111,6 +155,7 @@ impl SqliteStore {
         migrate(&mut conn, &file.display().to_string()).await?;
         let reader = SqliteConnection::connect_with(
             &options
+                .clone()
                 .pragma("cache_size", "-8192")
                 .pragma("query_only", "1"),
         )
@@ -118,38 +163,50 @@ impl SqliteStore {
         .map_err(|e| open_err(e.to_string()))?;
         Ok(Self {
             conn: Mutex::new(conn),
-            reader: Mutex::new(reader),
-            path: file.display().to_string(),
-            preview: AtomicBool::new(false),
-            held: std::sync::Mutex::new(None),
+            reader: Some(Mutex::new(reader)),
+            shared: Arc::new(Shared {
+                options,
+                path: file.display().to_string(),
+                gate: Arc::new(Mutex::new(())),
+                next_entry_id: Mutex::new(1),
+            }),
+            session: None,
+            held: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
     pub fn path(&self) -> &str {
-        &self.path
+        &self.shared.path
     }
 
-    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
-        self.conn.lock().await
-    }
-
-    /// The connection for lookups: the reader, except in a preview, whose changes only its own
-    /// transaction on the writer sees.
-    pub(crate) async fn read_lock(&self) -> tokio::sync::MutexGuard<'_, SqliteConnection> {
-        if self.preview.load(Ordering::SeqCst) {
-            self.conn.lock().await
-        } else {
-            self.reader.lock().await
+    /// The writing connection for a write (or a read that must see this store's own writes).
+    pub(crate) async fn lock(&self) -> Writer<'_> {
+        let gate = match self.session {
+            Some(_) => None,
+            None => Some(self.shared.gate.lock().await),
+        };
+        Writer {
+            _gate: gate,
+            conn: self.conn.lock().await,
         }
     }
 
-    /// The keys held during a large sync, if any.
-    pub(crate) fn held(&self) -> std::sync::MutexGuard<'_, Option<held_keys::HeldKeys>> {
+    /// The connection for reads: the reader, which sees the last committed state; in a preview
+    /// session, its own connection, which also sees the session's writes.
+    pub(crate) async fn read_lock(&self) -> MutexGuard<'_, SqliteConnection> {
+        match &self.reader {
+            Some(reader) => reader.lock().await,
+            None => self.conn.lock().await,
+        }
+    }
+
+    /// The keys held during large syncs, per enterprise.
+    pub(crate) fn held(&self) -> std::sync::MutexGuard<'_, HashMap<i64, held_keys::HeldKeys>> {
         // Nothing panics while holding it; a poisoned lock still holds whole pairs.
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a write: a transaction, or a savepoint inside the preview's transaction.
+    /// Starts a write: a transaction, or a savepoint inside a preview session's transaction.
     ///
     /// The statements that write many rows inside it say `OR FAIL`: a failed statement keeps
     /// the rows it already wrote, which costs nothing here because [`SqliteStore::finish`] rolls
@@ -157,7 +214,7 @@ impl SqliteStore {
     /// page such a statement touches into a statement journal first, in case it must undo the
     /// statement alone: for an export of a million objects, hundreds of megabytes of memory.
     pub(crate) async fn begin(&self, conn: &mut SqliteConnection) -> Result<()> {
-        let sql = if self.preview.load(Ordering::SeqCst) {
+        let sql = if self.session.is_some() {
             "SAVEPOINT batch"
         } else {
             "BEGIN IMMEDIATE"
@@ -174,10 +231,10 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         result: Result<T>,
     ) -> Result<T> {
-        let preview = self.preview.load(Ordering::SeqCst);
+        let session = self.session.is_some();
         match result {
             Ok(v) => {
-                let sql = if preview { "RELEASE batch" } else { "COMMIT" };
+                let sql = if session { "RELEASE batch" } else { "COMMIT" };
                 sqlx::raw_sql(sql)
                     .execute(&mut *conn)
                     .await
@@ -185,7 +242,7 @@ impl SqliteStore {
                 Ok(v)
             }
             Err(e) => {
-                let sql = if preview {
+                let sql = if session {
                     "ROLLBACK TO batch; RELEASE batch"
                 } else {
                     "ROLLBACK"
@@ -283,7 +340,7 @@ impl CatalogStore for SqliteStore {
     }
 
     async fn connectors(&self) -> Result<Vec<ConnectorRow>> {
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let rows = sqlx::query(
             "SELECT id, name, enterprise_id, kind, watermark FROM connectors ORDER BY name",
         )
@@ -333,24 +390,54 @@ fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn begin_preview(&self) -> Result<()> {
-        let mut conn = self.lock().await;
-        sqlx::raw_sql("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
+    async fn begin_preview(&self) -> Result<Arc<dyn Store>> {
+        if self.session.is_some() {
+            return Err(StoreError::Sql {
+                doing: "starting a preview",
+                message: "a preview cannot start another preview".into(),
+            });
+        }
+        // Waits for the write in progress (a batch of another run) to commit; runs then wait
+        // for the preview to end.
+        let gate = self.shared.gate.clone().lock_owned().await;
+        let mut conn = SqliteConnection::connect_with(&self.shared.options)
             .await
             .map_err(sql_err("starting a preview"))?;
-        self.preview.store(true, Ordering::SeqCst);
-        Ok(())
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .map_err(sql_err("starting a preview"))?;
+        Ok(Arc::new(SqliteStore {
+            conn: Mutex::new(conn),
+            reader: None,
+            shared: self.shared.clone(),
+            session: Some(Session {
+                gate: std::sync::Mutex::new(Some(gate)),
+            }),
+            held: std::sync::Mutex::new(HashMap::new()),
+        }))
     }
 
     async fn end_preview(&self) -> Result<()> {
-        let mut conn = self.lock().await;
-        self.preview.store(false, Ordering::SeqCst);
-        sqlx::raw_sql("ROLLBACK")
+        let Some(session) = &self.session else {
+            return Err(StoreError::Sql {
+                doing: "ending a preview",
+                message: "this store is not a preview session".into(),
+            });
+        };
+        let mut conn = self.conn.lock().await;
+        // Rolled back, and read-only from now on: a write after the end can never commit.
+        let result = sqlx::raw_sql("ROLLBACK; PRAGMA query_only = 1")
             .execute(&mut *conn)
             .await
-            .map_err(sql_err("ending a preview"))?;
-        Ok(())
+            .map_err(sql_err("ending a preview"));
+        drop(conn);
+        session
+            .gate
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        result.map(|_| ())
     }
 }
 

@@ -252,6 +252,36 @@ impl RunStore for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn end_unfinished_runs(
+        &self,
+        root: Option<i64>,
+        status: &str,
+        ended_at: &str,
+        message: &str,
+    ) -> Result<Vec<i64>> {
+        let doing = "recording the end of unfinished runs";
+        let mut conn = self.lock().await;
+        let rows = sqlx::query(
+            "UPDATE runs SET status = ?1, ended_at = ?2, \
+             message = CASE WHEN message IS NULL THEN ?3 ELSE message || '; ' || ?3 END \
+             WHERE status = 'running' AND (?4 IS NULL OR id = ?4 OR parent_id = ?4) RETURNING id",
+        )
+        .bind(status)
+        .bind(ended_at)
+        .bind(message)
+        .bind(root)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err(doing))?;
+        let mut ids = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<Vec<i64>, _>>()
+            .map_err(sql_err(doing))?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>> {
         // The reading connection: the API answers while a batch is being written.
         let mut conn = self.read_lock().await;

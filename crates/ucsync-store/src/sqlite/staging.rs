@@ -267,7 +267,7 @@ impl StagingStore for SqliteStore {
         let mut out = Vec::new();
         let mut after = 0i64;
         loop {
-            let mut conn = self.lock().await;
+            let mut conn = self.read_lock().await;
             let row = sqlx::query(
                 "SELECT group_concat(length(anchor) || ':' || anchor || ':' || id || ':' || hash || ';', ''), \
                  max(id) FROM (SELECT anchor, id, hash FROM staging \
@@ -466,7 +466,7 @@ impl StagingStore for SqliteStore {
 
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {
         let doing = "counting staged objects";
-        let mut conn = self.lock().await;
+        let mut conn = self.read_lock().await;
         let mut counts = StagedCounts::default();
         // Both queries read only the partial indexes: cheap however large the staging space.
         let row = sqlx::query(

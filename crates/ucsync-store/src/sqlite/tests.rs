@@ -17,7 +17,7 @@ fn upsert(anchor: &str, mail: &str) -> StagedUpsert {
 }
 
 /// Stages `upserts` in one import batch of connector `c`.
-async fn stage(store: &SqliteStore, c: i64, upserts: Vec<StagedUpsert>) -> Result<()> {
+async fn stage(store: &dyn Store, c: i64, upserts: Vec<StagedUpsert>) -> Result<()> {
     store
         .apply_import_batch(ImportBatch {
             connector_id: c,
@@ -87,31 +87,102 @@ async fn a_failing_batch_leaves_nothing_behind() {
 #[tokio::test]
 async fn a_failing_batch_in_a_preview_leaves_the_earlier_batches_of_the_preview() {
     let (_dir, store, c) = store_with_connector().await;
-    store.begin_preview().await.unwrap();
-    stage(&store, c, vec![upsert("1", "a@x")]).await.unwrap();
+    let preview = store.begin_preview().await.unwrap();
+    stage(preview.as_ref(), c, vec![upsert("1", "a@x")])
+        .await
+        .unwrap();
     // The failing statement wrote "2" before it met the duplicate "3"; none of it stays.
     let err = stage(
-        &store,
+        preview.as_ref(),
         c,
         vec![upsert("2", "b@x"), upsert("3", "c@x"), upsert("3", "d@x")],
     )
     .await;
     assert!(err.is_err());
-    let index = store.anchor_index(c).await.unwrap();
+    let index = preview.anchor_index(c).await.unwrap();
     let anchors: Vec<&str> = index.iter().map(|a| a.anchor.as_str()).collect();
     assert_eq!(anchors, ["1"]);
-    store.end_preview().await.unwrap();
+    preview.end_preview().await.unwrap();
     assert!(store.anchor_index(c).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_preview_sees_its_own_writes_and_keeps_none() {
     let (_dir, store, c) = store_with_connector().await;
-    store.begin_preview().await.unwrap();
-    stage(&store, c, vec![upsert("1", "a@x")]).await.unwrap();
-    assert_eq!(store.count_staged(c, true).await.unwrap().pending_sync, 1);
-    store.end_preview().await.unwrap();
+    let preview = store.begin_preview().await.unwrap();
+    stage(preview.as_ref(), c, vec![upsert("1", "a@x")])
+        .await
+        .unwrap();
+    assert_eq!(preview.count_staged(c, true).await.unwrap().pending_sync, 1);
+    // Nobody else sees it meanwhile.
     assert_eq!(store.count_staged(c, true).await.unwrap().total, 0);
+    preview.end_preview().await.unwrap();
+    assert_eq!(store.count_staged(c, true).await.unwrap().total, 0);
+    // An ended session takes no further write, so nothing of it can ever commit.
+    assert!(
+        stage(preview.as_ref(), c, vec![upsert("2", "b@x")])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.count_staged(c, true).await.unwrap().total, 0);
+}
+
+/// The defect of issue 17: the batches another run wrote during a preview became savepoints of
+/// the preview's transaction and were rolled back with it.
+#[tokio::test]
+async fn writes_made_during_a_preview_wait_for_it_and_are_kept() {
+    let (_dir, store, c) = store_with_connector().await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let preview = store.begin_preview().await.unwrap();
+    stage(preview.as_ref(), c, vec![upsert("p", "p@x")])
+        .await
+        .unwrap();
+    let writer = store.clone();
+    let write = tokio::spawn(async move {
+        stage(
+            writer.as_ref(),
+            c,
+            vec![upsert("1", "a@x"), upsert("2", "b@x")],
+        )
+        .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !write.is_finished(),
+        "a write goes on only after the preview"
+    );
+    // The preview does not see the other write either.
+    assert_eq!(preview.count_staged(c, true).await.unwrap().total, 1);
+    preview.end_preview().await.unwrap();
+    write.await.unwrap().unwrap();
+    let index = store.anchor_index(c).await.unwrap();
+    let mut anchors: Vec<&str> = index.iter().map(|a| a.anchor.as_str()).collect();
+    anchors.sort();
+    assert_eq!(anchors, ["1", "2"]);
+}
+
+#[tokio::test]
+async fn entry_ids_reserved_at_the_same_time_never_meet() {
+    let (_dir, store, _) = store_with_connector().await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.reserve_entry_ids(100).await.unwrap() })
+        })
+        .collect();
+    let mut firsts = Vec::new();
+    for t in tasks {
+        firsts.push(t.await.unwrap());
+    }
+    firsts.sort();
+    for pair in firsts.windows(2) {
+        assert!(pair[1] >= pair[0] + 100, "{firsts:?}");
+    }
+    // A preview session takes from the same ranges.
+    let preview = store.begin_preview().await.unwrap();
+    assert!(preview.reserve_entry_ids(1).await.unwrap() >= firsts[7] + 100);
+    preview.end_preview().await.unwrap();
 }
 
 #[tokio::test]
@@ -197,6 +268,7 @@ async fn held_keys_are_found_before_they_are_written_and_lost_keys_clear_the_spe
     assert_eq!(store.key_spec(e).await.unwrap(), None);
     store
         .apply_sync_batch(SyncBatch {
+            enterprise_id: e,
             entries: vec![entry(1, vec![10, 11]), entry(2, vec![10])],
             ..SyncBatch::default()
         })
@@ -204,6 +276,7 @@ async fn held_keys_are_found_before_they_are_written_and_lost_keys_clear_the_spe
         .unwrap();
     store
         .apply_sync_batch(SyncBatch {
+            enterprise_id: e,
             stale_keys: vec![(11, 1)],
             ..SyncBatch::default()
         })
@@ -234,6 +307,7 @@ async fn held_keys_are_found_before_they_are_written_and_lost_keys_clear_the_spe
     store.hold_keys(e).await.unwrap();
     store
         .apply_sync_batch(SyncBatch {
+            enterprise_id: e,
             entries: vec![entry(3, vec![12])],
             ..SyncBatch::default()
         })
@@ -243,4 +317,55 @@ async fn held_keys_are_found_before_they_are_written_and_lost_keys_clear_the_spe
     let store = SqliteStore::open(dir.path()).await.unwrap();
     assert_eq!(store.key_spec(e).await.unwrap(), None);
     assert!(store.entries_by_keys(&[12]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn keys_held_for_one_enterprise_leave_the_others_written_at_once() {
+    let (_dir, store, _) = store_with_connector().await;
+    let (a, b) = (
+        store.ensure_enterprise("a").await.unwrap(),
+        store.ensure_enterprise("b").await.unwrap(),
+    );
+    let entry = |id: i64, enterprise_id: i64, key: i64| EntryWrite {
+        id,
+        enterprise_id,
+        object_type: "person".into(),
+        attrs: ucsync_model::EntryAttrs::new().encode(),
+        keys: vec![key],
+        is_new: true,
+    };
+    store.hold_keys(a).await.unwrap();
+    for (id, e, key) in [(1, a, 10), (2, b, 20)] {
+        store
+            .apply_sync_batch(SyncBatch {
+                enterprise_id: e,
+                entries: vec![entry(id, e, key)],
+                ..SyncBatch::default()
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        stored_keys(&store).await,
+        1,
+        "b's key is written, a's is held"
+    );
+    assert_eq!(
+        store.entries_by_keys(&[10, 20]).await.unwrap(),
+        [(10, 1), (20, 2)]
+    );
+    // b's sync ending does not write or drop a's keys.
+    store.write_held_keys(b, "spec").await.unwrap();
+    assert_eq!(stored_keys(&store).await, 1);
+    store.write_held_keys(a, "spec").await.unwrap();
+    assert_eq!(stored_keys(&store).await, 2);
+}
+
+async fn stored_keys(store: &SqliteStore) -> i64 {
+    let mut conn = store.lock().await;
+    sqlx::query("SELECT COUNT(*) FROM entry_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
 }

@@ -5,10 +5,12 @@
 mod ad_forest;
 mod characters;
 mod check;
+mod concurrent;
 mod config_data;
 mod connector_delete;
 mod crash;
 mod csv_runs;
+mod enterprises;
 mod harness;
 mod ldap_forests;
 mod pbx;
@@ -20,3 +22,4 @@ mod serve_load;
 mod serve_read;
 mod serve_schedule;
 mod serve_stop;
+mod soak;

@@ -1,9 +1,9 @@
 //! Who may call the API: administrators with argon2-hashed passwords, bearer tokens (random,
-//! shown once, kept as SHA-256 hashes), three roles, and logins slowed down after failures.
+//! shown once, kept as SHA-256 hashes) and three roles. A sign-in with an unknown name costs
+//! the same argon2 verification as one with a known name, against a dummy hash; how failed
+//! logins are slowed down is [`crate::throttle`]'s.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -44,7 +44,11 @@ impl Role {
 pub fn hash_password(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| format!("no random numbers: {e}"))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    hash_with_salt(password, &salt)
+}
+
+fn hash_with_salt(password: &str, salt: &[u8; 16]) -> Result<String, String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| e.to_string())?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -61,6 +65,30 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// An argon2id hash made like every administrator's ([`hash_password`]), made once. Its
+/// password and salt need no secrecy: a verification against it always answers no.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    hash_with_salt("no administrator has this password", b"ucsync-no-admin!").unwrap_or_else(|e| {
+        tracing::error!("cannot make the dummy password hash: {e}; a login with an unknown name is answered faster than one with a known name");
+        String::new()
+    })
+});
+
+/// Whether `password` is the one of `hash`, taking as long when there is no hash (an unknown
+/// name) or the stored hash is damaged: then it verifies against [`DUMMY_HASH`] and says no.
+/// So the time of a sign-in's answer does not tell whether the name exists.
+pub fn verify_password_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    match hash.map(PasswordHash::new) {
+        Some(Ok(h)) => Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok(),
+        _ => {
+            let _ = verify_password(password, &DUMMY_HASH);
+            false
+        }
+    }
+}
+
 /// A new API token: `ucs_` and 32 random bytes in hex.
 pub fn new_token() -> Result<String, String> {
     let mut bytes = [0u8; 32];
@@ -75,52 +103,6 @@ pub fn token_hash(token: &str) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Failed logins per name: after [`FREE_FAILURES`] in a row, each further attempt must wait,
-/// twice as long each time, up to [`MAX_WAIT`]. A success clears the count.
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-pub const FREE_FAILURES: u32 = 3;
-const MAX_WAIT: Duration = Duration::from_secs(300);
-
-impl Throttle {
-    fn with<R>(&self, f: impl FnOnce(&mut HashMap<String, (u32, Instant)>) -> R) -> R {
-        match self.failures.lock() {
-            Ok(mut m) => f(&mut m),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
-    }
-
-    /// How long `name` must still wait before another attempt, if at all.
-    pub fn wait(&self, name: &str) -> Option<Duration> {
-        self.with(|m| {
-            let (count, last) = *m.get(name)?;
-            let wait = delay(count)?;
-            wait.checked_sub(last.elapsed())
-        })
-    }
-
-    pub fn failed(&self, name: &str) {
-        self.with(|m| {
-            let e = m.entry(name.to_owned()).or_insert((0, Instant::now()));
-            e.0 = e.0.saturating_add(1);
-            e.1 = Instant::now();
-        });
-    }
-
-    pub fn succeeded(&self, name: &str) {
-        self.with(|m| m.remove(name));
-    }
-}
-
-fn delay(failures: u32) -> Option<Duration> {
-    let over = failures.checked_sub(FREE_FAILURES)?;
-    let secs = 1u64.checked_shl(over.min(16)).unwrap_or(u64::MAX);
-    Some(Duration::from_secs(secs).min(MAX_WAIT))
 }
 
 #[cfg(test)]
@@ -142,19 +124,19 @@ mod tests {
     }
 
     #[test]
-    fn failed_logins_wait_longer_and_longer() {
-        assert_eq!(delay(FREE_FAILURES - 1), None);
-        assert_eq!(delay(FREE_FAILURES), Some(Duration::from_secs(1)));
-        assert_eq!(delay(FREE_FAILURES + 3), Some(Duration::from_secs(8)));
-        assert_eq!(delay(FREE_FAILURES + 40), Some(MAX_WAIT));
-        let t = Throttle::default();
-        for _ in 0..FREE_FAILURES {
-            assert_eq!(t.wait("ann"), None);
-            t.failed("ann");
-        }
-        assert!(t.wait("ann").is_some());
-        assert_eq!(t.wait("bob"), None);
-        t.succeeded("ann");
-        assert_eq!(t.wait("ann"), None);
+    fn an_unknown_name_is_verified_against_a_dummy_hash_like_a_known_one() {
+        let h = hash_password("s3cret").unwrap();
+        assert!(verify_password_or_dummy("s3cret", Some(&h)));
+        assert!(!verify_password_or_dummy("S3cret", Some(&h)));
+        assert!(!verify_password_or_dummy("s3cret", None));
+        assert!(!verify_password_or_dummy("", None));
+        assert!(!verify_password_or_dummy("s3cret", Some("not a hash")));
+        // Made with the same algorithm and parameters as every administrator's hash.
+        let dummy = PasswordHash::new(&DUMMY_HASH).unwrap();
+        let real = PasswordHash::new(&h).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params);
+        assert_eq!(dummy.hash.map(|o| o.len()), real.hash.map(|o| o.len()));
     }
 }

@@ -8,27 +8,45 @@ mod metrics;
 pub mod openapi;
 pub mod planner;
 pub mod scheduler;
+pub mod throttle;
 pub mod tls;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
 
 pub use api::AppState;
 pub use auth::Role;
 pub use planner::{Clock, Due, ManualClock, Planner, SystemClock};
 pub use ucsync_model::schedule::{Schedule, ScheduleError};
 
-/// Serves the API on `listener` (plain TCP or [`tls::TlsListener`]), and starts the scheduled
-/// runs, until `shutdown` completes. Then no new run starts; requests in flight finish, and
-/// runs in progress stop after the batch they are writing commits.
+/// The address of the client a request came from (the TCP peer; forwarding headers are not
+/// trusted). Handlers read it as `ConnectInfo<ClientAddr>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+/// Serves the API on `listener` (plain TCP or [`tls::TlsListener`]), telling handlers each
+/// client's address, and starts the scheduled runs, until `shutdown` completes. Then no new
+/// run starts; requests in flight finish, and runs in progress stop after the batch they are
+/// writing commits.
 pub async fn serve<L>(
     listener: L,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
-    L: axum::serve::Listener,
+    L: Listener,
     L::Addr: std::fmt::Debug,
+    ClientAddr: for<'a> Connected<IncomingStream<'a, L>>,
 {
     let scheduler = tokio::spawn(scheduler::run(state.clone()));
     let stopping = state.clone();
@@ -37,7 +55,8 @@ where
         tracing::warn!("stopping: no new runs; runs in progress stop after their current batch");
         stopping.stop_runs().await;
     };
-    let served = axum::serve(listener, api::router(state.clone()))
+    let app = api::router(state.clone()).into_make_service_with_connect_info::<ClientAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await;
     scheduler.abort();

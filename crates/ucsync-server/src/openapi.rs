@@ -49,7 +49,7 @@ pub fn operations() -> Vec<Operation> {
                 "post",
                 "/api/v1/login",
                 None,
-                "A new API token for an administrator's name and password; slowed down after failed attempts",
+                "A new API token for an administrator's name and password; failed attempts slow down the client's address (429 with Retry-After)",
             )
         },
         op(

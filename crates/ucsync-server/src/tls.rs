@@ -1,6 +1,6 @@
 //! HTTPS for `ucsync serve`: a certificate chain and its private key from PEM files, served
 //! with rustls. Handshakes run on their own tasks, so a slow or broken client delays no other;
-//! a failed handshake is logged and dropped.
+//! a failed handshake is logged and dropped. Each connection keeps its client's address.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,12 +8,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+
+use crate::ClientAddr;
 
 /// How long a client may take to finish its handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,6 +96,13 @@ impl TlsListener {
             }
         });
         Ok(TlsListener { ready, local })
+    }
+}
+
+/// Hands the client's address of each connection to the API (its sign-in throttle).
+impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
     }
 }
 

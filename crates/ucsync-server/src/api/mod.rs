@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,8 +19,10 @@ use ucsync_engine::{Engine, Stop};
 use ucsync_model::ConnectorFactory;
 use ucsync_store::{AdminRow, Store};
 
-use crate::auth::{self, Role, Throttle};
+use crate::ClientAddr;
+use crate::auth::{self, Role};
 use crate::planner::Clock;
+use crate::throttle::{Limit, Throttle};
 
 pub(crate) mod account;
 pub(crate) mod config;
@@ -224,6 +226,8 @@ impl IntoResponse for ApiError {
 
 pub(crate) type Answer = Result<Json<Value>, ApiError>;
 
+/// The API's routes. Serve them with the client's address as `ConnectInfo<ClientAddr>`
+/// ([`crate::serve`] does): the login throttle counts by it.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
@@ -253,15 +257,33 @@ struct Login {
     password: String,
 }
 
-async fn login(State(st): State<Arc<AppState>>, Json(body): Json<Login>) -> Answer {
-    if let Some(wait) = st.throttle.wait(&body.name) {
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed logins for this name; wait before trying again",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(e);
-    }
+/// A new token for a name and password. An unknown name and a wrong password take as long
+/// and get the same answer; failures slow down the client address they came from (see
+/// [`crate::throttle`]), so nobody elsewhere can lock an administrator out.
+async fn login(
+    State(st): State<Arc<AppState>>,
+    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    Json(body): Json<Login>,
+) -> Answer {
+    let address = client.ip();
+    let attempt = st
+        .throttle
+        .attempt(&body.name, address)
+        .map_err(|refused| {
+            let secs = refused.retry_after();
+            let message = match refused.limit {
+                Limit::NameFromAddress => format!(
+                    "too many failed logins for this name from {address}; try again in {secs} s"
+                ),
+                Limit::Address => {
+                    format!("too many failed logins from {address}; try again in {secs} s")
+                }
+            };
+            tracing::info!(name = ?shown(&body.name), %address, "login refused: {message}");
+            let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
+            e.retry_after = Some(secs);
+            e
+        })?;
     let admin = st
         .store()
         .admin(&body.name)
@@ -269,27 +291,37 @@ async fn login(State(st): State<Arc<AppState>>, Json(body): Json<Login>) -> Answ
         .map_err(ApiError::internal)?;
     let hash = admin.as_ref().map(|a| a.password_hash.clone());
     let password = body.password;
-    // argon2 takes tens of milliseconds on purpose: off the async workers.
+    // argon2 takes tens of milliseconds on purpose: off the async workers. An unknown name
+    // is verified against a dummy hash, so that it takes as long.
     let ok = tokio::task::spawn_blocking(move || {
-        hash.is_some_and(|h| auth::verify_password(&password, &h))
+        auth::verify_password_or_dummy(&password, hash.as_deref())
     })
     .await
     .unwrap_or(false);
     let Some(admin) = admin.filter(|_| ok) else {
-        st.throttle.failed(&body.name);
-        tracing::warn!(name = %body.name, "failed login");
+        st.throttle.failed(attempt);
+        tracing::warn!(name = ?shown(&body.name), %address, "failed login");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong name or password",
         ));
     };
-    st.throttle.succeeded(&body.name);
+    st.throttle.succeeded(attempt);
     let token = auth::new_token().map_err(ApiError::internal)?;
     st.store()
         .add_token(admin.id, &auth::token_hash(&token), "login")
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "token": token, "role": admin.role })))
+}
+
+/// A name as sent, cut to 64 characters for the log (a name is not a secret, but it is
+/// whatever the client sent).
+fn shown(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => format!("{}…", &name[..end]),
+        None => name.to_owned(),
+    }
 }
 
 async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {

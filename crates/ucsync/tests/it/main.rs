@@ -19,6 +19,7 @@ mod serve;
 mod serve_accounts;
 mod serve_config;
 mod serve_load;
+mod serve_login;
 mod serve_read;
 mod serve_schedule;
 mod serve_stop;

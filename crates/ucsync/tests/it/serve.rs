@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -12,6 +13,8 @@ use crate::harness::{Env, forest_central_config, people};
 pub(crate) struct Server {
     child: Child,
     base: String,
+    /// What the server wrote to stderr after it started listening.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -35,8 +38,19 @@ impl Server {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Server { child, base }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Server { child, base, log }
+    }
+
+    /// The server's log lines so far.
+    pub(crate) fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

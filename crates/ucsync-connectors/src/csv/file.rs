@@ -209,6 +209,9 @@ impl AtomicCsv {
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
         let temp = builder.tempfile_in(&dir)?;
+        // Held while this file is written: what a killed write leaves is told apart by it.
+        temp.as_file().lock()?;
+        remove_stale_temps(&dir, &prefix);
         let mut file = temp.as_file().try_clone()?;
         let sink: Box<dyn Write + Send> = match encoding {
             FileEncoding::Utf8 => {
@@ -261,6 +264,36 @@ impl AtomicCsv {
         temp.persist(&target).map_err(|e| e.error)?;
         sync_dir(&parent_dir(&target));
         Ok(())
+    }
+}
+
+/// Removes the temporary files a killed write of a target left beside it: those of its name
+/// (`prefix`) that no writer holds locked any more. Best effort: one that cannot be removed
+/// stays for the next write.
+fn remove_stale_temps(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(random) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        // The random part tempfile gives a name.
+        if random.len() != 6 || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = File::open(&path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            tracing::info!(file = %path.display(), "removed a temporary file an interrupted write left");
+        }
     }
 }
 

@@ -59,9 +59,106 @@ fn kill_9_mid_run_then_rerun_converges() {
     );
     assert_eq!(env.read("central.csv"), expected_file);
     assert_eq!(env.directory(), expected_dir);
+    assert!(temps(&env).is_empty(), "left behind: {:?}", temps(&env));
+    // Every killed run ended as interrupted.
+    let runs = env.json(&["runs", "--limit", "1000"], 0);
+    let running: Vec<_> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "running")
+        .collect();
+    assert!(running.is_empty(), "{running:#?}");
     // A further run has nothing left to do.
     let again = env.json(&["sync-now"], 0);
     assert_eq!(again["counters"]["added"], 0);
     assert_eq!(again["counters"]["updated"], 0);
     assert_eq!(again["counters"]["deleted"], 0);
+}
+
+/// The temporary files of writes of central.csv in the env's directory.
+fn temps(env: &Env) -> Vec<String> {
+    std::fs::read_dir(env.path(""))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".central.csv.") && n.ends_with(".tmp"))
+        .collect()
+}
+
+/// Issue 17: a run killed with `kill -9` stayed `running` for ever, so monitoring by status
+/// could not be trusted.
+#[test]
+fn a_killed_run_is_recorded_as_interrupted_by_the_next_command() {
+    let env = setup();
+    let mut child = env
+        .command(&["sync-now"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once its run is recorded (the store exists and lists it).
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if env.path("data/ucsync.db").exists() {
+            let out = env.run(&["--json", "runs"]);
+            let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if listed.as_array().is_some_and(|l| !l.is_empty()) {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no run started"
+        );
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended first; raise N"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let runs = env.json(&["runs"], 0);
+    let list = runs.as_array().unwrap();
+    let sync_now = list.iter().find(|r| r["profile"] == "sync-now").unwrap();
+    assert_eq!(sync_now["status"], "interrupted", "{runs:#}");
+    // Its steps ended before the kill, or were interrupted with it.
+    for run in list {
+        assert!(
+            run["status"] == "success" || run["status"] == "interrupted",
+            "{run:#}"
+        );
+        if run["status"] == "interrupted" {
+            assert!(
+                run["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("interrupted"),
+                "{run:#}"
+            );
+        }
+    }
+    // The next run goes on from what the killed one committed.
+    env.json(&["sync-now"], 0);
+}
+
+/// Issue 17: the temporary file of an export killed while writing stayed beside the target;
+/// the next write removes it, but never one a live writer holds.
+#[test]
+fn a_killed_exports_temporary_file_is_removed_by_the_next_run() {
+    let env = setup();
+    env.write("forest.csv", people(50, 1));
+    env.write(
+        ".central.csv.k1ll3d.tmp",
+        "externalId,email\r\n1,half a row",
+    );
+    env.write(".central.csv.l1v3ly.tmp", "being written");
+    let held = std::fs::File::open(env.path(".central.csv.l1v3ly.tmp")).unwrap();
+    held.lock().unwrap();
+    env.json(&["sync-now"], 0);
+    assert_eq!(temps(&env), [".central.csv.l1v3ly.tmp"]);
+    drop(held);
+    env.write("forest.csv", people(51, 1));
+    env.json(&["sync-now"], 0);
+    assert!(temps(&env).is_empty(), "{:?}", temps(&env));
 }

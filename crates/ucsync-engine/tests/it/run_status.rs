@@ -1,0 +1,95 @@
+//! A run always ends with a status, even when the store fails under it.
+
+use sqlx::Connection;
+use ucsync_engine::RunStatus;
+use ucsync_store::RunStore;
+
+use crate::harness::Hub;
+
+const CONFIG: &str = r#"version = 1
+
+[enterprises.default]
+sync_order = ["hr", "out"]
+
+[connectors.hr]
+kind = "csv"
+[connectors.hr.settings]
+path = "hr.csv"
+key = ["id"]
+[connectors.hr.rules]
+projection = { person = "person" }
+[connectors.hr.rules.import_flows]
+uid = "id"
+cn = "name"
+
+[connectors.out]
+kind = "csv"
+[connectors.out.settings]
+path = "out.csv"
+object_type = "contact"
+key = ["uid"]
+header = ["uid", "cn"]
+[connectors.out.rules]
+provisioning = [{ from = "person", object_type = "contact" }]
+[connectors.out.rules.export_flows]
+uid = "uid"
+cn = "cn"
+"#;
+
+/// Issue 17: a step that failed on a store error returned without recording its end, and so
+/// did its sync-now: both stayed `running` for ever.
+#[tokio::test]
+async fn a_run_that_fails_on_the_store_ends_failed_and_so_does_its_sync_now() {
+    let hub = Hub::new(
+        CONFIG,
+        &[
+            ("hr.csv", "id,name\n1,Ann\n2,Bob\n"),
+            ("out.csv", "uid,cn\n"),
+        ],
+    )
+    .await;
+    // A real SQLite error in the middle of the run: the directory refuses new entries.
+    let url = format!("sqlite://{}", hub.path("data/ucsync.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse BEFORE INSERT ON entries \
+         BEGIN SELECT RAISE(FAIL, 'the disk is full (test)'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let options = hub.options(false, None);
+    let err = hub.engine.sync_now("default", &options).await.unwrap_err();
+    assert!(err.to_string().contains("the disk is full"), "{err}");
+
+    let runs = hub.store.runs(10).await.unwrap();
+    let running: Vec<_> = runs.iter().filter(|r| r.status == "running").collect();
+    assert!(running.is_empty(), "{running:#?}");
+    let sync_now = runs.iter().find(|r| r.profile == "sync-now").unwrap();
+    assert_eq!(sync_now.status, "failed");
+    assert!(
+        sync_now
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("the disk is full"),
+        "{sync_now:?}"
+    );
+    let sync = runs
+        .iter()
+        .find(|r| r.profile == "delta-sync" && r.connector.as_deref() == Some("hr"))
+        .unwrap();
+    assert_eq!(sync.status, "failed", "{sync:?}");
+    // The imports before it ended well, and nothing of the failed batch was kept.
+    assert!(hub.entries().await.is_empty());
+
+    // Once the store takes writes again, the next run converges.
+    sqlx::raw_sql("DROP TRIGGER refuse")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let report = hub.sync_now().await;
+    assert_eq!(report.status, RunStatus::Success, "{report:?}");
+    assert_eq!(hub.entries().await.len(), 2);
+    assert_eq!(hub.rows("out.csv").len(), 2);
+}

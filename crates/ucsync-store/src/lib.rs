@@ -7,12 +7,15 @@
 //!
 //! [`SqliteStore`] is the embedded default.
 
+mod data_dir;
+pub mod secret_key;
 mod sqlite;
 mod stats;
 mod types;
 
 use async_trait::async_trait;
 
+pub use data_dir::make_private as make_data_dir_private;
 pub use sqlite::{LAST_SCHEMA_VERSION, SqliteStore};
 pub use stats::*;
 pub use types::*;
@@ -39,6 +42,9 @@ pub enum StoreError {
         doing: &'static str,
         message: String,
     },
+    /// The secret key is missing, wrong or unusable; the message says which key and what to do.
+    #[error("{0}")]
+    Secret(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

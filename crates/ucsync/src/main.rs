@@ -8,6 +8,7 @@ mod directory;
 mod progress;
 mod remote;
 mod report;
+mod secrets;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -119,6 +120,11 @@ enum Command {
     Account {
         #[command(subcommand)]
         command: account::AccountCommand,
+    },
+    /// The secret key that seals the stored configuration: status, rotation, reset.
+    Secrets {
+        #[command(subcommand)]
+        command: secrets::SecretsCommand,
     },
     /// Serve the HTTP API until SIGTERM or Ctrl-C.
     Serve {
@@ -259,13 +265,15 @@ async fn record_interrupted(store: &SqliteStore) -> Result<()> {
 
 /// One run at a time per data directory: a second one is told who holds the lock.
 fn lock(data_dir: &Path) -> Result<std::fs::File> {
-    std::fs::create_dir_all(data_dir)
+    // Private to this user (0700, its files 0600), like everything in it.
+    ucsync_store::make_data_dir_private(data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let path = data_dir.join("ucsync.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&path)
         .with_context(|| format!("opening {}", path.display()))?;
     match file.try_lock() {
@@ -368,6 +376,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
         Command::Config { command } => configuration::run(cli, command).await,
         Command::Account { command } => account::run(cli, command).await,
         Command::Connector { command } => connector::run(cli, command).await,
+        Command::Secrets { command } => secrets::run(cli, command).await,
         Command::Serve {
             listen,
             tls_cert,

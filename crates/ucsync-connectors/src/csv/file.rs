@@ -238,6 +238,19 @@ impl AtomicCsv {
         })
     }
 
+    /// Makes the file readable and writable by its owner only (0600), before any row is written
+    /// to it: for files in the private data directory, such as import status files.
+    pub fn make_private(&self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            self.temp
+                .as_file()
+                .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    }
+
     pub fn write_row<I, T>(&mut self, fields: I) -> io::Result<()>
     where
         I: IntoIterator<Item = T>,

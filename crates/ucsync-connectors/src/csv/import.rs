@@ -469,7 +469,10 @@ impl StatusFile {
     ) -> Result<Self, ConnectorError> {
         let t = target.to_owned();
         let file = blocking(move || {
-            AtomicCsv::create(&t, delimiter, encoding, bom, true).map_err(|e| status_failed(&t, e))
+            // A status file lives in the data directory, which is private to its user.
+            AtomicCsv::create(&t, delimiter, encoding, bom, true)
+                .and_then(|f| f.make_private().map(|()| f))
+                .map_err(|e| status_failed(&t, e))
         })
         .await?;
         Ok(Self {

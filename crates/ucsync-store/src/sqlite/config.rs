@@ -1,36 +1,36 @@
-//! The stored configuration and the scheduler's memory in the SQLite store.
+//! The stored configuration and the scheduler's memory in the SQLite store. The configuration
+//! is sealed with the secret key on the way in and opened on the way out (`secrets.rs`).
 
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{SqliteStore, sql_err};
+use super::{SqliteStore, secrets, sql_err};
+use crate::secret_key::KeyLocation;
 use crate::{ConfigStore, Result, ScheduleState};
 
 #[async_trait]
 impl ConfigStore for SqliteStore {
+    /// The configuration, opened with the secret key (it is stored sealed, never in clear).
     async fn config_text(&self) -> Result<Option<String>> {
+        let location = KeyLocation::find(&self.data_dir());
         let mut conn = self.lock().await;
-        sqlx::query("SELECT text FROM config WHERE id = 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(sql_err("reading the configuration"))?
-            .map(|row| row.try_get(0))
-            .transpose()
-            .map_err(sql_err("reading the configuration"))
+        let Some(sealed) = secrets::read_sealed(&mut conn).await? else {
+            return Ok(None);
+        };
+        let key = secrets::key_for(&location, &sealed.key_id, self.path())?;
+        secrets::unseal(&key, &sealed, self.path(), &location).map(Some)
     }
 
+    /// Seals `text` with the key the stored configuration is sealed with (the key file, made
+    /// on first use, when none is stored yet) and replaces the stored one.
     async fn put_config_text(&self, text: &str) -> Result<()> {
+        let location = KeyLocation::find(&self.data_dir());
         let mut conn = self.lock().await;
-        sqlx::query(
-            "INSERT INTO config (id, text, updated_at) VALUES (1, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
-        )
-        .bind(text)
-        .bind(jiff::Timestamp::now().to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(sql_err("saving the configuration"))?;
-        Ok(())
+        let key = match secrets::read_sealed(&mut conn).await? {
+            Some(sealed) => secrets::key_for(&location, &sealed.key_id, self.path())?,
+            None => secrets::key_for_new(&location)?,
+        };
+        secrets::write_sealed(&mut conn, &key, text).await
     }
 
     async fn schedule_states(&self) -> Result<Vec<ScheduleState>> {

@@ -8,6 +8,7 @@ mod config;
 mod directory;
 mod held_keys;
 mod runs;
+mod secrets;
 mod staging;
 mod stats;
 
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_admins.sql"),
     include_str!("../../migrations/0003_config.sql"),
+    include_str!("../../migrations/0004_sealed_config.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -129,7 +131,8 @@ impl SqliteStore {
             path: data_dir.display().to_string(),
             message,
         };
-        std::fs::create_dir_all(data_dir)
+        // Made (or tightened) private to this user, with ucsync.db 0600 before SQLite opens it.
+        crate::data_dir::prepare_store(data_dir)
             .map_err(|e| open_err(format!("cannot create the data directory: {e}")))?;
         let file = data_dir.join("ucsync.db");
         let options = SqliteConnectOptions::new()
@@ -153,6 +156,7 @@ impl SqliteStore {
             .await
             .map_err(|e| open_err(e.to_string()))?;
         migrate(&mut conn, &file.display().to_string()).await?;
+        secrets::seal_clear_config(&mut conn, data_dir).await?;
         let reader = SqliteConnection::connect_with(
             &options
                 .clone()

@@ -43,7 +43,10 @@ impl Env {
             .arg("--data-dir")
             .arg(self.path("data"))
             .args(args)
-            .env_remove("UCSYNC_LOG");
+            .env_remove("UCSYNC_LOG")
+            // The secret key is the data directory's own unless a test names another.
+            .env_remove("UCSYNC_SECRET_KEY_FILE")
+            .env_remove("CREDENTIALS_DIRECTORY");
         cmd
     }
 

@@ -15,6 +15,7 @@ mod harness;
 mod ldap_forests;
 mod pbx;
 mod quickstart;
+mod secrets;
 mod serve;
 mod serve_accounts;
 mod serve_config;

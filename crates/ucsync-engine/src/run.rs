@@ -238,6 +238,9 @@ pub(crate) struct RunCtx<'a> {
     pub shared: std::sync::Arc<dyn Store>,
     pub rules: &'a EnterpriseRules,
     pub options: &'a RunOptions,
+    /// The deletion threshold was checked for the syncs of the whole run (a sync-now) before
+    /// the first of them: its sync steps do not count again.
+    pub syncs_checked: bool,
 }
 
 pub(crate) async fn execute(
@@ -309,6 +312,7 @@ async fn execute_on(
         shared: store.clone(),
         rules: &rules,
         options,
+        syncs_checked: false,
     };
     match connector {
         None => sync_now(&ctx).await,
@@ -572,11 +576,23 @@ async fn sync_now_steps(
         }
         steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
     }
+    // Before the first sync changes anything, the deletes all of them would make.
+    let connectors: Vec<&ConnectorCtx> = ctx.rules.connectors.iter().collect();
+    if let Some(over) = sync::threshold_check(ctx, &connectors, sync::SyncMode::Delta).await? {
+        return Ok((false, Some(over)));
+    }
+    let checked = RunCtx {
+        store: ctx.store,
+        shared: ctx.shared.clone(),
+        rules: ctx.rules,
+        options: ctx.options,
+        syncs_checked: true,
+    };
     for c in &ctx.rules.connectors {
         if stop.requested() {
             return Ok((true, None));
         }
-        steps.push(step(ctx, c, Profile::DeltaSync, Some(parent)).await?);
+        steps.push(step(&checked, c, Profile::DeltaSync, Some(parent)).await?);
     }
     if stop.requested() {
         return Ok((true, None));

@@ -119,6 +119,10 @@ pub enum StagedFilter {
     /// Waiting for export.
     PendingExport,
     All,
+    /// Marked for sync and linked to a directory entry.
+    LinkedPendingSync,
+    /// Linked to a directory entry.
+    Linked,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -155,7 +159,7 @@ pub struct ImportBatch {
     pub outcomes: OutcomeChunk,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub id: i64,
     pub enterprise_id: i64,

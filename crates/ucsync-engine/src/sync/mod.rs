@@ -5,11 +5,13 @@
 //! flight commits, no further batch starts, and what was not reached is left as it was (an
 //! object marked for sync stays marked).
 
+mod ahead;
 mod inbound;
 mod outward;
 mod pipeline;
 mod retire;
 
+pub(crate) use ahead::threshold_check;
 pub(crate) use retire::retire;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -19,7 +21,7 @@ use ucsync_store::{ObjectOutcome, StagedFilter, StagedObject, StagedWrite, SyncB
 
 use crate::EngineError;
 use crate::rules::ConnectorCtx;
-use crate::run::{Recorder, RunCtx, StepEnd};
+use crate::run::{Recorder, RunCtx, RunStatus, StepEnd};
 
 /// Staged objects per sync batch: small enough that a batch's objects and entries stay in the
 /// processor's cache between the passes that decide it (10,000 made a 1M sync a fifth slower).
@@ -122,6 +124,15 @@ pub(crate) async fn run(
     rec: &mut Recorder,
 ) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
+    if !ctx.syncs_checked
+        && let Some(over) = threshold_check(ctx, &[c], mode).await?
+    {
+        return Ok(StepEnd {
+            message: Some(over),
+            stopped: Some(RunStatus::StoppedDeletionThreshold),
+            ..StepEnd::default()
+        });
+    }
     let full = mode != SyncMode::Delta;
     let counts = store.count_staged(c.id, full).await?;
     let total = if full {

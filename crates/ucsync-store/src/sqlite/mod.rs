@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_admins.sql"),
     include_str!("../../migrations/0003_config.sql"),
     include_str!("../../migrations/0004_sealed_config.sql"),
+    include_str!("../../migrations/0005_linked_pending_sync.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

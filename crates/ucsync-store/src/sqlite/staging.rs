@@ -347,6 +347,15 @@ impl StagingStore for SqliteStore {
             StagedFilter::All => format!(
                 "SELECT {STAGED_COLUMNS} FROM staging WHERE +connector_id = ? AND id > ? ORDER BY id LIMIT ?"
             ),
+            StagedFilter::LinkedPendingSync => format!(
+                "SELECT {STAGED_COLUMNS} FROM staging INDEXED BY staging_sync_linked \
+                 WHERE connector_id = ? AND id > ? AND sync_state != 0 AND entry_id IS NOT NULL \
+                 ORDER BY id LIMIT ?"
+            ),
+            StagedFilter::Linked => format!(
+                "SELECT {STAGED_COLUMNS} FROM staging WHERE +connector_id = ? AND id > ? \
+                 AND entry_id IS NOT NULL ORDER BY id LIMIT ?"
+            ),
         };
         let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

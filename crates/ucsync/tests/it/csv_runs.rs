@@ -137,9 +137,13 @@ fn the_deletion_threshold_stops_before_exporting_anything() {
     assert_eq!(out.status.code(), Some(3));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("stopped-deletion-threshold"), "{stdout}");
-    assert!(stdout.contains("10 pending deletes"), "{stdout}");
+    assert!(
+        stdout.contains("would delete 10 of its 20 entries"),
+        "{stdout}"
+    );
     assert!(stdout.contains("--allow-deletes 10"), "{stdout}");
     assert_eq!(env.bytes("central.csv"), before, "nothing was exported");
+    assert_eq!(env.directory().len(), 20, "nor deleted from the directory");
 
     // Still held back on the next run, until allowed.
     assert_eq!(env.run(&["sync-now"]).status.code(), Some(3));

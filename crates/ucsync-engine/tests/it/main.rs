@@ -15,6 +15,7 @@ mod precedence;
 mod preview;
 mod provisioning;
 mod references;
+mod retention;
 mod scope;
 mod stop;
 mod stop_ldap;

@@ -12,6 +12,7 @@ mod csv_runs;
 mod harness;
 mod ldap_forests;
 mod pbx;
+mod pbx_retention;
 mod quickstart;
 mod serve;
 mod serve_accounts;

@@ -6,7 +6,10 @@
 //!   it makes calls from ("make call from").
 //!
 //! Both are references for the number-retention rule: a number a PBX node no longer lists stays
-//! on its account while one of them refers to it ([`referenced_numbers`]).
+//! on its account while one of them refers to it ([`referenced_numbers`]), and an account the
+//! node no longer gives at all stays while it has any of them ([`has_own_data`]). Hand-added
+//! numbers are among the account's numbers (`telephoneNumber`) wherever numbers are listed
+//! ([`listed_numbers`]).
 
 use std::collections::BTreeSet;
 
@@ -16,6 +19,9 @@ use crate::entry::EntryAttrs;
 pub const MANUAL_NUMBER: &str = "manualNumber";
 /// Dynamic statuses, `NAME=NUMBER`.
 pub const DYNAMIC_STATUS: &str = "dynamicStatus";
+/// The directory attribute that lists every number of an account (a PBX node gives its
+/// numbers there, the primary number first).
+pub const NUMBERS: &str = "telephoneNumber";
 
 /// Checks a phone number typed by an administrator: digits, optionally a leading `+`, and the
 /// dial-pad signs `*` and `#`; 1 to 32 characters.
@@ -76,6 +82,71 @@ pub fn referenced_numbers(entry: &EntryAttrs) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// The values of an attribute when they were set by hand (an attribute of that name that a
+/// connector gives is not the account's own data).
+fn own<'a>(entry: &'a EntryAttrs, name: &str) -> &'a [String] {
+    match entry.source(name) {
+        Some(None) => entry.get(name),
+        _ => &[],
+    }
+}
+
+/// The numbers an administrator added to the account by hand.
+pub fn hand_added_numbers(entry: &EntryAttrs) -> &[String] {
+    own(entry, MANUAL_NUMBER)
+}
+
+/// Whether the account has data of its own that keeps it when no connector gives it any more:
+/// a number added by hand or a dynamic status.
+pub fn has_own_data(entry: &EntryAttrs) -> bool {
+    !own(entry, MANUAL_NUMBER).is_empty() || !own(entry, DYNAMIC_STATUS).is_empty()
+}
+
+/// The account's own data in words, for messages: `numbers added by hand: 3001; dynamic
+/// statuses: "In a meeting" (make call from 2001)`.
+pub fn describe_own_data(entry: &EntryAttrs) -> String {
+    let mut parts = Vec::new();
+    let numbers = own(entry, MANUAL_NUMBER);
+    if !numbers.is_empty() {
+        parts.push(format!("numbers added by hand: {}", numbers.join(", ")));
+    }
+    let statuses: Vec<String> = own(entry, DYNAMIC_STATUS)
+        .iter()
+        .map(|s| {
+            let (name, number) = parse_status(s);
+            format!("\"{name}\" (make call from {number})")
+        })
+        .collect();
+    if !statuses.is_empty() {
+        parts.push(format!("dynamic statuses: {}", statuses.join(", ")));
+    }
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// An account's numbers as they are listed: the values of [`NUMBERS`], then the hand-added
+/// numbers not among them (a sync puts them there too); and which of them were added by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListedNumbers {
+    pub values: Vec<String>,
+    pub hand_added: Vec<String>,
+}
+
+/// The numbers of an account as listed (`directory show|search`, the API).
+pub fn listed_numbers(entry: &EntryAttrs) -> ListedNumbers {
+    let mut values = entry.get(NUMBERS).to_vec();
+    let hand_added = hand_added_numbers(entry).to_vec();
+    for n in &hand_added {
+        if !values.contains(n) {
+            values.push(n.clone());
+        }
+    }
+    ListedNumbers { values, hand_added }
 }
 
 /// A dynamic status: its name and the number it makes calls from.
@@ -163,5 +234,26 @@ mod tests {
         let refs: Vec<String> = referenced_numbers(&e).into_iter().collect();
         assert_eq!(refs, ["2001", "3001"]);
         assert_eq!(parse_status("Away=home=2001"), ("Away=home", "2001"));
+    }
+
+    #[test]
+    fn own_data_is_what_was_set_by_hand() {
+        let mut e = EntryAttrs::new();
+        e.set(NUMBERS, Some(4), vec!["1001".into(), "3001".into()]);
+        e.set("featureProfile", None, vec!["Standard".into()]);
+        assert!(!has_own_data(&e), "a feature profile is no reference");
+        e.set(MANUAL_NUMBER, Some(4), vec!["3001".into()]);
+        assert!(!has_own_data(&e), "given by a connector, not by hand");
+        assert_eq!(describe_own_data(&e), "none");
+        e.set(MANUAL_NUMBER, None, vec!["3001".into(), "3002".into()]);
+        e.set(DYNAMIC_STATUS, None, vec![status_value("Away", "1001")]);
+        assert!(has_own_data(&e));
+        assert_eq!(
+            describe_own_data(&e),
+            "numbers added by hand: 3001, 3002; dynamic statuses: \"Away\" (make call from 1001)"
+        );
+        let listed = listed_numbers(&e);
+        assert_eq!(listed.values, ["1001", "3001", "3002"]);
+        assert_eq!(listed.hand_added, ["3001", "3002"]);
     }
 }

@@ -254,8 +254,8 @@ pub trait Connector: Send + Sync {
         Attrs::new()
     }
     /// Whether values this connector stops giving stay on an entry while the entry's own
-    /// (hand-set) numbers or dynamic statuses refer to them: the PBX number-retention rule
-    /// ([`crate::account`]).
+    /// (hand-set) numbers or dynamic statuses refer to them, and an entry it stops giving stays
+    /// while it has any of them: the PBX number-retention rule ([`crate::account`]).
     fn retains_referenced_numbers(&self) -> bool {
         false
     }

@@ -133,7 +133,9 @@ pub trait DirectoryStore: Send + Sync {
     /// Changes one hand-set attribute of an entry (values owned by no connector) in one
     /// transaction: `edit` gets the current hand-set values and gives the new ones, or refuses
     /// with a message. The entry's linked staged objects are marked for sync, so the next sync
-    /// recomputes the entry and pushes the change out.
+    /// recomputes the entry and pushes the change out: as changed, or as deleted in the source
+    /// when the source no longer has them and nothing is pending to export (objects the
+    /// number-retention rule keeps linked to an account).
     async fn edit_hand_set(&self, entry_id: i64, attr: &str, edit: HandEdit) -> Result<HandEdited>;
     /// Adds keys of a page of entries during a rebuild; with `spec`, the rebuild is complete.
     async fn add_keys(

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
+use ucsync_model::account;
 use ucsync_store::{Entry, Store};
 
 #[derive(Subcommand)]
@@ -24,8 +25,11 @@ pub enum DirectoryCommand {
     Show { id: i64 },
 }
 
+/// An entry as `--json` prints it: each attribute's values and the connector that gave them.
+/// The account's numbers (`telephoneNumber`) include its hand-added numbers, which
+/// `hand_added` names.
 fn entry_json(e: &Entry, names: &std::collections::HashMap<i64, String>) -> serde_json::Value {
-    let attrs: serde_json::Map<String, serde_json::Value> = e
+    let mut attrs: serde_json::Map<String, serde_json::Value> = e
         .attrs
         .iter()
         .map(|(k, source, values)| {
@@ -36,7 +40,65 @@ fn entry_json(e: &Entry, names: &std::collections::HashMap<i64, String>) -> serd
             )
         })
         .collect();
+    let listed = account::listed_numbers(&e.attrs);
+    if !listed.hand_added.is_empty() {
+        let numbers = attrs
+            .entry(account::NUMBERS)
+            .or_insert_with(|| serde_json::json!({ "source": null }));
+        numbers["values"] = serde_json::json!(listed.values);
+        numbers["hand_added"] = serde_json::json!(listed.hand_added);
+    }
     serde_json::json!({ "id": e.id, "type": e.object_type, "attributes": attrs })
+}
+
+/// The values an entry is listed with for `attr`: the account's numbers include its hand-added
+/// numbers.
+fn listed(e: &Entry, attr: &str) -> Vec<String> {
+    if attr == account::NUMBERS {
+        account::listed_numbers(&e.attrs).values
+    } else {
+        e.attrs.get(attr).to_vec()
+    }
+}
+
+/// An entry's attributes as `directory show` prints them: name, values, and the connector that
+/// gave them or "set by hand". The account's numbers include its hand-added numbers, marked.
+fn attribute_lines(
+    e: &Entry,
+    names: &std::collections::HashMap<i64, String>,
+) -> Vec<(String, String, String)> {
+    let from = |source: &Option<i64>| match source {
+        Some(s) => names.get(s).cloned().unwrap_or_default(),
+        None => "set by hand".to_owned(),
+    };
+    let mut lines: Vec<(String, String, String)> = e
+        .attrs
+        .iter()
+        .map(|(k, source, values)| (k.clone(), values.join("; "), from(source)))
+        .collect();
+    let numbers = account::listed_numbers(&e.attrs);
+    if numbers.hand_added.is_empty() {
+        return lines;
+    }
+    let marked: Vec<String> = numbers
+        .values
+        .iter()
+        .map(|n| {
+            if numbers.hand_added.contains(n) {
+                format!("{n} (added by hand)")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    match lines.iter_mut().find(|(k, _, _)| k == account::NUMBERS) {
+        Some(line) => line.1 = marked.join("; "),
+        None => {
+            lines.push((account::NUMBERS.to_owned(), marked.join("; "), from(&None)));
+            lines.sort();
+        }
+    }
+    lines
 }
 
 pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -> Result<u8> {
@@ -76,7 +138,7 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                     }
                     if !filters
                         .iter()
-                        .all(|(k, v)| e.attrs.get(k).iter().any(|x| x == v))
+                        .all(|(k, v)| listed(&e, k).iter().any(|x| x == v))
                     {
                         continue;
                     }
@@ -126,16 +188,19 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                 let mut v = entry_json(&e, &names);
                 v["links"] = links
                     .iter()
-                    .map(|s| serde_json::json!({"connector": names.get(&s.connector_id), "anchor": s.anchor, "type": s.object_type}))
+                    .map(|s| {
+                        let mut link = serde_json::json!({"connector": names.get(&s.connector_id), "anchor": s.anchor, "type": s.object_type});
+                        if s.attrs.is_none() {
+                            link["in_source"] = false.into();
+                        }
+                        link
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 println!("entry {} ({})", e.id, e.object_type);
-                for (k, source, values) in e.attrs.iter() {
-                    let from = source
-                        .map(|s| names.get(&s).cloned().unwrap_or_default())
-                        .unwrap_or_else(|| "set by hand".into());
-                    println!("  {k:<24} {:<40} [{from}]", values.join("; "));
+                for (k, values, from) in attribute_lines(&e, &names) {
+                    println!("  {k:<24} {values:<40} [{from}]");
                 }
                 println!("linked objects:");
                 for s in &links {
@@ -143,7 +208,13 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                         .export
                         .as_ref()
                         .map(|p| format!(" (pending {:?})", p.op))
-                        .unwrap_or_default();
+                        .unwrap_or_else(|| {
+                            if s.attrs.is_none() {
+                                " (no longer in the source)".to_owned()
+                            } else {
+                                String::new()
+                            }
+                        });
                     println!(
                         "  {} {} ({}){pending}",
                         names.get(&s.connector_id).cloned().unwrap_or_default(),

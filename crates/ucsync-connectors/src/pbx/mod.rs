@@ -127,7 +127,8 @@ impl Connector for PbxConnector {
     }
 
     /// A number a node stops listing stays on its account while the account's hand-added
-    /// numbers or dynamic statuses refer to it (both flavors).
+    /// numbers or dynamic statuses refer to it, and an account it stops giving stays while it
+    /// has any of them (both flavors).
     fn retains_referenced_numbers(&self) -> bool {
         true
     }

@@ -1,9 +1,12 @@
 //! From staged objects into the directory: scope, join, projection, then each touched entry's
-//! attributes recomputed from all its linked objects by precedence.
+//! attributes recomputed from all its linked objects by precedence. What the number-retention
+//! rule keeps is [`retention`]'s.
+
+mod retention;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ucsync_model::{Attrs, EntryAttrs, account};
+use ucsync_model::{Attrs, EntryAttrs};
 use ucsync_store::{ObjectOutcome, StagedObject, SyncState};
 
 use super::{Batch, EntryState, HashMap};
@@ -227,10 +230,12 @@ fn find_join(
                 let Some((e, v)) = found.into_iter().next() else {
                     continue;
                 };
-                let taken = b
-                    .links
-                    .get(&e)
-                    .and_then(|l| l.iter().find(|o| o.connector_id == c.id && o.id != s.id));
+                // An object the number-retention rule only holds the entry with gives way.
+                let taken = b.links.get(&e).and_then(|l| {
+                    l.iter().find(|o| {
+                        o.connector_id == c.id && o.id != s.id && !retention::is_held(ctx.rules, o)
+                    })
+                });
                 if let Some(other) = taken {
                     return Decision::Ambiguous(format!(
                         "join rule {} matches entry {e} ({} = \"{v}\"), which is already linked to \"{}\" of this connector; make the source values unique or remove one of the objects",
@@ -260,7 +265,8 @@ fn find_join(
 
 /// Recomputes every touched entry from its linked objects: each connector's import flows,
 /// references translated to entry ids, one source per attribute by precedence, hand-set values
-/// kept. An entry no projecting connector links any more is deleted.
+/// kept. An entry no projecting connector links any more is deleted, unless the
+/// number-retention rule keeps it ([`retention::settle`]).
 pub(super) async fn recompute(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
@@ -269,6 +275,7 @@ pub(super) async fn recompute(
     which: &BTreeSet<i64>,
 ) -> Result<(), EngineError> {
     let rules = ctx.rules;
+    let settled = retention::settle(ctx, c, b, rec, which).await?;
     // Contributions: entry → [(connector id, staged id, flowed attrs)].
     let mut contrib: BTreeMap<i64, Vec<(i64, i64, Attrs)>> = BTreeMap::new();
     let mut ref_anchors: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
@@ -311,7 +318,7 @@ pub(super) async fn recompute(
             continue;
         };
         let sources = b.links.get(&e).map(Vec::as_slice).unwrap_or(&[]);
-        if !sources.iter().any(|s| rules.is_source(s.connector_id)) {
+        if settled.doomed.contains(&e) {
             state.deleted = true;
             continue;
         }
@@ -358,10 +365,12 @@ pub(super) async fn recompute(
             new.set(name, Some(k), values);
         }
         if let Some(old) = &state.old {
-            retain_referenced(rules, old, &mut new);
+            retention::retain_referenced(rules, old, &mut new);
         }
+        retention::add_hand_numbers(rules, sources, &mut new);
         state.new = new;
     }
+    settled.count(b, rec);
     Ok(())
 }
 
@@ -409,44 +418,6 @@ fn winners(
         }
     }
     out
-}
-
-/// The number-retention rule: a value that a retaining connector (a PBX node) gave the entry
-/// and gives no more stays while the entry's hand-added numbers or dynamic statuses refer to it.
-/// It goes at the first sync after its last reference is removed.
-fn retain_referenced(rules: &EnterpriseRules, old: &EntryAttrs, new: &mut EntryAttrs) {
-    let refs = account::referenced_numbers(new);
-    if refs.is_empty() {
-        return;
-    }
-    for (name, source, values) in old.iter() {
-        let Some(k) = *source else { continue };
-        if !rules
-            .connector(k)
-            .is_some_and(|c| c.connector.retains_referenced_numbers())
-        {
-            continue;
-        }
-        let now = new.get(name);
-        let kept: Vec<String> = values
-            .iter()
-            .filter(|v| refs.contains(*v) && !now.contains(v))
-            .cloned()
-            .collect();
-        if kept.is_empty() {
-            continue;
-        }
-        match new.source(name) {
-            None => new.set(name.clone(), Some(k), kept),
-            Some(Some(current)) if current == k => {
-                let mut values = now.to_vec();
-                values.extend(kept);
-                new.set(name.clone(), Some(k), values);
-            }
-            // Set by hand or given by another connector now: that value wins.
-            Some(_) => {}
-        }
-    }
 }
 
 /// Entries that refer to entries deleted in this batch are recomputed too, so that no

@@ -15,6 +15,7 @@ mod precedence;
 mod preview;
 mod provisioning;
 mod references;
+mod retention;
 mod run_status;
 mod scope;
 mod stop;

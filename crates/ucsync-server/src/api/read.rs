@@ -14,8 +14,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
-use ucsync_model::ExportOp;
 use ucsync_model::config::DEFAULT_ENTERPRISE;
+use ucsync_model::{ExportOp, account};
 use ucsync_store::{Entry, EntrySearch, StagedObject};
 
 use super::{Answer, ApiError, AppState};
@@ -48,7 +48,7 @@ pub(crate) fn operations() -> Vec<Operation> {
         ),
         op(
             "/api/v1/directory/{id}",
-            "One directory entry: each attribute's values and the connector that gave them, and its linked staged objects",
+            "One directory entry: each attribute's values and the connector that gave them (telephoneNumber includes the numbers added by hand, which hand_added names), and its linked staged objects (in_source false: not in the external system)",
         ),
         op(
             "/api/v1/runs/{id}/status-file",
@@ -69,9 +69,10 @@ async fn connector_names(st: &AppState) -> Result<HashMap<i64, String>, ApiError
         .collect())
 }
 
-/// An entry as `ucsync --json directory search` prints it.
+/// An entry as `ucsync --json directory search` prints it: the account's numbers
+/// (`telephoneNumber`) include its hand-added numbers, which `hand_added` names.
 fn entry_json(e: &Entry, names: &HashMap<i64, String>) -> Value {
-    let attrs: serde_json::Map<String, Value> = e
+    let mut attrs: serde_json::Map<String, Value> = e
         .attrs
         .iter()
         .map(|(k, source, values)| {
@@ -79,6 +80,14 @@ fn entry_json(e: &Entry, names: &HashMap<i64, String>) -> Value {
             (k.clone(), json!({ "values": values, "source": source }))
         })
         .collect();
+    let listed = account::listed_numbers(&e.attrs);
+    if !listed.hand_added.is_empty() {
+        let numbers = attrs
+            .entry(account::NUMBERS)
+            .or_insert_with(|| json!({ "source": null }));
+        numbers["values"] = json!(listed.values);
+        numbers["hand_added"] = json!(listed.hand_added);
+    }
     json!({ "id": e.id, "type": e.object_type, "attributes": attrs })
 }
 
@@ -88,6 +97,11 @@ fn link_json(s: &StagedObject, names: &HashMap<i64, String>) -> Value {
         "anchor": s.anchor,
         "type": s.object_type,
     });
+    if s.attrs.is_none() {
+        // Not (or no longer) in the external system: to be provisioned, or gone from its
+        // source and kept linked by the number-retention rule.
+        v["in_source"] = json!(false);
+    }
     if let Some(p) = &s.export {
         v["pending_export"] = json!(match p.op {
             ExportOp::Add => "add",

@@ -247,11 +247,16 @@ impl DirectoryStore for SqliteStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(sql_err(doing))?;
-            sqlx::query("UPDATE staging SET sync_state = 1 WHERE entry_id = ? AND sync_state = 0")
-                .bind(entry_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(sql_err(doing))?;
+            // An object its source no longer has (one the number-retention rule keeps linked)
+            // is looked at again as deleted in the source; the others as changed.
+            sqlx::query(
+                "UPDATE staging SET sync_state = CASE WHEN attrs IS NULL AND export_op IS NULL \
+                 THEN 2 ELSE 1 END WHERE entry_id = ? AND sync_state = 0",
+            )
+            .bind(entry_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
             Ok(HandEdited::Done(entry))
         }
         .await;

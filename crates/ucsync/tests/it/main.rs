@@ -14,6 +14,7 @@ mod enterprises;
 mod harness;
 mod ldap_forests;
 mod pbx;
+mod pbx_retention;
 mod quickstart;
 mod secrets;
 mod serve;

@@ -249,7 +249,7 @@ impl SecretKey {
     /// 32 bytes from the system's random source.
     pub fn generate() -> Result<Self> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
-        aws_lc_rs::rand::fill(bytes.as_mut_slice()).map_err(|_| {
+        getrandom::fill(bytes.as_mut_slice()).map_err(|_| {
             StoreError::Secret("the system's random source gave no bytes for a new key".into())
         })?;
         Ok(Self::from_bytes(bytes))
@@ -312,7 +312,7 @@ impl SecretKey {
     /// (the same must be given to open it).
     pub fn seal(&self, plain: &[u8], context: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| {
+        getrandom::fill(&mut nonce).map_err(|_| {
             StoreError::Secret("the system's random source gave no bytes for a nonce".into())
         })?;
         let mut sealed = Vec::with_capacity(NONCE_LEN + plain.len() + 16);

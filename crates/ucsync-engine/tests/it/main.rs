@@ -6,8 +6,11 @@
 
 mod harness;
 mod import;
+mod incomplete;
+mod incomplete_ldap;
 
 mod characters;
+mod damaged;
 mod deprovisioning;
 mod joins;
 mod pipeline;

@@ -9,6 +9,7 @@ mod config_data;
 mod connector_delete;
 mod crash;
 mod csv_runs;
+mod damaged;
 mod harness;
 mod ldap_forests;
 mod pbx;

@@ -208,31 +208,21 @@ fn stop_error() -> SinkError {
     SinkError("the import stopped at a batch boundary because ucsync is shutting down".into())
 }
 
-/// Where the first character the valid-character rule does not allow is in a record (the anchor,
-/// then every value of every attribute), described for a message: `attribute "displayName" has an
-/// invalid character U+0007 at position 5`.
+/// Where the first character the valid-character rule does not allow is in a record (every
+/// value of every attribute, then the anchor), described for a message: `attribute
+/// "displayName" has an invalid character U+0007 at position 5`.
 fn invalid_character(record: &ImportRecord) -> Option<String> {
-    let described = |what: String, (position, c): (usize, char)| {
-        format!(
-            "{what} has an invalid character {} at position {position}",
-            chars::code_point(c)
-        )
-    };
     // Attributes first: an anchor is mostly built from them, and the attribute is what the
     // administrator fixes.
-    for (name, values) in record.attrs.iter() {
-        for (i, value) in values.iter().enumerate() {
-            if let Some(found) = chars::first_invalid(value) {
-                let what = if values.len() > 1 {
-                    format!("attribute \"{name}\" (value {} of {})", i + 1, values.len())
-                } else {
-                    format!("attribute \"{name}\"")
-                };
-                return Some(described(what, found));
-            }
-        }
+    if let Some(found) = chars::invalid_in(&record.attrs) {
+        return Some(found.to_string());
     }
-    chars::first_invalid(&record.anchor).map(|found| described("the anchor".to_owned(), found))
+    chars::first_invalid(&record.anchor).map(|(position, c)| {
+        format!(
+            "the anchor has an invalid character {} at position {position}",
+            chars::code_point(c)
+        )
+    })
 }
 
 /// A connector's message, led by where the object came from unless it says so already.

@@ -247,10 +247,11 @@ pub trait Connector: Send + Sync {
     /// The anchor an object with these attributes will have once exported; used when
     /// provisioning a new object. An error names what is missing.
     fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String>;
-    /// Whether imported values are checked against the valid-character rule unless the
-    /// connector's `character_rule` setting says otherwise.
+    /// Whether values are checked against the valid-character rule ([`crate::chars`]) on import
+    /// and on export unless the connector's `character_rule` key says otherwise: on for every
+    /// kind, so a kind that cannot hold such characters says nothing and is protected.
     fn character_rule_default(&self) -> bool {
-        false
+        true
     }
     /// Whether the order of an attribute's values means nothing to the external system (LDAP:
     /// values are a set, and a server returns them in an order of its own). The engine then

@@ -10,6 +10,7 @@ mod incomplete;
 mod incomplete_ldap;
 
 mod characters;
+mod characters_export;
 mod damaged;
 mod deprovisioning;
 mod joins;

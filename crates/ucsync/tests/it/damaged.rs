@@ -1,7 +1,8 @@
 //! Malformed input through the binary: a damaged forest file never deprovisions anybody (the
 //! listing is incomplete, the run says so and names the line; fixed, the next run gives the
-//! state of a run that never saw the damage), a NUL never reaches a target, and a damaged PBX
-//! export deletes no account.
+//! state of a run that never saw the damage), a damaged PBX export deletes no account, and
+//! control characters never reach a target unless both sides opted out of the
+//! valid-character rule.
 
 use serde_json::Value;
 
@@ -137,6 +138,73 @@ fn a_nul_in_the_source_is_rejected_and_never_written_to_the_target() {
     let central = env.read("central.csv");
     assert!(!central.contains('\0'), "{central:?}");
     assert!(central.contains("Given2 Sur2"), "{central}");
+}
+
+/// The forest → central configuration with `character_rule` lines for each connector.
+fn rules_config(forest: &str, central: &str) -> String {
+    let config = forest_central_config("500", "", "");
+    let (f, c) = (
+        "[connectors.forest]\nkind = \"csv\"\n",
+        "[connectors.central]\nkind = \"csv\"\n",
+    );
+    config
+        .replace(f, &format!("{f}{forest}\n"))
+        .replace(c, &format!("{c}{central}\n"))
+}
+
+#[test]
+fn control_characters_reach_a_target_only_when_both_sides_opted_out() {
+    let env = forest_env(3);
+    env.json(&["sync-now"], 0);
+    let text = env
+        .read("forest.csv")
+        .replace("2,Given2,", "2,Gi\u{1B}ven2,");
+    env.write("forest.csv", text);
+
+    // The rule is on by default: the source rejects the object.
+    let report = env.json(&["sync-now"], 3);
+    let errs = errors(&env, Env::step(&report, "forest", "delta-import"));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        errs[0]["message"],
+        "attribute \"givenName\" has an invalid character U+001B at position 3 (line 3); fix \
+         the value in the source, or set character_rule = false on connector forest"
+    );
+    assert!(!env.read("central.csv").contains('\u{1B}'));
+
+    // The source opted out (a full import reads the unchanged file again): the value reaches
+    // the directory, and the export to central refuses it, naming the object, the attribute
+    // and the position; the row stays as it was.
+    env.write("ucsync.toml", rules_config("character_rule = false", ""));
+    env.json(&["run", "forest", "full-import"], 0);
+    let report = env.json(&["sync-now"], 3);
+    let export = Env::step(&report, "central", "export");
+    assert_eq!(export["status"], "completed-with-errors");
+    let errs = errors(&env, export);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0]["object"], "2");
+    let message = errs[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "not exported, kept pending: attribute \"displayName\" has an invalid character \
+             U+001B at position 3;"
+        ),
+        "{message}"
+    );
+    let central = env.read("central.csv");
+    assert!(!central.contains('\u{1B}'), "{central:?}");
+    assert!(
+        central.contains("2,user2@acme.com,Given2 Sur2,"),
+        "{central}"
+    );
+
+    // Both opted out: it goes through.
+    env.write(
+        "ucsync.toml",
+        rules_config("character_rule = false", "character_rule = false"),
+    );
+    env.json(&["sync-now"], 0);
+    assert!(env.read("central.csv").contains("Gi\u{1B}ven2 Sur2"));
 }
 
 const PBX_HEADER: &str = "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n";

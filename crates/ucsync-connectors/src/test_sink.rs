@@ -3,11 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use ucsync_model::{Attrs, DeletedObject, ImportRecord, ImportSink, RecordStatus, SinkError};
+use ucsync_model::{
+    Attrs, DeletedObject, ImportRecord, ImportSink, Listed, RecordStatus, SinkError,
+};
 
 /// Stages what it is given, like the engine: answers Created / Updated / Unchanged by comparing
 /// with what it holds, refuses a second object with the same anchor, and on `end_of_listing`
-/// deletes what was not seen.
+/// deletes what was not seen, unless an error or a gap made the listing incomplete.
 #[derive(Default)]
 pub struct MemorySink {
     pub staged: BTreeMap<String, (String, Attrs)>,
@@ -18,6 +20,10 @@ pub struct MemorySink {
     pub warnings: Vec<(Option<String>, String, String)>,
     pub deleted: Vec<DeletedObject>,
     pub listings_ended: usize,
+    /// What the connector said its listing misses ([`ImportSink::incomplete`]).
+    pub gaps: Vec<String>,
+    /// Why the last `end_of_listing` deleted nothing.
+    pub withheld: Option<String>,
     /// Anchors the source said were deleted.
     pub deletes: Vec<String>,
     /// Anchors the source said were unchanged.
@@ -38,6 +44,8 @@ impl MemorySink {
         self.errors.clear();
         self.warnings.clear();
         self.deleted.clear();
+        self.gaps.clear();
+        self.withheld = None;
         self.deletes.clear();
         self.present.clear();
         self.seen.clear();
@@ -116,8 +124,25 @@ impl ImportSink for MemorySink {
         Ok(())
     }
 
-    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
+    async fn incomplete(&mut self, reason: String) -> Result<(), SinkError> {
+        self.gaps.push(reason);
+        Ok(())
+    }
+
+    async fn end_of_listing(&mut self) -> Result<Listed, SinkError> {
         self.listings_ended += 1;
+        if !self.errors.is_empty() || !self.gaps.is_empty() {
+            let why = format!(
+                "the listing is incomplete: {} records could not be read and {} gaps; so no deletions were inferred",
+                self.errors.len(),
+                self.gaps.len()
+            );
+            self.withheld = Some(why.clone());
+            return Ok(Listed {
+                deleted: Vec::new(),
+                incomplete: Some(why),
+            });
+        }
         let gone: Vec<String> = self
             .staged
             .keys()
@@ -135,6 +160,9 @@ impl ImportSink for MemorySink {
             }
         }
         self.deleted = out.clone();
-        Ok(out)
+        Ok(Listed {
+            deleted: out,
+            incomplete: None,
+        })
     }
 }

@@ -2,14 +2,23 @@
 //! and each outcome is recorded; failures stay pending for the next export. A run whose
 //! pending deletes pass the deletion threshold stops before writing anything. A requested stop
 //! is honoured between batches of changes; an image is one write and is never cut.
+//!
+//! A target with the valid-character rule on (`character_rule`, on by default) is never sent a
+//! value that breaks it, whatever gave the value (a source that opted out, a hand-set value, an
+//! export flow): the object is a per-object error naming the attribute and the position, it
+//! stays pending, and the run goes on. The check is made here, where both export styles read
+//! the pending exports, on objects already in hand: decoded changes, or an image object's
+//! encoded attributes read in place. A refused update of an image keeps the target's current
+//! state for that object (its staged state) instead of the new one.
 
 use async_trait::async_trait;
 use ucsync_model::{
-    ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange, ImageObject, ImageSource,
-    SinkError,
+    Attrs, EncodedAttrs, ExportChange, ExportOp, ExportResult, ExportStyle, ImageChange,
+    ImageObject, ImageSource, SinkError, chars,
 };
 use ucsync_store::{
-    ExportResultBatch, ImageRow, ObjectOutcome, OutcomeChunk, StagedFilter, Store, StoreError,
+    ExportResultBatch, ImageRow, ObjectOutcome, OutcomeChunk, PendingExport, StagedFilter, Store,
+    StoreError,
 };
 
 use crate::EngineError;
@@ -61,6 +70,31 @@ pub(crate) async fn threshold_check<'a>(
     Ok(Some(msg))
 }
 
+/// Why a value may not be sent to connector `c`: the message of a per-object export error.
+fn refused_message(c: &ConnectorCtx, invalid: &chars::Invalid) -> String {
+    format!(
+        "not exported, kept pending: {invalid}; fix the value where it comes from (the source connector's object or a value set by hand on the directory entry), or set character_rule = false on connector {} if it may hold such characters",
+        c.name
+    )
+}
+
+/// The reason connector `c` is not sent this pending add or update, when its valid-character
+/// rule is on and a value breaks it.
+fn refused(c: &ConnectorCtx, p: &PendingExport) -> Option<String> {
+    if !c.character_rule || p.op == ExportOp::Delete {
+        return None;
+    }
+    chars::invalid_in(&p.attrs).map(|invalid| refused_message(c, &invalid))
+}
+
+/// A pending export the valid-character rule kept from the target.
+struct Refused {
+    id: i64,
+    anchor: String,
+    object_type: String,
+    why: String,
+}
+
 /// The image of a target, streamed from its staging space; counts and records each pending
 /// export as it passes. The next page is read while the connector writes the current one.
 struct Image<'a> {
@@ -79,6 +113,8 @@ struct Image<'a> {
     outcomes: Vec<ObjectOutcome>,
     /// `changes` was called: a later `next_batch` starts the image over.
     took_changes: bool,
+    /// Pending exports kept from the target by the valid-character rule.
+    refused: Vec<Refused>,
 }
 
 impl Image<'_> {
@@ -100,6 +136,43 @@ impl Image<'_> {
             self.outcomes
                 .push(export_outcome(self.connector, s, p.op, false));
         }
+    }
+
+    /// Whether an image row's pending add or update breaks the target's valid-character rule;
+    /// records it as refused if so. Encoded attributes that cannot be read are left to the
+    /// connector, whose decoding names the damage.
+    fn refuses(&mut self, row: &ImageRow) -> bool {
+        let (Some(op), Some(attrs)) = (row.op, &row.attrs) else {
+            return false;
+        };
+        if !self.connector.character_rule || op == ExportOp::Delete {
+            return false;
+        }
+        let Ok(Some(invalid)) = chars::invalid_in_encoded(attrs) else {
+            return false;
+        };
+        self.refused.push(Refused {
+            id: row.id,
+            anchor: row.anchor.clone(),
+            object_type: row.object_type.clone(),
+            why: refused_message(self.connector, &invalid),
+        });
+        true
+    }
+
+    /// What the target holds now for a refused update (its staged state), written in place of
+    /// the new state; `None` when it holds nothing.
+    async fn current_state(&self, anchor: &str) -> Result<Option<EncodedAttrs>, SinkError> {
+        let staged = self
+            .store
+            .staged_by_anchors(self.connector.id, &[anchor.to_owned()])
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        Ok(staged
+            .into_iter()
+            .next()
+            .and_then(|s| s.attrs)
+            .map(|a: Attrs| EncodedAttrs::from(&a)))
     }
 }
 
@@ -126,6 +199,7 @@ impl ImageSource for Image<'_> {
             self.done = false;
             self.counts = ucsync_store::Counters::default();
             self.outcomes.clear();
+            self.refused.clear();
         }
         while !self.done {
             if self.outcomes.len() >= PAGE as usize {
@@ -162,6 +236,18 @@ impl ImageSource for Image<'_> {
             }
             let mut objects = Vec::with_capacity(page.len());
             for row in page {
+                if self.refuses(&row) {
+                    if row.op == Some(ExportOp::Update)
+                        && let Some(attrs) = self.current_state(&row.anchor).await?
+                    {
+                        objects.push(ImageObject {
+                            anchor: row.anchor,
+                            object_type: row.object_type,
+                            attrs,
+                        });
+                    }
+                    continue;
+                }
                 if let Some(op) = row.op {
                     count(&mut self.counts, op, 1);
                     self.outcomes.push(ObjectOutcome {
@@ -200,17 +286,26 @@ impl ImageSource for Image<'_> {
                 .map_err(|e| SinkError(e.to_string()))?;
             let Some(last) = page.last() else { break };
             after = last.id;
-            for s in &page {
-                self.note(s);
-            }
-            out.extend(page.into_iter().filter_map(|s| {
-                let p = s.export?;
-                Some(ImageChange {
+            for s in page {
+                let Some(p) = &s.export else { continue };
+                // A refused change is left out: the target keeps what it has.
+                if let Some(why) = refused(self.connector, p) {
+                    self.refused.push(Refused {
+                        id: s.id,
+                        anchor: s.anchor,
+                        object_type: s.object_type,
+                        why,
+                    });
+                    continue;
+                }
+                self.note(&s);
+                let Some(p) = s.export else { continue };
+                out.push(ImageChange {
                     anchor: s.anchor,
                     object_type: s.object_type,
                     attrs: (p.op != ExportOp::Delete).then_some(p.attrs),
-                })
-            }));
+                });
+            }
         }
         Ok(out)
     }
@@ -310,6 +405,10 @@ pub(crate) async fn run(
             after = last.id;
             for s in &page {
                 if let Some(p) = &s.export {
+                    if let Some(why) = refused(c, p) {
+                        rec.error(&c.name, &s.anchor, &s.object_type, why);
+                        continue;
+                    }
                     count(&mut pending_counts, p.op, 1);
                     rec.outcome(export_outcome(c, s, p.op, ctx.options.preview));
                 }
@@ -335,6 +434,7 @@ pub(crate) async fn run(
         counts: ucsync_store::Counters::default(),
         outcomes: Vec::new(),
         took_changes: false,
+        refused: Vec::new(),
     };
     let summary = c.connector.export_image(&mut source).await.map_err(|e| {
         EngineError::Connector(format!(
@@ -346,8 +446,19 @@ pub(crate) async fn run(
     for o in std::mem::take(&mut source.outcomes) {
         rec.outcome(o);
     }
-    let anchors: Vec<String> = summary.rejected.iter().map(|(a, _)| a.clone()).collect();
     let mut rejected = Vec::new();
+    let kept_back = std::mem::take(&mut source.refused);
+    for r in &kept_back {
+        rec.error(&c.name, &r.anchor, &r.object_type, r.why.clone());
+        rejected.push((r.id, r.why.clone()));
+    }
+    // What the connector could not write; an object refused above stays refused once.
+    let anchors: Vec<String> = summary
+        .rejected
+        .iter()
+        .map(|(a, _)| a.clone())
+        .filter(|a| !kept_back.iter().any(|r| r.anchor == *a))
+        .collect();
     for s in store.staged_by_anchors(c.id, &anchors).await? {
         if let Some((_, why)) = summary.rejected.iter().find(|(a, _)| *a == s.anchor) {
             rec.error(
@@ -400,32 +511,44 @@ async fn export_changes(
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        let changes: Vec<ExportChange> = page
-            .iter()
-            .filter_map(|s| {
-                s.export.as_ref().map(|p| ExportChange {
-                    anchor: s.anchor.clone(),
-                    object_type: s.object_type.clone(),
-                    op: p.op,
-                    attrs: p.attrs.clone(),
-                    old: s.attrs.clone(),
-                })
-            })
-            .collect();
-        let results = c.connector.export_changes(&changes).await.map_err(|e| {
-            EngineError::Connector(format!("export to connector {} failed: {e}", c.name))
-        })?;
         let mut batch = ExportResultBatch {
             connector_id: c.id,
             ..ExportResultBatch::default()
         };
+        // Changes that break the target's valid-character rule are not sent: each is a
+        // per-object error and stays pending.
+        let mut sent = Vec::with_capacity(page.len());
+        let mut changes = Vec::with_capacity(page.len());
         for s in &page {
+            let Some(p) = &s.export else { continue };
+            if let Some(why) = refused(c, p) {
+                rec.error(&c.name, &s.anchor, &s.object_type, why.clone());
+                batch.failed.push((s.id, why));
+                continue;
+            }
+            changes.push(ExportChange {
+                anchor: s.anchor.clone(),
+                object_type: s.object_type.clone(),
+                op: p.op,
+                attrs: p.attrs.clone(),
+                old: s.attrs.clone(),
+            });
+            sent.push(s);
+        }
+        let results = if changes.is_empty() {
+            Vec::new()
+        } else {
+            c.connector.export_changes(&changes).await.map_err(|e| {
+                EngineError::Connector(format!("export to connector {} failed: {e}", c.name))
+            })?
+        };
+        for s in &sent {
             if let Some(p) = &s.export {
                 count(&mut counted, p.op, 1);
                 rec.outcome(export_outcome(c, s, p.op, false));
             }
         }
-        for (s, r) in page.iter().filter(|s| s.export.is_some()).zip(results) {
+        for (s, r) in sent.iter().zip(results) {
             match r {
                 ExportResult::Done => batch.done.push((s.id, None)),
                 ExportResult::DoneWithAnchor(a) => batch.done.push((s.id, Some(a))),

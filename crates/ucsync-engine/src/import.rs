@@ -5,13 +5,22 @@
 //! records read when few of them changed: the sink then refuses further records, so the
 //! connector ends its listing early; the batches sent are written, but neither the watermark
 //! nor the deletions of an incomplete listing are.
+//!
+//! An incomplete listing infers no deletions: once a connector reported a record it could not
+//! read ([`ImportSink::error`], or an object without an anchor) or said its listing misses
+//! something ([`ImportSink::incomplete`]), `end_of_listing` deletes nothing, the run's message
+//! says why and what to fix, and the watermark stays where the last complete import left it,
+//! so the next delta import reads the source again and finds the deletions once it is fixed.
+//! Objects read are imported as usual, and deletes the source names itself
+//! ([`ImportSink::deleted`]) are applied: they are not inferred. An import that fails writes
+//! what it read, without watermark or inferred deletions.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use ucsync_model::{
-    DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, RecordStatus, SinkError,
-    chars,
+    DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, Listed, RecordStatus,
+    SinkError, chars,
 };
 use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
@@ -20,6 +29,8 @@ use crate::run::{Recorder, RunCtx, StepEnd};
 use crate::{EngineError, Stop};
 
 const BATCH: usize = 5_000;
+/// Unreadable records named in the run's message; the run's errors name every one.
+const NAMED_UNREAD: usize = 3;
 
 /// Every anchor of the connector's staging space and of the import so far. Anchors come from
 /// the source, so the hasher is foldhash's seeded one that resists crafted keys, rather than the
@@ -107,37 +118,111 @@ struct Sink<'a> {
     listed: bool,
     /// A requested stop was honoured: nothing more is taken.
     stopped: bool,
+    /// What makes the listing incomplete so far.
+    gaps: Gaps,
+    /// `end_of_listing` found the listing incomplete and deleted nothing; the message says why.
+    withheld: Option<String>,
+}
+
+/// What an import could not read: records reported unreadable, and what the connector said
+/// its listing misses.
+#[derive(Default)]
+struct Gaps {
+    unread: u64,
+    /// Where the first unreadable records are (`line 12`, a DN).
+    first: Vec<String>,
+    /// What the connector said its listing misses ([`ImportSink::incomplete`]).
+    missed: Vec<String>,
+}
+
+impl Gaps {
+    fn any(&self) -> bool {
+        self.unread > 0 || !self.missed.is_empty()
+    }
+
+    fn unreadable(&mut self, locator: &str) {
+        self.unread += 1;
+        if self.first.len() < NAMED_UNREAD && !locator.is_empty() {
+            self.first.push(locator.to_owned());
+        }
+    }
+
+    /// The run's message for a listing that deleted nothing; `kept` staged objects were not in it.
+    fn message(&self, kept: usize) -> String {
+        let mut why = Vec::new();
+        let mut todo = Vec::new();
+        if self.unread > 0 {
+            let mut at = self.first.join(", ");
+            let more = self.unread.saturating_sub(self.first.len() as u64);
+            if more > 0 {
+                at.push_str(&format!(" and {more} more"));
+            }
+            why.push(format!(
+                "{} record{} could not be read{}",
+                self.unread,
+                plural(self.unread),
+                if at.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({at})")
+                }
+            ));
+            todo.push(if at.is_empty() {
+                "fix the records this run's errors name".to_owned()
+            } else {
+                format!("fix {at} as this run's errors say")
+            });
+        }
+        if let Some(first) = self.missed.first() {
+            why.push(first.clone());
+            if self.missed.len() > 1 {
+                why.push(format!(
+                    "and {} more gap{} (see this run's errors)",
+                    self.missed.len() - 1,
+                    plural((self.missed.len() - 1) as u64)
+                ));
+            }
+            todo.push("close the gap".to_owned());
+        }
+        format!(
+            "the listing is incomplete: {}; so no deletions were inferred in this run{}. To find them, {} and run the import again",
+            why.join("; "),
+            match kept {
+                0 => String::new(),
+                n => format!(
+                    " ({n} staged object{} not in the listing {} kept)",
+                    plural(n as u64),
+                    if n == 1 { "was" } else { "were" }
+                ),
+            },
+            todo.join(", then ")
+        )
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn stop_error() -> SinkError {
     SinkError("the import stopped at a batch boundary because ucsync is shutting down".into())
 }
 
-/// Where the first character the valid-character rule does not allow is in a record (the anchor,
-/// then every value of every attribute), described for a message: `attribute "displayName" has an
-/// invalid character U+0007 at position 5`.
+/// Where the first character the valid-character rule does not allow is in a record (every
+/// value of every attribute, then the anchor), described for a message: `attribute
+/// "displayName" has an invalid character U+0007 at position 5`.
 fn invalid_character(record: &ImportRecord) -> Option<String> {
-    let described = |what: String, (position, c): (usize, char)| {
-        format!(
-            "{what} has an invalid character {} at position {position}",
-            chars::code_point(c)
-        )
-    };
     // Attributes first: an anchor is mostly built from them, and the attribute is what the
     // administrator fixes.
-    for (name, values) in record.attrs.iter() {
-        for (i, value) in values.iter().enumerate() {
-            if let Some(found) = chars::first_invalid(value) {
-                let what = if values.len() > 1 {
-                    format!("attribute \"{name}\" (value {} of {})", i + 1, values.len())
-                } else {
-                    format!("attribute \"{name}\"")
-                };
-                return Some(described(what, found));
-            }
-        }
+    if let Some(found) = chars::invalid_in(&record.attrs) {
+        return Some(found.to_string());
     }
-    chars::first_invalid(&record.anchor).map(|found| described("the anchor".to_owned(), found))
+    chars::first_invalid(&record.anchor).map(|(position, c)| {
+        format!(
+            "the anchor has an invalid character {} at position {position}",
+            chars::code_point(c)
+        )
+    })
 }
 
 /// A connector's message, led by where the object came from unless it says so already.
@@ -209,6 +294,9 @@ impl Sink<'_> {
                 .unwrap_or_default()
         };
         if record.anchor.is_empty() {
+            // Which object it is cannot be told: like an unreadable record.
+            self.gaps
+                .unreadable(record.locator.as_deref().unwrap_or_default());
             let msg = format!(
                 "the object has an empty anchor{}; fill in its key",
                 where_()
@@ -399,6 +487,7 @@ impl ImportSink for Sink<'_> {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
             slot.seen = true;
         }
+        self.gaps.unreadable(&locator);
         let message = located(&locator, message);
         self.rec.error(self.connector, &object, "", message);
         self.after_record(false).await
@@ -424,10 +513,31 @@ impl ImportSink for Sink<'_> {
         self.after_record(false).await
     }
 
-    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError> {
+    async fn incomplete(&mut self, reason: String) -> Result<(), SinkError> {
         self.taking()?;
-        // The listing is complete: its deletions are applied whole, without stopping halfway.
+        self.rec.error(self.connector, "", "", reason.clone());
+        self.gaps.missed.push(reason);
+        Ok(())
+    }
+
+    async fn end_of_listing(&mut self) -> Result<Listed, SinkError> {
+        self.taking()?;
+        // The listing is finished: its deletions are applied whole, without stopping halfway.
         self.listed = true;
+        if self.gaps.any() {
+            let kept = self
+                .index
+                .values()
+                .filter(|s| s.present && !s.seen && s.id.is_some())
+                .count();
+            let message = self.gaps.message(kept);
+            tracing::warn!(connector = self.connector, "{message}");
+            self.withheld = Some(message.clone());
+            return Ok(Listed {
+                deleted: Vec::new(),
+                incomplete: Some(message),
+            });
+        }
         let gone: Vec<String> = self
             .index
             .iter()
@@ -463,7 +573,10 @@ impl ImportSink for Sink<'_> {
                 self.after_record(true).await?;
             }
         }
-        Ok(deleted)
+        Ok(Listed {
+            deleted,
+            incomplete: None,
+        })
     }
 }
 
@@ -526,6 +639,8 @@ pub(crate) async fn run(
         read: 0,
         listed: false,
         stopped: false,
+        gaps: Gaps::default(),
+        withheld: None,
     };
     let imported = c.connector.import(request, &mut sink).await;
     if sink.stopped {
@@ -540,15 +655,37 @@ pub(crate) async fn run(
     let summary = match imported {
         Ok(summary) => summary,
         Err(e) => {
-            // What was sent is written (each batch whole) before the run is marked failed.
+            // What was read is written (each batch whole, the last one too, without the
+            // watermark) before the run is marked failed.
+            let read = sink.rec.counters.added + sink.rec.counters.updated;
+            let _ = sink.flush(None).await;
             let _ = sink.writer.finish().await;
+            let listing = if sink.listed {
+                String::new()
+            } else {
+                format!(
+                    "; the listing is incomplete, so no deletions were inferred{}. Run the import again once this is fixed",
+                    if read > 0 {
+                        format!(" ({read} new or changed objects read before it were imported)")
+                    } else {
+                        String::new()
+                    }
+                )
+            };
             return Err(EngineError::Connector(format!(
-                "import from connector {} failed: {e}",
+                "import from connector {} failed: {e}{listing}",
                 c.name
             )));
         }
     };
-    sink.flush(summary.watermark.clone())
+    // An import that could not read everything keeps the last complete one's watermark, so
+    // the next delta import reads again what this one missed (and the deletions it withheld).
+    let watermark = if sink.gaps.any() {
+        None
+    } else {
+        summary.watermark.clone()
+    };
+    sink.flush(watermark)
         .await
         .map_err(|e| EngineError::Connector(e.0))?;
     // Every batch is written before the run ends.
@@ -556,7 +693,7 @@ pub(crate) async fn run(
         .finish()
         .await
         .map_err(|e| EngineError::Connector(e.0))?;
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = sink.withheld.take().into_iter().collect();
     if summary.skipped_unchanged && summary.note.is_none() {
         notes.push("the source has not changed since the last import".to_owned());
     }

@@ -287,7 +287,19 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub fn len(&mut self) -> Result<usize, DecodeError> {
+        // Most lengths take one byte.
+        if let Some(&n) = self.bytes.get(self.pos)
+            && n < 0x80
+        {
+            self.pos += 1;
+            return Ok(usize::from(n));
+        }
+        self.long_len()
+    }
+
+    fn long_len(&mut self) -> Result<usize, DecodeError> {
         let mut n: usize = 0;
         let mut shift = 0;
         loop {
@@ -310,6 +322,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A reader that takes strings as bytes ([`Reader::bytes`]), without checking the text.
+    pub fn unchecked(bytes: &'a [u8]) -> Self {
+        Reader {
+            bytes,
+            text: None,
+            pos: 0,
+        }
+    }
+
     pub fn string(&mut self) -> Result<String, DecodeError> {
         let n = self.len()?;
         let end = self.pos.checked_add(n).filter(|e| *e <= self.bytes.len());
@@ -328,6 +349,23 @@ impl<'a> Reader<'a> {
         })?;
         self.pos = end;
         Ok(s.to_owned())
+    }
+
+    /// The next string's bytes, in place and not checked as text.
+    #[inline]
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.len()?;
+        let at = self.pos;
+        let s = self
+            .pos
+            .checked_add(n)
+            .and_then(|end| self.bytes.get(at..end))
+            .ok_or(DecodeError {
+                at,
+                what: "string runs past the end",
+            })?;
+        self.pos += n;
+        Ok(s)
     }
 }
 

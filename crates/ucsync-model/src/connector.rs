@@ -96,6 +96,17 @@ pub struct DeletedObject {
     pub attrs: Attrs,
 }
 
+/// What [`ImportSink::end_of_listing`] made of a listing.
+#[derive(Debug, Clone, Default)]
+pub struct Listed {
+    /// The objects the listing no longer contains, now deleted (none when it is incomplete).
+    pub deleted: Vec<DeletedObject>,
+    /// Why nothing was deleted: the listing is incomplete because some records could not be
+    /// read ([`ImportSink::error`]) or the connector said so ([`ImportSink::incomplete`]). The
+    /// run's message says the same, in these words.
+    pub incomplete: Option<String>,
+}
+
 /// Receives what a connector imports. Implemented by the engine.
 #[async_trait]
 pub trait ImportSink: Send {
@@ -107,8 +118,10 @@ pub trait ImportSink: Send {
     async fn present(&mut self, anchor: &str) -> Result<(), SinkError>;
     /// An object the source says is deleted (delta imports with explicit deletes).
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError>;
-    /// A per-object error found by the connector (bad row, bad value). `anchor` is given when the
-    /// object could still be identified: it is then kept as it was, never deleted.
+    /// A record the connector could not read whole (a damaged row, a value it cannot decode).
+    /// `anchor` is given when the object could still be identified: it is then kept as it was.
+    /// Any such error makes the listing incomplete: [`ImportSink::end_of_listing`] then deletes
+    /// nothing, since a record that was not read may be any object.
     async fn error(
         &mut self,
         anchor: Option<String>,
@@ -123,9 +136,16 @@ pub trait ImportSink: Send {
         locator: String,
         message: String,
     ) -> Result<(), SinkError>;
-    /// The connector listed every object: everything staged but not seen is deleted. Returns the
-    /// deleted objects so the connector can report them (e.g. in its status file).
-    async fn end_of_listing(&mut self) -> Result<Vec<DeletedObject>, SinkError>;
+    /// The listing misses objects for a reason that is not one record (a referral that is not
+    /// followed, a part of the source that could not be read): recorded as an error of the run,
+    /// and [`ImportSink::end_of_listing`] deletes nothing. `reason` says what was missed and
+    /// what to do.
+    async fn incomplete(&mut self, reason: String) -> Result<(), SinkError>;
+    /// The connector listed every object: everything staged but not seen is deleted, unless the
+    /// listing is incomplete (an [`ImportSink::error`] or [`ImportSink::incomplete`] came
+    /// before). Returns the deleted objects, or why none was deleted, so the connector can
+    /// report them (e.g. in its status file).
+    async fn end_of_listing(&mut self) -> Result<Listed, SinkError>;
 }
 
 /// The engine could not take an import (the store failed); the import must stop.
@@ -227,10 +247,11 @@ pub trait Connector: Send + Sync {
     /// The anchor an object with these attributes will have once exported; used when
     /// provisioning a new object. An error names what is missing.
     fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String>;
-    /// Whether imported values are checked against the valid-character rule unless the
-    /// connector's `character_rule` setting says otherwise.
+    /// Whether values are checked against the valid-character rule ([`crate::chars`]) on import
+    /// and on export unless the connector's `character_rule` key says otherwise: on for every
+    /// kind, so a kind that cannot hold such characters says nothing and is protected.
     fn character_rule_default(&self) -> bool {
-        false
+        true
     }
     /// Whether the order of an attribute's values means nothing to the external system (LDAP:
     /// values are a set, and a server returns them in an order of its own). The engine then

@@ -173,6 +173,10 @@ fn existing_header(
     match opened.header() {
         Ok(names) => Ok(names),
         Err(HeaderError::Io(e)) => Err(read_failed(target, e)),
+        Err(HeaderError::Quoting(damage)) => Err(ConnectorError::Config(format!(
+            "the header line of the existing file {} cannot be read: {damage}; fix it or set header in the connector settings",
+            target.display()
+        ))),
         Err(HeaderError::BadText(column)) => Err(ConnectorError::Config(format!(
             "the header line of the existing file {} is not valid {} (column {column}); fix encoding or set header in the connector settings",
             target.display(),

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -15,6 +15,7 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::config::FileEncoding;
+use super::reader::{self, Record, Records};
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 const UTF16LE_BOM: &[u8] = b"\xFF\xFE";
@@ -73,7 +74,7 @@ pub fn hash_file(file: &mut File) -> io::Result<(u64, u64)> {
 /// bytes when it is UTF-8, so invalid sequences are found field by field), with the tally of the
 /// raw bytes read.
 pub struct Opened {
-    pub reader: ::csv::Reader<Box<dyn Read>>,
+    pub reader: Records<BufReader<Box<dyn Read>>>,
     pub encoding: FileEncoding,
     /// The file starts with a BOM.
     pub bom: bool,
@@ -114,11 +115,7 @@ pub fn open_records(
                 .build(text),
         ),
     };
-    let reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(text);
+    let reader = Records::new(BufReader::with_capacity(64 * 1024, text), delimiter);
     Ok(Some(Opened {
         reader,
         encoding,
@@ -341,16 +338,25 @@ pub enum HeaderError {
     Io(io::Error),
     /// The 1-based column whose name is not valid text in the file's encoding.
     BadText(usize),
+    /// The header's quoting is damaged: what [`reader::damage`] says of it.
+    Quoting(String),
 }
 
 impl Opened {
     /// The first record's fields as trimmed column names, or `None` when the file has no line.
     pub fn header(&mut self) -> Result<Option<Vec<String>>, HeaderError> {
-        let mut record = ::csv::ByteRecord::new();
-        match self.reader.read_byte_record(&mut record) {
+        let mut record = Record::default();
+        match self.reader.read(&mut record) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
-            Err(e) => return Err(HeaderError::Io(csv_to_io(e))),
+            Err(e) => return Err(HeaderError::Io(e)),
+        }
+        if record.quoting.is_some() {
+            let delimiter = self.reader.delimiter();
+            let damage = reader::damage(&record, record.len(), delimiter, |i| {
+                format!("column {}", i + 1)
+            });
+            return Err(HeaderError::Quoting(damage.unwrap_or_default()));
         }
         let utf16 = self.encoding == FileEncoding::Utf16Le;
         let mut names = Vec::with_capacity(record.len());

@@ -1,7 +1,11 @@
 //! Import: streams the file row by row into the engine's sink, reports each bad row by its line
-//! and goes on, then ends the listing (so objects no longer in the file are deleted) and writes
-//! the import status file. A delta import whose file has not changed since the watermark reads
-//! no row at all.
+//! and goes on, then ends the listing (so objects no longer in the file are deleted, unless a
+//! row could not be read: the engine then deletes nothing) and writes the import status file. A
+//! delta import whose file has not changed since the watermark reads no row at all.
+//!
+//! A row cannot be read when its quoting is damaged (a quote never closed, one that swallowed
+//! the lines after it), when it has another number of fields than the header (a last line cut
+//! off included), or when it holds bytes that are not text (invalid UTF-8 or UTF-16, NUL).
 //!
 //! A blocking thread reads and parses the file; this side only talks to the sink, so the async
 //! threads never wait on the disk. This module knows nothing of how the engine stages objects.
@@ -10,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use ::csv::ByteRecord;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use ucsync_model::{
@@ -22,6 +25,7 @@ use super::blocking;
 use super::config::{CsvSettings, FileEncoding};
 use super::file::{self, AtomicCsv, HeaderError, Opened};
 use super::layout::Layout;
+use super::reader::{self, Record};
 
 /// What a delta import compares: the file's length and content hash (its modification time is
 /// kept for people reading the run record; a touched but unchanged file is still skipped).
@@ -54,7 +58,8 @@ enum Msg {
 }
 
 struct Row {
-    line: u64,
+    /// The lines the row spans (more than one when a quoted value holds line breaks).
+    lines: (u64, u64),
     outcome: Result<ImportRecord, RowError>,
     /// The fields as read, for the status file (empty when none is written).
     raw: Vec<String>,
@@ -136,8 +141,8 @@ pub(super) async fn import(
                         other => (other.label(), String::new()),
                     },
                     Err(e) => {
-                        sink.error(e.anchor, format!("line {}", row.line), e.message.clone())
-                            .await?;
+                        let locator = reader::span(row.lines.0, row.lines.1);
+                        sink.error(e.anchor, locator, e.message.clone()).await?;
                         ("error", e.message)
                     }
                 };
@@ -155,10 +160,10 @@ pub(super) async fn import(
         ))
     })??;
 
-    let deleted = sink.end_of_listing().await?;
-    counts.deleted = deleted.len() as u64;
+    let listed = sink.end_of_listing().await?;
+    counts.deleted = listed.deleted.len() as u64;
     if let (Some(file), Some(layout)) = (&mut status, &layout) {
-        for object in deleted {
+        for object in listed.deleted {
             let mut cells = layout.row(settings, &object.object_type, &object.attrs);
             if let [k] = layout.key_index[..]
                 && cells[k].is_empty()
@@ -171,6 +176,10 @@ pub(super) async fn import(
                 "not in the file any more; removed from the staging space".to_owned(),
             )
             .await?;
+        }
+        // Why nothing was deleted, after the rows that say what could not be read.
+        if let Some(why) = listed.incomplete {
+            file.push(Vec::new(), "incomplete", why).await?;
         }
     }
     if let Some(file) = status {
@@ -285,6 +294,12 @@ fn read_rows(
             )));
         }
         Err(HeaderError::Io(e)) => return Err(read_failed(path, e)),
+        Err(HeaderError::Quoting(damage)) => {
+            return Err(ConnectorError::Unavailable(format!(
+                "the header line of {} cannot be read: {damage}; fix it and import again (nothing was imported or deleted)",
+                path.display()
+            )));
+        }
         Err(HeaderError::BadText(column)) => {
             return Err(ConnectorError::Config(format!(
                 "the header line of {} is not valid {} (column {column}); save the file as UTF-8 or as UTF-16 LE with a BOM, or fix encoding in the connector settings",
@@ -304,17 +319,14 @@ fn read_rows(
     })
     .map_err(|_| stopped())?;
 
-    let mut record = ByteRecord::new();
+    let mut record = Record::default();
     loop {
-        match opened.reader.read_byte_record(&mut record) {
+        match opened.reader.read(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e
-                    .position()
-                    .map(|p| format!(" near line {}", p.line()))
-                    .unwrap_or_default();
-                return Err(read_failed(path, format!("{}{line}", file::csv_to_io(e))));
+                let line = opened.reader.line();
+                return Err(read_failed(path, format!("{e} near line {line}")));
             }
         }
         let row = parse_row(settings, &layout, &record, opened.encoding, keep_raw);
@@ -335,19 +347,36 @@ fn read_rows(
 fn parse_row(
     settings: &CsvSettings,
     layout: &Layout,
-    record: &ByteRecord,
+    record: &Record,
     encoding: FileEncoding,
     keep_raw: bool,
 ) -> Row {
-    let line = record.position().map(|p| p.line()).unwrap_or(0);
+    let line = record.line;
     let width = layout.names.len();
     let mut fields = Vec::with_capacity(record.len());
-    let mut bad: Vec<(usize, String)> = Vec::new();
+    // Fields that are not text: (field, what is wrong, what to do).
+    let mut bad: Vec<(usize, String, &str)> = Vec::new();
+    let encoding_hint = "save the file as UTF-8, or as UTF-16 LE with a BOM, or fix encoding in the connector settings";
+    // A NUL is no text in any encoding: the file is damaged there (or UTF-16 read as UTF-8).
+    let nul = record.has_nul();
     for (i, bytes) in record.iter().enumerate() {
         match std::str::from_utf8(bytes) {
             Ok(s) => {
                 if encoding == FileEncoding::Utf16Le && s.contains('\u{FFFD}') {
-                    bad.push((i, "holds bytes that are not valid UTF-16 LE".to_owned()));
+                    bad.push((
+                        i,
+                        "holds bytes that are not valid UTF-16 LE".to_owned(),
+                        encoding_hint,
+                    ));
+                } else if nul && let Some(at) = s.chars().position(|c| c == '\0') {
+                    bad.push((
+                        i,
+                        format!(
+                            "holds a NUL character (U+0000) at position {}, which no text holds: the file is damaged there, or it is UTF-16 read as UTF-8",
+                            at + 1
+                        ),
+                        "fix the line, or set encoding = \"utf-16le\" in the connector settings if the file is UTF-16, and import again",
+                    ));
                 }
                 fields.push(s.to_owned());
             }
@@ -358,13 +387,14 @@ fn parse_row(
                         "holds bytes that are not valid UTF-8 (at byte {} of the value)",
                         e.valid_up_to() + 1
                     ),
+                    encoding_hint,
                 ));
                 fields.push(String::from_utf8_lossy(bytes).into_owned());
             }
         }
     }
     let anchor = layout.anchor(|i| {
-        if bad.iter().any(|(b, _)| *b == i) {
+        if bad.iter().any(|(b, _, _)| *b == i) {
             None
         } else {
             fields.get(i).map(String::as_str)
@@ -381,15 +411,11 @@ fn parse_row(
         })
     };
 
-    let outcome = if fields.len() != width {
+    let outcome = if let Some(damage) = reader::damage(record, width, settings.delimiter, column) {
+        fail(format!("{damage}; fix it and import again"))
+    } else if let Some((i, what, hint)) = bad.first() {
         fail(format!(
-            "line {line} has {} fields but the header has {width}; look for a missing or extra \"{}\" or an unbalanced quote on this line (a quoted value may span lines), fix it and import again",
-            fields.len(),
-            char::from(settings.delimiter).escape_default()
-        ))
-    } else if let Some((i, what)) = bad.first() {
-        fail(format!(
-            "line {line}, {} {what}; save the file as UTF-8, or as UTF-16 LE with a BOM, or fix encoding in the connector settings (now \"{}\")",
+            "line {line}, {} {what}; {hint} (now \"{}\")",
             column(*i),
             settings.encoding.name()
         ))
@@ -416,7 +442,7 @@ fn parse_row(
         }
     };
     Row {
-        line,
+        lines: (record.line, record.last_line),
         outcome,
         raw: if keep_raw { fields } else { Vec::new() },
     }

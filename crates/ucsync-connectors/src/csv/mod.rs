@@ -13,6 +13,7 @@ mod file;
 mod import;
 mod layout;
 mod patch;
+pub(crate) mod reader;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -15,6 +15,7 @@ use super::config::CsvSettings;
 use super::export::{Checks, write_failed};
 use super::file::{self, AtomicCsv};
 use super::layout::Layout;
+use super::reader::Record;
 
 /// Patch only when the changes are at most this share of the target's bytes (one change per
 /// this many bytes): beyond it, a full rewrite costs about the same and needs no change list.
@@ -121,12 +122,8 @@ pub(super) fn patch(
     out.write_row(&layout.names).map_err(failed)?;
     let mut used = vec![false; rows.len()];
     let mut written = 0u64;
-    let mut record = ::csv::ByteRecord::new();
-    while opened
-        .reader
-        .read_byte_record(&mut record)
-        .map_err(|e| failed(file::csv_to_io(e)))?
-    {
+    let mut record = Record::default();
+    while opened.reader.read(&mut record).map_err(failed)? {
         let anchor = layout.anchor(|i| record.get(i).and_then(|b| std::str::from_utf8(b).ok()));
         match anchor.and_then(|a| by_anchor.get(&a).copied()) {
             Some(i) if !used[i] => {

@@ -2,6 +2,11 @@
 //! synchronization (refreshOnly) whose cookie is the watermark. Entries that carry references
 //! (group members) wait until the listing is read, so that every DN they name can be turned
 //! into the anchor of its entry.
+//!
+//! A listing that misses entries deletes nothing: a referral (never followed) is reported to
+//! the sink as a gap in the listing and the rest is read; a page or a search that fails (a
+//! size limit, a server that stops answering) fails the import, and the engine infers no
+//! deletions from the part that was read.
 
 use std::collections::HashSet;
 
@@ -339,13 +344,16 @@ impl Listing<'_> {
         let c = self.c;
         let s = &c.settings;
         if re.is_ref() {
+            // The entries behind it are not read: without them, the listing is incomplete.
             let urls = ldap3::parse_refs(re.0);
-            return Err(ConnectorError::Unavailable(format!(
-                "{}: the search below {} returned a referral to {} that ucsync does not follow (entries there would look deleted); point the connector at that server or narrow base_dn",
+            sink.incomplete(format!(
+                "{}: the search below {} returned a referral to {} that ucsync does not follow, so the entries there were not read; point a connector at that server, or narrow base_dn to leave it out",
                 s.url,
                 s.base_dn,
                 urls.join(", ")
-            )));
+            ))
+            .await?;
+            return Ok(());
         }
         if re.is_intermediate() {
             return Ok(());
@@ -440,9 +448,6 @@ fn search_failed(s: &LdapSettings, base: &str, result: &ldap3::LdapResult) -> Co
         describe(result, result.rc)
     );
     match result.rc {
-        3 | 4 | 11 | 10 => ConnectorError::Unavailable(format!(
-            "{what} — nothing was deleted or changed because of the partial listing"
-        )),
         32 => ConnectorError::Config(format!("{what}; check base_dn")),
         _ => ConnectorError::Unavailable(what),
     }

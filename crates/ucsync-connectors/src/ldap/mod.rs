@@ -286,10 +286,6 @@ impl Connector for LdapConnector {
         export::new_dn(t, attrs)
     }
 
-    fn character_rule_default(&self) -> bool {
-        true
-    }
-
     /// LDAP attribute values are a set; servers return them in an order of their own.
     fn values_are_sets(&self) -> bool {
         true

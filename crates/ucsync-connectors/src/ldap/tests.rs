@@ -408,7 +408,7 @@ async fn a_size_limit_fails_the_import_and_deletes_nothing() {
 }
 
 #[tokio::test]
-async fn a_referral_is_never_followed_and_names_its_url() {
+async fn a_referral_is_never_followed_names_its_url_and_deletes_nothing() {
     let slapd = Slapd::start(SlapdOptions {
         extra_db_config: Vec::new(),
         ..SlapdOptions::default()
@@ -420,12 +420,22 @@ async fn a_referral_is_never_followed_and_names_its_url() {
         "dn: ou=elsewhere,{people}\nobjectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\nref: ldap://other.example.com/ou=elsewhere,{people}\n"
     ));
     let c = build(&settings(&slapd, ""));
-    let err = import(&c, &mut MemorySink::new(), ImportMode::Full, None)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("ldap://other.example.com"), "{err}");
-    assert!(err.contains("does not follow"), "{err}");
+    let mut sink = MemorySink::new();
+    // Staged before: not in this listing, but it may be behind the referral.
+    sink.staged.insert(
+        "00000000-0000-0000-0000-000000000000".to_owned(),
+        ("person".to_owned(), Attrs::new()),
+    );
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    // The rest of the listing is read; the referral is a gap in it, named by its URL.
+    assert_eq!(sink.objects.len(), 1, "{:?}", sink.objects);
+    assert_eq!(sink.gaps.len(), 1, "{:?}", sink.gaps);
+    let gap = &sink.gaps[0];
+    assert!(gap.contains("ldap://other.example.com"), "{gap}");
+    assert!(gap.contains("does not follow"), "{gap}");
+    assert_eq!(sink.listings_ended, 1);
+    assert!(sink.deleted.is_empty(), "{:?}", sink.deleted);
+    assert_eq!(sink.staged.len(), 2);
 }
 
 #[tokio::test]

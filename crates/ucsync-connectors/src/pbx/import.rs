@@ -1,7 +1,7 @@
 //! Import: reads the whole export (a PBX node's export is small), skips it when a delta import
 //! finds the content of the last import, builds the accounts and hands them, their warnings and
 //! their errors to the engine's sink, then ends the listing so that accounts no longer in the
-//! export are deleted.
+//! export are deleted (none when a row or an account was in error: the listing is incomplete).
 //!
 //! The file is read and the rules applied on a blocking thread; this side only talks to the
 //! sink. This module knows nothing of how the engine stages objects.
@@ -136,7 +136,8 @@ pub(super) async fn import(
     for e in errors {
         sink.error(e.anchor, e.locator, e.message).await?;
     }
-    let deleted = sink.end_of_listing().await?.len();
+    // Any error above makes the listing incomplete: the engine then deletes nothing.
+    let deleted = sink.end_of_listing().await?.deleted.len();
 
     if skipped > 0 {
         notes.push(format!(

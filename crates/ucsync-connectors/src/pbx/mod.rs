@@ -5,9 +5,9 @@
 //!
 //! This module wires the settings ([`config`]), the export file ([`records`]), the account
 //! rules ([`rules`]) and [`import`] into one [`Connector`]. It knows nothing of the directory,
-//! the rules of ucsync or the store; the number-retention rule and the valid-character rule are
-//! the engine's, switched on through [`Connector::retains_referenced_numbers`] and
-//! [`Connector::character_rule_default`].
+//! the rules of ucsync or the store; the number-retention rule is the engine's, switched on
+//! through [`Connector::retains_referenced_numbers`] (the valid-character rule is on for every
+//! kind).
 
 mod config;
 mod import;
@@ -107,12 +107,6 @@ impl Connector for PbxConnector {
             "the pbx connector \"{}\" is import-only: it reads the export of a PBX node and cannot create {object_type} objects there; remove provisioning and export flows from this connector",
             self.name
         ))
-    }
-
-    /// PBX nodes are synchronized with the valid-character rule on unless the connector's
-    /// `character_rule` says otherwise.
-    fn character_rule_default(&self) -> bool {
-        true
     }
 
     /// The feature profile of this synchronizer, given once to every account it creates.

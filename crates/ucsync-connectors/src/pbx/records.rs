@@ -3,6 +3,10 @@
 //! read of it (names, group, pilot flag), so that the account it belongs to can be kept as it
 //! was instead of losing the number.
 //!
+//! The file is read with the csv connector's record reader ([`reader`]), so a row whose quoting
+//! swallowed the lines after it, a row cut off at the end of the file or a NUL in a cell is a
+//! bad row naming its lines, never a silently shorter export.
+//!
 //! This module knows the file format of `docs/PBX.md`; it knows nothing of accounts (`rules`)
 //! nor of the engine's sink.
 
@@ -13,6 +17,7 @@ use ucsync_model::ConnectorError;
 use ucsync_model::account::check_number;
 
 use super::config::{FileEncoding, Flavor, PbxSettings};
+use crate::csv::reader::{self, Record, Records};
 
 /// One column of the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +163,28 @@ struct Header {
     width: usize,
 }
 
+/// One record as read: its cells as text and what is wrong with how it was read.
+struct Scanned {
+    line: u64,
+    fields: Vec<String>,
+    /// Cells that are not valid text in the file's encoding.
+    bad_text: Vec<usize>,
+    /// Cells holding a NUL.
+    nul: Vec<usize>,
+    /// The record's quoting or number of fields is wrong ([`reader::damage`]).
+    shape: Option<String>,
+}
+
 impl Header {
+    /// The name of the column in field `i`, for messages.
+    fn name(&self, i: usize) -> &'static str {
+        COLUMNS
+            .iter()
+            .enumerate()
+            .find(|(c, _)| self.at[*c] == Some(i))
+            .map_or("?", |(_, (_, n, _))| *n)
+    }
+
     /// Columns by name, case-insensitively, in any order; every unknown, repeated or missing
     /// column is named.
     fn read(names: &[String]) -> Result<Self, String> {
@@ -214,22 +240,15 @@ pub fn parse(settings: &PbxSettings, bytes: &[u8]) -> Result<Parsed, ConnectorEr
             "{path} is UTF-16 big-endian (it starts with that BOM), which is not read; export it as UTF-16 LE or UTF-8"
         )));
     };
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(settings.delimiter)
-        .from_reader(text.as_ref());
-    let broken = |e: ::csv::Error| {
-        let line = e
-            .position()
-            .map(|p| format!(" near line {}", p.line()))
-            .unwrap_or_default();
+    let mut reader = Records::new(text.as_ref(), settings.delimiter);
+    // Reading bytes in memory fails only if the reader itself does.
+    let broken = |e: std::io::Error| {
         ConnectorError::Unavailable(format!(
-            "reading {path} failed{line}: {e}; check the export, then run the import again"
+            "reading {path} failed: {e}; check the export, then run the import again"
         ))
     };
-    let mut record = ::csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(broken)? {
+    let mut record = Record::default();
+    if !reader.read(&mut record).map_err(broken)? {
         return Err(ConnectorError::Unavailable(format!(
             "{path} is empty: it has no header line; an empty export is not taken as \"no numbers\" so that no account is deleted by mistake. Check the export of the PBX node"
         )));
@@ -254,26 +273,35 @@ pub fn parse(settings: &PbxSettings, bytes: &[u8]) -> Result<Parsed, ConnectorEr
 
     let mut out = Parsed::default();
     let mut rows: Vec<Line> = Vec::new();
-    let mut lines = LineCounter::new(&text);
-    while reader.read_byte_record(&mut record).map_err(broken)? {
-        let line = lines.line_at(record.position().map_or(0, ::csv::Position::byte));
-        let mut fields = Vec::with_capacity(record.len());
-        let mut bad_text = Vec::new();
+    while reader.read(&mut record).map_err(broken)? {
+        let mut scanned = Scanned {
+            line: record.line,
+            fields: Vec::with_capacity(record.len()),
+            bad_text: Vec::new(),
+            nul: Vec::new(),
+            shape: reader::damage(&record, header.width, settings.delimiter, |i| {
+                format!("column \"{}\"", header.name(i))
+            }),
+        };
         for (i, bytes) in record.iter().enumerate() {
             match std::str::from_utf8(bytes) {
                 Ok(s) => {
                     if encoding == FileEncoding::Utf16Le && s.contains('\u{FFFD}') {
-                        bad_text.push(i);
+                        scanned.bad_text.push(i);
+                    } else if s.contains('\0') {
+                        scanned.nul.push(i);
                     }
-                    fields.push(s.to_owned());
+                    scanned.fields.push(s.to_owned());
                 }
                 Err(_) => {
-                    bad_text.push(i);
-                    fields.push(String::from_utf8_lossy(bytes).into_owned());
+                    scanned.bad_text.push(i);
+                    scanned
+                        .fields
+                        .push(String::from_utf8_lossy(bytes).into_owned());
                 }
             }
         }
-        let row = parse_row(settings.flavor, &header, line, &fields, &bad_text, encoding);
+        let row = parse_row(settings.flavor, &header, &scanned, encoding);
         let dynamic = match &row {
             Line::Good(r) => Some(r.dynamic),
             Line::Bad(b) => b.dynamic,
@@ -304,38 +332,6 @@ pub fn parse(settings: &PbxSettings, bytes: &[u8]) -> Result<Parsed, ConnectorEr
         }
     }
     Ok(out)
-}
-
-/// The line a record starts on. The CSV reader's own line number counts the empty lines it
-/// skipped before a record as part of it; this one does not.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    at: usize,
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a [u8]) -> Self {
-        Self {
-            text,
-            at: 0,
-            line: 1,
-        }
-    }
-
-    /// The line of the first character at or after `byte` that is not a line break; `byte`
-    /// never goes back.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let len = self.text.len();
-        let mut start = usize::try_from(byte).unwrap_or(len).clamp(self.at, len);
-        while start < len && matches!(self.text[start], b'\r' | b'\n') {
-            start += 1;
-        }
-        let passed = &self.text[self.at..start];
-        self.line += passed.iter().filter(|&&b| b == b'\n').count() as u64;
-        self.at = start;
-        self.line
-    }
 }
 
 fn duplicate(r: Row, first: u64) -> BadRow {
@@ -394,14 +390,9 @@ fn parse_kind(cell: &str) -> Option<GroupKind> {
 }
 
 /// One record's fields → a row, or what could be read of it and why it is bad.
-fn parse_row(
-    flavor: Flavor,
-    header: &Header,
-    line: u64,
-    fields: &[String],
-    bad_text: &[usize],
-    encoding: FileEncoding,
-) -> Line {
+fn parse_row(flavor: Flavor, header: &Header, scanned: &Scanned, encoding: FileEncoding) -> Line {
+    let line = scanned.line;
+    let fields = &scanned.fields;
     let cell = |col: Col| cell(header, fields, col);
     let business = flavor == Flavor::MivoiceBusiness;
     let number = cell(Col::Number);
@@ -417,22 +408,20 @@ fn parse_row(
     let mut problems: Vec<String> = Vec::new();
     let named = |col: Col, what: String| format!("column \"{}\": {what}", col_name(col));
 
-    let count_ok = fields.len() == header.width;
-    if !count_ok {
+    // A line read wrongly may have its cells shifted: nothing else of it is trusted.
+    let count_ok = scanned.shape.is_none();
+    if let Some(shape) = &scanned.shape {
+        problems.push(shape.clone());
+    } else if let Some(&i) = scanned.bad_text.first() {
         problems.push(format!(
-            "the line has {} fields but the header has {}; look for a missing or extra delimiter or an unbalanced quote on this line (a quoted value may span lines)",
-            fields.len(),
-            header.width
-        ));
-    } else if let Some(&i) = bad_text.first() {
-        let column = COLUMNS
-            .iter()
-            .enumerate()
-            .find(|(c, _)| header.at[*c] == Some(i))
-            .map_or("?", |(_, (_, n, _))| *n);
-        problems.push(format!(
-            "column \"{column}\" holds bytes that are not valid {}; export the file as UTF-8 or as UTF-16 LE with a BOM, or fix encoding in the connector settings",
+            "column \"{}\" holds bytes that are not valid {}; export the file as UTF-8 or as UTF-16 LE with a BOM, or fix encoding in the connector settings",
+            header.name(i),
             encoding.name()
+        ));
+    } else if let Some(&i) = scanned.nul.first() {
+        problems.push(format!(
+            "column \"{}\" holds a NUL character (U+0000), which no text holds: the export is damaged there, or it is UTF-16 read as UTF-8 (set encoding = \"utf-16le\")",
+            header.name(i)
         ));
     } else {
         if number.is_empty() {

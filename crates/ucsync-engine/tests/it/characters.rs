@@ -152,19 +152,26 @@ async fn an_invalid_character_rejects_its_object_keeps_what_was_staged_and_the_r
 }
 
 #[tokio::test]
-async fn the_rule_is_off_by_default_for_csv() {
+async fn the_rule_is_on_by_default_for_csv_and_character_rule_false_turns_it_off() {
     let text = format!("{HEADER}1,B\u{7}o,+1 2\u{FFFF}\n");
-    for rule in ["", "character_rule = false"] {
-        let hub = Hub::new(&config(rule), &[("hr.csv", &text)]).await;
-        hub.sync_ok().await;
-        let entry = hub.entry("uid", "1").await;
-        assert_eq!(entry.attrs.get("cn"), ["B\u{7}o"], "with {rule:?}");
-        assert_eq!(
-            entry.attrs.get("telephoneNumber"),
-            ["+1 2\u{FFFF}"],
-            "with {rule:?}"
-        );
-    }
+    let hub = Hub::new(&config(""), &[("hr.csv", &text)]).await;
+    let report = hub.run("hr", Profile::FullImport).await;
+    assert_eq!(report.status, RunStatus::CompletedWithErrors);
+    let outcomes = hub.all_outcomes(&report).await;
+    assert_eq!(
+        errors(&outcomes)[0].message.as_deref(),
+        Some(
+            "attribute \"name\" has an invalid character U+0007 at position 2 (line 2); \
+             fix the value in the source, or set character_rule = false on connector hr"
+        )
+    );
+    assert!(hub.staged("hr").await.is_empty());
+
+    let hub = Hub::new(&config("character_rule = false"), &[("hr.csv", &text)]).await;
+    hub.sync_ok().await;
+    let entry = hub.entry("uid", "1").await;
+    assert_eq!(entry.attrs.get("cn"), ["B\u{7}o"]);
+    assert_eq!(entry.attrs.get("telephoneNumber"), ["+1 2\u{FFFF}"]);
 }
 
 #[tokio::test]
@@ -210,11 +217,11 @@ async fn an_invalid_character_in_the_anchor_is_named_by_the_attribute_it_comes_f
     assert_eq!(anchors, ["3"]);
 }
 
-/// A CSV connector whose kind checks characters by default, as the LDAP connector does.
-struct CheckingByDefault(Arc<dyn Connector>);
+/// A CSV connector whose kind does not check characters by default (a kind may say so).
+struct NotCheckingByDefault(Arc<dyn Connector>);
 
 #[async_trait]
-impl Connector for CheckingByDefault {
+impl Connector for NotCheckingByDefault {
     fn kind(&self) -> &'static str {
         self.0.kind()
     }
@@ -228,7 +235,7 @@ impl Connector for CheckingByDefault {
         self.0.anchor_for(object_type, attrs)
     }
     fn character_rule_default(&self) -> bool {
-        true
+        false
     }
     async fn check_connection(&self) -> Result<(), ConnectorError> {
         self.0.check_connection().await
@@ -242,32 +249,32 @@ impl Connector for CheckingByDefault {
     }
 }
 
-/// Replaces the hub's engine with one whose connectors check characters by default.
-fn checking_by_default(hub: &mut Hub, config_text: &str) {
+/// Replaces the hub's engine with one whose connectors do not check characters by default.
+fn not_checking_by_default(hub: &mut Hub, config_text: &str) {
     let config = ucsync_model::config::parse(config_text, &Connectors).unwrap();
     let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
     for (name, c) in &config.connectors {
         let built = Connectors
             .build(name, &c.kind, &c.settings, hub.dir.path())
             .unwrap();
-        connectors.insert(name.clone(), Arc::new(CheckingByDefault(built)));
+        connectors.insert(name.clone(), Arc::new(NotCheckingByDefault(built)));
     }
     let store: Arc<dyn Store> = hub.store.clone();
     hub.engine = Engine::new(store, config, connectors);
 }
 
 #[tokio::test]
-async fn a_kind_that_checks_by_default_checks_unless_the_key_turns_it_off() {
+async fn a_kind_that_does_not_check_by_default_checks_when_the_key_turns_it_on() {
     let text = format!("{HEADER}1,B\u{7}o,+1 1\n2,Cy,+1 2\n");
     let mut hub = Hub::new(&config(""), &[("hr.csv", &text)]).await;
-    checking_by_default(&mut hub, &config(""));
+    not_checking_by_default(&mut hub, &config("character_rule = true"));
     let report = hub.run("hr", Profile::FullImport).await;
     assert_eq!(report.status, RunStatus::CompletedWithErrors);
     assert_eq!((report.counters.added, report.counters.errors), (1, 1));
     let outcomes = hub.all_outcomes(&report).await;
     assert!(has_outcome(&outcomes, "error", "1"), "{outcomes:#?}");
 
-    checking_by_default(&mut hub, &config("character_rule = false"));
+    not_checking_by_default(&mut hub, &config(""));
     let report = hub.run("hr", Profile::FullImport).await;
     assert_eq!(report.status, RunStatus::Success, "{report:#?}");
     assert_eq!(report.counters.added, 1);

@@ -48,6 +48,18 @@ impl Hub {
         Self { dir, store, engine }
     }
 
+    /// Opens the store already in `dir` (its `data` directory) and builds the engine.
+    pub async fn open(dir: tempfile::TempDir, config: &str) -> Self {
+        let store = Arc::new(SqliteStore::open(&dir.path().join("data")).await.unwrap());
+        let engine = build_engine(&store, config, dir.path());
+        Self { dir, store, engine }
+    }
+
+    /// Closes the store and gives back the directory, e.g. to copy it.
+    pub fn close(self) -> tempfile::TempDir {
+        self.dir
+    }
+
     /// Replaces the configuration, keeping the store and the files.
     pub fn reconfigure(&mut self, config: &str) {
         self.engine = build_engine(&self.store, config, self.dir.path());

@@ -6,8 +6,12 @@
 
 mod harness;
 mod import;
+mod incomplete;
+mod incomplete_ldap;
 
 mod characters;
+mod characters_export;
+mod damaged;
 mod deprovisioning;
 mod joins;
 mod pipeline;

@@ -176,7 +176,16 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
                 format!("unknown kind \"{}\"; allowed: {}", c.kind, kinds.join(", ")),
             ));
         } else {
-            p.extend(factory.validate(&c.kind, &c.settings, &format!("{at}.settings")));
+            let settings_at = format!("{at}.settings");
+            for mut problem in factory.validate(&c.kind, &c.settings, &settings_at) {
+                // A connector-level key written among the kind's settings.
+                if problem.path == format!("{settings_at}.character_rule") {
+                    problem.message = format!(
+                        "character_rule is a key of the connector, not of its settings: write it under [{at}], beside settings (character_rule = false turns the valid-character rule off for this connector)"
+                    );
+                }
+                p.push(problem);
+            }
         }
         validate_rules(name, c, factory, &mut p);
     }

@@ -195,9 +195,10 @@ pub struct ConnectorConfig {
     pub settings: toml::Table,
     #[serde(default)]
     pub rules: Rules,
-    /// Whether imported values are checked against the valid-character rule
-    /// ([`crate::chars`]); when absent, the connector kind decides
-    /// ([`Connector::character_rule_default`](crate::Connector::character_rule_default)).
+    /// Whether values imported from and exported to this connector are checked against the
+    /// valid-character rule ([`crate::chars`]); when absent, the connector kind decides
+    /// ([`Connector::character_rule_default`](crate::Connector::character_rule_default): on).
+    /// `false` is the explicit opt-out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub character_rule: Option<bool>,
 }

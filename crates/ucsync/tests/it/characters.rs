@@ -1,6 +1,7 @@
 //! The valid-character rule through the binary: a rejected object is a per-object error (exit
 //! code 3, the message in `runs show`), the other objects sync, the rejected one keeps its
-//! previous state; without the key, a csv connector does not check.
+//! previous state; `character_rule = false` lets the value in, and a target that checks (the
+//! default) still refuses to write it.
 
 use crate::harness::{Env, counters, forest_central_config, people};
 
@@ -16,7 +17,7 @@ fn config(character_rule: &str) -> String {
 #[test]
 fn an_invalid_character_is_a_per_object_error_and_the_run_goes_on() {
     let env = Env::new();
-    env.write("ucsync.toml", config("character_rule = true"));
+    env.write("ucsync.toml", config(""));
     env.write("forest.csv", people(3, 1));
     env.write("central.csv", CENTRAL_HEADER);
     let out = env.run(&["check"]);
@@ -67,11 +68,16 @@ fn an_invalid_character_is_a_per_object_error_and_the_run_goes_on() {
     assert!(!central.contains('\u{7}'), "{central}");
     assert_eq!(central.lines().count(), 4, "{central}");
 
-    // Without the key a csv connector does not check: the value goes through as it is. (The
-    // file has not changed since the last import, which a delta import skips: read it in full.)
-    env.write("ucsync.toml", config(""));
+    // With character_rule = false the forest lets the value in (the file has not changed since
+    // the last import, which a delta import skips: read it in full); the central file checks
+    // by default and does not get it.
+    env.write("ucsync.toml", config("character_rule = false"));
     let full = env.json(&["run", "forest", "full-import"], 0);
     assert_eq!(counters(&full), [0, 1, 0, 2, 0]);
-    env.json(&["sync-now"], 0);
-    assert!(env.read("central.csv").contains("Gi\u{7}ven2 Sur2"));
+    let report = env.json(&["sync-now"], 3);
+    assert_eq!(
+        Env::step(&report, "central", "export")["status"],
+        "completed-with-errors"
+    );
+    assert!(!env.read("central.csv").contains('\u{7}'));
 }

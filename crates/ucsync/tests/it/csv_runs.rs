@@ -243,15 +243,23 @@ fn malformed_lines_are_reported_by_line_while_good_rows_sync() {
             "no error for {line}: {messages:#?}"
         );
     }
-    // The status file has one row per input row, errors included.
+    // The status file has one row per input row, errors included, then why nothing could be
+    // deleted: rows could not be read.
     let status_file = import["status_file"].as_str().unwrap();
     let status = std::fs::read_to_string(status_file).unwrap();
     let rows: Vec<&str> = status.lines().collect();
     assert!(rows[0].ends_with("status,statusMessage"), "{status}");
-    assert_eq!(rows.len(), 7, "{status}");
+    assert_eq!(rows.len(), 8, "{status}");
     assert!(rows[1].contains(",created,"));
     assert!(
         rows[2].contains(",error,") && rows[3].contains(",error,") && rows[4].contains(",error,")
+    );
+    assert!(
+        rows[7].starts_with(
+            ",,,,,,incomplete,\"the listing is incomplete: 3 records could not be read (line 3, \
+             line 4, line 6); so no deletions were inferred in this run."
+        ),
+        "{status}"
     );
 }
 

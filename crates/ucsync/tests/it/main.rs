@@ -10,6 +10,7 @@ mod config_data;
 mod connector_delete;
 mod crash;
 mod csv_runs;
+mod damaged;
 mod enterprises;
 mod harness;
 mod ldap_forests;

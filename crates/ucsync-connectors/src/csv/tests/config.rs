@@ -281,3 +281,27 @@ async fn relative_paths_are_taken_from_the_base_directory() {
     super::full_import(c.as_ref(), &mut sink).await;
     assert_eq!(sink.anchors(), ["a@x"]);
 }
+
+#[test]
+fn character_rule_among_the_settings_is_pointed_to_its_place() {
+    let text = "version = 1\n[connectors.hr]\nkind = \"csv\"\n[connectors.hr.settings]\npath = \"hr.csv\"\nkey = \"id\"\ncharacter_rule = false\n";
+    let Err(ucsync_model::config::ConfigError::Invalid(p)) =
+        ucsync_model::config::parse(text, &Connectors)
+    else {
+        panic!("accepted");
+    };
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].path, "connectors.hr.settings.character_rule");
+    assert_eq!(
+        p[0].message,
+        "character_rule is a key of the connector, not of its settings: write it under \
+         [connectors.hr], beside settings (character_rule = false turns the valid-character \
+         rule off for this connector)"
+    );
+    let moved = text.replace("character_rule = false\n", "").replace(
+        "kind = \"csv\"\n",
+        "kind = \"csv\"\ncharacter_rule = false\n",
+    );
+    let config = ucsync_model::config::parse(&moved, &Connectors).unwrap();
+    assert!(!config.connectors["hr"].character_rule(true));
+}

@@ -117,7 +117,7 @@ async fn bad_rows_are_reported_by_line_and_the_good_rows_still_arrive() {
 }
 
 #[tokio::test]
-async fn the_status_file_has_one_row_per_input_row_then_the_deleted_objects() {
+async fn the_status_file_has_one_row_per_input_row_then_the_deleted_objects_or_why_none_was() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("users.csv");
     let status = dir.path().join("runs/7/status.csv");
@@ -154,11 +154,31 @@ async fn the_status_file_has_one_row_per_input_row_then_the_deleted_objects() {
         a@x,Anna,anna,s;t,unchanged,\r\n\
         b@x,Bo,bo,,created,\r\n\
         a@x,Again,a2,,error,another row already has the anchor a@x\r\n\
-        c@x,\"Cé, \"\"Cil\"\"\",,,error,\"line 5 has 2 fields but the header has 4; look for a missing or extra \"\",\"\" or an unbalanced quote on this line (a quoted value may span lines), fix it and import again\"\r\n\
-        ,Nobody,n,x,error,\"line 6 has 6 fields but the header has 4; look for a missing or extra \"\",\"\" or an unbalanced quote on this line (a quoted value may span lines), fix it and import again\"\r\n\
-        gone@x,Gone,,,deleted,not in the file any more; removed from the staging space\r\n";
+        c@x,\"Cé, \"\"Cil\"\"\",,,error,\"line 5 has 2 fields but the header has 4; look for a missing or extra \"\",\"\" or an unbalanced quote on this line; fix it and import again\"\r\n\
+        ,Nobody,n,x,error,\"line 6 has 6 fields but the header has 4; look for a missing or extra \"\",\"\" or an unbalanced quote on this line; fix it and import again\"\r\n\
+        ,,,,incomplete,the listing is incomplete: 2 records could not be read and 0 gaps; so no deletions were inferred\r\n";
     assert_eq!(text, expected);
     assert_eq!(super::files_in(&dir.path().join("runs/7")), ["status.csv"]);
+
+    // Once every row reads, the objects no longer in the file are deleted, each with a row.
+    sink.next_run();
+    std::fs::write(
+        &path,
+        "Email,First,UserName,groups\na@x,Anna,anna,s;t\nb@x,Bo,bo,\n",
+    )
+    .unwrap();
+    c.import(
+        request(ImportMode::Full, None, Some(status.clone())),
+        &mut sink,
+    )
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&status).unwrap();
+    let expected = "Email,First,UserName,groups,status,statusMessage\r\n\
+        a@x,Anna,anna,s;t,unchanged,\r\n\
+        b@x,Bo,bo,,unchanged,\r\n\
+        gone@x,Gone,,,deleted,not in the file any more; removed from the staging space\r\n";
+    assert_eq!(text, expected);
 }
 
 #[tokio::test]
@@ -602,10 +622,11 @@ impl ucsync_model::ImportSink for CountingSink {
     ) -> Result<(), ucsync_model::SinkError> {
         Ok(())
     }
-    async fn end_of_listing(
-        &mut self,
-    ) -> Result<Vec<ucsync_model::DeletedObject>, ucsync_model::SinkError> {
-        Ok(Vec::new())
+    async fn incomplete(&mut self, _reason: String) -> Result<(), ucsync_model::SinkError> {
+        Ok(())
+    }
+    async fn end_of_listing(&mut self) -> Result<ucsync_model::Listed, ucsync_model::SinkError> {
+        Ok(ucsync_model::Listed::default())
     }
 }
 

@@ -3,6 +3,7 @@
 //! stand-ins for the engine.
 
 mod config;
+mod damaged;
 mod export;
 mod import;
 

@@ -148,11 +148,12 @@ async fn bad_rows_are_reported_by_line_and_their_accounts_are_kept_as_staged() {
     said("line 7", &["number 1003", "also on line 6"]);
     said("line 8", &["\"Group Kind\"", "\"XYZ\"", "PRG or MDUG"]);
     said("line 9", &["number 1005", "5 fields but the header has 10"]);
-    // The accounts with a bad row stay as they were staged; the account gone from the export
-    // is deleted.
+    // The accounts with a bad row stay as they were staged; so does the account gone from the
+    // export: with rows in error the listing is incomplete, and nothing is deleted.
     assert!(sink.staged.contains_key("Anna|Berg|Sales"));
-    let deleted: Vec<&str> = sink.deleted.iter().map(|d| d.anchor.as_str()).collect();
-    assert_eq!(deleted, ["Zed|Gone|"]);
+    assert!(sink.deleted.is_empty(), "{:?}", sink.deleted);
+    assert!(sink.staged.contains_key("Zed|Gone|"));
+    assert!(sink.withheld.is_some());
 }
 
 #[tokio::test]
@@ -441,4 +442,75 @@ async fn the_example_exports_read_without_errors() {
             sink.anchors()
         );
     }
+}
+
+#[tokio::test]
+async fn a_quote_that_swallows_rows_is_an_error_naming_them_and_deletes_no_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = connector(dir.path(), "path = \"pbx.csv\"");
+    let rows = "1001,Anna,Berg,Sales,5330e IP,,,,,\n\
+                1002,Bo,Ek,,5330e IP,,,,,\n\
+                1003,Cy,Lo,,5330e IP,,,,,\n\
+                1004,Di,Mo,,5330e IP,,,,,\n";
+    write(dir.path(), &format!("{HEADER}\n{rows}"));
+    let mut sink = MemorySink::new();
+    full_import(c.as_ref(), &mut sink).await;
+    assert_eq!(sink.staged.len(), 4);
+    sink.next_run();
+
+    // A quote opened in Bo's department is never closed: Cy's and Di's lines are swallowed.
+    write(
+        dir.path(),
+        &format!("{HEADER}\n{}", rows.replace(",Ek,,", ",Ek,\"Ops,")),
+    );
+    full_import(c.as_ref(), &mut sink).await;
+    let errors = notices(&sink.errors);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let (_, locator, message) = errors[0];
+    assert_eq!(locator, "line 3");
+    for part in [
+        "lines 3–5 were read as one row: the quoted value of column \"Department\" opened on line 3 is never closed",
+        "swallowed lines 4–5",
+        "fix the line on the PBX and export again",
+    ] {
+        assert!(
+            message.contains(part),
+            "\"{message}\" does not say \"{part}\""
+        );
+    }
+    assert_eq!(sink.anchors(), ["Anna|Berg|Sales"]);
+    assert!(sink.deleted.is_empty(), "{:?}", sink.deleted);
+    assert_eq!(sink.staged.len(), 4);
+}
+
+#[tokio::test]
+async fn a_nul_in_a_cell_and_a_last_line_cut_off_are_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = connector(dir.path(), "path = \"pbx.csv\"");
+    write(
+        dir.path(),
+        &format!(
+            "{HEADER}\n1001,Anna,Berg,Sales,5330e IP,,,,,\n1002,B\0o,Ek,,5330e IP,,,,,\n1003,Cy,Lo"
+        ),
+    );
+    let mut sink = MemorySink::new();
+    full_import(c.as_ref(), &mut sink).await;
+    let errors = notices(&sink.errors);
+    let said: Vec<(&str, &str)> = errors.iter().map(|(_, l, m)| (*l, *m)).collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert_eq!(said[0].0, "line 3");
+    assert!(
+        said[0]
+            .1
+            .contains("column \"First Name\" holds a NUL character (U+0000)"),
+        "{}",
+        said[0].1
+    );
+    assert_eq!(said[1].0, "line 4");
+    assert!(
+        said[1].1.contains("the file looks cut off"),
+        "{}",
+        said[1].1
+    );
+    assert_eq!(sink.anchors(), ["Anna|Berg|Sales"]);
 }

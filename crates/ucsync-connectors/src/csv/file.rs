@@ -208,7 +208,7 @@ impl AtomicCsv {
         let temp = builder.tempfile_in(&dir)?;
         // Held while this file is written: what a killed write leaves is told apart by it.
         temp.as_file().lock()?;
-        remove_stale_temps(&dir, &prefix);
+        remove_stale_temps(&dir, |target| target == name);
         let mut file = temp.as_file().try_clone()?;
         let sink: Box<dyn Write + Send> = match encoding {
             FileEncoding::Utf8 => {
@@ -277,24 +277,25 @@ impl AtomicCsv {
     }
 }
 
-/// Removes the temporary files a killed write of a target left beside it: those of its name
-/// (`prefix`) that no writer holds locked any more. Best effort: one that cannot be removed
-/// stays for the next write.
-fn remove_stale_temps(dir: &Path, prefix: &str) {
+/// Removes the temporary files killed writes left in `dir`: those whose target's name `of`
+/// accepts and that no writer holds locked any more (a writer holds its temporary file locked
+/// while it writes). Best effort: one that cannot be removed stays for the next write.
+pub fn remove_stale_temps(dir: &Path, of: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(random) = name
+        // `.NAME.XXXXXX.tmp`, XXXXXX the random part tempfile gives a name.
+        let Some((target, random)) = name
             .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.strip_prefix('.'))
             .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
         else {
             continue;
         };
-        // The random part tempfile gives a name.
-        if random.len() != 6 || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if random.len() != 6 || !random.bytes().all(|b| b.is_ascii_alphanumeric()) || !of(target) {
             continue;
         }
         let path = entry.path();

@@ -495,6 +495,10 @@ impl StatusFile {
     ) -> Result<Self, ConnectorError> {
         let t = target.to_owned();
         let file = blocking(move || {
+            // What the status files of imports killed while writing them left goes first.
+            file::remove_stale_temps(&file::parent_dir(&t), |name| {
+                name.ends_with("-import-status.csv")
+            });
             // A status file lives in the data directory, which is private to its user.
             AtomicCsv::create(&t, delimiter, encoding, bom, true)
                 .and_then(|f| f.make_private().map(|()| f))

@@ -157,8 +157,12 @@ fn a_killed_exports_temporary_file_is_removed_by_the_next_run() {
     held.lock().unwrap();
     env.json(&["sync-now"], 0);
     assert_eq!(temps(&env), [".central.csv.l1v3ly.tmp"]);
+    // An import's status file killed while being written, the same.
+    let status = "data/status/.9-forest-import-status.csv.k1ll3d.tmp";
+    env.write(status, "employeeId,status\r\n");
     drop(held);
     env.write("forest.csv", people(51, 1));
     env.json(&["sync-now"], 0);
     assert!(temps(&env).is_empty(), "{:?}", temps(&env));
+    assert!(!env.path(status).exists());
 }

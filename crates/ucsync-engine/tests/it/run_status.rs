@@ -6,42 +6,17 @@ use ucsync_store::RunStore;
 
 use crate::harness::Hub;
 
-const CONFIG: &str = r#"version = 1
-
-[enterprises.default]
-sync_order = ["hr", "out"]
-
-[connectors.hr]
-kind = "csv"
-[connectors.hr.settings]
-path = "hr.csv"
-key = ["id"]
-[connectors.hr.rules]
-projection = { person = "person" }
-[connectors.hr.rules.import_flows]
-uid = "id"
-cn = "name"
-
-[connectors.out]
-kind = "csv"
-[connectors.out.settings]
-path = "out.csv"
-object_type = "contact"
-key = ["uid"]
-header = ["uid", "cn"]
-[connectors.out.rules]
-provisioning = [{ from = "person", object_type = "contact" }]
-[connectors.out.rules.export_flows]
-uid = "uid"
-cn = "cn"
-"#;
+/// The threshold tests' hub and target, with the default threshold.
+fn config() -> String {
+    crate::threshold::CONFIG.replace("deletion_threshold = 2\n", "")
+}
 
 /// Issue 17: a step that failed on a store error returned without recording its end, and so
 /// did its sync-now: both stayed `running` for ever.
 #[tokio::test]
 async fn a_run_that_fails_on_the_store_ends_failed_and_so_does_its_sync_now() {
     let hub = Hub::new(
-        CONFIG,
+        &config(),
         &[
             ("hr.csv", "id,name\n1,Ann\n2,Bob\n"),
             ("out.csv", "uid,cn\n"),

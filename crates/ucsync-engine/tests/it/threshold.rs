@@ -7,7 +7,7 @@ use ucsync_store::{DirectoryStore, StagingStore};
 
 use crate::harness::Hub;
 
-const CONFIG: &str = r#"version = 1
+pub(crate) const CONFIG: &str = r#"version = 1
 
 [enterprises.default]
 sync_order = ["hr", "out"]

@@ -68,7 +68,7 @@ pub fn operations() -> Vec<Operation> {
             "post",
             "/api/v1/enterprises/{enterprise}/sync-now",
             Some("operator"),
-            "Starts Sync Now for an enterprise: 202 with the run id, or 409 with the id of the run in progress",
+            "Starts Sync Now for an enterprise: 202 with the run id, or 409 with the id of the run in progress. ?preview=true answers 200 with the report of what it would change and commits nothing (also during a run); ?allow_deletes=N lifts the deletion threshold for this run (admin)",
         ),
         Operation {
             body: Some(json!({
@@ -80,7 +80,7 @@ pub fn operations() -> Vec<Operation> {
                 "post",
                 "/api/v1/connectors/{connector}/runs",
                 Some("operator"),
-                "Starts a run profile on a connector: 202 with the run id, or 409 with the id of the run in progress",
+                "Starts a run profile on a connector: 202 with the run id, or 409 with the id of the run in progress. ?preview=true answers 200 with the report and commits nothing; ?allow_deletes=N lifts the deletion threshold for this run (admin)",
             )
         },
         op(

@@ -23,6 +23,7 @@ mod serve_accounts;
 mod serve_config;
 mod serve_load;
 mod serve_login;
+mod serve_preview;
 mod serve_read;
 mod serve_schedule;
 mod serve_stop;

@@ -22,7 +22,7 @@ use ucsync_model::{
     DeletedObject, ImportMode, ImportRecord, ImportRequest, ImportSink, Listed, RecordStatus,
     SinkError, chars,
 };
-use ucsync_store::{ImportBatch, ObjectOutcome, StagedUpsert, Store};
+use ucsync_store::{Counters, ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
@@ -48,30 +48,39 @@ struct Slot {
 }
 
 /// Writes import batches in order on another task, so that reading the source and writing
-/// the store run side by side.
+/// the store run side by side. Each batch goes with what the recorder counted for it, and the
+/// writer adds that up for the batches it committed: a run that fails reports what is stored,
+/// not what was read.
 struct Writer {
-    tx: Option<tokio::sync::mpsc::Sender<ImportBatch>>,
-    task: Option<tokio::task::JoinHandle<Result<(), ucsync_store::StoreError>>>,
+    tx: Option<tokio::sync::mpsc::Sender<(ImportBatch, Counters)>>,
+    task: Option<tokio::task::JoinHandle<(Counters, Result<(), ucsync_store::StoreError>)>>,
+    /// The counters of the batches committed, complete once [`Writer::finish`] returned.
+    committed: Counters,
 }
 
 impl Writer {
     fn start(store: std::sync::Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<ImportBatch>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(ImportBatch, Counters)>(2);
         let task = tokio::spawn(async move {
-            while let Some(batch) = rx.recv().await {
-                store.apply_import_batch(batch).await?;
+            let mut committed = Counters::default();
+            while let Some((batch, counted)) = rx.recv().await {
+                if let Err(e) = store.apply_import_batch(batch).await {
+                    return (committed, Err(e));
+                }
+                committed.add(&counted);
             }
-            Ok(())
+            (committed, Ok(()))
         });
         Self {
             tx: Some(tx),
             task: Some(task),
+            committed: Counters::default(),
         }
     }
 
-    async fn send(&mut self, batch: ImportBatch) -> Result<(), SinkError> {
+    async fn send(&mut self, batch: ImportBatch, counted: Counters) -> Result<(), SinkError> {
         let sent = match &self.tx {
-            Some(tx) => tx.send(batch).await.is_ok(),
+            Some(tx) => tx.send((batch, counted)).await.is_ok(),
             None => false,
         };
         if sent {
@@ -90,12 +99,25 @@ impl Writer {
         self.tx = None;
         match self.task.take() {
             Some(task) => match task.await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(SinkError(e.to_string())),
+                Ok((committed, result)) => {
+                    self.committed = committed;
+                    result.map_err(|e| SinkError(e.to_string()))
+                }
                 Err(e) => Err(SinkError(format!("the store writer stopped: {e}"))),
             },
             None => Ok(()),
         }
+    }
+}
+
+/// What `now` counted since `before`.
+fn since(now: &Counters, before: &Counters) -> Counters {
+    Counters {
+        added: now.added - before.added,
+        updated: now.updated - before.updated,
+        deleted: now.deleted - before.deleted,
+        unchanged: now.unchanged - before.unchanged,
+        errors: now.errors - before.errors,
     }
 }
 
@@ -107,6 +129,8 @@ struct Sink<'a> {
     index: Index,
     batch: ImportBatch,
     rec: &'a mut Recorder,
+    /// The recorder's counters when the last batch was sent.
+    flushed: Counters,
     progress: &'a dyn crate::Progress,
     pending: usize,
     /// Check every value against the valid-character rule.
@@ -200,6 +224,15 @@ impl Gaps {
     }
 }
 
+/// ", N more read were not stored", when some were not.
+fn not_stored(n: i64) -> String {
+    if n > 0 {
+        format!("; {n} more read were not stored")
+    } else {
+        String::new()
+    }
+}
+
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -241,7 +274,9 @@ impl Sink<'_> {
         batch.watermark = watermark;
         batch.outcomes = self.rec.take();
         self.pending = 0;
-        self.writer.send(batch).await
+        let counted = since(&self.rec.counters, &self.flushed);
+        self.flushed = self.rec.counters.clone();
+        self.writer.send(batch, counted).await
     }
 
     /// Refuses what the connector sends after a stop was honoured.
@@ -632,6 +667,7 @@ pub(crate) async fn run(
         index,
         batch: ImportBatch::default(),
         rec,
+        flushed: Counters::default(),
         progress: ctx.options.progress.as_ref(),
         pending: 0,
         character_rule: c.character_rule,
@@ -646,27 +682,32 @@ pub(crate) async fn run(
     if sink.stopped {
         // The batches sent are written; the listing was cut short, so the watermark stays where
         // the last complete import left it and nothing is deleted for not being seen.
-        sink.writer
-            .finish()
-            .await
-            .map_err(|e| EngineError::Connector(e.0))?;
+        if let Err(e) = sink.writer.finish().await {
+            sink.rec.counters = sink.writer.committed.clone();
+            return Err(EngineError::Connector(e.0));
+        }
         return Ok(StepEnd::stop_requested());
     }
     let summary = match imported {
         Ok(summary) => summary,
         Err(e) => {
             // What was read is written (each batch whole, the last one too, without the
-            // watermark) before the run is marked failed.
-            let read = sink.rec.counters.added + sink.rec.counters.updated;
+            // watermark) before the run is marked failed; its counters say what was stored.
             let _ = sink.flush(None).await;
             let _ = sink.writer.finish().await;
+            let read = sink.rec.counters.added + sink.rec.counters.updated;
+            sink.rec.counters = sink.writer.committed.clone();
+            let stored = sink.rec.counters.added + sink.rec.counters.updated;
             let listing = if sink.listed {
                 String::new()
             } else {
                 format!(
                     "; the listing is incomplete, so no deletions were inferred{}. Run the import again once this is fixed",
                     if read > 0 {
-                        format!(" ({read} new or changed objects read before it were imported)")
+                        format!(
+                            " ({stored} new or changed objects read before it were imported{})",
+                            not_stored(read - stored)
+                        )
                     } else {
                         String::new()
                     }
@@ -685,14 +726,23 @@ pub(crate) async fn run(
     } else {
         summary.watermark.clone()
     };
-    sink.flush(watermark)
-        .await
-        .map_err(|e| EngineError::Connector(e.0))?;
     // Every batch is written before the run ends.
-    sink.writer
-        .finish()
-        .await
-        .map_err(|e| EngineError::Connector(e.0))?;
+    let written = match sink.flush(watermark).await {
+        Ok(()) => sink.writer.finish().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        let read = sink.rec.counters.added + sink.rec.counters.updated + sink.rec.counters.deleted;
+        sink.rec.counters = sink.writer.committed.clone();
+        let k = &sink.rec.counters;
+        let stored = k.added + k.updated + k.deleted;
+        return Err(EngineError::Connector(format!(
+            "import from connector {} failed: {}; {stored} changes were stored{}, and the watermark was not. Run the import again once this is fixed",
+            c.name,
+            e.0,
+            not_stored(read - stored)
+        )));
+    }
     let mut notes: Vec<String> = sink.withheld.take().into_iter().collect();
     if summary.skipped_unchanged && summary.note.is_none() {
         notes.push("the source has not changed since the last import".to_owned());

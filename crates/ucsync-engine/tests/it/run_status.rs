@@ -68,3 +68,50 @@ async fn a_run_that_fails_on_the_store_ends_failed_and_so_does_its_sync_now() {
     assert_eq!(hub.entries().await.len(), 2);
     assert_eq!(hub.rows("out.csv").len(), 2);
 }
+
+/// Issue 18: an import whose second batch the store refused reported every record it had read
+/// ("added 6000") although only the first batch was stored.
+#[tokio::test]
+async fn a_failed_import_counts_only_what_was_stored() {
+    let mut hr = String::from("id,name\n");
+    for i in 0..6_000 {
+        hr.push_str(&format!("{i},Person {i}\n"));
+    }
+    let hub = Hub::new(&config(), &[("hr.csv", &hr), ("out.csv", "uid,cn\n")]).await;
+    // The first batch of 5,000 is stored; the store refuses the next one.
+    let url = format!("sqlite://{}", hub.path("data/ucsync.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse BEFORE INSERT ON staging \
+         WHEN (SELECT count(*) FROM staging) >= 5000 \
+         BEGIN SELECT RAISE(FAIL, 'the disk is full (test)'); END",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let report = hub.run("hr", ucsync_engine::Profile::FullImport).await;
+    assert_eq!(report.status, RunStatus::Failed, "{report:?}");
+    assert_eq!(hub.staged("hr").await.len(), 5_000);
+    assert_eq!(
+        (report.counters.added, report.counters.updated),
+        (5_000, 0),
+        "{report:?}"
+    );
+    let message = report.message.as_deref().unwrap_or("");
+    assert!(
+        message.contains("the disk is full") && message.contains("1000 more read were not stored"),
+        "{message}"
+    );
+    let runs = hub.store.runs(10).await.unwrap();
+    let run = runs.iter().find(|r| r.profile == "full-import").unwrap();
+    assert_eq!(run.counters.added, 5_000, "{run:?}");
+
+    // Once the store takes writes again, the rest is imported.
+    sqlx::raw_sql("DROP TRIGGER refuse")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let again = hub.run("hr", ucsync_engine::Profile::FullImport).await;
+    assert_eq!(again.status, RunStatus::Success, "{again:?}");
+    assert_eq!(again.counters.added, 1_000);
+}

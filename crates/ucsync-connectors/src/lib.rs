@@ -16,6 +16,7 @@ mod test_sink;
 use std::path::Path;
 use std::sync::Arc;
 
+use ucsync_model::config::StagedReferences;
 use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory};
 
 /// Checks a settings table and reports every problem; `at` is the table's key path.
@@ -79,6 +80,9 @@ pub(crate) struct Kind {
     pub build: BuildFn,
     /// Settings holding a secret, each with the key naming an environment variable instead.
     pub secrets: &'static [(&'static str, &'static str)],
+    /// Where a kind that translates references itself declares them (see
+    /// [`ConnectorFactory::staged_references`]); `None` when its references are anchors.
+    pub references: Option<fn(settings: &toml::Table) -> StagedReferences>,
 }
 
 /// The kinds this build knows.
@@ -131,5 +135,15 @@ impl ConnectorFactory for Connectors {
 
     fn secret_keys(&self, kind_name: &str) -> &'static [(&'static str, &'static str)] {
         kind(kind_name).map(|k| k.secrets).unwrap_or(&[])
+    }
+
+    fn staged_references(
+        &self,
+        kind_name: &str,
+        settings: &toml::Table,
+    ) -> Option<StagedReferences> {
+        kind(kind_name)
+            .and_then(|k| k.references)
+            .map(|read| read(settings))
     }
 }

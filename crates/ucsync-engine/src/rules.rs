@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use ucsync_model::config::{Config, DeletionThreshold, Deprovisioning};
+use ucsync_model::config::{Config, DeletionThreshold, Deprovisioning, References};
 use ucsync_model::expr::Expr;
 use ucsync_model::{Attrs, Connector, EntryAttrs};
 
@@ -190,7 +190,11 @@ impl EnterpriseRules {
             connectors: ctxs,
             precedence,
             default_order,
-            references: econf.references.iter().cloned().collect(),
+            // Declared on the enterprise, or implied by its connectors' own declarations.
+            references: References::resolve(config, &|name| {
+                connectors.get(name).and_then(|c| c.references())
+            })
+            .of_enterprise(enterprise),
             join_attrs,
             threshold: econf.threshold(),
             retiring: None,

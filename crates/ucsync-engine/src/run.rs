@@ -117,6 +117,51 @@ pub(crate) struct Recorder {
     pub counters: Counters,
     outcomes: Vec<ObjectOutcome>,
     pub preview: bool,
+    /// References a sync dropped because their object left the directory for good.
+    pub dropped: DroppedReferences,
+}
+
+/// References to objects that are deleted or out of scope, dropped from the entries that
+/// held them and counted once in the sync's note.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct DroppedReferences {
+    /// To objects deleted in the source (or gone from the connector's view).
+    pub deleted: u64,
+    /// To objects the connector stages but that are not in the directory: out of its scope,
+    /// or joined and projected by no rule.
+    pub out_of_scope: u64,
+}
+
+impl DroppedReferences {
+    /// The sync's note, when anything was dropped.
+    pub fn note(&self) -> Option<String> {
+        let total = self.deleted + self.out_of_scope;
+        if total == 0 {
+            return None;
+        }
+        let mut why = Vec::new();
+        if self.deleted > 0 {
+            why.push(format!("{} to objects deleted in the source", self.deleted));
+        }
+        if self.out_of_scope > 0 {
+            why.push(format!(
+                "{} to objects out of scope (not in the directory)",
+                self.out_of_scope
+            ));
+        }
+        Some(format!(
+            "{total} reference value{} dropped: {}",
+            if total == 1 { " was" } else { "s were" },
+            why.join(", ")
+        ))
+    }
+}
+
+/// Where a [`Recorder`] stood, to go back to when a batch is decided again.
+pub(crate) struct Mark {
+    counters: Counters,
+    outcomes: usize,
+    dropped: DroppedReferences,
 }
 
 impl Recorder {
@@ -126,6 +171,7 @@ impl Recorder {
             counters: Counters::default(),
             outcomes: Vec::new(),
             preview,
+            dropped: DroppedReferences::default(),
         }
     }
 
@@ -152,21 +198,27 @@ impl Recorder {
     }
 
     /// Where the recorder stands, to go back to when a batch is decided again.
-    pub fn mark(&self) -> (Counters, usize) {
-        (self.counters.clone(), self.outcomes.len())
+    pub fn mark(&self) -> Mark {
+        Mark {
+            counters: self.counters.clone(),
+            outcomes: self.outcomes.len(),
+            dropped: self.dropped,
+        }
     }
 
-    pub fn rewind(&mut self, (counters, outcomes): (Counters, usize)) {
-        self.counters = counters;
-        self.outcomes.truncate(outcomes);
+    pub fn rewind(&mut self, mark: Mark) {
+        self.counters = mark.counters;
+        self.outcomes.truncate(mark.outcomes);
+        self.dropped = mark.dropped;
     }
 
     /// As [`Recorder::rewind`], when what was recorded since `mark` has been taken since
     /// (`taken`): what was recorded before the mark is recorded again, the rest is gone.
-    pub fn rewind_taken(&mut self, mark: (Counters, usize), mut taken: OutcomeChunk) {
-        taken.outcomes.truncate(mark.1);
+    pub fn rewind_taken(&mut self, mark: Mark, mut taken: OutcomeChunk) {
+        taken.outcomes.truncate(mark.outcomes);
         self.outcomes = taken.outcomes;
-        self.counters = mark.0;
+        self.counters = mark.counters;
+        self.dropped = mark.dropped;
     }
 
     pub fn take(&mut self) -> OutcomeChunk {

@@ -280,6 +280,22 @@ pub trait Connector: Send + Sync {
     fn retains_referenced_numbers(&self) -> bool {
         false
     }
+    /// The staged attributes whose values are anchors of this connector's other objects
+    /// (group members), for a kind that translates them from and to the external system's own
+    /// form itself (LDAP: DNs), as built: declared, and implied by the enterprise's
+    /// ([`crate::config::References`]). `None` for a kind whose reference values are its
+    /// anchors already.
+    fn references(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// Whether every reference value this connector stages names an object it stages too
+    /// (LDAP turns each member DN into the anchor of an entry of its object types while
+    /// importing, and leaves out the others). A value that names no staged object then names
+    /// one deleted or gone from the connector's view since, and the sync drops it instead of
+    /// waiting for it to be imported.
+    fn references_name_staged_objects(&self) -> bool {
+        false
+    }
     /// Checks that the external system is reachable with the configured settings.
     async fn check_connection(&self) -> Result<(), ConnectorError>;
     async fn import(

@@ -44,4 +44,14 @@ pub trait ConnectorFactory: Send + Sync {
     fn secret_keys(&self, _kind: &str) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// How a connector of `kind` with these settings holds references to its other objects
+    /// (see [`config::StagedReferences`]); `None` for a kind whose reference values are its
+    /// anchors already (a CSV file's key values), which needs no declaration of its own.
+    fn staged_references(
+        &self,
+        _kind: &str,
+        _settings: &toml::Table,
+    ) -> Option<config::StagedReferences> {
+        None
+    }
 }

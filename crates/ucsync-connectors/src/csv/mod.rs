@@ -44,6 +44,7 @@ pub(crate) const KIND: Kind = Kind {
     validate: crate::validate_settings::<CsvSettings>,
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
+    references: None,
 };
 
 impl crate::FromSettings<CsvSettings> for CsvConnector {

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use ucsync_model::ConfigProblem;
+use ucsync_model::config::StagedReferences;
 
 /// Every key a settings table may hold.
 pub const SETTING_KEYS: &[&str] = &[
@@ -592,5 +593,52 @@ impl crate::KindSettings for LdapSettings {
 
     fn resolve_paths(&mut self, base_dir: &Path) {
         LdapSettings::resolve_paths(self, base_dir);
+    }
+}
+
+/// LDAP attributes of DN syntax (RFC 4519, RFC 4524, Active Directory) that name other entries:
+/// imported as they are, they carry the source's DNs.
+const DN_VALUED: [&str; 12] = [
+    "member",
+    "uniqueMember",
+    "owner",
+    "manager",
+    "secretary",
+    "seeAlso",
+    "roleOccupant",
+    "memberOf",
+    "managedBy",
+    "directReports",
+    "assistant",
+    "hasMember",
+];
+
+/// The `references` setting of an ldap connector, and the attributes its object types read
+/// that hold DNs by their syntax but are not listed there.
+pub fn staged_references(table: &toml::Table) -> StagedReferences {
+    let declared: Vec<String> = match table.get("references") {
+        Some(toml::Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut undeclared = Vec::new();
+    if let Ok(s) = LdapSettings::parse(table, "settings") {
+        for t in &s.object_types {
+            for (ldap, staged) in &t.attributes {
+                if DN_VALUED.iter().any(|d| d.eq_ignore_ascii_case(ldap))
+                    && !declared.contains(staged)
+                    && !undeclared.contains(staged)
+                {
+                    undeclared.push(staged.clone());
+                }
+            }
+        }
+    }
+    StagedReferences {
+        key: "references",
+        declared,
+        undeclared,
     }
 }

@@ -22,6 +22,9 @@ mod entry;
 mod error_tests;
 mod export;
 mod import;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod member_tests;
 mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -56,6 +59,7 @@ pub(crate) const KIND: Kind = Kind {
     validate: crate::validate_settings::<LdapSettings>,
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
+    references: Some(config::staged_references),
 };
 
 impl crate::FromSettings<LdapSettings> for LdapConnector {
@@ -239,12 +243,48 @@ impl LdapConnector {
         Ok(None)
     }
 
-    /// Reads the anchors of these DNs, many at a time.
+    /// The anchor of the entry at `dn` when it is an entry of the object types (in a base and
+    /// scope, with the object classes, matching the filter), read from the server.
+    async fn member_anchor(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
+        let s = &self.settings;
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(
+                dn,
+                Scope::Base,
+                &s.combined_filter(),
+                vec![s.anchor.as_str(), "objectClass"],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.1.rc == 32 {
+            return Ok(None);
+        }
+        if found.1.rc != 0 {
+            return Err(format!(
+                "reading {dn}: {}",
+                conn::describe(&found.1, found.1.rc)
+            ));
+        }
+        for re in found.0 {
+            if let Some(raw) = entry::parse(re.0)
+                && entry::classify(s, &raw).is_some()
+                && let Ok(a) = entry::anchor(s, &raw)
+            {
+                self.cache.learn(&raw.dn, &a);
+                return Ok(Some(a));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads the anchors of these member DNs, many at a time; a DN of no entry of the object
+    /// types stays unknown.
     async fn resolve_dns(&self, ldap: &mut Ldap, dns: Vec<String>) -> Result<(), ConnectorError> {
         let results: Vec<Result<Option<String>, String>> = futures_util::stream::iter(dns)
             .map(|d| {
                 let mut l = ldap.clone();
-                async move { self.anchor_at(&mut l, &d).await }
+                async move { self.member_anchor(&mut l, &d).await }
             })
             .buffer_unordered(self.settings.max_in_flight)
             .collect()
@@ -288,6 +328,15 @@ impl Connector for LdapConnector {
 
     /// LDAP attribute values are a set; servers return them in an order of their own.
     fn values_are_sets(&self) -> bool {
+        true
+    }
+
+    fn references(&self) -> Option<Vec<String>> {
+        Some(self.settings.references.clone())
+    }
+
+    /// Member DNs become anchors only for entries of the object types (see `import`).
+    fn references_name_staged_objects(&self) -> bool {
         true
     }
 

@@ -45,6 +45,7 @@ pub(crate) const KIND: Kind = Kind {
     validate: crate::validate_settings::<PbxSettings>,
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
+    references: None,
 };
 
 impl crate::FromSettings<PbxSettings> for PbxConnector {

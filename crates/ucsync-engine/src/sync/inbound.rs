@@ -2,6 +2,7 @@
 //! attributes recomputed from all its linked objects by precedence. What the number-retention
 //! rule keeps is [`retention`]'s.
 
+mod references;
 mod retention;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -300,19 +301,7 @@ pub(super) async fn recompute(
         contrib.insert(*e, list);
     }
     // References arrive as anchors of the same connector; the directory keeps entry ids.
-    let mut ref_entry: HashMap<(i64, String), i64> = HashMap::default();
-    for (k, anchors) in &ref_anchors {
-        let anchors: Vec<String> = anchors.iter().cloned().collect();
-        for s in b.reads.links_by_anchors(ctx.store, *k, &anchors).await? {
-            // Objects and entries going away in this batch are no longer referable.
-            let gone = b.deletes.contains(&s.id) || s.sync_state == SyncState::Deleted;
-            if let (Some(e), false) = (s.entry_id, gone)
-                && !b.entries.get(&e).is_some_and(|st| st.deleted)
-            {
-                ref_entry.insert((*k, s.anchor), e);
-            }
-        }
-    }
+    let targets = references::Targets::find(ctx, b, &ref_anchors).await?;
     for (e, list) in contrib {
         let Some(state) = b.entries.get_mut(&e) else {
             continue;
@@ -330,12 +319,15 @@ pub(super) async fn recompute(
         }
         for (name, k, staged_id, mut values) in winners(rules, list, &new) {
             if rules.references.contains(name.as_str()) {
-                let mut translated = Vec::new();
+                let source = sources.iter().find(|s| s.id == staged_id);
+                let mut translated = Vec::with_capacity(values.len());
                 for v in values {
-                    match ref_entry.get(&(k, v.clone())) {
-                        Some(target) => translated.push(target.to_string()),
-                        None => {
-                            if let Some(s) = sources.iter().find(|s| s.id == staged_id)
+                    let old = state.old.as_ref();
+                    match targets.resolve(k, v.clone(), &name, old, source, &mut rec.dropped) {
+                        references::Resolved::Entry(target) => translated.push(target.to_string()),
+                        references::Resolved::Dropped => {}
+                        references::Resolved::Waiting => {
+                            if let Some(s) = source
                                 && s.connector_id == c.id
                             {
                                 b.writes

@@ -240,7 +240,10 @@ async fn batches(
     if stopped {
         return Ok(StepEnd::stop_requested());
     }
-    Ok(StepEnd::default())
+    Ok(StepEnd {
+        message: rec.dropped.note(),
+        ..StepEnd::default()
+    })
 }
 
 /// What a sync step carries from batch to batch.

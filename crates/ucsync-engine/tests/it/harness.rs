@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use ucsync_connectors::Connectors;
 use ucsync_engine::{Engine, NoProgress, Profile, RunOptions, RunReport, RunStatus, Stop};
-use ucsync_model::{Connector, ConnectorFactory};
 use ucsync_store::{
     CatalogStore, DirectoryStore, Entry, ObjectOutcome, RunStore, SqliteStore, StagedFilter,
     StagedObject, StagingStore, Store,
@@ -23,15 +22,12 @@ pub struct Hub {
 }
 
 fn build_engine(store: &Arc<SqliteStore>, config_text: &str, base: &std::path::Path) -> Engine {
-    let config = ucsync_model::config::parse(config_text, &Connectors)
+    let mut config = ucsync_model::config::parse(config_text, &Connectors)
         .unwrap_or_else(|e| panic!("test configuration rejected: {e}\n{config_text}"));
-    let mut connectors: BTreeMap<String, Arc<dyn Connector>> = BTreeMap::new();
-    for (name, c) in &config.connectors {
-        let built = Connectors
-            .build(name, &c.kind, &c.settings, base)
-            .unwrap_or_else(|e| panic!("building connector {name}: {e}"));
-        connectors.insert(name.clone(), built);
-    }
+    // As `ucsync` builds them: checked, and knowing the references the declarations imply.
+    config.base_dir = Some(base.display().to_string());
+    let connectors = ucsync_model::config::build_all(&config, &Connectors)
+        .unwrap_or_else(|e| panic!("building the connectors: {e:?}\n{config_text}"));
     let store: Arc<dyn Store> = store.clone();
     Engine::new(store, config, connectors)
 }

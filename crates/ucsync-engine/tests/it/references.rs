@@ -290,3 +290,98 @@ async fn a_full_sync_without_changes_changes_nothing() {
     hub.sync_ok().await;
     assert_eq!(hub.bytes("dst.csv"), dst);
 }
+
+/// The src delta-sync of a sync-now: its note and whether it warned about anything.
+async fn src_sync(hub: &Hub, report: &ucsync_engine::RunReport) -> (String, Vec<String>) {
+    let sync = step(report, "src", Profile::DeltaSync);
+    let warnings = hub
+        .all_outcomes(sync)
+        .await
+        .into_iter()
+        .filter(|o| o.action == "warning")
+        .map(|o| o.message.unwrap_or_default())
+        .collect();
+    (sync.message.clone().unwrap_or_default(), warnings)
+}
+
+/// Issue 18: a member deleted in the source while the group stays as it was was reported as
+/// "not in the directory yet" and retried at every sync. It is dropped and counted once.
+#[tokio::test]
+async fn a_reference_to_a_deleted_object_is_dropped_and_counted_once() {
+    let hub = hub().await;
+    hub.sync_ok().await;
+
+    // Bob's row goes; the group row (still naming p2) is left as it was.
+    hub.write(
+        "src.csv",
+        "id,Type,name,member\ng1,group,Staff,p1;p2\np1,person,Ann,\np3,person,Cid,\n",
+    );
+    let report = hub.sync_ok().await;
+    let (note, warnings) = src_sync(&hub, &report).await;
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(
+        note,
+        "1 reference value was dropped: 1 to objects deleted in the source"
+    );
+    assert_eq!(
+        sorted(group(&hub).await.attrs.get("member")),
+        ids(&hub, &["p1"]).await
+    );
+    assert_eq!(target_members(&hub), ["P1"]);
+
+    // Counted once: the next run has nothing to retry.
+    let report = hub.sync_ok().await;
+    let (note, warnings) = src_sync(&hub, &report).await;
+    assert!(
+        note.is_empty() && warnings.is_empty(),
+        "{note} {warnings:#?}"
+    );
+    let sync = step(&report, "src", Profile::DeltaSync);
+    assert_eq!(
+        sync.counters.updated + sync.counters.unchanged,
+        0,
+        "{sync:?}"
+    );
+}
+
+/// Issue 18: a member the connector's scope leaves out was retried at every sync.
+#[tokio::test]
+async fn a_reference_to_an_object_out_of_scope_is_dropped_and_counted_once() {
+    let config = CONFIG.replace(
+        "[connectors.src.rules]\n",
+        "[connectors.src.rules]\nscope = 'name != \"Cid\"'\n",
+    );
+    let hub = Hub::new(
+        &config,
+        &[
+            ("src.csv", &src("p1;p3", "")),
+            ("dst.csv", "ref,Kind,displayName,members\n"),
+        ],
+    )
+    .await;
+    let report = hub.sync_ok().await;
+    let (note, warnings) = src_sync(&hub, &report).await;
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert_eq!(
+        note,
+        "1 reference value was dropped: 1 to objects out of scope (not in the directory)"
+    );
+    assert_eq!(
+        sorted(group(&hub).await.attrs.get("member")),
+        ids(&hub, &["p1"]).await
+    );
+    assert_eq!(target_members(&hub), ["P1"]);
+
+    let report = hub.sync_ok().await;
+    let (note, warnings) = src_sync(&hub, &report).await;
+    assert!(
+        note.is_empty() && warnings.is_empty(),
+        "{note} {warnings:#?}"
+    );
+    let sync = step(&report, "src", Profile::DeltaSync);
+    assert_eq!(
+        sync.counters.updated + sync.counters.unchanged,
+        0,
+        "{sync:?}"
+    );
+}

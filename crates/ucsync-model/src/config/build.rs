@@ -1,11 +1,12 @@
 //! From a configuration to running connectors: the check `ucsync check`, the API and a file
-//! applied at start all share.
+//! applied at start all share. Reference attributes are checked here ([`references::check`]),
+//! and each connector is built knowing the references the declarations imply.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Config, ConfigProblem, validate};
+use super::{Config, ConfigProblem, references, validate};
 use crate::{Connector, ConnectorFactory};
 
 /// Every connector of `config`, built; or every problem, with its key path. Relative paths in
@@ -14,15 +15,21 @@ pub fn build_all(
     config: &Config,
     factory: &dyn ConnectorFactory,
 ) -> Result<BTreeMap<String, Arc<dyn Connector>>, Vec<ConfigProblem>> {
-    let problems = validate(config, factory);
+    let mut problems = validate(config, factory);
+    if problems.is_empty() {
+        problems = references::check(config, factory);
+    }
     if !problems.is_empty() {
         return Err(problems);
     }
     let base = Path::new(config.base_dir.as_deref().unwrap_or("."));
+    // Each connector that translates references knows those the declarations imply.
+    let settings = references::completed_settings(config, factory);
     let mut built = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, c) in &config.connectors {
-        match factory.build(name, &c.kind, &c.settings, base) {
+        let s = settings.get(name).unwrap_or(&c.settings);
+        match factory.build(name, &c.kind, s, base) {
             Ok(connector) => {
                 built.insert(name.clone(), connector);
             }

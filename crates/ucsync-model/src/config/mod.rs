@@ -7,6 +7,7 @@
 mod build;
 mod diff;
 mod load;
+mod references;
 mod schedules;
 mod schema;
 
@@ -19,6 +20,7 @@ pub use diff::{
     changes, keep_secrets, redact_secrets, restore_secrets, secret_variable, without_secrets,
 };
 pub use load::{ConfigError, ConfigProblem, load, parse, validate};
+pub use references::{References, StagedReferences, completed_settings};
 
 /// The version this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;

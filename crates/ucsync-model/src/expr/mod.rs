@@ -104,6 +104,14 @@ impl Expr {
         self.root.is_boolean()
     }
 
+    /// The attribute the expression copies, when it is nothing but an attribute (`member`).
+    pub fn attribute(&self) -> Option<&str> {
+        match &self.root {
+            parse::Node::Attr(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// Every attribute name the expression reads.
     pub fn attributes(&self) -> BTreeSet<String> {
         self.attributes.clone()

@@ -17,6 +17,7 @@ mod ldap_forests;
 mod pbx;
 mod pbx_retention;
 mod quickstart;
+mod references;
 mod secrets;
 mod serve;
 mod serve_accounts;

@@ -311,3 +311,61 @@ fn members_deleted_or_outside_the_base_are_dropped_and_counted_once() {
         "{third:#}"
     );
 }
+
+/// The API checks a connector as `ucsync check` does: a forest whose member DNs would reach
+/// another directory untranslated is refused, naming the flow; declared, it is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_members_that_would_reach_a_target_untranslated() {
+    use crate::serve::{Server, call_with, setup};
+    use serde_json::json;
+
+    let (env, [_, _, admin]) = setup(3);
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let ldap = |name: &str, references: &[&str], rules: Value| {
+        json!({
+            "name": name,
+            "kind": "ldap",
+            "settings": {
+                "url": "ldap://127.0.0.1:1",
+                "base_dn": format!("dc={name},dc=test"),
+                "references": references,
+                "object_types": [{ "name": "group", "object_classes": ["groupOfNames"],
+                    "attributes": ["cn", "member"], "rdn": "cn" }],
+            },
+            "rules": rules,
+        })
+    };
+    let central = ldap(
+        "hq",
+        &[],
+        json!({ "provisioning": [{ "from": "group", "object_type": "group" }],
+                "export_flows": { "cn": "name", "member": "member" } }),
+    );
+    let url = server.url("/api/v1/connectors");
+    let (status, body) = call_with(&http, "POST", &url, Some(&admin), Some(&central)).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+
+    let rules = json!({ "projection": { "group": "group" },
+                        "import_flows": { "name": "cn", "member": "member" } });
+    let forest = ldap("ad", &[], rules.clone());
+    let (status, body) = call_with(&http, "POST", &url, Some(&admin), Some(&forest)).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let problem = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "connectors.ad.rules.import_flows.member")
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap()
+            .contains("add \"member\" to connectors.ad.settings.references"),
+        "{problem}"
+    );
+
+    let forest = ldap("ad", &["member"], rules);
+    let (status, body) = call_with(&http, "POST", &url, Some(&admin), Some(&forest)).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+}

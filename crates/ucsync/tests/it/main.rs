@@ -12,6 +12,7 @@ mod crash;
 mod csv_runs;
 mod damaged;
 mod enterprises;
+mod first_day;
 mod harness;
 mod ldap_forests;
 mod pbx;

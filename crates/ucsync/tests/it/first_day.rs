@@ -96,3 +96,38 @@ fn error_lines_are_the_lines_an_editor_shows_whatever_the_line_endings_and_encod
         );
     }
 }
+
+#[test]
+fn sync_now_of_an_enterprise_without_connectors_names_those_with_some() {
+    let env = Env::new();
+    let config = forest_central_config("500", "", "")
+        .replace("[enterprises.default]", "[enterprises.sales]")
+        .replace(
+            "[connectors.forest.settings]",
+            "enterprise = \"sales\"\n[connectors.forest.settings]",
+        )
+        .replace(
+            "[connectors.central.settings]",
+            "enterprise = \"sales\"\n[connectors.central.settings]",
+        );
+    env.write("ucsync.toml", config);
+    env.write("forest.csv", people(3, 1));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    let out = env.run(&["sync-now"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("enterprise default has no connectors")
+            && stderr.contains("sales (2 connectors)"),
+        "{stderr}"
+    );
+    // Nothing ran, so nothing was recorded.
+    let runs = env.json(&["runs"], 0);
+    assert_eq!(runs.as_array().map(Vec::len), Some(0), "{runs:#}");
+    // The enterprise that has them runs.
+    let report = env.json(&["sync-now", "--enterprise", "sales"], 0);
+    assert_eq!(report["status"], "success");
+}

@@ -44,6 +44,11 @@ pub struct ImportRequest {
     pub watermark: Option<String>,
     /// Where to write the import status file, when the connector writes one (`None` in preview).
     pub status_file: Option<PathBuf>,
+    /// The source may not exist yet: the connector's staging space is empty (so nothing can be
+    /// taken for deleted) and its rules export to it, so its first export creates it. A
+    /// connector that can tell takes a missing or empty source as an empty listing then, rather
+    /// than as an error.
+    pub absent_is_empty: bool,
 }
 
 /// How an import ended.

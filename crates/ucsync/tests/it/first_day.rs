@@ -16,6 +16,68 @@ fn forest_env(central: Option<&[u8]>) -> Env {
     env
 }
 
+#[test]
+fn a_first_sync_now_creates_a_target_that_does_not_exist_yet_or_is_empty() {
+    let cases: [(&str, Option<&[u8]>, &str); 3] = [
+        ("missing", None, "does not exist yet"),
+        ("empty", Some(b""), "is empty"),
+        ("only a BOM", Some(b"\xEF\xBB\xBF"), "is empty"),
+    ];
+    for (case, central, said) in cases {
+        let env = forest_env(central);
+        let report = env.json(&["sync-now"], 0);
+        assert_eq!(report["status"], "success", "{case}: {report:#}");
+        let import = Env::step(&report, "central", "delta-import");
+        assert_eq!(counters(import), [0, 0, 0, 0, 0], "{case}");
+        let message = import["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(said) && message.contains("central.csv"),
+            "{case}: {message}"
+        );
+        assert_eq!(
+            counters(Env::step(&report, "central", "export")),
+            [3, 0, 0, 0, 0],
+            "{case}"
+        );
+        let written = env.read("central.csv");
+        assert_eq!(written.lines().count(), 4, "{case}: {written}");
+        assert!(written.contains("user1@acme.com"), "{case}: {written}");
+
+        // The next run reads the file the first one wrote: nothing to change.
+        let again = env.json(&["sync-now"], 0);
+        assert_eq!(again["status"], "success", "{case}: {again:#}");
+        let [added, updated, deleted, _, errors] =
+            counters(Env::step(&again, "central", "delta-import"));
+        assert_eq!((added, updated, deleted, errors), (0, 0, 0, 0), "{case}");
+        assert_eq!(
+            counters(Env::step(&again, "central", "export"))[..3],
+            [0, 0, 0],
+            "{case}"
+        );
+
+        // Once the target has objects, a file that went missing is an error again: taking it
+        // for empty would throw away what was exported.
+        std::fs::remove_file(env.path("central.csv")).unwrap();
+        let out = env.run(&["sync-now"]);
+        assert_eq!(out.status.code(), Some(1), "{case}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("does not exist"), "{case}: {text}");
+    }
+}
+
+#[test]
+fn a_missing_source_file_still_fails_its_import() {
+    let env = forest_env(Some(b"externalId,email,displayName,phone,department\n"));
+    std::fs::remove_file(env.path("forest.csv")).unwrap();
+    let out = env.run(&["sync-now"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("forest.csv: the file does not exist"),
+        "{text}"
+    );
+}
+
 /// The error outcomes of a run's step, as `runs show` gives them.
 fn error_messages(env: &Env, step: &Value) -> Vec<String> {
     let id = step["run_id"].as_i64().unwrap().to_string();

@@ -1,10 +1,29 @@
 //! `ucsync`: the command line. Wires the configuration, the connectors, the engine and the
 //! store; prints results for people or as JSON; maps outcomes to exit codes.
 
+// Printing never panics: these shadow the standard macros in every module below (a closed
+// pipe, as in `ucsync runs | head`, ends the output quietly; see `output.rs`).
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::out(::std::format_args!($($arg)*), false) };
+}
+macro_rules! println {
+    () => { $crate::output::out(::std::format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::out(::std::format_args!($($arg)*), true) };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::output::err(::std::format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    () => { $crate::output::err(::std::format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::err(::std::format_args!($($arg)*), true) };
+}
+
 mod account;
 mod configuration;
 mod connector;
 mod directory;
+mod output;
 mod progress;
 mod remote;
 mod report;

@@ -2,6 +2,8 @@
 //! exist yet, line numbers of files written on Windows, output piped into a reader that stops
 //! early, and sync-now of an enterprise that has no connectors.
 
+use std::process::Stdio;
+
 use serde_json::Value;
 
 use crate::harness::{Env, counters, forest_central_config, people};
@@ -157,6 +159,53 @@ fn error_lines_are_the_lines_an_editor_shows_whatever_the_line_endings_and_encod
             "{case}: {status}"
         );
     }
+}
+
+/// Runs `ucsync ARGS` with stdout going into a pipe whose reader is gone before anything is
+/// written, as `ucsync … | head` does once head has its lines.
+fn run_into_closed_pipe(env: &Env, args: &[&str]) -> std::process::Output {
+    let mut child = env
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_every_printing_command_quietly() {
+    let env = forest_env(Some(b"externalId,email,displayName,phone,department\n"));
+    env.write("forest.csv", people(300, 1));
+    env.json(&["sync-now"], 0);
+    let entries = env.json(&["directory", "search"], 0);
+    let entry = entries[0]["id"].to_string();
+    let runs = env.json(&["runs"], 0);
+    let run = runs[0]["id"].to_string();
+    for args in [
+        &["runs"][..],
+        &["runs", "show", &run],
+        &["directory", "search"],
+        &["--json", "directory", "search"],
+        &["directory", "show", &entry],
+        &["connector", "status"],
+        &["config", "export"],
+        &["check"],
+        &["sync-now"],
+    ] {
+        let out = run_into_closed_pipe(&env, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(101), "ucsync {args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "ucsync {args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "ucsync {args:?}: {stderr}"
+        );
+    }
+    // A run whose report nobody reads is still recorded as usual.
+    let runs = env.json(&["runs"], 0);
+    assert_eq!(runs[0]["status"], "success", "{runs:#}");
 }
 
 #[test]

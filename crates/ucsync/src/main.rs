@@ -20,6 +20,7 @@ macro_rules! eprintln {
 }
 
 mod account;
+mod check;
 mod configuration;
 mod connector;
 mod directory;
@@ -332,18 +333,30 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                     configuration::current(cli, None, store.as_ref(), false).await?
                 }
             };
-            configuration::build_connectors(&config)?;
+            let connectors = configuration::build_connectors(&config)?;
+            let warnings = check::warnings(&config, &connectors).await;
             let what = configuration::file(cli)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| format!("the configuration in {}", cli.data_dir.display()));
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::json!({"ok": true, "connectors": config.connectors.len()})
+                    serde_json::json!({
+                        "ok": true,
+                        "connectors": config.connectors.len(),
+                        "warnings": warnings,
+                    })
                 );
             } else {
+                for w in &warnings {
+                    eprintln!("warning: {w}");
+                }
+                let verdict = match warnings.len() {
+                    0 => "ok".to_owned(),
+                    n => format!("valid, but see the {n} warning(s) above"),
+                };
                 println!(
-                    "{what}: ok ({} connector(s), enterprises: {})",
+                    "{what}: {verdict} ({} connector(s), enterprises: {})",
                     config.connectors.len(),
                     config.enterprise_names().join(", ")
                 );

@@ -22,6 +22,7 @@ mod entry;
 mod error_tests;
 mod export;
 mod import;
+mod inspect;
 mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -38,7 +39,7 @@ use futures_util::StreamExt;
 use ldap3::{Ldap, Scope};
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ExportChange, ExportResult, ExportStyle,
-    ImportRequest, ImportSink, ImportSummary,
+    ImportRequest, ImportSink, ImportSummary, SourceView,
 };
 
 pub use config::{LdapSettings, Mode};
@@ -319,6 +320,10 @@ impl Connector for LdapConnector {
                 conn::describe(&found.1, rc)
             ))),
         }
+    }
+
+    async fn inspect(&self) -> SourceView {
+        inspect::inspect(&self.name, &self.settings).await
     }
 
     async fn import(

@@ -5,6 +5,7 @@
 mod ad_forest;
 mod characters;
 mod check;
+mod check_sources;
 mod concurrent;
 mod config_data;
 mod connector_delete;

@@ -658,6 +658,8 @@ pub(crate) async fn run(
         mode,
         watermark,
         status_file: status_file.clone(),
+        // A target never imported nor provisioned yet: its first export creates it.
+        absent_is_empty: index.is_empty() && c.exports(),
     };
     let mut sink = Sink {
         store,

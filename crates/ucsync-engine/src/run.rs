@@ -345,6 +345,9 @@ async fn execute_on(
     profile: Profile,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
+    if connector.is_none() && engine.config.sync_order(enterprise).is_empty() {
+        return Err(no_connectors(&engine.config, enterprise));
+    }
     let mut ids = BTreeMap::new();
     for (name, c) in &engine.config.connectors {
         let eid = store.ensure_enterprise(&c.enterprise).await?;
@@ -377,6 +380,29 @@ async fn execute_on(
             step(&ctx, c, profile, None).await
         }
     }
+}
+
+/// Why a sync-now of an enterprise without connectors has nothing to run, and which
+/// enterprises have some.
+fn no_connectors(config: &ucsync_model::config::Config, enterprise: &str) -> EngineError {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in config.connectors.values() {
+        *counts.entry(c.enterprise.as_str()).or_default() += 1;
+    }
+    EngineError::Config(if counts.is_empty() {
+        format!(
+            "enterprise {enterprise} has no connectors, and neither has any other: there is nothing to synchronize; add a [connectors.NAME] table to the configuration"
+        )
+    } else {
+        let with: Vec<String> = counts
+            .iter()
+            .map(|(e, n)| format!("{e} ({n} connector{})", if *n == 1 { "" } else { "s" }))
+            .collect();
+        format!(
+            "enterprise {enterprise} has no connectors, so sync-now has nothing to run; the enterprises that have some are: {}. Run sync-now for one of them (--enterprise NAME), or set enterprise = \"{enterprise}\" on the connectors meant for it",
+            with.join(", ")
+        )
+    })
 }
 
 /// A preview's outcomes live only in its transaction: read them before it is rolled back.

@@ -44,6 +44,11 @@ pub struct ImportRequest {
     pub watermark: Option<String>,
     /// Where to write the import status file, when the connector writes one (`None` in preview).
     pub status_file: Option<PathBuf>,
+    /// The source may not exist yet: the connector's staging space is empty (so nothing can be
+    /// taken for deleted) and its rules export to it, so its first export creates it. A
+    /// connector that can tell takes a missing or empty source as an empty listing then, rather
+    /// than as an error.
+    pub absent_is_empty: bool,
 }
 
 /// How an import ended.
@@ -220,6 +225,21 @@ pub struct ImageSummary {
     pub rejected: Vec<(String, String)>,
 }
 
+/// What `ucsync check` sees of a connector's external system without importing from it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceView {
+    /// The staged attribute names its objects can have, when the system or the settings tell
+    /// (a CSV file's header, an LDAP object type's attributes); `None` when not known.
+    pub attributes: Option<std::collections::BTreeSet<String>>,
+    /// Where those names come from, for messages: "the header of forest.csv".
+    pub from: String,
+    /// The source does not exist (yet): why, for a connector that imports from it. A target's
+    /// first export creates it, so for a connector that only exports this is no problem.
+    pub absent: Option<String>,
+    /// What looks wrong; each a warning, as the external system may change before a run.
+    pub warnings: Vec<String>,
+}
+
 /// A connector-level failure: the run fails, nothing of this step is committed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -298,6 +318,12 @@ pub trait Connector: Send + Sync {
     }
     /// Checks that the external system is reachable with the configured settings.
     async fn check_connection(&self) -> Result<(), ConnectorError>;
+    /// Looks at the external system as far as it can be reached, for `ucsync check`: which
+    /// attributes its objects can have and what looks wrong. Never fails: what cannot be
+    /// reached is a warning.
+    async fn inspect(&self) -> SourceView {
+        SourceView::default()
+    }
     async fn import(
         &self,
         request: ImportRequest,

@@ -1,10 +1,30 @@
 //! `ucsync`: the command line. Wires the configuration, the connectors, the engine and the
 //! store; prints results for people or as JSON; maps outcomes to exit codes.
 
+// Printing never panics: these shadow the standard macros in every module below (a closed
+// pipe, as in `ucsync runs | head`, ends the output quietly; see `output.rs`).
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::out(::std::format_args!($($arg)*), false) };
+}
+macro_rules! println {
+    () => { $crate::output::out(::std::format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::out(::std::format_args!($($arg)*), true) };
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($arg:tt)*) => { $crate::output::err(::std::format_args!($($arg)*), false) };
+}
+macro_rules! eprintln {
+    () => { $crate::output::err(::std::format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::output::err(::std::format_args!($($arg)*), true) };
+}
+
 mod account;
+mod check;
 mod configuration;
 mod connector;
 mod directory;
+mod output;
 mod progress;
 mod remote;
 mod report;
@@ -313,18 +333,30 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
                     configuration::current(cli, None, store.as_ref(), false).await?
                 }
             };
-            configuration::build_connectors(&config)?;
+            let connectors = configuration::build_connectors(&config)?;
+            let warnings = check::warnings(&config, &connectors).await;
             let what = configuration::file(cli)
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| format!("the configuration in {}", cli.data_dir.display()));
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::json!({"ok": true, "connectors": config.connectors.len()})
+                    serde_json::json!({
+                        "ok": true,
+                        "connectors": config.connectors.len(),
+                        "warnings": warnings,
+                    })
                 );
             } else {
+                for w in &warnings {
+                    eprintln!("warning: {w}");
+                }
+                let verdict = match warnings.len() {
+                    0 => "ok".to_owned(),
+                    n => format!("valid, but see the {n} warning(s) above"),
+                };
                 println!(
-                    "{what}: ok ({} connector(s), enterprises: {})",
+                    "{what}: {verdict} ({} connector(s), enterprises: {})",
                     config.connectors.len(),
                     config.enterprise_names().join(", ")
                 );

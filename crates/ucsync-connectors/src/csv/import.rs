@@ -82,6 +82,21 @@ pub(super) async fn import(
     request: ImportRequest,
     sink: &mut dyn ImportSink,
 ) -> Result<ImportSummary, ConnectorError> {
+    if request.absent_is_empty {
+        let s = Arc::clone(settings);
+        if let Some(why) = blocking(move || Ok(not_there_yet(&s))).await? {
+            // Nothing is staged, so an empty listing deletes nothing; the watermark stays unset
+            // so that the next import reads the file the first export writes.
+            sink.end_of_listing().await?;
+            tracing::info!(connector = name, path = %settings.import_source().display(), "{why}");
+            return Ok(ImportSummary {
+                watermark: None,
+                skipped_unchanged: false,
+                note: Some(why),
+            });
+        }
+    }
+
     let mut note = None;
     if request.mode == ImportMode::Delta
         && let Some(old) = request.watermark.as_deref()
@@ -243,6 +258,32 @@ fn read_failed(path: &Path, e: impl std::fmt::Display) -> ConnectorError {
         "reading {} failed: {e}; check the file and the disk, then run the import again",
         path.display()
     ))
+}
+
+/// Why a target that was never imported nor exported reads as empty: its file does not exist
+/// yet, or has no header line. `None` when it has one (it is then read as usual).
+fn not_there_yet(settings: &CsvSettings) -> Option<String> {
+    let path = settings.import_source();
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(format!(
+                "{} does not exist yet: an empty target, which the first export creates",
+                path.display()
+            ));
+        }
+        Err(_) => return None, // reading it says what is wrong
+    };
+    match file::open_records(f, settings.encoding, settings.delimiter) {
+        Ok(Some(mut opened)) => match opened.header() {
+            Ok(None) => Some(format!(
+                "{} is empty: an empty target, which the first export fills",
+                path.display()
+            )),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether the file still has the watermark's length and content.

@@ -156,6 +156,14 @@ impl Layout {
         })
     }
 
+    /// The attributes a row of this layout can give.
+    pub fn attribute_names(&self) -> impl Iterator<Item = &str> {
+        self.plain
+            .iter()
+            .chain(self.numbered.keys())
+            .map(String::as_str)
+    }
+
     /// The layout export makes up when there is neither a `header` setting nor a file: the key
     /// columns, the object type column, then the other attributes sorted by name, each under the
     /// column that reads back as that attribute (numbered attributes as `count` columns).

@@ -11,6 +11,7 @@ mod config;
 mod export;
 mod file;
 mod import;
+mod inspect;
 mod layout;
 mod patch;
 pub(crate) mod reader;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ExportStyle, ImageSource, ImageSummary,
-    ImportRequest, ImportSink, ImportSummary,
+    ImportRequest, ImportSink, ImportSummary, SourceView,
 };
 
 pub use config::{CsvSettings, FileEncoding, ObjectTypes, SETTING_KEYS};
@@ -145,6 +146,16 @@ impl Connector for CsvConnector {
     async fn check_connection(&self) -> Result<(), ConnectorError> {
         let settings = Arc::clone(&self.settings);
         blocking(move || check_files(&settings)).await
+    }
+
+    async fn inspect(&self) -> SourceView {
+        let settings = Arc::clone(&self.settings);
+        blocking(move || Ok(inspect::inspect(&settings)))
+            .await
+            .unwrap_or_else(|e| SourceView {
+                warnings: vec![e.to_string()],
+                ..SourceView::default()
+            })
     }
 
     async fn import(

@@ -19,9 +19,14 @@ const QUOTE: u8 = b'"';
 /// Records read one after the other from a buffered text stream.
 pub struct Records<R> {
     input: R,
-    /// Counts the line feeds it consumes: the line the next byte of the input is on, from 1.
+    /// Counts the line feeds it consumes, which [`Records::line`] corrects for carriage returns.
     core: csv_core::Reader,
     delimiter: u8,
+    /// Carriage returns consumed that were no line feed's CR: each ended a line of its own (a
+    /// file with CR line endings, or a CR alone in a value).
+    lone_crs: u64,
+    /// The last byte consumed was a CR (a LF after it ends no further line).
+    after_cr: bool,
 }
 
 /// Quoting that does not close where it should; fields are counted from 0.
@@ -195,6 +200,8 @@ impl<R: BufRead> Records<R> {
             input,
             core,
             delimiter,
+            lone_crs: 0,
+            after_cr: false,
         }
     }
 
@@ -209,7 +216,7 @@ impl<R: BufRead> Records<R> {
             record.ends.resize(16, 0);
         }
         let (mut outlen, mut endlen) = (0, 0);
-        let line = self.core.line();
+        let (line, after_cr) = (self.line(), self.after_cr);
         loop {
             let input = self.input.fill_buf()?;
             let at_end = input.is_empty();
@@ -223,17 +230,27 @@ impl<R: BufRead> Records<R> {
             if res == ReadRecordResult::Record {
                 record.len = endlen;
                 let read = &input[..nin];
-                let lines = (line, self.core.line());
                 let (delimiter, kept) = (self.delimiter, outlen);
                 // Most records are read at once: their bytes are looked at where they are.
-                if record.raw.is_empty() {
-                    place(record, read, !at_end, lines, (delimiter, kept));
+                let raw = if record.raw.is_empty() {
+                    read
                 } else {
-                    let mut raw = std::mem::take(&mut record.raw);
-                    raw.extend_from_slice(read);
-                    place(record, &raw, !at_end, lines, (delimiter, kept));
-                    record.raw = raw;
-                }
+                    record.raw.extend_from_slice(read);
+                    &record.raw[..]
+                };
+                self.lone_crs = self.lone_crs.wrapping_add_signed(lone_crs(raw, after_cr));
+                self.after_cr = raw.last() == Some(&b'\r');
+                let breaks = (self.core.line() + self.lone_crs) - line;
+                let raw = std::mem::take(&mut record.raw);
+                let bytes = if raw.is_empty() { read } else { &raw[..] };
+                place(
+                    record,
+                    bytes,
+                    !at_end,
+                    (line, after_cr, breaks),
+                    (delimiter, kept),
+                );
+                record.raw = raw;
                 self.input.consume(nin);
                 return Ok(true);
             }
@@ -259,9 +276,9 @@ impl<R: BufRead> Records<R> {
         self.delimiter
     }
 
-    /// The line the next record starts on or after.
+    /// The line the next record starts on or after: a CR, a LF or a CRLF ends a line.
     pub fn line(&self) -> u64 {
-        self.core.line()
+        self.core.line() + self.lone_crs
     }
 
     /// The underlying input, for reading what follows the last record.
@@ -270,14 +287,14 @@ impl<R: BufRead> Records<R> {
     }
 }
 
-/// Works out a record's lines and quoting from the bytes it was read from: `lines` are the
-/// line the first of them was on and the line after the last (csv-core counted every line
-/// feed it consumed); `kept` bytes of them are the fields' bytes.
+/// Works out a record's lines and quoting from the bytes it was read from: the line the first
+/// of them was on, whether the byte before them was a CR, and how many line breaks they hold;
+/// `kept` bytes of them are the fields' bytes.
 fn place(
     record: &mut Record,
     raw: &[u8],
     terminated: bool,
-    (line, after): (u64, u64),
+    (line, after_cr, breaks_in_raw): (u64, bool, u64),
     (delimiter, kept): (u8, usize),
 ) {
     // Line breaks before the record (the LF of a CRLF, empty lines) are not part of it.
@@ -297,8 +314,12 @@ fn place(
             .map_or(0, |i| i + 1)
     };
     let body = &content[..ends_at];
-    record.line = line + newlines(&raw[..skipped]);
-    record.last_line = after - newlines(&content[ends_at..]);
+    record.line = line + breaks(&raw[..skipped], after_cr);
+    let tail_after_cr = match skipped + ends_at {
+        0 => after_cr,
+        n => raw[n - 1] == b'\r',
+    };
+    record.last_line = line + breaks_in_raw - breaks(&content[ends_at..], tail_after_cr);
     record.terminated = terminated;
     // csv-core drops the line breaks around a record, the delimiters, and the quotes of quoted
     // values (a quote inside an unquoted value is kept). Only a record that lost more bytes than
@@ -311,8 +332,34 @@ fn place(
     };
 }
 
-fn newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+/// The lines `bytes` end: a CR, a LF or a CRLF each end one; `after_cr` says the byte before
+/// them was a CR (a LF first then completes its CRLF).
+fn breaks(bytes: &[u8], mut after_cr: bool) -> u64 {
+    let mut n = 0;
+    for &b in bytes {
+        if b == b'\r' || (b == b'\n' && !after_cr) {
+            n += 1;
+        }
+        after_cr = b == b'\r';
+    }
+    n
+}
+
+/// The CRs among `bytes` that end a line of their own, i.e. are not followed by the LF that
+/// csv-core counts (a CR last is counted now; a LF first after a CR is then no new line, which
+/// csv-core counted, so it takes one back). Files without CRs cost one memchr.
+fn lone_crs(bytes: &[u8], after_cr: bool) -> i64 {
+    let crlf_across = i64::from(after_cr && bytes.first() == Some(&b'\n'));
+    if !bytes.contains(&b'\r') {
+        return -crlf_across;
+    }
+    let mut n = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            n += 1;
+        }
+    }
+    n - crlf_across
 }
 
 /// Follows the quoting of one record's bytes (without its final line break), starting on
@@ -329,6 +376,7 @@ fn quoting(body: &[u8], delimiter: u8, mut line: u64) -> Option<Quoting> {
     let mut state = State::FieldStart;
     let mut field = 0;
     let mut opened = line;
+    let mut after_cr = false;
     for &b in body {
         state = match state {
             State::FieldStart if b == QUOTE => {
@@ -355,9 +403,11 @@ fn quoting(body: &[u8], delimiter: u8, mut line: u64) -> Option<Quoting> {
                 });
             }
         };
-        if b == b'\n' {
+        // A CR, a LF or a CRLF ends one line.
+        if b == b'\r' || (b == b'\n' && !after_cr) {
             line += 1;
         }
+        after_cr = b == b'\r';
     }
     match state {
         State::Quoted => Some(Quoting::Unclosed {
@@ -419,6 +469,47 @@ mod tests {
                 (fields(&["h", "i"]), 7, 7, false, None),
             ]
         );
+    }
+
+    #[test]
+    fn a_cr_alone_ends_a_line_and_a_crlf_split_between_reads_ends_one() {
+        let got = read_all("a,b\r\rc,d\re,\"f\rg\"\rh,i\r\n\r\nj,k\n\rl,m");
+        assert_eq!(
+            got,
+            [
+                (fields(&["a", "b"]), 1, 1, true, None),
+                (fields(&["c", "d"]), 3, 3, true, None),
+                (fields(&["e", "f\rg"]), 4, 5, true, None),
+                (fields(&["h", "i"]), 6, 6, true, None),
+                (fields(&["j", "k"]), 8, 8, true, None),
+                (fields(&["l", "m"]), 10, 10, false, None),
+            ]
+        );
+        // A quote never closed names the line it opened on.
+        let got = read_all("1,a\r2,\"b,c\r3,d,e\r");
+        assert_eq!((got[1].1, got[1].2), (2, 3));
+        assert_eq!(got[1].4, Some(Quoting::Unclosed { field: 1, line: 2 }));
+        // Line by line in a long file, whatever the read boundaries.
+        for ending in ["\r\n", "\r", "\n"] {
+            let text: String = (1..=500)
+                .map(|i| format!("{i},\"x{ending}y\"{ending}"))
+                .collect();
+            for cap in [1, 2, 3, 7, 64] {
+                let input = std::io::BufReader::with_capacity(cap, text.as_bytes());
+                let mut records = Records::new(input, b',');
+                let mut record = Record::default();
+                let mut i = 0;
+                while records.read(&mut record).unwrap() {
+                    assert_eq!(
+                        (record.line, record.last_line),
+                        (2 * i + 1, 2 * i + 2),
+                        "{ending:?} {cap}"
+                    );
+                    i += 1;
+                }
+                assert_eq!(i, 500);
+            }
+        }
     }
 
     #[test]

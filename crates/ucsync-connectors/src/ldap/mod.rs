@@ -25,6 +25,7 @@ mod import;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod member_tests;
+mod inspect;
 mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -41,7 +42,7 @@ use futures_util::StreamExt;
 use ldap3::{Ldap, Scope};
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ExportChange, ExportResult, ExportStyle,
-    ImportRequest, ImportSink, ImportSummary,
+    ImportRequest, ImportSink, ImportSummary, SourceView,
 };
 
 pub use config::{LdapSettings, Mode};
@@ -368,6 +369,10 @@ impl Connector for LdapConnector {
                 conn::describe(&found.1, rc)
             ))),
         }
+    }
+
+    async fn inspect(&self) -> SourceView {
+        inspect::inspect(&self.name, &self.settings).await
     }
 
     async fn import(

@@ -84,6 +84,7 @@ pub(super) async fn import(
             mode,
             watermark,
             status_file: None,
+            absent_is_empty: false,
         },
         sink,
     )

@@ -170,7 +170,15 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
             ));
         }
         let kinds = factory.kinds();
-        if !kinds.contains(&c.kind.as_str()) {
+        if c.kind.is_empty() {
+            p.push(ConfigProblem::new(
+                format!("{at}.kind"),
+                format!(
+                    "missing; every connector names its kind, one of: {}",
+                    kinds.join(", ")
+                ),
+            ));
+        } else if !kinds.contains(&c.kind.as_str()) {
             p.push(ConfigProblem::new(
                 format!("{at}.kind"),
                 format!("unknown kind \"{}\"; allowed: {}", c.kind, kinds.join(", ")),

@@ -10,6 +10,7 @@ mod load;
 mod references;
 mod schedules;
 mod schema;
+mod sources;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +22,7 @@ pub use diff::{
 };
 pub use load::{ConfigError, ConfigProblem, load, parse, validate};
 pub use references::{References, StagedReferences, completed_settings};
+pub use sources::source_warnings;
 
 /// The version this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -124,11 +126,37 @@ pub struct EnterpriseConfig {
 pub const SYNCHRONIZER_KINDS: [&str; 2] = ["ldap", "pbx"];
 
 /// A deletion threshold as written: a count or a percentage string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Threshold {
     Count(i64),
     Text(String),
+}
+
+/// Read by hand rather than as an untagged enum, whose error ("data did not match any variant
+/// of untagged enum Threshold") says nothing of what to write.
+impl<'de> Deserialize<'de> for Threshold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Threshold;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a count of objects such as 500, or a percentage of the directory's entries such as \"10%\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Threshold, E> {
+                Ok(Threshold::Count(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Threshold, E> {
+                i64::try_from(v)
+                    .map(Threshold::Count)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Threshold, E> {
+                Ok(Threshold::Text(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 /// A validated deletion threshold.
@@ -191,6 +219,8 @@ impl EnterpriseConfig {
 pub struct ConnectorConfig {
     #[serde(default = "default_enterprise")]
     pub enterprise: String,
+    /// Empty when the file leaves it out: validation says so, beside the file's other problems.
+    #[serde(default)]
     pub kind: String,
     /// Kind-specific settings, validated by the connector kind.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]

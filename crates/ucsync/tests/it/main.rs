@@ -5,6 +5,7 @@
 mod ad_forest;
 mod characters;
 mod check;
+mod check_sources;
 mod concurrent;
 mod config_data;
 mod connector_delete;
@@ -12,6 +13,7 @@ mod crash;
 mod csv_runs;
 mod damaged;
 mod enterprises;
+mod first_day;
 mod harness;
 mod ldap_forests;
 mod pbx;

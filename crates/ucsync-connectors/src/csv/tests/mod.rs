@@ -98,6 +98,7 @@ pub fn request(
         mode,
         watermark,
         status_file: status,
+        absent_is_empty: false,
     }
 }
 

@@ -206,6 +206,7 @@ pub fn request(mode: ImportMode, watermark: Option<String>) -> ImportRequest {
         mode,
         watermark,
         status_file: None,
+        absent_is_empty: false,
     }
 }
 

@@ -1,0 +1,55 @@
+//! What `ucsync check` reports beyond a valid configuration: it looks at what each connector
+//! can reach (file headers, an LDAP server's schema) and holds the rules against it
+//! ([`ucsync_model::config::source_warnings`]). Everything found here is a warning: the files
+//! and servers may change before the next run, and a server that is down now is no mistake in
+//! the configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ucsync_model::config::{Config, ConfigProblem, source_warnings};
+use ucsync_model::{Connector, SourceView, account};
+
+/// How long one connector's system may take to answer.
+const INSPECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The warnings for a configuration whose connectors are built.
+pub async fn warnings(
+    config: &Config,
+    connectors: &BTreeMap<String, Arc<dyn Connector>>,
+) -> Vec<ConfigProblem> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, c) in connectors {
+        let (name, c) = (name.clone(), Arc::clone(c));
+        tasks.spawn(async move {
+            let view = match tokio::time::timeout(INSPECT_TIMEOUT, c.inspect()).await {
+                Ok(view) => view,
+                Err(_) => SourceView {
+                    warnings: vec![format!(
+                        "its external system did not answer within {} s; it was not checked",
+                        INSPECT_TIMEOUT.as_secs()
+                    )],
+                    ..SourceView::default()
+                },
+            };
+            (name, view)
+        });
+    }
+    let mut views = BTreeMap::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok((name, view)) = done {
+            views.insert(name, view);
+        }
+    }
+    // Values entries hold by hand whatever the rules give.
+    let mut by_hand: BTreeSet<String> = [account::MANUAL_NUMBER, account::DYNAMIC_STATUS]
+        .map(str::to_owned)
+        .into();
+    for c in connectors.values() {
+        for object_type in c.object_types() {
+            by_hand.extend(c.initial_values(&object_type).names().cloned());
+        }
+    }
+    source_warnings(config, &views, &by_hand)
+}

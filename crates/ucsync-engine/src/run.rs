@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use ucsync_store::{Counters, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
+use ucsync_store::{Counters, FullMark, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
 
+use crate::fingerprint::{self, Plan};
 use crate::rules::{ConnectorCtx, EnterpriseRules};
 use crate::stop::STOPPED;
 use crate::{Engine, EngineError, RunOptions, export, import, sync};
@@ -201,6 +202,8 @@ pub(crate) struct StepEnd {
     /// The step stopped before its end: [`RunStatus::Stopped`] (a stop was requested) or
     /// [`RunStatus::StoppedDeletionThreshold`].
     pub stopped: Option<RunStatus>,
+    /// An import's listing was incomplete: a full import did not cover everything.
+    pub incomplete: bool,
 }
 
 impl StepEnd {
@@ -213,12 +216,12 @@ impl StepEnd {
     }
 }
 
-/// What a step stopped on request says; a full import or sync covers the rest only when it is
-/// run again.
+/// What a step stopped on request says; a full import or sync is run again by the next run of
+/// the connector, even a delta one, to cover what it did not reach.
 fn stopped_message(profile: Profile) -> String {
     match profile {
         Profile::FullImport | Profile::FullSync => format!(
-            "{STOPPED}; run the {} again to cover what it did not reach",
+            "{STOPPED}; the next run of this connector does the {} again to cover what it did not reach",
             profile.as_str()
         ),
         _ => STOPPED.to_owned(),
@@ -237,6 +240,8 @@ pub(crate) struct RunCtx<'a> {
     /// The same store, for work handed to other tasks.
     pub shared: std::sync::Arc<dyn Store>,
     pub rules: &'a EnterpriseRules,
+    /// Which delta steps run as full ones, and why.
+    pub plan: &'a Plan,
     pub options: &'a RunOptions,
     /// The deletion threshold was checked for the syncs of the whole run (a sync-now) before
     /// the first of them: its sync steps do not count again.
@@ -307,10 +312,12 @@ async fn execute_on(
     if profile == Profile::DeleteConnector {
         rules.retiring = connector.and_then(|name| ids.get(name).copied());
     }
+    let plan = Plan::read(store.as_ref(), &rules.connectors).await?;
     let ctx = RunCtx {
         store: store.as_ref(),
         shared: store.clone(),
         rules: &rules,
+        plan: &plan,
         options,
         syncs_checked: false,
     };
@@ -342,9 +349,15 @@ async fn collect_preview(store: &dyn Store, report: &mut RunReport) -> Result<()
 pub(crate) async fn step(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
-    profile: Profile,
+    asked: Profile,
     parent_id: Option<i64>,
 ) -> Result<RunReport, EngineError> {
+    // A delta step runs as the full one when what it depends on changed, or a full one did not
+    // finish.
+    let (profile, why) = ctx.plan.profile(c, asked);
+    if let Some(why) = &why {
+        tracing::info!(connector = %c.name, "{why}");
+    }
     let run_id = ctx
         .store
         .create_run(NewRun {
@@ -363,10 +376,10 @@ pub(crate) async fn step(
     let result = if ctx.options.stop.requested() {
         Ok(StepEnd::stop_requested())
     } else {
-        run_step(ctx, c, profile, &mut rec).await
+        full_step(ctx, c, profile, &mut rec).await
     };
     ctx.options.progress.finish();
-    let (status, end) = match result {
+    let (status, mut end) = match result {
         Ok(mut end) => match end.stopped {
             Some(status) => {
                 if status == RunStatus::Stopped && end.message.is_none() {
@@ -407,6 +420,13 @@ pub(crate) async fn step(
             )
         }
     };
+    if let Some(why) = why {
+        // Why it ran as a full step comes first.
+        end.message = Some(match end.message.take() {
+            Some(m) => format!("{why}; {m}"),
+            None => why,
+        });
+    }
     let chunk = rec.take();
     ctx.store.add_outcomes(chunk).await?;
     ctx.store
@@ -440,6 +460,30 @@ pub(crate) async fn step(
         steps: Vec::new(),
         outcomes: Vec::new(),
     })
+}
+
+/// Runs a step; a full import or sync is marked unfinished until it ends, neither stopped nor
+/// failed nor with an incomplete listing, and then records what it ran with, so the next run
+/// of the connector does it again if it did not finish.
+async fn full_step(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    profile: Profile,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
+    let Some((step, print)) = fingerprint::full_step(c, profile) else {
+        return run_step(ctx, c, profile, rec).await;
+    };
+    ctx.store
+        .record_full_step(c.id, step, FullMark::Started)
+        .await?;
+    let end = run_step(ctx, c, profile, rec).await?;
+    if end.stopped.is_none() && !end.incomplete {
+        ctx.store
+            .record_full_step(c.id, step, FullMark::Finished(print))
+            .await?;
+    }
+    Ok(end)
 }
 
 async fn run_step(
@@ -577,14 +621,24 @@ async fn sync_now_steps(
         steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
     }
     // Before the first sync changes anything, the deletes all of them would make.
-    let connectors: Vec<&ConnectorCtx> = ctx.rules.connectors.iter().collect();
-    if let Some(over) = sync::threshold_check(ctx, &connectors, sync::SyncMode::Delta).await? {
+    // Each sync in the mode it runs in: full where the rules changed or a full one did not finish.
+    let connectors: Vec<(&ConnectorCtx, sync::SyncMode)> = ctx
+        .rules
+        .connectors
+        .iter()
+        .map(|c| match ctx.plan.profile(c, Profile::DeltaSync).0 {
+            Profile::FullSync => (c, sync::SyncMode::Full),
+            _ => (c, sync::SyncMode::Delta),
+        })
+        .collect();
+    if let Some(over) = sync::threshold_check(ctx, &connectors).await? {
         return Ok((false, Some(over)));
     }
     let checked = RunCtx {
         store: ctx.store,
         shared: ctx.shared.clone(),
         rules: ctx.rules,
+        plan: ctx.plan,
         options: ctx.options,
         syncs_checked: true,
     };

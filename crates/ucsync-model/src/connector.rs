@@ -253,6 +253,14 @@ pub trait Connector: Send + Sync {
     fn character_rule_default(&self) -> bool {
         true
     }
+    /// What an import reads, as this connector's settings say it: a text that changes when a
+    /// setting changes what a full import would stage (the file, its columns and key, the
+    /// filters, …) and never holds a secret. The engine keeps a fingerprint of it with the
+    /// connector's watermark; when it changes, the next import is a full one. Settings that
+    /// only change how the connector reaches or writes its system stay out of it.
+    fn import_settings(&self) -> String {
+        String::new()
+    }
     /// Whether the order of an attribute's values means nothing to the external system (LDAP:
     /// values are a set, and a server returns them in an order of its own). The engine then
     /// compares states value set by value set, so that reading values back in another order

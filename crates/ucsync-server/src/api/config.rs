@@ -84,6 +84,13 @@ async fn commit(st: &Arc<AppState>, old: &Config, text: &str) -> Result<Vec<Stri
     let connectors = config::build_all(&new, factory).map_err(invalid)?;
     let stored = config::to_text(&new).map_err(ApiError::internal)?;
     let store = st.store();
+    // A connector left out goes whole (`DELETE /api/v1/connectors/NAME`) or not at all.
+    ucsync_engine::connectors_left_out(store.as_ref(), &new, true)
+        .await
+        .map_err(|e| match e {
+            ucsync_engine::EngineError::Usage(m) => ApiError::new(StatusCode::CONFLICT, m),
+            other => ApiError::internal(other),
+        })?;
     store
         .put_config_text(&stored)
         .await

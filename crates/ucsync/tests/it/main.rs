@@ -6,6 +6,7 @@ mod ad_forest;
 mod characters;
 mod check;
 mod concurrent;
+mod config_change;
 mod config_data;
 mod connector_delete;
 mod crash;

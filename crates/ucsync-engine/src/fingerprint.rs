@@ -45,6 +45,17 @@ pub(crate) fn import(connector: &dyn Connector, character_rule: bool) -> String 
     ))
 }
 
+/// The fingerprint of how an image export lays out its target; empty when the connector
+/// names no such settings.
+pub(crate) fn export(connector: &dyn Connector) -> String {
+    let settings = connector.export_settings();
+    if settings.is_empty() {
+        String::new()
+    } else {
+        hashed(&settings)
+    }
+}
+
 /// Per connector of the enterprise (by name), the fingerprint of the rules its sync applies.
 pub(crate) fn syncs(config: &Config, enterprise: &str) -> BTreeMap<String, String> {
     let econf = config.enterprise(enterprise);
@@ -102,6 +113,8 @@ fn inbound(c: &ConnectorConfig) -> serde_json::Value {
 pub(crate) struct Plan {
     import: BTreeMap<i64, String>,
     sync: BTreeMap<i64, String>,
+    /// Image exports that write the whole target again, even with nothing pending.
+    export: BTreeMap<i64, String>,
 }
 
 impl Plan {
@@ -154,6 +167,29 @@ impl Plan {
                     Some(_) => None,
                 }
             };
+            // Only a target is written again: a connector that only gives values keeps its
+            // file as its system wrote it.
+            if c.exports() && !c.export_fingerprint.is_empty() {
+                match &row.export_fingerprint {
+                    None => {
+                        store
+                            .record_full_step(
+                                c.id,
+                                FullStep::Export,
+                                FullMark::Adopted(&c.export_fingerprint),
+                            )
+                            .await?;
+                    }
+                    Some(f) if *f != c.export_fingerprint => {
+                        plan.export.insert(
+                            c.id,
+                            "the whole target is written again: the connector's export settings changed since its last export"
+                                .to_owned(),
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
             if let Some(why) = import {
                 plan.import.insert(c.id, why);
             }
@@ -162,6 +198,11 @@ impl Plan {
             }
         }
         Ok(plan)
+    }
+
+    /// Why an image export of `c` writes the whole target even with nothing pending.
+    pub fn rewrite(&self, c: &ConnectorCtx) -> Option<&str> {
+        self.export.get(&c.id).map(String::as_str)
     }
 
     /// The profile a step of `c` runs as, and why when it is not the one asked for.

@@ -42,6 +42,9 @@ pub struct ConnectorCtx {
     pub import_fingerprint: String,
     /// The fingerprint of the rules a sync of this connector applies.
     pub sync_fingerprint: String,
+    /// The fingerprint of how an image export lays out the whole target; empty for a
+    /// connector that exports change by change.
+    pub export_fingerprint: String,
 }
 
 impl ConnectorCtx {
@@ -174,6 +177,7 @@ impl EnterpriseRules {
                     conf.character_rule(connector.character_rule_default()),
                 ),
                 sync_fingerprint: sync_fingerprints.remove(&name).unwrap_or_default(),
+                export_fingerprint: crate::fingerprint::export(connector.as_ref()),
                 connector,
             });
         }

@@ -261,6 +261,13 @@ pub trait Connector: Send + Sync {
     fn import_settings(&self) -> String {
         String::new()
     }
+    /// How an [`ExportStyle::Image`] connector lays out its whole target (file, columns,
+    /// encoding, …), as a text without secrets. When it changes, the engine has the next export
+    /// write the whole target again, even with nothing pending. Empty for a connector that
+    /// exports change by change.
+    fn export_settings(&self) -> String {
+        String::new()
+    }
     /// Whether the order of an attribute's values means nothing to the external system (LDAP:
     /// values are a set, and a server returns them in an order of its own). The engine then
     /// compares states value set by value set, so that reading values back in another order

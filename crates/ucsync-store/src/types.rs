@@ -15,6 +15,9 @@ pub struct ConnectorRow {
     /// The fingerprint of the rules a sync of this connector applies, as the last finished full
     /// sync ran with them; `None` when never recorded.
     pub sync_fingerprint: Option<String>,
+    /// The fingerprint of the settings the last whole-target (image) export was written with;
+    /// `None` when never recorded.
+    pub export_fingerprint: Option<String>,
     /// A full import started and did not finish (stopped, failed or killed).
     pub full_import_unfinished: bool,
     /// A full sync started and did not finish.
@@ -26,6 +29,8 @@ pub struct ConnectorRow {
 pub enum FullStep {
     Import,
     Sync,
+    /// An image export, which writes the whole target at once (it has no unfinished state).
+    Export,
 }
 
 /// What [`crate::CatalogStore::record_full_step`] records.

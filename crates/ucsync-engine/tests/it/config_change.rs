@@ -165,6 +165,33 @@ async fn a_changed_import_setting_makes_the_next_import_a_full_one() {
     );
 }
 
+#[tokio::test]
+async fn a_changed_export_layout_is_written_by_the_next_export_with_nothing_pending() {
+    let mut hub = synced(2).await;
+    assert_eq!(hub.read("phones.csv").lines().next(), Some("uid,cn,email"));
+
+    hub.reconfigure(&CONFIG.replace(
+        r#"header = ["uid", "cn", "email"]"#,
+        r#"header = ["uid", "email", "cn"]"#,
+    ));
+    let run = hub.sync_ok().await;
+    let text = hub.read("phones.csv");
+    assert_eq!(text.lines().next(), Some("uid,email,cn"), "{text}");
+    assert_eq!(hub.row("phones.csv", "uid", "1")["email"], "p1@acme.com");
+    let export = step(&run, "phones", Profile::Export);
+    assert!(
+        message(export)
+            .contains("the whole target is written again: the connector's export settings changed"),
+        "{export:#?}"
+    );
+
+    let next = hub.sync_ok().await;
+    assert_eq!(
+        message(step(&next, "phones", Profile::Export)),
+        "nothing to export"
+    );
+}
+
 /// Two hubs that synced the same people under the same configuration.
 async fn twins(n: usize) -> (Hub, Hub) {
     (synced(n).await, synced(n).await)

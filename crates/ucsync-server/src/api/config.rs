@@ -391,7 +391,7 @@ pub fn operations() -> Vec<Operation> {
                 "put",
                 "/api/v1/config",
                 Some("admin"),
-                "Replaces the whole configuration with TOML; 422 with every problem by key path, else what changed",
+                "Replaces the whole configuration with TOML; 422 with every problem by key path; 409 when it leaves out a connector whose staging space still holds objects (delete that one with DELETE /api/v1/connectors/{connector} first); else what changed",
             )
         },
         Operation::new(

@@ -336,7 +336,7 @@ impl CatalogStore for SqliteStore {
         .await
         .map_err(sql_err("recording a connector"))?;
         let row = sqlx::query(
-            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished FROM connectors WHERE name = ?",
+            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished, export_fingerprint FROM connectors WHERE name = ?",
         )
         .bind(name)
         .fetch_one(&mut *conn)
@@ -348,7 +348,7 @@ impl CatalogStore for SqliteStore {
     async fn connectors(&self) -> Result<Vec<ConnectorRow>> {
         let mut conn = self.read_lock().await;
         let rows = sqlx::query(
-            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished FROM connectors ORDER BY name",
+            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished, export_fingerprint FROM connectors ORDER BY name",
         )
         .fetch_all(&mut *conn)
         .await
@@ -388,11 +388,18 @@ impl CatalogStore for SqliteStore {
         let (fingerprint, unfinished) = match step {
             FullStep::Import => ("import_fingerprint", "full_import_unfinished"),
             FullStep::Sync => ("sync_fingerprint", "full_sync_unfinished"),
+            FullStep::Export => ("export_fingerprint", ""),
         };
         let (sql, value) = match mark {
+            // An image export is written whole or not at all.
+            FullMark::Started if unfinished.is_empty() => return Ok(()),
             FullMark::Started => (
                 format!("UPDATE connectors SET {unfinished} = 1 WHERE id = ?"),
                 None,
+            ),
+            FullMark::Finished(f) if unfinished.is_empty() => (
+                format!("UPDATE connectors SET {fingerprint} = ? WHERE id = ?"),
+                Some(f),
             ),
             FullMark::Finished(f) => (
                 format!("UPDATE connectors SET {fingerprint} = ?, {unfinished} = 0 WHERE id = ?"),
@@ -433,6 +440,7 @@ fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {
             sync_fingerprint: row.try_get(6)?,
             full_import_unfinished: row.try_get::<i64, _>(7)? != 0,
             full_sync_unfinished: row.try_get::<i64, _>(8)? != 0,
+            export_fingerprint: row.try_get(9)?,
         })
     })()
     .map_err(e)

@@ -358,6 +358,14 @@ pub(crate) async fn step(
     if let Some(why) = &why {
         tracing::info!(connector = %c.name, "{why}");
     }
+    let full = fingerprint::full_step(c, profile);
+    if let Some((full, _)) = full {
+        // Before the run is recorded: a full step that is recorded and does not finish
+        // (stopped, failed, killed) is done again by the next run of the connector.
+        ctx.store
+            .record_full_step(c.id, full, FullMark::Started)
+            .await?;
+    }
     let run_id = ctx
         .store
         .create_run(NewRun {
@@ -462,9 +470,9 @@ pub(crate) async fn step(
     })
 }
 
-/// Runs a step; a full import or sync is marked unfinished until it ends, neither stopped nor
-/// failed nor with an incomplete listing, and then records what it ran with, so the next run
-/// of the connector does it again if it did not finish.
+/// Runs a step; a full import or sync (marked unfinished before it was recorded) that ends
+/// neither stopped nor failed nor with an incomplete listing records what it ran with, which
+/// ends the mark.
 async fn full_step(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
@@ -474,9 +482,6 @@ async fn full_step(
     let Some((step, print)) = fingerprint::full_step(c, profile) else {
         return run_step(ctx, c, profile, rec).await;
     };
-    ctx.store
-        .record_full_step(c.id, step, FullMark::Started)
-        .await?;
     let end = run_step(ctx, c, profile, rec).await?;
     if end.stopped.is_none() && !end.incomplete {
         ctx.store

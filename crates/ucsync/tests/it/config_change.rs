@@ -1,7 +1,8 @@
 //! A configuration file changed on the first day: a new export flow is previewed and exported
 //! by the next `sync-now` without a hand-run `full-sync`, and a connector left out of the file
 //! is refused everywhere a configuration is applied (`config apply`, a file given to a command
-//! or to `serve`, the API) until `connector delete` takes it out whole.
+//! or to `serve`, the API) until `connector delete` takes it out whole. A full import killed
+//! with `kill -9` is finished by the next run, even a delta import.
 
 use std::time::{Duration, Instant};
 
@@ -184,4 +185,66 @@ async fn a_configuration_put_through_the_api_that_leaves_a_connector_out_is_refu
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn a_killed_full_import_is_finished_by_the_next_delta_import() {
+    let env = Env::new();
+    env.write("ucsync.toml", forest_central_config("500", "", ""));
+    // Large enough that the import is still reading when it is killed.
+    env.write("forest.csv", people(200_000, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    let mut child = env
+        .command(&["run", "forest", "full-import"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once its run is recorded.
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if env.path("data/ucsync.db").exists() {
+            let out = env.run(&["--json", "runs"]);
+            let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if listed
+                .as_array()
+                .is_some_and(|l| l.iter().any(|r| r["profile"] == "full-import"))
+            {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no run started"
+        );
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the import ended first; raise the number of people"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let runs = env.json(&["runs"], 0);
+    assert_eq!(runs[0]["status"], "interrupted", "{runs:#}");
+
+    let next = env.json(&["run", "forest", "delta-import"], 0);
+    assert_eq!(next["profile"], "full-import", "{next:#}");
+    assert!(
+        next["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("full-import instead of delta-import: the last full import did not finish"),
+        "{next:#}"
+    );
+    assert_eq!(
+        next["counters"]["added"].as_i64().unwrap()
+            + next["counters"]["unchanged"].as_i64().unwrap(),
+        200_000,
+        "{next:#}"
+    );
+    let again = env.json(&["run", "forest", "delta-import"], 0);
+    assert_eq!(again["profile"], "delta-import", "{again:#}");
 }

@@ -248,3 +248,71 @@ fn a_killed_full_import_is_finished_by_the_next_delta_import() {
     let again = env.json(&["run", "forest", "delta-import"], 0);
     assert_eq!(again["profile"], "delta-import", "{again:#}");
 }
+
+const PBX_CONFIG: &str = r#"version = 1
+[enterprises.default]
+synchronizers = "pbx"
+sync_order = ["node"]
+
+[connectors.node]
+kind = "pbx"
+[connectors.node.settings]
+path = "node.csv"
+dynamic_extensions_only = false
+[connectors.node.rules]
+projection = { account = "account" }
+[connectors.node.rules.import_flows]
+givenName = "givenName"
+sn = "sn"
+telephoneNumber = "telephoneNumber"
+"#;
+
+fn account_names(env: &Env) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .json(&["directory", "search", "--type", "account"], 0)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            e["attributes"]["givenName"]["values"][0]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn dynamic_extensions_only_turned_on_takes_effect_at_the_next_sync_now() {
+    let env = Env::new();
+    env.write("ucsync.toml", PBX_CONFIG);
+    env.write(
+        "node.csv",
+        "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n\
+         1001,John,Smith,Sales,5330e IP,08:00:0F:00:00:01,,,,no\n\
+         1101,Mary,Jones,Support,6920 IP,08:00:0F:00:01:01,,,,yes\n",
+    );
+    env.json(&["sync-now"], 0);
+    assert_eq!(account_names(&env), ["John", "Mary"]);
+
+    // The node's file is the same: only the setting changed.
+    env.write(
+        "ucsync.toml",
+        PBX_CONFIG.replace(
+            "dynamic_extensions_only = false",
+            "dynamic_extensions_only = true",
+        ),
+    );
+    let run = env.json(&["sync-now"], 0);
+    assert_eq!(account_names(&env), ["Mary"], "{run:#}");
+    let import = Env::step(&run, "node", "full-import");
+    assert!(
+        import["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("full-import instead of delta-import: the connector's settings that change what an import reads changed"),
+        "{import:#}"
+    );
+}

@@ -15,6 +15,9 @@
 //!   precedence, references, and every connector's export flows, provisioning and
 //!   deprovisioning. A changed import flow makes that connector's next sync a full one; a
 //!   changed export flow makes every connector's, so that every entry is pushed out again.
+//! - The export fingerprint of a connector with export flows or provisioning whose export is a
+//!   whole image ([`ucsync_model::Connector::export_settings`]): when it changed, the next
+//!   export writes the whole target again, even with nothing pending.
 //!
 //! A fingerprint never recorded (a new connector, or a store from before fingerprints) is
 //! taken as it is, without a full run.

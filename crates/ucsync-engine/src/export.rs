@@ -381,12 +381,20 @@ pub(crate) async fn run(
     let store = ctx.store;
     let counts = store.count_staged(c.id, false).await?;
     let pending = (counts.pending_adds + counts.pending_updates + counts.pending_deletes) as u64;
-    if pending == 0 {
+    // The export settings of an image changed: the whole target is written again.
+    let rewrite = (style == ExportStyle::Image)
+        .then(|| ctx.plan.rewrite(c))
+        .flatten();
+    if pending == 0 && rewrite.is_none() {
         return Ok(StepEnd {
             message: Some("nothing to export".into()),
             ..StepEnd::default()
         });
     }
+    let why = |message: String| match rewrite {
+        Some(why) => format!("{why}; {message}"),
+        None => message,
+    };
     ctx.options
         .progress
         .start(&format!("{}: export", c.name), Some(pending));
@@ -417,7 +425,9 @@ pub(crate) async fn run(
         }
         rec.counters.add(&pending_counts);
         return Ok(StepEnd {
-            message: Some(format!("preview: {pending} pending exports were not sent")),
+            message: Some(why(format!(
+                "preview: {pending} pending exports were not sent"
+            ))),
             ..StepEnd::default()
         });
     }
@@ -478,7 +488,20 @@ pub(crate) async fn run(
         .commit_image_export(c.id, &rejected, rec.take())
         .await?;
     rec.counters.add(&counts);
-    Ok(StepEnd::default())
+    if c.exports() && !c.export_fingerprint.is_empty() {
+        // Written with these settings: the next export patches or skips as usual.
+        store
+            .record_full_step(
+                c.id,
+                ucsync_store::FullStep::Export,
+                ucsync_store::FullMark::Finished(&c.export_fingerprint),
+            )
+            .await?;
+    }
+    Ok(StepEnd {
+        message: rewrite.map(str::to_owned),
+        ..StepEnd::default()
+    })
 }
 
 /// Sends pending changes batch by batch; each batch's outcomes and counts are recorded with

@@ -723,7 +723,8 @@ pub(crate) async fn run(
     };
     // An import that could not read everything keeps the last complete one's watermark, so
     // the next delta import reads again what this one missed (and the deletions it withheld).
-    let watermark = if sink.gaps.any() {
+    let incomplete = sink.gaps.any();
+    let watermark = if incomplete {
         None
     } else {
         summary.watermark.clone()
@@ -757,5 +758,6 @@ pub(crate) async fn run(
         message: (!notes.is_empty()).then(|| notes.join("; ")),
         status_file: written,
         stopped: None,
+        incomplete,
     })
 }

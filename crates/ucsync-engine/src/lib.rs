@@ -8,8 +8,10 @@
 
 pub mod account;
 mod export;
+mod fingerprint;
 mod import;
 mod progress;
+mod removed;
 mod rules;
 mod run;
 mod stop;
@@ -23,6 +25,7 @@ use ucsync_model::{Config, Connector};
 use ucsync_store::Store;
 
 pub use progress::{NoProgress, Progress};
+pub use removed::connectors_left_out;
 pub use run::{Profile, RunReport, RunStatus};
 pub use stop::Stop;
 

@@ -38,6 +38,13 @@ pub struct ConnectorCtx {
     /// Imported values are checked against the valid-character rule
     /// ([`ucsync_model::chars`]): the connector's `character_rule` key, else its kind's default.
     pub character_rule: bool,
+    /// The fingerprint of what an import of this connector reads ([`crate::fingerprint`]).
+    pub import_fingerprint: String,
+    /// The fingerprint of the rules a sync of this connector applies.
+    pub sync_fingerprint: String,
+    /// The fingerprint of how an image export lays out the whole target; empty for a
+    /// connector that exports change by change.
+    pub export_fingerprint: String,
 }
 
 impl ConnectorCtx {
@@ -99,6 +106,7 @@ impl EnterpriseRules {
         connectors: &BTreeMap<String, Arc<dyn Connector>>,
     ) -> Result<Self, EngineError> {
         let econf = config.enterprise(enterprise);
+        let mut sync_fingerprints = crate::fingerprint::syncs(config, enterprise);
         let mut ctxs = Vec::new();
         for name in config.sync_order(enterprise) {
             let conf = config.connectors.get(&name).ok_or_else(|| {
@@ -164,6 +172,12 @@ impl EnterpriseRules {
                     .collect::<Result<_, EngineError>>()?,
                 deprovisioning: r.deprovisioning.clone(),
                 character_rule: conf.character_rule(connector.character_rule_default()),
+                import_fingerprint: crate::fingerprint::import(
+                    connector.as_ref(),
+                    conf.character_rule(connector.character_rule_default()),
+                ),
+                sync_fingerprint: sync_fingerprints.remove(&name).unwrap_or_default(),
+                export_fingerprint: crate::fingerprint::export(connector.as_ref()),
                 connector,
             });
         }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use ucsync_store::{Counters, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
+use ucsync_store::{Counters, FullMark, NewRun, ObjectOutcome, OutcomeChunk, RunEnd, Store};
 
+use crate::fingerprint::{self, Plan};
 use crate::rules::{ConnectorCtx, EnterpriseRules};
 use crate::stop::STOPPED;
 use crate::{Engine, EngineError, RunOptions, export, import, sync};
@@ -253,6 +254,8 @@ pub(crate) struct StepEnd {
     /// The step stopped before its end: [`RunStatus::Stopped`] (a stop was requested) or
     /// [`RunStatus::StoppedDeletionThreshold`].
     pub stopped: Option<RunStatus>,
+    /// An import's listing was incomplete: a full import did not cover everything.
+    pub incomplete: bool,
 }
 
 impl StepEnd {
@@ -265,12 +268,12 @@ impl StepEnd {
     }
 }
 
-/// What a step stopped on request says; a full import or sync covers the rest only when it is
-/// run again.
+/// What a step stopped on request says; a full import or sync is run again by the next run of
+/// the connector, even a delta one, to cover what it did not reach.
 fn stopped_message(profile: Profile) -> String {
     match profile {
         Profile::FullImport | Profile::FullSync => format!(
-            "{STOPPED}; run the {} again to cover what it did not reach",
+            "{STOPPED}; the next run of this connector does the {} again to cover what it did not reach",
             profile.as_str()
         ),
         _ => STOPPED.to_owned(),
@@ -289,6 +292,8 @@ pub(crate) struct RunCtx<'a> {
     /// The same store, for work handed to other tasks.
     pub shared: std::sync::Arc<dyn Store>,
     pub rules: &'a EnterpriseRules,
+    /// Which delta steps run as full ones, and why.
+    pub plan: &'a Plan,
     pub options: &'a RunOptions,
     /// The deletion threshold was checked for the syncs of the whole run (a sync-now) before
     /// the first of them: its sync steps do not count again.
@@ -362,10 +367,12 @@ async fn execute_on(
     if profile == Profile::DeleteConnector {
         rules.retiring = connector.and_then(|name| ids.get(name).copied());
     }
+    let plan = Plan::read(store.as_ref(), &rules.connectors).await?;
     let ctx = RunCtx {
         store: store.as_ref(),
         shared: store.clone(),
         rules: &rules,
+        plan: &plan,
         options,
         syncs_checked: false,
     };
@@ -420,9 +427,23 @@ async fn collect_preview(store: &dyn Store, report: &mut RunReport) -> Result<()
 pub(crate) async fn step(
     ctx: &RunCtx<'_>,
     c: &ConnectorCtx,
-    profile: Profile,
+    asked: Profile,
     parent_id: Option<i64>,
 ) -> Result<RunReport, EngineError> {
+    // A delta step runs as the full one when what it depends on changed, or a full one did not
+    // finish.
+    let (profile, why) = ctx.plan.profile(c, asked);
+    if let Some(why) = &why {
+        tracing::info!(connector = %c.name, "{why}");
+    }
+    let full = fingerprint::full_step(c, profile);
+    if let Some((full, _)) = full {
+        // Before the run is recorded: a full step that is recorded and does not finish
+        // (stopped, failed, killed) is done again by the next run of the connector.
+        ctx.store
+            .record_full_step(c.id, full, FullMark::Started)
+            .await?;
+    }
     let run_id = ctx
         .store
         .create_run(NewRun {
@@ -441,10 +462,10 @@ pub(crate) async fn step(
     let result = if ctx.options.stop.requested() {
         Ok(StepEnd::stop_requested())
     } else {
-        run_step(ctx, c, profile, &mut rec).await
+        full_step(ctx, c, profile, &mut rec).await
     };
     ctx.options.progress.finish();
-    let (status, end) = match result {
+    let (status, mut end) = match result {
         Ok(mut end) => match end.stopped {
             Some(status) => {
                 if status == RunStatus::Stopped && end.message.is_none() {
@@ -485,6 +506,13 @@ pub(crate) async fn step(
             )
         }
     };
+    if let Some(why) = why {
+        // Why it ran as a full step comes first.
+        end.message = Some(match end.message.take() {
+            Some(m) => format!("{why}; {m}"),
+            None => why,
+        });
+    }
     let chunk = rec.take();
     ctx.store.add_outcomes(chunk).await?;
     ctx.store
@@ -518,6 +546,27 @@ pub(crate) async fn step(
         steps: Vec::new(),
         outcomes: Vec::new(),
     })
+}
+
+/// Runs a step; a full import or sync (marked unfinished before it was recorded) that ends
+/// neither stopped nor failed nor with an incomplete listing records what it ran with, which
+/// ends the mark.
+async fn full_step(
+    ctx: &RunCtx<'_>,
+    c: &ConnectorCtx,
+    profile: Profile,
+    rec: &mut Recorder,
+) -> Result<StepEnd, EngineError> {
+    let Some((step, print)) = fingerprint::full_step(c, profile) else {
+        return run_step(ctx, c, profile, rec).await;
+    };
+    let end = run_step(ctx, c, profile, rec).await?;
+    if end.stopped.is_none() && !end.incomplete {
+        ctx.store
+            .record_full_step(c.id, step, FullMark::Finished(print))
+            .await?;
+    }
+    Ok(end)
 }
 
 async fn run_step(
@@ -655,14 +704,24 @@ async fn sync_now_steps(
         steps.push(step(ctx, c, Profile::DeltaImport, Some(parent)).await?);
     }
     // Before the first sync changes anything, the deletes all of them would make.
-    let connectors: Vec<&ConnectorCtx> = ctx.rules.connectors.iter().collect();
-    if let Some(over) = sync::threshold_check(ctx, &connectors, sync::SyncMode::Delta).await? {
+    // Each sync in the mode it runs in: full where the rules changed or a full one did not finish.
+    let connectors: Vec<(&ConnectorCtx, sync::SyncMode)> = ctx
+        .rules
+        .connectors
+        .iter()
+        .map(|c| match ctx.plan.profile(c, Profile::DeltaSync).0 {
+            Profile::FullSync => (c, sync::SyncMode::Full),
+            _ => (c, sync::SyncMode::Delta),
+        })
+        .collect();
+    if let Some(over) = sync::threshold_check(ctx, &connectors).await? {
         return Ok((false, Some(over)));
     }
     let checked = RunCtx {
         store: ctx.store,
         shared: ctx.shared.clone(),
         rules: ctx.rules,
+        plan: ctx.plan,
         options: ctx.options,
         syncs_checked: true,
     };

@@ -273,6 +273,21 @@ pub trait Connector: Send + Sync {
     fn character_rule_default(&self) -> bool {
         true
     }
+    /// What an import reads, as this connector's settings say it: a text that changes when a
+    /// setting changes what a full import would stage (the file, its columns and key, the
+    /// filters, …) and never holds a secret. The engine keeps a fingerprint of it with the
+    /// connector's watermark; when it changes, the next import is a full one. Settings that
+    /// only change how the connector reaches or writes its system stay out of it.
+    fn import_settings(&self) -> String {
+        String::new()
+    }
+    /// How an [`ExportStyle::Image`] connector lays out its whole target (file, columns,
+    /// encoding, …), as a text without secrets. When it changes, the engine has the next export
+    /// write the whole target again, even with nothing pending. Empty for a connector that
+    /// exports change by change.
+    fn export_settings(&self) -> String {
+        String::new()
+    }
     /// Whether the order of an attribute's values means nothing to the external system (LDAP:
     /// values are a set, and a server returns them in an order of its own). The engine then
     /// compares states value set by value set, so that reading values back in another order

@@ -185,6 +185,14 @@ pub trait CatalogStore: Send + Sync {
     async fn connectors(&self) -> Result<Vec<ConnectorRow>>;
     /// Forgets a connector: its staging space and its watermark. Its runs stay.
     async fn remove_connector(&self, name: &str) -> Result<()>;
+    /// Records the start or the end of a full import or sync of a connector, or adopts a
+    /// fingerprint ([`FullMark`]).
+    async fn record_full_step(
+        &self,
+        connector_id: i64,
+        step: FullStep,
+        mark: FullMark<'_>,
+    ) -> Result<()>;
 }
 
 /// Administrators of the server and their API tokens.

@@ -9,6 +9,40 @@ pub struct ConnectorRow {
     pub enterprise_id: i64,
     pub kind: String,
     pub watermark: Option<String>,
+    /// The fingerprint of the settings that change what an import reads, as the last finished
+    /// full import ran with them; `None` when never recorded.
+    pub import_fingerprint: Option<String>,
+    /// The fingerprint of the rules a sync of this connector applies, as the last finished full
+    /// sync ran with them; `None` when never recorded.
+    pub sync_fingerprint: Option<String>,
+    /// The fingerprint of the settings the last whole-target (image) export was written with;
+    /// `None` when never recorded.
+    pub export_fingerprint: Option<String>,
+    /// A full import started and did not finish (stopped, failed or killed).
+    pub full_import_unfinished: bool,
+    /// A full sync started and did not finish.
+    pub full_sync_unfinished: bool,
+}
+
+/// The steps whose full run the store keeps track of per connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullStep {
+    Import,
+    Sync,
+    /// An image export, which writes the whole target at once (it has no unfinished state).
+    Export,
+}
+
+/// What [`crate::CatalogStore::record_full_step`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullMark<'a> {
+    /// A full run of the step started: until it finishes, the step's next run is a full one.
+    Started,
+    /// A full run of the step finished, with the settings or rules of this fingerprint.
+    Finished(&'a str),
+    /// This fingerprint is taken as the step's own when none is recorded yet (a new connector,
+    /// or one from before fingerprints were kept), without a full run.
+    Adopted(&'a str),
 }
 
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow};
 use ucsync_model::config::{self, ConfigError};
 use ucsync_model::{Config, Connector};
-use ucsync_store::ConfigStore;
+use ucsync_store::{ConfigStore, Store};
 
 use crate::{Cli, Usage};
 
@@ -72,8 +72,13 @@ pub async fn stored(store: &dyn ConfigStore) -> Result<Option<Config>> {
 
 /// Applies `new` to the store; returns what changed (nothing written when nothing did).
 /// A secret an export replaced by a variable that is not set here is kept from the store. A
-/// stored configuration this build no longer accepts is replaced whole.
-pub async fn apply(store: &dyn ConfigStore, new: &Config) -> Result<(Config, Vec<String>)> {
+/// stored configuration this build no longer accepts is replaced whole. A configuration that
+/// leaves out a connector whose staging space still holds objects is refused (naming
+/// `connector delete`); a left-out connector that holds nothing is forgotten.
+pub async fn apply(store: &dyn Store, new: &Config) -> Result<(Config, Vec<String>)> {
+    ucsync_engine::connectors_left_out(store, new, true)
+        .await
+        .map_err(crate::engine_error)?;
     let text = store.config_text().await?;
     let old = text
         .as_deref()
@@ -106,7 +111,7 @@ pub fn from_file(cli: &Cli) -> Result<Option<(PathBuf, Config)>> {
 pub async fn current(
     cli: &Cli,
     file: Option<(PathBuf, Config)>,
-    store: &dyn ConfigStore,
+    store: &dyn Store,
     persist: bool,
 ) -> Result<Config> {
     if let Some((path, config)) = file {

@@ -431,6 +431,10 @@ where
     let (_lock, store) = open_held_store(&cli.data_dir).await?;
     // A preview runs with the file as given but keeps the store's configuration.
     let config = configuration::current(cli, file, store.as_ref(), !flags.preview).await?;
+    // A preview with a file that leaves a connector out is refused as applying it would be.
+    ucsync_engine::connectors_left_out(store.as_ref(), &config, false)
+        .await
+        .map_err(engine_error)?;
     let connectors = configuration::build_connectors(&config)?;
     let engine = Arc::new(Engine::new(store, config, connectors));
     let options = RunOptions {

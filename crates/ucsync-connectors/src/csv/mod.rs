@@ -139,6 +139,40 @@ impl Connector for CsvConnector {
         self.settings.allowed_types().to_vec()
     }
 
+    fn export_settings(&self) -> String {
+        let s = &self.settings;
+        format!(
+            "target={:?} header={:?} bom={} object_types={:?} delimiter={} encoding={:?} columns={:?} numbered={:?} multi_valued={:?}",
+            s.export_target(),
+            s.header,
+            s.bom,
+            s.object_types,
+            s.delimiter,
+            s.encoding,
+            s.columns,
+            s.numbered,
+            s.multi_valued
+        )
+    }
+
+    fn import_settings(&self) -> String {
+        // Not `header`, `bom` or `status_file`: they change what export writes, not what
+        // import reads. The export target is read once it exists.
+        let s = &self.settings;
+        format!(
+            "path={:?} export_path={:?} object_types={:?} delimiter={} encoding={:?} key={:?} columns={:?} numbered={:?} multi_valued={:?}",
+            s.path,
+            s.export_path,
+            s.object_types,
+            s.delimiter,
+            s.encoding,
+            s.key,
+            s.columns,
+            s.numbered,
+            s.multi_valued
+        )
+    }
+
     fn anchor_for(&self, object_type: &str, attrs: &Attrs) -> Result<String, String> {
         anchor_for(&self.settings, object_type, attrs)
     }

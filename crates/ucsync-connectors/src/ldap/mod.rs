@@ -310,6 +310,21 @@ impl Connector for LdapConnector {
         CAPABILITIES
     }
 
+    fn import_settings(&self) -> String {
+        // Who binds, never with what password; not the settings of how (TLS, timeouts, pages)
+        // or of export (transactions, parents).
+        let s = &self.settings;
+        let bind = match &s.bind {
+            config::Bind::Anonymous => "anonymous".to_owned(),
+            config::Bind::Simple { dn, .. } => format!("simple {dn}"),
+            config::Bind::SaslExternal => "sasl-external".to_owned(),
+        };
+        format!(
+            "url={} bind={bind} base_dn={} mode={:?} anchor={} references={:?} object_types={:?}",
+            s.url, s.base_dn, s.mode, s.anchor, s.references, s.object_types
+        )
+    }
+
     fn object_types(&self) -> Vec<String> {
         self.settings
             .object_types

@@ -99,6 +99,19 @@ impl Connector for PbxConnector {
         CAPABILITIES
     }
 
+    fn import_settings(&self) -> String {
+        // Not `feature_profile`: it is given to accounts when they are created, not read.
+        let s = &self.settings;
+        format!(
+            "path={:?} flavor={} dynamic_extensions_only={} delimiter={} encoding={:?}",
+            s.path,
+            s.flavor.name(),
+            s.dynamic_extensions_only,
+            s.delimiter,
+            s.encoding
+        )
+    }
+
     fn object_types(&self) -> Vec<String> {
         vec![ACCOUNT.to_owned()]
     }

@@ -65,16 +65,15 @@ fn leaves(c: &ConnectorCtx, s: &StagedObject) -> bool {
         && (s.sync_state == SyncState::Deleted || s.attrs.as_ref().is_some_and(|a| !c.in_scope(a)))
 }
 
-/// `Some(message)` when the syncs of `connectors` would delete more entries than the
-/// enterprise's threshold allows (with the run's `--allow-deletes`).
+/// `Some(message)` when the syncs of `connectors`, each in its mode, would delete more entries
+/// than the enterprise's threshold allows (with the run's `--allow-deletes`).
 pub(crate) async fn threshold_check(
     ctx: &RunCtx<'_>,
-    connectors: &[&ConnectorCtx],
-    mode: SyncMode,
+    connectors: &[(&ConnectorCtx, SyncMode)],
 ) -> Result<Option<String>, EngineError> {
     let mut total = 0;
     let mut parts = Vec::new();
-    for c in connectors {
+    for &(c, mode) in connectors {
         let n = entries_deleted(ctx, c, mode).await?;
         if n > 0 {
             total += n;

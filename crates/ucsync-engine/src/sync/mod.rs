@@ -125,7 +125,7 @@ pub(crate) async fn run(
 ) -> Result<StepEnd, EngineError> {
     let store = ctx.store;
     if !ctx.syncs_checked
-        && let Some(over) = threshold_check(ctx, &[c], mode).await?
+        && let Some(over) = threshold_check(ctx, &[(c, mode)]).await?
     {
         return Ok(StepEnd {
             message: Some(over),

@@ -11,6 +11,7 @@ mod incomplete_ldap;
 
 mod characters;
 mod characters_export;
+mod config_change;
 mod damaged;
 mod deprovisioning;
 mod joins;

@@ -236,7 +236,7 @@ async fn an_import_stopped_after_its_first_batch_keeps_the_watermark_and_deletes
             .message
             .as_deref()
             .unwrap_or("")
-            .contains("run the full-import again"),
+            .contains("the next run of this connector does the full-import again"),
         "{report:#?}"
     );
     // One batch of 5,000 changes was committed, nothing after it.
@@ -280,10 +280,17 @@ async fn an_import_stopped_after_its_first_batch_keeps_the_watermark_and_deletes
     assert_eq!(full.status, RunStatus::Success, "{full:#?}");
     assert_eq!((full.counters.updated, full.counters.deleted), (5_990, 10));
 
-    // The next sync-now's delta import reads the file again, since the watermark says it was
-    // not read to its end.
+    // The next sync-now finishes the full import: it reads the file again, whole.
     let next = stopped.sync_ok().await;
-    let import = step(&next, "hr", Profile::DeltaImport);
+    let import = step(&next, "hr", Profile::FullImport);
+    assert!(
+        import
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("full-import instead of delta-import: the last full import did not finish"),
+        "{import:#?}"
+    );
     assert_eq!(
         (import.counters.updated, import.counters.deleted),
         (990, 10)

@@ -84,6 +84,13 @@ async fn commit(st: &Arc<AppState>, old: &Config, text: &str) -> Result<Vec<Stri
     let connectors = config::build_all(&new, factory).map_err(invalid)?;
     let stored = config::to_text(&new).map_err(ApiError::internal)?;
     let store = st.store();
+    // A connector left out goes whole (`DELETE /api/v1/connectors/NAME`) or not at all.
+    ucsync_engine::connectors_left_out(store.as_ref(), &new, true)
+        .await
+        .map_err(|e| match e {
+            ucsync_engine::EngineError::Usage(m) => ApiError::new(StatusCode::CONFLICT, m),
+            other => ApiError::internal(other),
+        })?;
     store
         .put_config_text(&stored)
         .await
@@ -384,7 +391,7 @@ pub fn operations() -> Vec<Operation> {
                 "put",
                 "/api/v1/config",
                 Some("admin"),
-                "Replaces the whole configuration with TOML; 422 with every problem by key path, else what changed",
+                "Replaces the whole configuration with TOML; 422 with every problem by key path; 409 when it leaves out a connector whose staging space still holds objects (delete that one with DELETE /api/v1/connectors/{connector} first); else what changed",
             )
         },
         Operation::new(

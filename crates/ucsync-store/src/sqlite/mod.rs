@@ -21,7 +21,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, Row, SqliteConnection};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard};
 
-use crate::{CatalogStore, ConnectorRow, Result, Store, StoreError};
+use crate::{CatalogStore, ConnectorRow, FullMark, FullStep, Result, Store, StoreError};
 
 /// The numbered migrations, in order. A database is upgraded from its version to the last one
 /// on open; a database newer than this build is refused.
@@ -31,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_config.sql"),
     include_str!("../../migrations/0004_sealed_config.sql"),
     include_str!("../../migrations/0005_linked_pending_sync.sql"),
+    include_str!("../../migrations/0006_rules_fingerprint.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -335,7 +336,7 @@ impl CatalogStore for SqliteStore {
         .await
         .map_err(sql_err("recording a connector"))?;
         let row = sqlx::query(
-            "SELECT id, name, enterprise_id, kind, watermark FROM connectors WHERE name = ?",
+            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished, export_fingerprint FROM connectors WHERE name = ?",
         )
         .bind(name)
         .fetch_one(&mut *conn)
@@ -347,7 +348,7 @@ impl CatalogStore for SqliteStore {
     async fn connectors(&self) -> Result<Vec<ConnectorRow>> {
         let mut conn = self.read_lock().await;
         let rows = sqlx::query(
-            "SELECT id, name, enterprise_id, kind, watermark FROM connectors ORDER BY name",
+            "SELECT id, name, enterprise_id, kind, watermark, import_fingerprint, sync_fingerprint, full_import_unfinished, full_sync_unfinished, export_fingerprint FROM connectors ORDER BY name",
         )
         .fetch_all(&mut *conn)
         .await
@@ -377,6 +378,53 @@ impl CatalogStore for SqliteStore {
         .await;
         self.finish(&mut conn, result).await
     }
+
+    async fn record_full_step(
+        &self,
+        connector_id: i64,
+        step: FullStep,
+        mark: FullMark<'_>,
+    ) -> Result<()> {
+        let (fingerprint, unfinished) = match step {
+            FullStep::Import => ("import_fingerprint", "full_import_unfinished"),
+            FullStep::Sync => ("sync_fingerprint", "full_sync_unfinished"),
+            FullStep::Export => ("export_fingerprint", ""),
+        };
+        let (sql, value) = match mark {
+            // An image export is written whole or not at all.
+            FullMark::Started if unfinished.is_empty() => return Ok(()),
+            FullMark::Started => (
+                format!("UPDATE connectors SET {unfinished} = 1 WHERE id = ?"),
+                None,
+            ),
+            FullMark::Finished(f) if unfinished.is_empty() => (
+                format!("UPDATE connectors SET {fingerprint} = ? WHERE id = ?"),
+                Some(f),
+            ),
+            FullMark::Finished(f) => (
+                format!("UPDATE connectors SET {fingerprint} = ?, {unfinished} = 0 WHERE id = ?"),
+                Some(f),
+            ),
+            FullMark::Adopted(f) => (
+                format!(
+                    "UPDATE connectors SET {fingerprint} = ? WHERE id = ? AND {fingerprint} IS NULL"
+                ),
+                Some(f),
+            ),
+        };
+        let mut conn = self.lock().await;
+        // Only the column names are put in, and they are this function's own constants.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(f) = value {
+            query = query.bind(f);
+        }
+        query
+            .bind(connector_id)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err("recording a connector's full import or sync"))?;
+        Ok(())
+    }
 }
 
 fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {
@@ -388,6 +436,11 @@ fn connector_row(row: &sqlx::sqlite::SqliteRow) -> Result<ConnectorRow> {
             enterprise_id: row.try_get(2)?,
             kind: row.try_get(3)?,
             watermark: row.try_get(4)?,
+            import_fingerprint: row.try_get(5)?,
+            sync_fingerprint: row.try_get(6)?,
+            full_import_unfinished: row.try_get::<i64, _>(7)? != 0,
+            full_sync_unfinished: row.try_get::<i64, _>(8)? != 0,
+            export_fingerprint: row.try_get(9)?,
         })
     })()
     .map_err(e)

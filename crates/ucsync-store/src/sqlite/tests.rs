@@ -369,3 +369,61 @@ async fn stored_keys(store: &SqliteStore) -> i64 {
         .unwrap()
         .get::<i64, _>(0)
 }
+
+#[tokio::test]
+async fn a_full_step_is_unfinished_until_it_records_its_fingerprint() {
+    let (_dir, store, c) = store_with_connector().await;
+    let fresh = first_connector(&store).await;
+    assert_eq!(
+        (
+            fresh.import_fingerprint,
+            fresh.sync_fingerprint,
+            fresh.export_fingerprint
+        ),
+        (None, None, None)
+    );
+    // Adopted only where none is recorded.
+    store
+        .record_full_step(c, FullStep::Import, FullMark::Adopted("a"))
+        .await
+        .unwrap();
+    store
+        .record_full_step(c, FullStep::Import, FullMark::Adopted("b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        first_connector(&store).await.import_fingerprint.as_deref(),
+        Some("a")
+    );
+
+    store
+        .record_full_step(c, FullStep::Sync, FullMark::Started)
+        .await
+        .unwrap();
+    let started = first_connector(&store).await;
+    assert!(started.full_sync_unfinished && !started.full_import_unfinished);
+    store
+        .record_full_step(c, FullStep::Sync, FullMark::Finished("s"))
+        .await
+        .unwrap();
+    let done = first_connector(&store).await;
+    assert!(!done.full_sync_unfinished);
+    assert_eq!(done.sync_fingerprint.as_deref(), Some("s"));
+
+    // An image export is written whole: it has no unfinished state.
+    store
+        .record_full_step(c, FullStep::Export, FullMark::Started)
+        .await
+        .unwrap();
+    store
+        .record_full_step(c, FullStep::Export, FullMark::Finished("e"))
+        .await
+        .unwrap();
+    let exported = first_connector(&store).await;
+    assert_eq!(exported.export_fingerprint.as_deref(), Some("e"));
+    assert!(!exported.full_import_unfinished && !exported.full_sync_unfinished);
+}
+
+async fn first_connector(store: &SqliteStore) -> ConnectorRow {
+    store.connectors().await.unwrap().remove(0)
+}

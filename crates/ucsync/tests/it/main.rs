@@ -7,6 +7,7 @@ mod characters;
 mod check;
 mod check_sources;
 mod concurrent;
+mod config_change;
 mod config_data;
 mod connector_delete;
 mod crash;

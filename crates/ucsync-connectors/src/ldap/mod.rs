@@ -22,10 +22,10 @@ mod entry;
 mod error_tests;
 mod export;
 mod import;
+mod inspect;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod member_tests;
-mod inspect;
 mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -301,12 +301,11 @@ async fn a_stopped_full_sync_is_finished_by_the_next_sync_now() {
 async fn a_connector_left_out_of_the_configuration_goes_only_through_connector_delete() {
     let hub = synced(3).await;
     let without: ucsync_model::Config = ucsync_model::config::parse(
-        &CONFIG
+        CONFIG
             .replace("sync_order = [\"hr\", \"phones\"]", "sync_order = [\"hr\"]")
             .split("[connectors.phones]")
             .next()
-            .unwrap()
-            .to_owned(),
+            .unwrap(),
         &ucsync_connectors::Connectors,
     )
     .unwrap();

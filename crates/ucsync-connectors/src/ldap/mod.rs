@@ -173,13 +173,30 @@ impl LdapConnector {
         if let Some(a) = self.cache.anchor_of(dn) {
             return Ok(Some(a));
         }
+        self.read_anchor(ldap, dn, false).await
+    }
+
+    /// The anchor of the entry at `dn`, read from the server; with `of_object_types`, only when
+    /// it is an entry of the object types (in a base and scope, with the object classes,
+    /// matching the filter).
+    async fn read_anchor(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+        of_object_types: bool,
+    ) -> Result<Option<String>, String> {
         let s = &self.settings;
+        let filter = if of_object_types {
+            s.combined_filter()
+        } else {
+            "(objectClass=*)".to_owned()
+        };
         let found = ldap
             .with_timeout(s.timeout)
             .search(
                 dn,
                 Scope::Base,
-                "(objectClass=*)",
+                &filter,
                 vec![s.anchor.as_str(), "objectClass"],
             )
             .await
@@ -195,6 +212,7 @@ impl LdapConnector {
         }
         for re in found.0 {
             if let Some(raw) = entry::parse(re.0)
+                && (!of_object_types || entry::classify(s, &raw).is_some())
                 && let Ok(a) = entry::anchor(s, &raw)
             {
                 self.cache.learn(&raw.dn, &a);
@@ -244,48 +262,13 @@ impl LdapConnector {
         Ok(None)
     }
 
-    /// The anchor of the entry at `dn` when it is an entry of the object types (in a base and
-    /// scope, with the object classes, matching the filter), read from the server.
-    async fn member_anchor(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
-        let s = &self.settings;
-        let found = ldap
-            .with_timeout(s.timeout)
-            .search(
-                dn,
-                Scope::Base,
-                &s.combined_filter(),
-                vec![s.anchor.as_str(), "objectClass"],
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        if found.1.rc == 32 {
-            return Ok(None);
-        }
-        if found.1.rc != 0 {
-            return Err(format!(
-                "reading {dn}: {}",
-                conn::describe(&found.1, found.1.rc)
-            ));
-        }
-        for re in found.0 {
-            if let Some(raw) = entry::parse(re.0)
-                && entry::classify(s, &raw).is_some()
-                && let Ok(a) = entry::anchor(s, &raw)
-            {
-                self.cache.learn(&raw.dn, &a);
-                return Ok(Some(a));
-            }
-        }
-        Ok(None)
-    }
-
     /// Reads the anchors of these member DNs, many at a time; a DN of no entry of the object
     /// types stays unknown.
     async fn resolve_dns(&self, ldap: &mut Ldap, dns: Vec<String>) -> Result<(), ConnectorError> {
         let results: Vec<Result<Option<String>, String>> = futures_util::stream::iter(dns)
             .map(|d| {
                 let mut l = ldap.clone();
-                async move { self.member_anchor(&mut l, &d).await }
+                async move { self.read_anchor(&mut l, &d, true).await }
             })
             .buffer_unordered(self.settings.max_in_flight)
             .collect()

@@ -125,6 +125,9 @@ async fn reload(
     *loaded = schedules.clone();
 }
 
+/// Who the runs and the audit name for what a schedule starts.
+pub const SCHEDULER: &str = "scheduler";
+
 /// Starts the run of a due schedule, or records why it did not start.
 async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
     let engine = st.engine();
@@ -146,7 +149,15 @@ async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
     } else {
         ""
     };
-    let (run_id, note) = match start_run(st, enterprise.clone(), connector, None).await {
+    let (run_id, note) = match start_run(
+        st,
+        enterprise.clone(),
+        connector,
+        None,
+        SCHEDULER.to_owned(),
+    )
+    .await
+    {
         Ok(id) => {
             tracing::info!("schedule {} started run {id}{catch_up}", due.id);
             (Some(id), format!("started run {id}{catch_up}"))
@@ -194,6 +205,7 @@ async fn record_skip(
         connector: s.connector.clone(),
         profile: s.profile_name().to_owned(),
         started_at: now.clone(),
+        started_by: SCHEDULER.to_owned(),
     };
     let id = store.create_run(run).await.ok()?;
     let end = RunEnd {

@@ -254,6 +254,8 @@ async fn administrators_tokens_and_the_audit_over_the_api() {
             .contains("enterprise default"),
         "{audit}"
     );
+    // The file `serve` applied at its start is `local`'s.
+    assert_eq!(config.last().unwrap()["administrator"], "local", "{audit}");
     let started = lines(&audit, "run-started");
     assert_eq!(started.len(), 1, "{audit}");
     assert_eq!(started[0]["administrator"], "olga");
@@ -450,5 +452,22 @@ async fn the_cli_manages_administrators_through_the_server() {
             ("local", "token-created"),
             ("local", "admin-added")
         ]
+    );
+    // `config apply` on the local store is `local`'s, with the keys it changed.
+    env.write("lower.toml", forest_central_config("300", "", ""));
+    assert!(local(&["config", "apply", "lower.toml"]).status.success());
+    let audit = json_of(local(&["--json", "audit", "--limit", "1"]));
+    let line = &audit["audit"][0];
+    assert_eq!(
+        (&line["administrator"], &line["action"]),
+        (&json!("local"), &json!("config-applied")),
+        "{audit}"
+    );
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deletion_threshold"),
+        "{audit}"
     );
 }

@@ -7,8 +7,9 @@ use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use ucsync_store::AdminRow;
+use ucsync_store::{AdminRow, TokenRow};
 
 /// What an administrator may do. Each role includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -91,6 +92,23 @@ pub fn keeps_an_admin(
     Err(format!(
         "{name} is the last administrator with the admin role and cannot be {what}; give another administrator the admin role first"
     ))
+}
+
+/// An administrator as the API and the CLI show one: name, role, when created, and how many of
+/// `tokens` are theirs. Never the password's hash.
+pub fn admin_json(a: &AdminRow, tokens: &[TokenRow]) -> Value {
+    json!({
+        "name": a.name,
+        "role": a.role,
+        "created_at": a.created_at,
+        "token_count": tokens.iter().filter(|t| t.admin == a.name).count(),
+    })
+}
+
+/// An API token as the API and the CLI show one: id, administrator, label, when created.
+/// Never the token or its hash.
+pub fn token_json(t: &TokenRow) -> Value {
+    json!({ "id": t.id, "admin": t.admin, "label": t.label, "created_at": t.created_at })
 }
 
 /// An argon2id hash of `password` in PHC form.

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, anyhow};
 use reqwest::Method;
 use serde_json::{Value, json};
 use ucsync_server::{Role, auth};
-use ucsync_store::{AdminRow, AdminStore, AuditRecord, AuditStore, NewAudit, Store, TokenRow};
+use ucsync_store::{AdminStore, AuditRecord, AuditStore, NewAudit, Store};
 
 use crate::remote::{Body, Remote, encode};
 use crate::{Cli, LOCAL, Usage};
@@ -85,19 +85,6 @@ fn read_password() -> Result<String> {
     Ok(password)
 }
 
-fn admin_json(a: &AdminRow, tokens: &[TokenRow]) -> Value {
-    json!({
-        "name": a.name,
-        "role": a.role,
-        "created_at": a.created_at,
-        "tokens": tokens.iter().filter(|t| t.admin == a.name).count(),
-    })
-}
-
-fn token_json(t: &TokenRow) -> Value {
-    json!({ "id": t.id, "admin": t.admin, "label": t.label, "created_at": t.created_at })
-}
-
 /// `ucsync admin` on the local store.
 pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
     let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
@@ -145,7 +132,7 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
                 .admins()
                 .await?
                 .iter()
-                .map(|a| admin_json(a, &tokens))
+                .map(|a| auth::admin_json(a, &tokens))
                 .collect();
             print_admins(cli, &json!({ "admins": list }));
         }
@@ -170,7 +157,7 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
                 .tokens(Some(admin.id))
                 .await?
                 .iter()
-                .map(token_json)
+                .map(auth::token_json)
                 .collect();
             print_tokens(cli, &json!({ "name": name, "tokens": list }));
         }
@@ -182,7 +169,7 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
             })?;
             let detail = format!("of {}, label {}", token.admin, token.label);
             audit(store, "token-revoked", &format!("token {id}"), Some(detail)).await?;
-            print_revoked(cli, &json!({ "revoked": token_json(&token) }));
+            print_revoked(cli, &json!({ "revoked": auth::token_json(&token) }));
         }
     }
     Ok(0)
@@ -269,7 +256,7 @@ fn print_admins(cli: &Cli, answer: &Value) {
             a["name"].as_str().unwrap_or_default(),
             a["role"].as_str().unwrap_or_default(),
             a["created_at"].as_str().unwrap_or_default(),
-            a["tokens"]
+            a["token_count"]
         );
     }
 }

@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use ucsync_store::{AdminRow, TokenRow};
 
 use super::{Answer, ApiError, AppState};
 use crate::auth::{self, Role};
@@ -99,19 +98,6 @@ pub(crate) fn operations() -> Vec<Operation> {
     ]
 }
 
-fn admin_view(a: &AdminRow, tokens: &[TokenRow]) -> Value {
-    json!({
-        "name": a.name,
-        "role": a.role,
-        "created_at": a.created_at,
-        "tokens": tokens.iter().filter(|t| t.admin == a.name).count(),
-    })
-}
-
-fn token_view(t: &TokenRow) -> Value {
-    json!({ "id": t.id, "admin": t.admin, "label": t.label, "created_at": t.created_at })
-}
-
 fn no_admin(name: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -124,7 +110,10 @@ async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
     let store = st.store();
     let admins = store.admins().await.map_err(ApiError::internal)?;
     let tokens = store.tokens(None).await.map_err(ApiError::internal)?;
-    let list: Vec<Value> = admins.iter().map(|a| admin_view(a, &tokens)).collect();
+    let list: Vec<Value> = admins
+        .iter()
+        .map(|a| auth::admin_json(a, &tokens))
+        .collect();
     Ok(Json(json!({ "admins": list })))
 }
 
@@ -229,7 +218,7 @@ async fn put(
         .tokens(Some(admin.id))
         .await
         .map_err(ApiError::internal)?;
-    Ok((status, Json(admin_view(&admin, &tokens))))
+    Ok((status, Json(auth::admin_json(&admin, &tokens))))
 }
 
 async fn remove(
@@ -274,7 +263,7 @@ async fn tokens(
         .tokens(Some(admin.id))
         .await
         .map_err(ApiError::internal)?;
-    let list: Vec<Value> = tokens.iter().map(token_view).collect();
+    let list: Vec<Value> = tokens.iter().map(auth::token_json).collect();
     Ok(Json(json!({ "name": name, "tokens": list })))
 }
 
@@ -357,7 +346,7 @@ async fn revoke(
         Some(format!("of {}, label {}", token.admin, token.label)),
     )
     .await;
-    Ok(Json(json!({ "revoked": token_view(&token) })))
+    Ok(Json(json!({ "revoked": auth::token_json(&token) })))
 }
 
 #[derive(serde::Deserialize)]

@@ -81,7 +81,7 @@ async fn administrators_tokens_and_the_audit_over_the_api() {
             (
                 a["name"].as_str().unwrap(),
                 a["role"].as_str().unwrap(),
-                a["tokens"].as_i64().unwrap(),
+                a["token_count"].as_i64().unwrap(),
             )
         })
         .collect();
@@ -342,7 +342,7 @@ async fn the_cli_manages_administrators_through_the_server() {
         .cloned()
         .unwrap_or_else(|| panic!("{list}"));
     assert_eq!(
-        (carl["role"].as_str(), carl["tokens"].as_i64()),
+        (carl["role"].as_str(), carl["token_count"].as_i64()),
         (Some("viewer"), Some(0))
     );
     let out = as_admin(&["admin", "token", "carl", "--label", "laptop"]);

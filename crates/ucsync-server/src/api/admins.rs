@@ -133,8 +133,14 @@ async fn put(
     let by = st.require(&headers, Role::Admin).await?;
     let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
     let body: PutAdmin = serde_json::from_slice(&body).map_err(|e| {
+        // serde's message may quote a value it refused, and that value may be a password.
+        let why = if e.to_string().starts_with("unknown field") {
+            format!(": {e}")
+        } else {
+            String::new()
+        };
         unprocessable(format!(
-            "send a JSON object with \"role\" (admin, operator or viewer) and \"password\": {e}"
+            "send a JSON object with \"role\" (admin, operator or viewer) and \"password\", both strings{why}"
         ))
     })?;
     auth::check_name(&name).map_err(unprocessable)?;

@@ -121,6 +121,21 @@ async fn administrators_tokens_and_the_audit_over_the_api() {
         body["error"].as_str().unwrap().contains("8 characters"),
         "{body}"
     );
+    // A password of the wrong type is refused without being quoted back.
+    let (status, body) = call_with(
+        &http,
+        "PUT",
+        &url("/api/v1/admins/nobody"),
+        Some(&admin),
+        Some(&json!({ "role": "viewer", "password": 91827364 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("both strings"),
+        "{body}"
+    );
+    no_secret(&body.to_string(), &["91827364"]);
 
     // A token for her, shown once; listed without the token.
     let (status, created) = call_with(

@@ -214,8 +214,8 @@ pub trait AdminStore: Send + Sync {
     async fn remove_token(&self, id: i64) -> Result<Option<TokenRow>>;
 }
 
-/// The audit: who changed what (administrators, tokens, the configuration, connectors) and
-/// who started which run.
+/// The audit: who changed what (administrators, tokens, the configuration, connectors, the
+/// secret key) and who started which run.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Records one line, at the current time.

@@ -391,10 +391,11 @@ pub struct NewAudit {
     /// An administrator's name, `scheduler`, or `local` (the command line without a server).
     pub administrator: String,
     /// What was done: `admin-added`, `admin-changed`, `admin-removed`, `token-created`,
-    /// `token-revoked`, `config-applied`, `connector-deleted`, `run-started`.
+    /// `token-revoked`, `config-applied`, `config-discarded`, `connector-deleted`,
+    /// `secret-key-rotated`, `run-started`.
     pub action: String,
     /// What it was done to: `admin NAME`, `token ID`, `configuration`, `connector NAME`,
-    /// `run ID`.
+    /// `secret key`, `run ID`.
     pub object: String,
     pub detail: Option<String>,
 }

@@ -172,8 +172,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
-    /// The audit, newest first: who changed administrators, tokens, the configuration or
-    /// connectors, and who started which run.
+    /// The audit, newest first: who changed administrators, tokens, the configuration,
+    /// connectors or the secret key, and who started which run.
     Audit {
         /// How many lines to show.
         #[arg(long, default_value_t = 50)]

@@ -93,7 +93,7 @@ pub(crate) fn operations() -> Vec<Operation> {
             "get",
             "/api/v1/audit",
             Some("admin"),
-            "The audit, newest first (?limit=N, default 100, at most 1000): who changed administrators, tokens, the configuration or connectors, and who started which run",
+            "The audit, newest first (?limit=N, default 100, at most 1000): who changed administrators, tokens, the configuration, connectors or the secret key, and who started which run",
         ),
     ]
 }

@@ -455,7 +455,13 @@ pub(crate) async fn step(
             started_by: ctx.options.started_by.clone(),
         })
         .await?;
-    tracing::info!(run = run_id, connector = %c.name, profile = profile.as_str(), started_by = %ctx.options.started_by, "run started");
+    tracing::info!(
+        run = run_id,
+        connector = %c.name,
+        profile = profile.as_str(),
+        started_by = %ctx.options.started_by,
+        "run started"
+    );
     if parent_id.is_none() && !ctx.options.preview {
         audit_start(ctx, run_id, &format!("connector {}", c.name), profile).await;
     }

@@ -50,9 +50,27 @@ pub fn check_password(password: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Who the audit and the runs name for what the command line does without a server.
+pub const LOCAL: &str = "local";
+/// Who the audit and the runs name for what a schedule starts.
+pub const SCHEDULER: &str = "scheduler";
+/// The names the audit and the runs give to who is not an administrator; no administrator may
+/// have them.
+pub const RESERVED_NAMES: [&str; 2] = [LOCAL, SCHEDULER];
+
 /// Why an administrator's name is refused, if it is: 1 to 64 characters, no control
-/// character, no `/`, no space at either end.
+/// character, no `/`, no space at either end, none of [`RESERVED_NAMES`].
 pub fn check_name(name: &str) -> Result<(), String> {
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "\"{name}\" names {} in the audit and the runs; choose another administrator name",
+            if name == LOCAL {
+                "the command line without a server"
+            } else {
+                "the scheduler"
+            }
+        ));
+    }
     let count = name.chars().count();
     if count == 0 || count > 64 {
         return Err(format!(
@@ -217,6 +235,8 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("a/b").is_err());
         assert!(check_name(" a").is_err());
+        assert!(check_name("local").unwrap_err().contains("command line"));
+        assert!(check_name("scheduler").unwrap_err().contains("scheduler"));
         assert!(check_password("1234567").is_err());
         assert!(check_password("12345678").is_ok());
     }

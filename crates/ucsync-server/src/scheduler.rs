@@ -125,9 +125,6 @@ async fn reload(
     *loaded = schedules.clone();
 }
 
-/// Who the runs and the audit name for what a schedule starts.
-pub const SCHEDULER: &str = "scheduler";
-
 /// Starts the run of a due schedule, or records why it did not start.
 async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
     let engine = st.engine();
@@ -154,7 +151,7 @@ async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
         enterprise.clone(),
         connector,
         None,
-        SCHEDULER.to_owned(),
+        crate::auth::SCHEDULER.to_owned(),
     )
     .await
     {
@@ -205,7 +202,7 @@ async fn record_skip(
         connector: s.connector.clone(),
         profile: s.profile_name().to_owned(),
         started_at: now.clone(),
-        started_by: SCHEDULER.to_owned(),
+        started_by: crate::auth::SCHEDULER.to_owned(),
     };
     let id = store.create_run(run).await.ok()?;
     let end = RunEnd {

@@ -56,7 +56,7 @@ const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
 
 /// Who the audit and the runs name for what the command line does without a server.
-const LOCAL: &str = "local";
+const LOCAL: &str = ucsync_server::auth::LOCAL;
 
 #[derive(Parser)]
 #[command(

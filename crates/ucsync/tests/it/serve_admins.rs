@@ -121,6 +121,20 @@ async fn administrators_tokens_and_the_audit_over_the_api() {
         body["error"].as_str().unwrap().contains("8 characters"),
         "{body}"
     );
+    // `local` and `scheduler` are the audit's, not an administrator's.
+    let (status, body) = call_with(
+        &http,
+        "PUT",
+        &url("/api/v1/admins/scheduler"),
+        Some(&admin),
+        Some(&olga),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("choose another"),
+        "{body}"
+    );
     // A password of the wrong type is refused without being quoted back.
     let (status, body) = call_with(
         &http,

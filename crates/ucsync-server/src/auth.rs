@@ -1,7 +1,9 @@
 //! Who may call the API: administrators with argon2-hashed passwords, bearer tokens (random,
 //! shown once, kept as SHA-256 hashes) and three roles. A sign-in with an unknown name costs
 //! the same argon2 verification as one with a known name, against a dummy hash; how failed
-//! logins are slowed down is [`crate::throttle`]'s.
+//! logins are slowed down is [`crate::throttle`]'s. The rules for administrators that the API
+//! and the command line share (names, passwords, always one with the admin role) and how an
+//! administrator and a token are shown (never a hash) are here too.
 
 use std::sync::LazyLock;
 

@@ -64,6 +64,9 @@ pub struct RunOptions {
     /// Asks the run to stop at its next batch boundary (after a commit, never inside one); the
     /// run then ends as [`RunStatus::Stopped`]. `Stop::default()` is never requested.
     pub stop: Stop,
+    /// Who starts the run, recorded with it and in the audit: an administrator's name,
+    /// `scheduler`, or `local` (the command line without a server).
+    pub started_by: String,
 }
 
 /// Runs profiles against one store with one configuration.

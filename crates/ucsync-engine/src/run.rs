@@ -452,9 +452,19 @@ pub(crate) async fn step(
             connector: Some(c.name.clone()),
             profile: profile.as_str().into(),
             started_at: now(),
+            started_by: ctx.options.started_by.clone(),
         })
         .await?;
-    tracing::info!(run = run_id, connector = %c.name, profile = profile.as_str(), "run started");
+    tracing::info!(
+        run = run_id,
+        connector = %c.name,
+        profile = profile.as_str(),
+        started_by = %ctx.options.started_by,
+        "run started"
+    );
+    if parent_id.is_none() && !ctx.options.preview {
+        audit_start(ctx, run_id, &format!("connector {}", c.name), profile).await;
+    }
     if let (None, Some(started), false) = (parent_id, &ctx.options.started, ctx.options.preview) {
         started(run_id);
     }
@@ -586,6 +596,23 @@ async fn run_step(
     }
 }
 
+/// Records in the audit who started run `run_id` (a run, not a preview or a step). The run
+/// goes on when the audit cannot take it: that is logged as an error.
+async fn audit_start(ctx: &RunCtx<'_>, run_id: i64, object: &str, profile: Profile) {
+    let entry = ucsync_store::NewAudit {
+        administrator: ctx.options.started_by.clone(),
+        action: "run-started".into(),
+        object: format!("run {run_id}"),
+        detail: Some(format!("{} of {object}", profile.as_str())),
+    };
+    if let Err(e) = ctx.store.add_audit(entry).await {
+        tracing::error!(
+            run = run_id,
+            "cannot record who started the run in the audit: {e}"
+        );
+    }
+}
+
 async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
     let parent = ctx
         .store
@@ -595,8 +622,13 @@ async fn sync_now(ctx: &RunCtx<'_>) -> Result<RunReport, EngineError> {
             connector: None,
             profile: Profile::SyncNow.as_str().into(),
             started_at: now(),
+            started_by: ctx.options.started_by.clone(),
         })
         .await?;
+    if !ctx.options.preview {
+        let object = format!("enterprise {}", ctx.rules.name);
+        audit_start(ctx, parent, &object, Profile::SyncNow).await;
+    }
     if let (Some(started), false) = (&ctx.options.started, ctx.options.preview) {
         started(parent);
     }

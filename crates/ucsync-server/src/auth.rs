@@ -1,13 +1,17 @@
 //! Who may call the API: administrators with argon2-hashed passwords, bearer tokens (random,
 //! shown once, kept as SHA-256 hashes) and three roles. A sign-in with an unknown name costs
 //! the same argon2 verification as one with a known name, against a dummy hash; how failed
-//! logins are slowed down is [`crate::throttle`]'s.
+//! logins are slowed down is [`crate::throttle`]'s. The rules for administrators that the API
+//! and the command line share (names, passwords, always one with the admin role) and how an
+//! administrator and a token are shown (never a hash) are here too.
 
 use std::sync::LazyLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use ucsync_store::{AdminRow, TokenRow};
 
 /// What an administrator may do. Each role includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -38,6 +42,93 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
+
+/// Why a new password is refused, if it is.
+pub fn check_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < 8 {
+        return Err("the password is shorter than 8 characters; choose a longer one".into());
+    }
+    Ok(())
+}
+
+/// Who the audit and the runs name for what the command line does without a server.
+pub const LOCAL: &str = "local";
+/// Who the audit and the runs name for what a schedule starts.
+pub const SCHEDULER: &str = "scheduler";
+/// The names the audit and the runs give to who is not an administrator; no administrator may
+/// have them.
+pub const RESERVED_NAMES: [&str; 2] = [LOCAL, SCHEDULER];
+
+/// Why an administrator's name is refused, if it is: 1 to 64 characters, no control
+/// character, no `/`, no space at either end, none of [`RESERVED_NAMES`].
+pub fn check_name(name: &str) -> Result<(), String> {
+    if RESERVED_NAMES.contains(&name) {
+        return Err(format!(
+            "\"{name}\" names {} in the audit and the runs; choose another administrator name",
+            if name == LOCAL {
+                "the command line without a server"
+            } else {
+                "the scheduler"
+            }
+        ));
+    }
+    let count = name.chars().count();
+    if count == 0 || count > 64 {
+        return Err(format!(
+            "an administrator's name has 1 to 64 characters; \"{name}\" has {count}"
+        ));
+    }
+    if name.chars().any(|c| c.is_control() || c == '/') || name.trim() != name {
+        return Err(format!(
+            "an administrator's name has no control character, no \"/\" and no space at either end; \"{}\" does not qualify",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a change that would leave no administrator with the admin role: removing `name`
+/// (`new_role` `None`) or giving it `new_role`, when it is the last one with the admin role.
+pub fn keeps_an_admin(
+    admins: &[AdminRow],
+    name: &str,
+    new_role: Option<Role>,
+) -> Result<(), String> {
+    let is_admin = |a: &AdminRow| Role::parse(&a.role) == Some(Role::Admin);
+    let Some(target) = admins.iter().find(|a| a.name == name) else {
+        return Ok(());
+    };
+    if !is_admin(target) || new_role == Some(Role::Admin) {
+        return Ok(());
+    }
+    if admins.iter().any(|a| a.name != name && is_admin(a)) {
+        return Ok(());
+    }
+    let what = match new_role {
+        None => "removed".to_owned(),
+        Some(role) => format!("given the {} role", role.as_str()),
+    };
+    Err(format!(
+        "{name} is the last administrator with the admin role and cannot be {what}; give another administrator the admin role first"
+    ))
+}
+
+/// An administrator as the API and the CLI show one: name, role, when created, and how many of
+/// `tokens` are theirs. Never the password's hash.
+pub fn admin_json(a: &AdminRow, tokens: &[TokenRow]) -> Value {
+    json!({
+        "name": a.name,
+        "role": a.role,
+        "created_at": a.created_at,
+        "token_count": tokens.iter().filter(|t| t.admin == a.name).count(),
+    })
+}
+
+/// An API token as the API and the CLI show one: id, administrator, label, when created.
+/// Never the token or its hash.
+pub fn token_json(t: &TokenRow) -> Value {
+    json!({ "id": t.id, "admin": t.admin, "label": t.label, "created_at": t.created_at })
 }
 
 /// An argon2id hash of `password` in PHC form.
@@ -121,6 +212,35 @@ mod tests {
         assert_ne!(t, new_token().unwrap());
         assert_eq!(token_hash(&t).len(), 64);
         assert_ne!(token_hash(&t), t);
+    }
+
+    #[test]
+    fn the_last_admin_role_is_kept() {
+        let row = |name: &str, role: &str| AdminRow {
+            id: 0,
+            name: name.into(),
+            role: role.into(),
+            password_hash: String::new(),
+            created_at: String::new(),
+        };
+        let one = [row("alice", "admin"), row("otto", "operator")];
+        let err = keeps_an_admin(&one, "alice", None).unwrap_err();
+        assert!(err.contains("alice is the last administrator"), "{err}");
+        let err = keeps_an_admin(&one, "alice", Some(Role::Viewer)).unwrap_err();
+        assert!(err.contains("given the viewer role"), "{err}");
+        assert!(keeps_an_admin(&one, "alice", Some(Role::Admin)).is_ok());
+        assert!(keeps_an_admin(&one, "otto", None).is_ok());
+        assert!(keeps_an_admin(&one, "nobody", None).is_ok());
+        let two = [row("alice", "admin"), row("bob", "admin")];
+        assert!(keeps_an_admin(&two, "alice", None).is_ok());
+        assert!(check_name("otto").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name("a/b").is_err());
+        assert!(check_name(" a").is_err());
+        assert!(check_name("local").unwrap_err().contains("command line"));
+        assert!(check_name("scheduler").unwrap_err().contains("scheduler"));
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
     }
 
     #[test]

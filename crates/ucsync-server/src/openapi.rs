@@ -108,6 +108,7 @@ pub fn operations() -> Vec<Operation> {
     .chain(crate::api::read::operations())
     .chain(crate::api::account::operations())
     .chain(crate::metrics::operations())
+    .chain(crate::api::admins::operations())
     .collect()
 }
 

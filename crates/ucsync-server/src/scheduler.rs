@@ -146,7 +146,15 @@ async fn fire(st: &Arc<AppState>, due: &Due, s: &ScheduleConfig) {
     } else {
         ""
     };
-    let (run_id, note) = match start_run(st, enterprise.clone(), connector, None).await {
+    let (run_id, note) = match start_run(
+        st,
+        enterprise.clone(),
+        connector,
+        None,
+        crate::auth::SCHEDULER.to_owned(),
+    )
+    .await
+    {
         Ok(id) => {
             tracing::info!("schedule {} started run {id}{catch_up}", due.id);
             (Some(id), format!("started run {id}{catch_up}"))
@@ -194,6 +202,7 @@ async fn record_skip(
         connector: s.connector.clone(),
         profile: s.profile_name().to_owned(),
         started_at: now.clone(),
+        started_by: crate::auth::SCHEDULER.to_owned(),
     };
     let id = store.create_run(run).await.ok()?;
     let end = RunEnd {

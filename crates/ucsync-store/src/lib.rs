@@ -202,10 +202,26 @@ pub trait AdminStore: Send + Sync {
     async fn put_admin(&self, name: &str, role: &str, password_hash: &str) -> Result<i64>;
     async fn admin(&self, name: &str) -> Result<Option<AdminRow>>;
     async fn admins(&self) -> Result<Vec<AdminRow>>;
+    /// Removes an administrator and their tokens; whether there was one.
     async fn remove_admin(&self, name: &str) -> Result<bool>;
-    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<()>;
+    /// Records a token (by its hash) for an administrator; the token's id.
+    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<i64>;
     /// The administrator a token (by its hash) belongs to.
     async fn admin_by_token(&self, token_hash: &str) -> Result<Option<AdminRow>>;
+    /// The tokens of one administrator, or of all of them, in id order (never their hashes).
+    async fn tokens(&self, admin_id: Option<i64>) -> Result<Vec<TokenRow>>;
+    /// Revokes a token by its id; the token it was, if there was one.
+    async fn remove_token(&self, id: i64) -> Result<Option<TokenRow>>;
+}
+
+/// The audit: who changed what (administrators, tokens, the configuration, connectors, the
+/// secret key) and who started which run.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records one line, at the current time.
+    async fn add_audit(&self, entry: NewAudit) -> Result<()>;
+    /// The latest `limit` lines, newest first.
+    async fn audit(&self, limit: i64) -> Result<Vec<AuditRecord>>;
 }
 
 /// The configuration as data, and what the scheduler remembers between starts.
@@ -221,7 +237,14 @@ pub trait ConfigStore: Send + Sync {
 /// Everything the engine needs, behind one object.
 #[async_trait]
 pub trait Store:
-    StagingStore + DirectoryStore + RunStore + CatalogStore + AdminStore + ConfigStore + StatsStore
+    StagingStore
+    + DirectoryStore
+    + RunStore
+    + CatalogStore
+    + AdminStore
+    + AuditStore
+    + ConfigStore
+    + StatsStore
 {
     /// Starts a preview session: a store of its own, on its own connection and in one
     /// transaction, that sees the committed state and its own writes. Nobody else sees its

@@ -300,6 +300,9 @@ pub struct NewRun {
     pub connector: Option<String>,
     pub profile: String,
     pub started_at: String,
+    /// Who started the run: an administrator's name, `scheduler`, or `local` (the command
+    /// line without a server).
+    pub started_by: String,
 }
 
 #[derive(Debug, Clone)]
@@ -329,6 +332,10 @@ pub struct RunRecord {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status_file: Option<String>,
+    /// Who started the run (see [`NewRun::started_by`]); `None` for a run recorded before
+    /// runs remembered it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 /// What happened to one object in a run.
@@ -365,6 +372,44 @@ pub struct AdminRow {
     pub role: String,
     pub password_hash: String,
     pub created_at: String,
+}
+
+/// An API token as it may be shown: never the token or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRow {
+    pub id: i64,
+    /// The administrator it belongs to.
+    pub admin: String,
+    pub label: String,
+    pub created_at: String,
+}
+
+/// One line of the audit to record: who did what to which object. `detail` never holds a
+/// secret.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    /// An administrator's name, `scheduler`, or `local` (the command line without a server).
+    pub administrator: String,
+    /// What was done: `admin-added`, `admin-changed`, `admin-removed`, `token-created`,
+    /// `token-revoked`, `config-applied`, `config-discarded`, `connector-deleted`,
+    /// `secret-key-rotated`, `run-started`.
+    pub action: String,
+    /// What it was done to: `admin NAME`, `token ID`, `configuration`, `connector NAME`,
+    /// `secret key`, `run ID`.
+    pub object: String,
+    pub detail: Option<String>,
+}
+
+/// One recorded line of the audit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: String,
+    pub administrator: String,
+    pub action: String,
+    pub object: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// What the scheduler remembers of one schedule: the slot it last fired for, and the run it

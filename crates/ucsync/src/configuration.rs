@@ -91,6 +91,15 @@ pub async fn apply(store: &dyn Store, new: &Config) -> Result<(Config, Vec<Strin
         let text = config::to_text(&new).map_err(|e| anyhow!(e))?;
         store.put_config_text(&text).await?;
     }
+    if !changes.is_empty() {
+        crate::admin::audit(
+            store,
+            "config-applied",
+            "configuration",
+            Some(changes.join("; ")),
+        )
+        .await?;
+    }
     Ok((new, changes))
 }
 

@@ -211,6 +211,7 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),
+        started_by: crate::LOCAL.into(),
     };
     let report = engine
         .run_profile(name, Profile::DeleteConnector, &options)
@@ -222,6 +223,14 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         RunStatus::Success | RunStatus::CompletedWithErrors
     );
     if done && !flags.preview {
+        let detail = report.run_id.map(|id| format!("by run {id}"));
+        crate::admin::audit(
+            store.as_ref(),
+            "connector-deleted",
+            &format!("connector {name}"),
+            detail,
+        )
+        .await?;
         // The file (which no longer has the connector) or the stored configuration without it.
         let new = file.map(|(_, c)| c).unwrap_or(remaining);
         let (_, changes) = configuration::apply(store.as_ref(), &new).await?;

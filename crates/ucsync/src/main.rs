@@ -20,6 +20,7 @@ macro_rules! eprintln {
 }
 
 mod account;
+mod admin;
 mod check;
 mod configuration;
 mod connector;
@@ -53,6 +54,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_PARTIAL: u8 = 3;
+
+/// Who the audit and the runs name for what the command line does without a server.
+const LOCAL: &str = ucsync_server::auth::LOCAL;
 
 #[derive(Parser)]
 #[command(
@@ -166,7 +170,14 @@ enum Command {
     /// Administrators of the server and their API tokens.
     Admin {
         #[command(subcommand)]
-        command: serve::AdminCommand,
+        command: admin::AdminCommand,
+    },
+    /// The audit, newest first: who changed administrators, tokens, the configuration,
+    /// connectors or the secret key, and who started which run.
+    Audit {
+        /// How many lines to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
     },
 }
 
@@ -418,7 +429,8 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             serve::serve(cli, listen, tls).await
         }
         Command::Healthcheck { url } => serve::healthcheck(url, cli.ca_cert.as_deref()).await,
-        Command::Admin { command } => serve::admin(cli, command).await,
+        Command::Admin { command } => admin::run(cli, command).await,
+        Command::Audit { limit } => admin::show_audit(cli, None, *limit).await,
     }
 }
 
@@ -446,6 +458,7 @@ where
         export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),
+        started_by: LOCAL.into(),
     };
     let report = go(engine, options).await.map_err(engine_error)?;
     report::print_report(&report, cli.json);

@@ -1,5 +1,5 @@
 //! The CLI against a running server (`--server URL --token T`): runs, Sync Now, run status,
-//! the directory and the configuration go through the server's API instead of the local store,
+//! the directory, the configuration, administrators and the audit go through the server's API instead of the local store,
 //! which the server holds.
 
 use std::path::Path;
@@ -250,6 +250,8 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
         },
         Command::Account { command } => crate::account::run_remote(cli, remote, command).await,
         Command::Connector { command } => crate::connector::run_remote(cli, remote, command).await,
+        Command::Admin { command } => crate::admin::run_remote(cli, remote, command).await,
+        Command::Audit { limit } => crate::admin::show_audit(cli, Some(remote), *limit).await,
         Command::Healthcheck { url } => {
             crate::serve::healthcheck(url, cli.ca_cert.as_deref()).await
         }

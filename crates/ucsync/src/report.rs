@@ -90,15 +90,16 @@ pub fn print_runs(runs: &[RunRecord], as_json: bool) {
         return;
     }
     println!(
-        "{:>5} {:>6}  {:<24} {:<14} {:<13} {:<26} counters",
-        "run", "parent", "started", "connector", "profile", "status"
+        "{:>5} {:>6}  {:<24} {:<12} {:<14} {:<13} {:<26} counters",
+        "run", "parent", "started", "by", "connector", "profile", "status"
     );
     for r in runs {
         println!(
-            "{:>5} {:>6}  {:<24} {:<14} {:<13} {:<26} {}",
+            "{:>5} {:>6}  {:<24} {:<12} {:<14} {:<13} {:<26} {}",
             r.id,
             r.parent_id.map(|p| p.to_string()).unwrap_or_default(),
             r.started_at,
+            r.started_by.as_deref().unwrap_or("-"),
             r.connector.as_deref().unwrap_or("-"),
             r.profile,
             r.status,
@@ -119,8 +120,9 @@ pub fn print_run(run: &RunRecord, steps: &[RunRecord], outcomes: &[ObjectOutcome
         run.status
     );
     println!(
-        "  started {}  ended {}",
+        "  started {} by {}  ended {}",
         run.started_at,
+        run.started_by.as_deref().unwrap_or("(not recorded)"),
         run.ended_at.as_deref().unwrap_or("(running)")
     );
     println!("  {}", counters(&run.counters));

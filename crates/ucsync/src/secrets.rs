@@ -80,6 +80,16 @@ pub async fn run(cli: &Cli, command: &SecretsCommand) -> Result<u8> {
             let _lock = crate::lock(&cli.data_dir)?;
             let store = crate::open_store(&cli.data_dir).await?;
             let r = store.rotate_secret_key(new_key_file.as_deref()).await?;
+            // Key ids are safe to show: they say which key, not what it is.
+            let was = r.old_id.as_deref().unwrap_or("none");
+            let detail = format!("key {was} → {}", r.new_id);
+            crate::admin::audit(
+                store.as_ref(),
+                "secret-key-rotated",
+                "secret key",
+                Some(detail),
+            )
+            .await?;
             if cli.json {
                 println!(
                     "{}",
@@ -142,6 +152,8 @@ pub async fn run(cli: &Cli, command: &SecretsCommand) -> Result<u8> {
             let _lock = crate::lock(&cli.data_dir)?;
             let store = crate::open_store(&cli.data_dir).await?;
             if store.discard_sealed_config().await? {
+                crate::admin::audit(store.as_ref(), "config-discarded", "configuration", None)
+                    .await?;
                 println!(
                     "discarded the stored configuration of {}; apply your configuration file again (`ucsync config apply FILE`), with the key found then",
                     cli.data_dir.display()

@@ -1,38 +1,15 @@
-//! `ucsync serve`, `ucsync healthcheck` and `ucsync admin`: the HTTP API on the local store,
-//! its health check, and its administrators and tokens.
+//! `ucsync serve` and `ucsync healthcheck`: the HTTP API on the local store and its health
+//! check (its administrators and tokens are `admin.rs`'s).
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use ucsync_engine::Engine;
-use ucsync_server::{AppState, Role, auth};
-use ucsync_store::AdminStore;
+use ucsync_server::AppState;
 
 use crate::{Cli, Usage, configuration, open_held_store};
-
-#[derive(clap::Subcommand)]
-pub enum AdminCommand {
-    /// Add an administrator (or change one's role and password). The password is read from
-    /// UCSYNC_ADMIN_PASSWORD, else from the first line of standard input.
-    Add {
-        name: String,
-        /// admin (everything), operator (runs, Sync Now, read) or viewer (read).
-        #[arg(long, default_value = "admin")]
-        role: String,
-    },
-    /// Create an API token for an administrator and print it (it is shown only this once).
-    Token {
-        name: String,
-        #[arg(long, default_value = "cli")]
-        label: String,
-    },
-    /// List administrators.
-    List,
-    /// Remove an administrator and their tokens.
-    Remove { name: String },
-}
 
 pub async fn serve(cli: &Cli, listen: &str, tls: Option<(&Path, &Path)>) -> Result<u8> {
     let file = configuration::from_file(cli)?;
@@ -109,69 +86,4 @@ pub async fn healthcheck(url: &str, ca_cert: Option<&Path>) -> Result<u8> {
     } else {
         Err(anyhow!("{url}/healthz answered {}", resp.status()))
     }
-}
-
-pub async fn admin(cli: &Cli, command: &AdminCommand) -> Result<u8> {
-    let (_lock, store) = open_held_store(&cli.data_dir).await?;
-    match command {
-        AdminCommand::Add { name, role } => {
-            let role = Role::parse(role).ok_or_else(|| {
-                anyhow!(Usage(format!(
-                    "unknown role \"{role}\"; use admin, operator or viewer"
-                )))
-            })?;
-            let password = read_password()?;
-            if password.len() < 8 {
-                return Err(anyhow!(Usage(
-                    "the password is shorter than 8 characters".into()
-                )));
-            }
-            let hash = auth::hash_password(&password).map_err(|e| anyhow!(e))?;
-            store.put_admin(name, role.as_str(), &hash).await?;
-            println!("administrator {name} ({})", role.as_str());
-        }
-        AdminCommand::Token { name, label } => {
-            let admin = store.admin(name).await?.ok_or_else(|| {
-                anyhow!(Usage(format!(
-                    "no administrator {name}; add one with `ucsync admin add {name}`"
-                )))
-            })?;
-            let token = auth::new_token().map_err(|e| anyhow!(e))?;
-            store
-                .add_token(admin.id, &auth::token_hash(&token), label)
-                .await?;
-            println!("{token}");
-        }
-        AdminCommand::List => {
-            for a in store.admins().await? {
-                if cli.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"name": a.name, "role": a.role, "created_at": a.created_at})
-                    );
-                } else {
-                    println!("{}\t{}\t{}", a.name, a.role, a.created_at);
-                }
-            }
-        }
-        AdminCommand::Remove { name } => {
-            if !store.remove_admin(name).await? {
-                return Err(anyhow!(Usage(format!("no administrator {name}"))));
-            }
-            println!("removed {name}");
-        }
-    }
-    Ok(0)
-}
-
-fn read_password() -> Result<String> {
-    if let Ok(p) = std::env::var("UCSYNC_ADMIN_PASSWORD") {
-        return Ok(p);
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

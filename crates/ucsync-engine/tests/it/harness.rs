@@ -125,6 +125,7 @@ impl Hub {
             export_batch: None,
             started: None,
             stop: Stop::default(),
+            started_by: "local".into(),
         }
     }
 

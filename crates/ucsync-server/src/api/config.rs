@@ -55,10 +55,11 @@ pub(crate) fn not_found(what: &str, name: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no {what} named \"{name}\""))
 }
 
-/// Applies `edit` to the configuration and, when the result is valid, stores it and rebuilds
-/// the engine. Returns what changed.
+/// Applies `edit` to the configuration for administrator `by` and, when the result is valid,
+/// stores it, records it in the audit and rebuilds the engine. Returns what changed.
 pub(crate) async fn change(
     st: &Arc<AppState>,
+    by: &str,
     edit: impl FnOnce(&mut toml::Table, &Config) -> Result<(), ApiError>,
 ) -> Result<Vec<String>, ApiError> {
     let _one_at_a_time = st.config_lock.lock().await;
@@ -67,10 +68,15 @@ pub(crate) async fn change(
     let mut table = toml::Table::try_from(old).map_err(ApiError::internal)?;
     edit(&mut table, old)?;
     let text = toml::to_string(&table).map_err(ApiError::internal)?;
-    commit(st, old, &text).await
+    commit(st, by, old, &text).await
 }
 
-async fn commit(st: &Arc<AppState>, old: &Config, text: &str) -> Result<Vec<String>, ApiError> {
+async fn commit(
+    st: &Arc<AppState>,
+    by: &str,
+    old: &Config,
+    text: &str,
+) -> Result<Vec<String>, ApiError> {
     let factory = st.factory.as_ref();
     let mut new = match config::parse(text, factory) {
         Ok(c) => c,
@@ -97,7 +103,17 @@ async fn commit(st: &Arc<AppState>, old: &Config, text: &str) -> Result<Vec<Stri
         .map_err(ApiError::internal)?;
     let changes = config::changes(old, &new);
     for line in &changes {
-        tracing::info!("configuration: {line}");
+        tracing::info!(%by, "configuration: {line}");
+    }
+    if !changes.is_empty() {
+        // Names of what changed and of its keys, never a value: no secret.
+        st.audit(
+            by,
+            "config-applied",
+            "configuration",
+            Some(changes.join("; ")),
+        )
+        .await;
     }
     st.set_engine(Arc::new(Engine::new(store, new, connectors)));
     Ok(changes)
@@ -153,10 +169,10 @@ async fn export(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
 
 /// Replaces the whole configuration with the TOML in the body.
 async fn apply(State(st): State<Arc<AppState>>, headers: HeaderMap, body: String) -> Answer {
-    st.require(&headers, Role::Admin).await?;
+    let by = st.require(&headers, Role::Admin).await?;
     let _one_at_a_time = st.config_lock.lock().await;
     let engine = st.engine();
-    let changes = commit(&st, engine.config(), &body).await?;
+    let changes = commit(&st, &by.name, engine.config(), &body).await?;
     Ok(Json(json!({ "changes": changes })))
 }
 
@@ -196,10 +212,10 @@ pub(crate) async fn create_item(
     item: Item,
     body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(headers, Role::Admin).await?;
+    let by = st.require(headers, Role::Admin).await?;
     let mut body = body_to_toml(body, "")?;
     let name = take_name(&mut body, item.what)?;
-    let changes = change(st, |table, old| {
+    let changes = change(st, &by.name, |table, old| {
         if (item.exists)(old, &name) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -225,7 +241,7 @@ pub(crate) async fn put_item(
     name: String,
     body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(headers, Role::Admin).await?;
+    let by = st.require(headers, Role::Admin).await?;
     let mut body = body_to_toml(body, "")?;
     if let Some(other) = body.remove("name").filter(|n| n.as_str() != Some(&name)) {
         return Err(invalid(vec![ConfigProblem::new(
@@ -237,7 +253,7 @@ pub(crate) async fn put_item(
         )]));
     }
     let mut existed = false;
-    let changes = change(st, |table, old| {
+    let changes = change(st, &by.name, |table, old| {
         existed = (item.exists)(old, &name);
         (item.put)(st, table, old, &name, body);
         Ok(())

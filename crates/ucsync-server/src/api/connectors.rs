@@ -97,7 +97,7 @@ pub(super) async fn delete(
     Path(name): Path<String>,
     Query(query): Query<DeleteQuery>,
 ) -> Answer {
-    st.require(&headers, Role::Admin).await?;
+    let by = st.require(&headers, Role::Admin).await?;
     let engine = st.engine();
     let c = engine
         .config()
@@ -150,6 +150,7 @@ pub(super) async fn delete(
         export_batch: None,
         started,
         stop: st.stop.clone(),
+        started_by: by.name.clone(),
     };
     let report = engine
         .run_profile(&name, Profile::DeleteConnector, &options)
@@ -186,8 +187,16 @@ pub(super) async fn delete(
     if query.preview {
         return Ok(Json(json!({ "preview": true, "report": report_json })));
     }
+    let detail = report.run_id.map(|id| format!("by run {id}"));
+    st.audit(
+        &by.name,
+        "connector-deleted",
+        &format!("connector {name}"),
+        detail,
+    )
+    .await;
     // From the configuration as it is now: a change made during the run is kept.
-    let changes = change(&st, |table, current| {
+    let changes = change(&st, &by.name, |table, current| {
         *table = without(current)?;
         Ok(())
     })

@@ -25,6 +25,7 @@ use crate::planner::Clock;
 use crate::throttle::{Limit, Throttle};
 
 pub(crate) mod account;
+pub(crate) mod admins;
 pub(crate) mod config;
 pub mod connectors;
 pub(crate) mod read;
@@ -43,6 +44,9 @@ pub struct AppState {
     pub(crate) clock: Arc<dyn Clock>,
     /// Held while the configuration is being changed, so changes apply one after the other.
     pub(crate) config_lock: tokio::sync::Mutex<()>,
+    /// Held while administrators are changed, so that two changes at once cannot together
+    /// leave no administrator with the admin role.
+    pub(crate) admins_lock: tokio::sync::Mutex<()>,
     /// Told when the configuration changed (the scheduler reloads its schedules).
     pub(crate) config_changed: tokio::sync::Notify,
     /// Requested when the server is shutting down: no new run starts, and runs in progress
@@ -75,6 +79,7 @@ impl AppState {
             status_dir,
             clock,
             config_lock: tokio::sync::Mutex::new(()),
+            admins_lock: tokio::sync::Mutex::new(()),
             config_changed: tokio::sync::Notify::new(),
             stop: Stop::default(),
             tasks: Mutex::new(Vec::new()),
@@ -136,6 +141,20 @@ impl AppState {
         match self.running.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Records a change in the audit. The change is made by then: when the audit cannot take
+    /// it, that is logged as an error and the answer still says what was done.
+    pub(crate) async fn audit(&self, by: &str, action: &str, object: &str, detail: Option<String>) {
+        let entry = ucsync_store::NewAudit {
+            administrator: by.to_owned(),
+            action: action.to_owned(),
+            object: object.to_owned(),
+            detail,
+        };
+        if let Err(e) = self.store().add_audit(entry).await {
+            tracing::error!(%by, action, object, "cannot record the change in the audit: {e}");
         }
     }
 
@@ -237,6 +256,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(runs::routes())
         .merge(read::routes())
         .merge(account::routes())
+        .merge(admins::routes())
         .merge(crate::metrics::routes())
         .merge(config::routes())
         .with_state(state)

@@ -97,7 +97,7 @@ async fn sync_now(
     Path(enterprise): Path<String>,
     Query(query): Query<RunQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, query.role()).await?;
+    let by = st.require(&headers, query.role()).await?;
     if !st
         .engine()
         .config()
@@ -109,7 +109,7 @@ async fn sync_now(
             format!("no enterprise named \"{enterprise}\""),
         ));
     }
-    start(&st, enterprise, None, query).await
+    start(&st, enterprise, None, query, by.name).await
 }
 
 #[derive(serde::Deserialize)]
@@ -124,7 +124,7 @@ async fn connector_run(
     Query(query): Query<RunQuery>,
     Json(body): Json<RunRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    st.require(&headers, query.role()).await?;
+    let by = st.require(&headers, query.role()).await?;
     let enterprise = st
         .engine()
         .config()
@@ -149,7 +149,7 @@ async fn connector_run(
             ),
         ));
     }
-    start(&st, enterprise, Some((connector, profile)), query).await
+    start(&st, enterprise, Some((connector, profile)), query, by.name).await
 }
 
 /// A preview: run at once in a session of its own, which sees the committed state and
@@ -159,6 +159,7 @@ async fn preview(
     st: &Arc<AppState>,
     enterprise: String,
     connector: Option<(String, Profile)>,
+    started_by: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if st.stop.requested() {
         return Err(ApiError::new(
@@ -175,6 +176,7 @@ async fn preview(
         export_batch: None,
         started: None,
         stop: st.stop.clone(),
+        started_by,
     };
     let engine = st.engine();
     let report = match &connector {
@@ -196,6 +198,7 @@ async fn start(
     enterprise: String,
     connector: Option<(String, Profile)>,
     query: RunQuery,
+    started_by: String,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if query.preview {
         if query.allow_deletes.is_some() {
@@ -204,9 +207,17 @@ async fn start(
                 "a preview shows where the deletion threshold stops a run; leave out allow_deletes",
             ));
         }
-        return preview(st, enterprise, connector).await;
+        return preview(st, enterprise, connector, started_by).await;
     }
-    match start_run(st, enterprise.clone(), connector, query.allow_deletes).await {
+    match start_run(
+        st,
+        enterprise.clone(),
+        connector,
+        query.allow_deletes,
+        started_by,
+    )
+    .await
+    {
         Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": id })))),
         Err(StartError::Busy(run_id)) => {
             let mut e = ApiError::new(
@@ -237,13 +248,15 @@ pub(crate) enum StartError {
     Failed(String),
 }
 
-/// Starts Sync Now of `enterprise` (or `connector`'s profile) in the background; the run's id
-/// once the engine has recorded it.
+/// Starts Sync Now of `enterprise` (or `connector`'s profile) in the background for
+/// `started_by` (an administrator's name, or `scheduler`); the run's id once the engine has
+/// recorded it (with who started it, in the run and in the audit).
 pub(crate) async fn start_run(
     st: &Arc<AppState>,
     enterprise: String,
     connector: Option<(String, Profile)>,
     allow_deletes: Option<u64>,
+    started_by: String,
 ) -> Result<i64, StartError> {
     if st.stop.requested() {
         return Err(StartError::Stopping);
@@ -285,6 +298,7 @@ pub(crate) async fn start_run(
                 let _ = on_start.send(Start::Started(id));
             })),
             stop: task_state.stop.clone(),
+            started_by,
         };
         let engine = task_state.engine();
         let run_enterprise = enterprise.clone();

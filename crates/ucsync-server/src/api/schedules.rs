@@ -137,8 +137,8 @@ async fn delete(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Answer {
-    st.require(&headers, Role::Admin).await?;
-    let changes = change(&st, |table, old| {
+    let by = st.require(&headers, Role::Admin).await?;
+    let changes = change(&st, &by.name, |table, old| {
         if !old.schedules.contains_key(&name) {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,

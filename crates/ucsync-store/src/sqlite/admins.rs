@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{SqliteStore, sql_err};
-use crate::{AdminRow, AdminStore, Result};
+use crate::{AdminRow, AdminStore, Result, TokenRow};
 
 const COLUMNS: &str =
     "admins.id, admins.name, admins.role, admins.password_hash, admins.created_at";
@@ -20,6 +20,21 @@ fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
         })
     })()
     .map_err(sql_err("reading an administrator"))
+}
+
+/// A token as it may be shown: no hash.
+const TOKEN_COLUMNS: &str = "api_tokens.id, admins.name, api_tokens.label, api_tokens.created_at";
+
+fn token_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRow> {
+    (|| {
+        Ok::<_, sqlx::Error>(TokenRow {
+            id: row.try_get(0)?,
+            admin: row.try_get(1)?,
+            label: row.try_get(2)?,
+            created_at: row.try_get(3)?,
+        })
+    })()
+    .map_err(sql_err("reading an API token"))
 }
 
 fn now() -> String {
@@ -91,19 +106,21 @@ impl AdminStore for SqliteStore {
         self.finish(&mut conn, result).await
     }
 
-    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<()> {
+    async fn add_token(&self, admin_id: i64, token_hash: &str, label: &str) -> Result<i64> {
         let mut conn = self.lock().await;
         sqlx::query(
-            "INSERT INTO api_tokens (admin_id, token_hash, label, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO api_tokens (admin_id, token_hash, label, created_at) VALUES (?, ?, ?, ?) \
+             RETURNING id",
         )
         .bind(admin_id)
         .bind(token_hash)
         .bind(label)
         .bind(now())
-        .execute(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
-        .map_err(sql_err("recording an API token"))?;
-        Ok(())
+        .map_err(sql_err("recording an API token"))?
+        .try_get(0)
+        .map_err(sql_err("recording an API token"))
     }
 
     async fn admin_by_token(&self, token_hash: &str) -> Result<Option<AdminRow>> {
@@ -117,5 +134,42 @@ impl AdminStore for SqliteStore {
         .await
         .map_err(sql_err("checking an API token"))?;
         row.as_ref().map(admin_from_row).transpose()
+    }
+
+    async fn tokens(&self, admin_id: Option<i64>) -> Result<Vec<TokenRow>> {
+        let mut conn = self.read_lock().await;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens JOIN admins ON admins.id = api_tokens.admin_id \
+             WHERE ?1 IS NULL OR api_tokens.admin_id = ?1 ORDER BY api_tokens.id"
+        )))
+        .bind(admin_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql_err("listing API tokens"))?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn remove_token(&self, id: i64) -> Result<Option<TokenRow>> {
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens \
+                 JOIN admins ON admins.id = api_tokens.admin_id WHERE api_tokens.id = ?"
+            )))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sql_err("revoking an API token"))?;
+            let token = row.as_ref().map(token_from_row).transpose()?;
+            sqlx::query("DELETE FROM api_tokens WHERE id = ?")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("revoking an API token"))?;
+            Ok(token)
+        }
+        .await;
+        self.finish(&mut conn, result).await
     }
 }

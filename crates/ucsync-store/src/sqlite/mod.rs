@@ -3,6 +3,7 @@
 //! sync's lookups, numbered migrations applied on open.
 
 mod admins;
+mod audit;
 mod bulk;
 mod config;
 mod directory;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_sealed_config.sql"),
     include_str!("../../migrations/0005_linked_pending_sync.sql"),
     include_str!("../../migrations/0006_rules_fingerprint.sql"),
+    include_str!("../../migrations/0007_audit.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

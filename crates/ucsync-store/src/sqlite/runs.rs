@@ -8,7 +8,7 @@ use super::{SqliteStore, sql_err};
 use crate::types::*;
 use crate::{Result, RunStore, StoreError};
 
-const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file";
+const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file, started_by";
 
 /// Appends outcomes to their run as one chunk (inside the caller's transaction). A chunk is
 /// one line per outcome, tab-separated (action, connector, object, type, message, changes as
@@ -148,6 +148,7 @@ fn run_from_row(row: &SqliteRow) -> Result<RunRecord> {
             },
             message: row.try_get(13)?,
             status_file: row.try_get(14)?,
+            started_by: row.try_get(15)?,
         })
     })()
     .map_err(sql_err("reading a run"))
@@ -158,14 +159,15 @@ impl RunStore for SqliteStore {
     async fn create_run(&self, run: NewRun) -> Result<i64> {
         let mut conn = self.lock().await;
         sqlx::query(
-            "INSERT INTO runs (parent_id, enterprise, connector, profile, status, started_at) \
-             VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
+            "INSERT INTO runs (parent_id, enterprise, connector, profile, status, started_at, \
+             started_by) VALUES (?, ?, ?, ?, 'running', ?, ?) RETURNING id",
         )
         .bind(run.parent_id)
         .bind(&run.enterprise)
         .bind(&run.connector)
         .bind(&run.profile)
         .bind(&run.started_at)
+        .bind(&run.started_by)
         .fetch_one(&mut *conn)
         .await
         .map_err(sql_err("recording a run"))?

@@ -418,6 +418,7 @@ mod tests {
             connector: connector.map(Into::into),
             profile: profile.into(),
             started_at: started.into(),
+            started_by: "local".into(),
         };
         let end = |status: &str, ended: &str, added| RunEnd {
             status: status.into(),

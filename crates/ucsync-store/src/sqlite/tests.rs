@@ -427,3 +427,102 @@ async fn a_full_step_is_unfinished_until_it_records_its_fingerprint() {
 async fn first_connector(store: &SqliteStore) -> ConnectorRow {
     store.connectors().await.unwrap().remove(0)
 }
+
+#[tokio::test]
+async fn a_store_of_version_6_gains_the_audit_and_who_started_each_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // A store as version 6 left it, with one run and one administrator with a token.
+    {
+        let file = dir.path().join("ucsync.db");
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true);
+        let mut conn = SqliteConnection::connect_with(&options).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        for (i, sql) in MIGRATIONS[..6].iter().enumerate() {
+            sqlx::raw_sql(*sql).execute(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                .bind(i as i64 + 1)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(
+            "INSERT INTO runs (enterprise, profile, status, started_at) \
+             VALUES ('default', 'sync-now', 'success', '2026-01-01T00:00:00Z');
+             INSERT INTO admins (name, role, password_hash, created_at) \
+             VALUES ('alice', 'admin', 'h', '2026-01-01T00:00:00Z');
+             INSERT INTO api_tokens (admin_id, token_hash, label, created_at) \
+             VALUES (1, 'th', 'cli', '2026-01-01T00:00:00Z');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let version: i64 = {
+        let mut conn = store.lock().await;
+        sqlx::query("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(version, LAST_SCHEMA_VERSION);
+    // The old run is kept, started by nobody known; a new one says who started it.
+    let old = store.run(1).await.unwrap().unwrap();
+    assert_eq!((old.status.as_str(), old.started_by), ("success", None));
+    let id = store
+        .create_run(NewRun {
+            parent_id: None,
+            enterprise: "default".into(),
+            connector: None,
+            profile: "sync-now".into(),
+            started_at: "2026-01-02T00:00:00Z".into(),
+            started_by: "alice".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.run(id).await.unwrap().unwrap().started_by.as_deref(),
+        Some("alice")
+    );
+    // Administrators and tokens are kept; tokens are listed without their hashes.
+    let tokens = store.tokens(None).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(
+        (tokens[0].admin.as_str(), tokens[0].label.as_str()),
+        ("alice", "cli")
+    );
+    // The audit starts empty and keeps what is recorded, newest first.
+    assert!(store.audit(10).await.unwrap().is_empty());
+    for action in ["config-applied", "run-started"] {
+        store
+            .add_audit(NewAudit {
+                administrator: "alice".into(),
+                action: action.into(),
+                object: "configuration".into(),
+                detail: None,
+            })
+            .await
+            .unwrap();
+    }
+    let audit = store.audit(10).await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["run-started", "config-applied"]);
+    assert_eq!(store.audit(1).await.unwrap().len(), 1);
+    // Revoking a token says whose it was, once.
+    assert_eq!(
+        store
+            .remove_token(tokens[0].id)
+            .await
+            .unwrap()
+            .map(|t| t.admin),
+        Some("alice".to_owned())
+    );
+    assert_eq!(store.remove_token(tokens[0].id).await.unwrap(), None);
+    assert!(store.admin_by_token("th").await.unwrap().is_none());
+}

@@ -2,7 +2,7 @@
 //! many first, and is held by the deletion threshold; each connector's last import, sync and
 //! export are listed with their counters.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::harness::{Env, people};
 
@@ -171,6 +171,19 @@ fn deleting_a_synchronizer_deletes_the_entries_it_owns_and_only_those() {
     );
     let left: Vec<String> = (4..9).map(|i| i.to_string()).collect();
     assert_eq!(uids(&env), left, "only forest-a's own entries went");
+    // The audit names the command line (`local`) for the deletion, not for the preview.
+    let audit = env.json(&["audit"], 0);
+    let deleted: Vec<&Value> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["action"] == "connector-deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{audit:#}");
+    assert_eq!(
+        (&deleted[0]["administrator"], &deleted[0]["object"]),
+        (&json!("local"), &json!("connector forest-a"))
+    );
     // Person 4 now comes from forest-b alone.
     let four = env
         .directory()

@@ -123,6 +123,7 @@ impl Hub {
             export_batch: None,
             started: None,
             stop: Stop::default(),
+            started_by: "local".into(),
         };
         self.engine.sync_now(e, &options).await.unwrap()
     }

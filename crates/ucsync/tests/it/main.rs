@@ -24,6 +24,7 @@ mod references;
 mod secrets;
 mod serve;
 mod serve_accounts;
+mod serve_admins;
 mod serve_config;
 mod serve_load;
 mod serve_login;

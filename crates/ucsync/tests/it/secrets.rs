@@ -449,6 +449,18 @@ async fn rotation_keeps_every_secret_readable_and_the_old_key_opens_nothing() {
     assert!(said.contains("back it up"), "{said}");
     assert!(!env.path("data/secret.key.new").exists());
     assert_private(&env.path("data"));
+    // The audit says the command line rotated the key, from which id to which.
+    let audit = env.json(&["audit", "--limit", "1"], 0);
+    let line = &audit["audit"][0];
+    assert_eq!(
+        (&line["administrator"], &line["action"]),
+        (&json!("local"), &json!("secret-key-rotated")),
+        "{audit}"
+    );
+    let detail = line["detail"].as_str().unwrap();
+    for id in [&before["key_id"], &after["key_id"]] {
+        assert!(detail.contains(id.as_str().unwrap()), "{detail}");
+    }
 
     // Every secret still opens: the run binds with the stored password.
     import_binds(&env, &[]);

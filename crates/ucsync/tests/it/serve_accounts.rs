@@ -207,6 +207,25 @@ async fn last_runs_account_data_and_connector_deletion_over_the_api() {
         .map(|c| &c["name"])
         .collect();
     assert_eq!(names, ["central"]);
+    // The audit names alice for the deletion and for the configuration it changed; the
+    // preview left no line.
+    let (_, audit) = call(&http, "GET", &url("/api/v1/audit"), Some(&admin)).await;
+    let by_alice: Vec<(&str, &str)> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["administrator"] == "alice")
+        .map(|l| (l["action"].as_str().unwrap(), l["object"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        by_alice[..3],
+        [
+            ("config-applied", "configuration"),
+            ("connector-deleted", "connector forest"),
+            ("run-started", &*format!("run {}", done["report"]["run_id"])),
+        ],
+        "{audit}"
+    );
     let (status, _) = send(
         &http,
         &server,

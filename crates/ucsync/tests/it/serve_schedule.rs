@@ -1,7 +1,8 @@
 //! The scheduler of `ucsync serve` on an injected clock, over a real SQLite store and real CSV
 //! files: a slot in Berlin's spring-forward gap fires at the end of the gap; a run due while
 //! another of the enterprise is in progress is skipped and the skip recorded; after downtime,
-//! one catch-up run per schedule, never one per missed slot.
+//! one catch-up run per schedule, never one per missed slot. Runs and the audit name the
+//! scheduler as who started them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +104,22 @@ async fn due_runs_start_overlaps_are_skipped_and_downtime_owes_one_catch_up() {
         message.contains("b-forest") && message.contains(&format!("run {}", all[0].id)),
         "{message}"
     );
+    // Both, and the steps of the Sync Now, are the scheduler's, in the runs and the audit.
+    let store = state.engine().store().clone();
+    let every = store.runs(100).await.unwrap();
+    assert!(
+        every
+            .iter()
+            .all(|r| r.started_by.as_deref() == Some("scheduler")),
+        "{every:#?}"
+    );
+    let audit = store.audit(10).await.unwrap();
+    let started: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|l| l.action == "run-started")
+        .map(|l| (l.administrator.as_str(), l.object.as_str()))
+        .collect();
+    assert_eq!(started, [("scheduler", &*format!("run {}", all[0].id))]);
     let states = state.engine().store().schedule_states().await.unwrap();
     assert_eq!(states.len(), 2, "{states:?}");
     for s in &states {

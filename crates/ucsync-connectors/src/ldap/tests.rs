@@ -126,6 +126,88 @@ attributes = ["cn"]
     }
 }
 
+fn problems_of(text: &str) -> String {
+    let table: toml::Table = toml::from_str(text).unwrap();
+    Connectors
+        .validate("ldap", &table, "connectors.t.settings")
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn base_dns_and_exclude_dns_are_checked_by_key() {
+    let types =
+        "[[object_types]]\nname = \"p\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n";
+    let both = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dn = \"dc=a\"\nbase_dns = [\"ou=b,dc=a\"]\n{types}"
+    ));
+    assert!(
+        both.contains("connectors.t.settings.base_dns")
+            && both.contains("both base_dn and base_dns"),
+        "{both}"
+    );
+    let nested = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"dc=a\", \"ou=b,dc=a\"]\n{types}"
+    ));
+    assert!(
+        nested.contains("connectors.t.settings.base_dns.1") && nested.contains("within base_dns.0"),
+        "{nested}"
+    );
+    let outside = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\nexclude_dns = [\"ou=x,ou=b,dc=a\", \"ou=x,dc=a\", \"nodn\"]\n{types}"
+    ));
+    assert!(
+        !outside.contains("exclude_dns.0"),
+        "an exclusion under a base is fine: {outside}"
+    );
+    assert!(
+        outside.contains("connectors.t.settings.exclude_dns.1") && outside.contains("not below"),
+        "{outside}"
+    );
+    assert!(
+        outside.contains("connectors.t.settings.exclude_dns.2") && outside.contains("not a DN"),
+        "{outside}"
+    );
+    let empty = problems_of(&format!("url = \"ldap://x\"\nbase_dns = []\n{types}"));
+    assert!(empty.contains("connectors.t.settings.base_dns"), "{empty}");
+    // A type's base must lie under one of the bases.
+    let type_base = problems_of(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\n[[object_types]]\nname = \"p\"\nbase = \"ou=d,dc=a\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n",
+    );
+    assert!(
+        type_base.contains("connectors.t.settings.object_types.0.base")
+            && type_base.contains("not under base_dns"),
+        "{type_base}"
+    );
+    let fine = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\nexclude_dns = [\"ou=x,ou=c,dc=a\"]\n{types}"
+    ));
+    assert!(fine.is_empty(), "{fine}");
+}
+
+#[test]
+fn bases_and_exclusions_are_part_of_the_import_fingerprint() {
+    let text = |extra: &str| {
+        format!(
+            "url = \"ldap://x\"\n{extra}\n[[object_types]]\nname = \"p\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n"
+        )
+    };
+    let settings = |extra: &str| build(&toml::from_str(&text(extra)).unwrap()).import_settings();
+    let one = settings("base_dn = \"dc=a\"");
+    let listed = settings("base_dns = [\"dc=a\"]");
+    assert_eq!(one, listed, "one base is one base, however it is written");
+    let two = settings("base_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]");
+    let excluded = settings("base_dn = \"dc=a\"\nexclude_dns = [\"ou=x,dc=a\"]");
+    assert_ne!(one, two);
+    assert_ne!(one, excluded);
+    assert!(
+        one.contains("base_dn=dc=a "),
+        "unchanged for one base: {one}"
+    );
+}
+
 #[tokio::test]
 async fn full_import_pages_and_translates_members() {
     let slapd = seeded();
@@ -471,4 +553,33 @@ async fn tls_verifies_the_certificate_unless_insecure() {
     let mut t = settings(&slapd, "insecure = true");
     t.insert("url".into(), ldaps.into());
     build(&t).check_connection().await.unwrap();
+}
+
+#[test]
+fn an_entry_is_located_by_its_dn_or_where_it_was_added() {
+    let table: toml::Table = toml::from_str(
+        r#"
+url = "ldap://x"
+base_dn = "dc=a"
+[[object_types]]
+name = "contact"
+base = "ou=Contacts,dc=a"
+object_classes = ["inetOrgPerson"]
+attributes = ["cn", "sn"]
+"#,
+    )
+    .unwrap();
+    let c = build(&table);
+    let mut attrs = Attrs::new();
+    attrs.set_one("cn", "Ann");
+    assert_eq!(
+        c.locator("contact", &attrs).as_deref(),
+        Some("cn=Ann,ou=Contacts,dc=a"),
+        "added by this connector and not read back yet"
+    );
+    attrs.set_one("dn", "cn=Ann B,ou=Moved,dc=a");
+    assert_eq!(
+        c.locator("contact", &attrs).as_deref(),
+        Some("cn=Ann B,ou=Moved,dc=a")
+    );
 }

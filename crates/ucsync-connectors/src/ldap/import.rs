@@ -55,6 +55,7 @@ pub async fn import(
         references: Vec::new(),
         partitions: None,
         changes_only: false,
+        gone: Vec::new(),
     };
     let syncrepl = s.mode == Mode::OpenLdap && s.anchor.eq_ignore_ascii_case("entryUUID");
     let mut notes = Vec::new();
@@ -81,6 +82,9 @@ pub async fn import(
                 None => vec![None; bases],
             };
             let mut outcomes = Vec::with_capacity(bases);
+            // Each base's synchronization names the entries of the others that changed as
+            // gone from its own view: only what no base sent is deleted.
+            run.seen = Some(HashSet::new());
             for (base, cookie) in s.base_dns.iter().zip(cookies) {
                 let mut outcome = run.refresh(&mut ldap, sink, base, cookie.clone()).await?;
                 if outcome.refused && cookie.is_some() {
@@ -111,6 +115,13 @@ pub async fn import(
                     "{}: content synchronization failed: {}",
                     s.url, o.refusal
                 )));
+            }
+            let seen = run.seen.take().unwrap_or_default();
+            let mut deleted = HashSet::new();
+            for (uuid, dn) in std::mem::take(&mut run.gone) {
+                if !seen.contains(&uuid) && deleted.insert(uuid.clone()) {
+                    sink.deleted(&uuid, dn).await?;
+                }
             }
             run.flush_deferred(&mut ldap, sink).await?;
             if outcomes.iter().all(|o| o.listing) {
@@ -182,6 +193,9 @@ pub(super) struct Listing<'a> {
     /// The search reads changes only: an entry it returns that is no longer of the object
     /// types (moved into an excluded container, or out of its type's base) is gone.
     changes_only: bool,
+    /// What content synchronizations named as gone, with the DN when known; deleted once
+    /// every base is read, unless another base's synchronization sent it.
+    gone: Vec<(String, Option<String>)>,
 }
 
 /// One search: base, filter, attributes and controls (the paged-results control is added).
@@ -340,6 +354,7 @@ impl Listing<'_> {
             .await
             .map_err(|e| op_failed(s, "the synchronization search", &e))?;
         self.changes_only = cookie.is_some();
+        let mark = self.gone.len();
         // Without a cookie the server sends the whole content: a listing.
         let mut listing = cookie.is_none();
         let mut new_cookie = None;
@@ -362,6 +377,7 @@ impl Listing<'_> {
                         listing = true;
                     }
                     for uuid in info.present {
+                        self.saw(&uuid);
                         sink.present(&uuid).await?;
                     }
                     gone.extend(info.deleted);
@@ -369,6 +385,7 @@ impl Listing<'_> {
                 SyncMessage::Entry { state, uuid } => match state {
                     sync::State::Present => {
                         listing = true;
+                        self.saw(&uuid);
                         sink.present(&uuid).await?;
                     }
                     sync::State::Delete => gone.push(uuid),
@@ -380,6 +397,7 @@ impl Listing<'_> {
         let result = stream.finish().await;
         self.changes_only = false;
         if result.rc == 4096 || (result.rc != 0 && cookie.is_some() && result.rc == 53) {
+            self.gone.truncate(mark);
             return Ok(Refresh {
                 cookie: None,
                 listing: false,
@@ -397,9 +415,7 @@ impl Listing<'_> {
             return Err(search_failed(s, base, &result));
         }
         self.report_references(ldap, sink, base).await?;
-        for uuid in gone {
-            sink.deleted(&uuid, None).await?;
-        }
+        self.gone.extend(gone.into_iter().map(|uuid| (uuid, None)));
         if let Some(done) = sync::done(&result) {
             if done.cookie.is_some() {
                 new_cookie = done.cookie;
@@ -414,6 +430,12 @@ impl Listing<'_> {
             refused: false,
             refusal: String::new(),
         })
+    }
+
+    fn saw(&mut self, anchor: &str) {
+        if let Some(seen) = &mut self.seen {
+            seen.insert(anchor.to_owned());
+        }
     }
 
     /// One entry of a listing: staged now, or kept until its references can be resolved.
@@ -447,7 +469,7 @@ impl Listing<'_> {
                 && let Ok(anchor) = entry::anchor(s, &raw)
             {
                 c.cache.forget(&raw.dn, &anchor);
-                sink.deleted(&anchor, Some(raw.dn)).await?;
+                self.gone.push((anchor, Some(raw.dn)));
             }
             return Ok(());
         };

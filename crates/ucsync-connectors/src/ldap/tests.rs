@@ -583,3 +583,98 @@ attributes = ["cn", "sn"]
         Some("cn=Ann B,ou=Moved,dc=a")
     );
 }
+
+#[tokio::test]
+async fn several_bases_and_an_excluded_container_in_full_and_delta_imports() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let groups = format!("ou=groups,{}", slapd.suffix());
+    slapd.ldapadd(&format!(
+        "dn: ou=hidden,{people}\nobjectClass: organizationalUnit\nou: hidden\n\n{}",
+        person("hid", &format!("ou=hidden,{people}"))
+    ));
+    let mut t = settings(&slapd, "");
+    t.remove("base_dn");
+    t.insert(
+        "base_dns".into(),
+        toml::Value::Array(vec![people.clone().into(), groups.clone().into()]),
+    );
+    t.insert(
+        "exclude_dns".into(),
+        toml::Value::Array(vec![format!("ou=hidden,{people}").into()]),
+    );
+    let c = build(&t);
+    let mut sink = MemorySink::new();
+    // A delta without a watermark reads everything: both bases, one cookie each.
+    let first = import(&c, &mut sink, ImportMode::Delta, None)
+        .await
+        .unwrap();
+    let mut uids: Vec<String> = sink
+        .staged
+        .values()
+        .filter_map(|(_, a)| a.get("uid").first().cloned())
+        .collect();
+    uids.sort();
+    assert_eq!(
+        uids,
+        ["ann", "bob", "cyd"],
+        "hid is in the excluded container"
+    );
+    assert_eq!(sink.staged.len(), 4, "and the group: {:?}", sink.staged);
+    assert_eq!(sink.listings_ended, 1);
+    let watermark = first.watermark.expect("a watermark");
+    assert!(watermark.contains(','), "one cookie per base: {watermark}");
+
+    // Moved into the excluded container: gone; a change in the other base is read.
+    let cyd = anchor_of(&sink, "cyd");
+    slapd.ldapmodrdn(
+        &format!("uid=cyd,{people}"),
+        "uid=cyd",
+        true,
+        Some(&format!("ou=hidden,{people}")),
+    );
+    slapd.ldapmodify(&format!(
+        "dn: cn=staff,{groups}\nchangetype: modify\ndelete: member\nmember: uid=bob,{people}\n"
+    ));
+    let delta = import(&c, &mut sink, ImportMode::Delta, Some(watermark))
+        .await
+        .unwrap();
+    assert_eq!(sink.deletes, [cyd], "{:?}", delta.note);
+    assert_eq!(sink.objects.len(), 1, "the group: {:?}", sink.anchors());
+    assert_eq!(sink.listings_ended, 1, "a delta is not a listing");
+
+    // A full import reads both bases and leaves the container out.
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(sink.staged.len(), 3, "{:?}", sink.staged);
+}
+
+#[tokio::test]
+async fn check_warns_about_each_base_the_server_does_not_show() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let groups = format!("ou=groups,{}", slapd.suffix());
+    let missing = format!("ou=nowhere,{}", slapd.suffix());
+    let mut t = settings(&slapd, "");
+    t.remove("base_dn");
+    t.insert(
+        "base_dns".into(),
+        toml::Value::Array(vec![
+            people.clone().into(),
+            groups.into(),
+            missing.clone().into(),
+        ]),
+    );
+    let view = build(&t).inspect().await;
+    let all = view.warnings.join("\n");
+    assert!(
+        all.contains("base_dns.2") && all.contains(&missing) && all.contains("does not exist"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("base_dns.0") && !all.contains("base_dns.1"),
+        "{all}"
+    );
+    let err = build(&t).check_connection().await.unwrap_err().to_string();
+    assert!(err.contains(&missing), "{err}");
+}

@@ -516,9 +516,36 @@ async fn a_referral_is_never_followed_names_its_url_and_deletes_nothing() {
     let gap = &sink.gaps[0];
     assert!(gap.contains("ldap://other.example.com"), "{gap}");
     assert!(gap.contains("does not follow"), "{gap}");
+    // It names the server and the DN, and what to do about them.
+    assert!(
+        gap.contains(&format!("DN ou=elsewhere,{people} on other.example.com")),
+        "{gap}"
+    );
+    assert!(
+        gap.contains("url = \"ldap://other.example.com\"")
+            && gap.contains(&format!("base_dn = \"ou=elsewhere,{people}\"")),
+        "{gap}"
+    );
+    assert!(
+        gap.contains(&format!("add \"ou=elsewhere,{people}\" to exclude_dns")),
+        "{gap}"
+    );
+    assert!(!gap.contains("that server"), "{gap}");
+
     assert_eq!(sink.listings_ended, 1);
     assert!(sink.deleted.is_empty(), "{:?}", sink.deleted);
     assert_eq!(sink.staged.len(), 2);
+
+    // With the referral's container excluded, nothing is missing.
+    let c = build(&settings(
+        &slapd,
+        &format!("exclude_dns = [\"ou=elsewhere,{people}\"]"),
+    ));
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    assert_eq!(sink.objects.len(), 1, "{:?}", sink.objects);
+    assert!(sink.withheld.is_none(), "{:?}", sink.withheld);
 }
 
 #[tokio::test]

@@ -84,7 +84,9 @@ pub async fn import(
             let mut outcomes = Vec::with_capacity(bases);
             // Each base's synchronization names the entries of the others that changed as
             // gone from its own view: only what no base sent is deleted.
-            run.seen = Some(HashSet::new());
+            if bases > 1 {
+                run.seen = Some(HashSet::new());
+            }
             for (base, cookie) in s.base_dns.iter().zip(cookies) {
                 let mut outcome = run.refresh(&mut ldap, sink, base, cookie.clone()).await?;
                 if outcome.refused && cookie.is_some() {

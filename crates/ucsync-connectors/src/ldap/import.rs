@@ -1,10 +1,11 @@
-//! Import: a full listing with the paged-results control, or a delta through RFC 4533 content
-//! synchronization (refreshOnly) whose cookie is the watermark. Entries that carry references
-//! (group members) wait until the listing is read, so that every DN they name can be turned
-//! into the anchor of its entry.
+//! Import: a full listing of each base DN with the paged-results control, or a delta through
+//! RFC 4533 content synchronization (refreshOnly) of each base, whose cookies are the
+//! watermark. Entries that carry references (group members) wait until the listing is read, so
+//! that every DN they name can be turned into the anchor of its entry.
 //!
-//! A listing that misses entries deletes nothing: a referral (never followed) is reported to
-//! the sink as a gap in the listing and the rest is read; a page or a search that fails (a
+//! A listing that misses entries deletes nothing: a referral (never followed) other than to the
+//! server's own partitions ([`super::referral`]) is reported to the sink as a gap in the listing
+//! and the rest is read; a page or a search that fails (a
 //! size limit, a server that stops answering) fails the import, and the engine infers no
 //! deletions from the part that was read.
 
@@ -186,7 +187,8 @@ pub(super) struct Listing<'a> {
     /// Records with references, sent once every DN they name is known.
     deferred: Vec<ImportRecord>,
     dropped_refs: usize,
-    /// The anchors of the entries of the configured object types seen, when asked for.
+    /// The anchors of the entries of the configured object types seen (and named present by
+    /// a content synchronization), when asked for.
     pub seen: Option<HashSet<String>>,
     /// The URLs of each search continuation reference of the search under way.
     references: Vec<Vec<String>>,

@@ -340,12 +340,21 @@ fn export_outcome(
         ),
         _ => ("export-delete", Vec::new()),
     };
+    // A delete names what goes in the target's own words (an LDAP entry's DN), beside the
+    // anchor: the object is gone afterwards, so the outcome line is where it is still named.
+    let message = match op {
+        ExportOp::Delete => s
+            .attrs
+            .as_ref()
+            .and_then(|a| c.connector.locator(&s.object_type, a)),
+        _ => None,
+    };
     ObjectOutcome {
         connector: c.name.clone(),
         object: s.anchor.clone(),
         object_type: s.object_type.clone(),
         action: action.into(),
-        message: None,
+        message,
         changes,
     }
 }

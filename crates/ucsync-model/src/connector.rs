@@ -295,6 +295,12 @@ pub trait Connector: Send + Sync {
     fn values_are_sets(&self) -> bool {
         false
     }
+    /// How the external system names an object, for outcome lines beside its anchor (LDAP:
+    /// its DN), read from its staged attributes; `None` when the anchor is its name already.
+    fn locator(&self, object_type: &str, attrs: &Attrs) -> Option<String> {
+        let _ = (object_type, attrs);
+        None
+    }
     /// Whether objects of `object_type` keep the staged attribute `attribute` (export flows are
     /// per connector; an object type may keep fewer attributes than they give).
     fn keeps(&self, object_type: &str, attribute: &str) -> bool {

@@ -36,9 +36,27 @@ pub fn print_outcomes(outcomes: &[ObjectOutcome]) {
             .unwrap_or_default();
         println!("  {:<16} {who} {}{kind}{msg}", o.action, o.object);
         for c in &o.changes {
-            println!("      {}: {:?} -> {:?}", c.attribute, c.old, c.new);
+            println!("      {}", change_line(c));
         }
     }
+}
+
+/// One attribute change of an outcome: `old -> new` for a single value; for several values
+/// (group members) only what was added (`+value`) and removed (`-value`), since the whole lists
+/// of a large group before and after hide the change.
+fn change_line(c: &ucsync_model::AttrChange) -> String {
+    if c.old.is_empty() || c.new.is_empty() || (c.old.len() < 2 && c.new.len() < 2) {
+        return format!("{}: {:?} -> {:?}", c.attribute, c.old, c.new);
+    }
+    let added = c.new.iter().filter(|v| !c.old.contains(v));
+    let removed = c.old.iter().filter(|v| !c.new.contains(v));
+    let mut parts: Vec<String> = added.map(|v| format!("+{v:?}")).collect();
+    parts.extend(removed.map(|v| format!("-{v:?}")));
+    if parts.is_empty() {
+        // The same values in another order.
+        return format!("{}: {:?} -> {:?}", c.attribute, c.old, c.new);
+    }
+    format!("{}: {}", c.attribute, parts.join(" "))
 }
 
 pub fn print_report(r: &RunReport, as_json: bool) {
@@ -139,5 +157,47 @@ pub fn print_run(run: &RunRecord, steps: &[RunRecord], outcomes: &[ObjectOutcome
     if !outcomes.is_empty() {
         println!("\nobjects:");
         print_outcomes(outcomes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::change_line;
+    use ucsync_model::AttrChange;
+
+    fn change(old: &[&str], new: &[&str]) -> AttrChange {
+        AttrChange {
+            attribute: "member".to_owned(),
+            old: old.iter().map(|s| (*s).to_owned()).collect(),
+            new: new.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_member_change_shows_what_was_added_and_removed() {
+        assert_eq!(
+            change_line(&change(&["ann", "bob", "cyd"], &["ann", "cyd", "dee"])),
+            "member: +\"dee\" -\"bob\""
+        );
+        assert_eq!(
+            change_line(&change(&["ann"], &["ann", "bob"])),
+            "member: +\"bob\""
+        );
+    }
+
+    #[test]
+    fn a_single_value_shows_before_and_after() {
+        assert_eq!(
+            change_line(&change(&["Given7"], &["Seven"])),
+            "member: [\"Given7\"] -> [\"Seven\"]"
+        );
+        assert_eq!(
+            change_line(&change(&[], &["a", "b"])),
+            "member: [] -> [\"a\", \"b\"]"
+        );
+        assert_eq!(
+            change_line(&change(&["a", "b"], &["b", "a"])),
+            "member: [\"a\", \"b\"] -> [\"b\", \"a\"]"
+        );
     }
 }

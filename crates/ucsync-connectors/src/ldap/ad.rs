@@ -3,12 +3,12 @@
 //! numbers are local to each one.
 //!
 //! A delta import reads two things after the watermark's USN:
-//! 1. the entries of the configured object types whose `uSNChanged` is higher: adds,
-//!    modifies and renames;
+//! 1. below each base DN, the entries of the configured object types whose `uSNChanged` is
+//!    higher: adds, modifies and renames;
 //! 2. with the ShowDeleted control, every object of those object classes in the whole naming
 //!    context whose `uSNChanged` is higher, up to the USN read at the start. Those not found by
-//!    the first search are gone from this connector's view: deleted (tombstones), moved out of
-//!    the base, or no longer matching the filter. Objects created after the watermark were
+//!    the first searches are gone from this connector's view: deleted (tombstones), moved out
+//!    of the bases or into an excluded container, or no longer matching the filter. Objects created after the watermark were
 //!    never staged, so they are left out when the last import read the same domain controller.
 //!
 //! Reading the USN before both searches means a change made during the import is read again by
@@ -49,8 +49,8 @@ struct Dc {
     /// Its DNS host name, for messages.
     host: String,
     highest_usn: u64,
-    /// The naming context that holds `base_dn`, searched for objects that left it.
-    naming_context: String,
+    /// The naming contexts that hold the base DNs, searched for objects that left them.
+    naming_contexts: Vec<String>,
 }
 
 pub async fn import(
@@ -139,14 +139,8 @@ async fn delta(
 ) -> Result<(), ConnectorError> {
     let s = &run.c.settings;
     let after = usn + 1;
-    let changed = Query {
-        base: s.base_dn.clone(),
-        filter: format!("(&{}(uSNChanged>={after}))", s.combined_filter()),
-        attrs: s.requested_attributes(),
-        controls: Vec::new(),
-    };
-    let left = Query {
-        base: dc.naming_context.clone(),
+    let left = |naming_context: &String| Query {
+        base: naming_context.clone(),
         filter: format!(
             "(&{}(uSNChanged>={after})(uSNChanged<={}){})",
             class_filter(s),
@@ -165,10 +159,24 @@ async fn delta(
         }],
     };
     run.seen = Some(Default::default());
-    run.search(ldap, &changed, Out::Stage(sink)).await?;
+    for base in &s.base_dns {
+        let changed = Query {
+            base: base.clone(),
+            filter: format!("(&{}(uSNChanged>={after}))", s.combined_filter()),
+            attrs: s.requested_attributes(),
+            controls: Vec::new(),
+        };
+        run.search(ldap, &changed, Out::Stage(&mut *sink)).await?;
+    }
     run.flush_deferred(ldap, sink).await?;
+    // Objects changed in the naming contexts that the searches above did not return are
+    // gone from the connector's view (deleted, moved out of the bases or into an excluded
+    // container, or no longer matching); the sink ignores those it never staged.
     let mut found = Vec::new();
-    run.search(ldap, &left, Out::Collect(&mut found)).await?;
+    for nc in &dc.naming_contexts {
+        run.search(ldap, &left(nc), Out::Collect(&mut found))
+            .await?;
+    }
     let seen = run.seen.take().unwrap_or_default();
     for re in found {
         let Some(raw) = entry::parse(re.0) else {
@@ -255,9 +263,19 @@ async fn read_dc(s: &LdapSettings, ldap: &mut Ldap) -> Result<Dc, ConnectorError
         id: invocation.unwrap_or_else(|| service.to_ascii_lowercase()),
         host,
         highest_usn,
-        naming_context: naming_context(&s.base_dn, &text("namingContexts"))
-            .or_else(|| text("defaultNamingContext").into_iter().next())
-            .unwrap_or_else(|| s.base_dn.clone()),
+        naming_contexts: {
+            let contexts = text("namingContexts");
+            let mut out: Vec<String> = Vec::new();
+            for base in &s.base_dns {
+                let nc = naming_context(base, &contexts)
+                    .or_else(|| text("defaultNamingContext").into_iter().next())
+                    .unwrap_or_else(|| base.clone());
+                if !out.iter().any(|o| dn::same(o, &nc)) {
+                    out.push(nc);
+                }
+            }
+            out
+        },
     })
 }
 

@@ -359,3 +359,158 @@ rdn = "cn"
     assert_eq!(results, [ExportResult::Done]);
     assert_eq!(dc.count(&contacts, "(objectClass=contact)"), 0);
 }
+
+/// A connector for users only, with the given base keys and extra filter.
+fn users_connector(dc: &SambaDc, bases: &str, filter: &str) -> Arc<dyn Connector> {
+    let text = format!(
+        r#"
+url = "{uri}"
+mode = "active-directory"
+bind_dn = "{dn}"
+password = "{pw}"
+{bases}
+[[object_types]]
+name = "person"
+object_classes = ["user"]
+filter = "(&(!(objectClass=computer)){filter})"
+attributes = ["sAMAccountName", "cn", "telephoneNumber", "userAccountControl"]
+"#,
+        uri = dc.uri(),
+        dn = dc.admin_dn(),
+        pw = dc.admin_pw(),
+    );
+    build(&toml::from_str(&text).unwrap())
+}
+
+/// The account names staged, sorted.
+fn accounts(sink: &MemorySink) -> Vec<String> {
+    let mut out: Vec<String> = sink
+        .staged
+        .values()
+        .filter_map(|(_, a)| a.get("sAMAccountName").first().cloned())
+        .collect();
+    out.sort();
+    out
+}
+
+/// How many search continuation references a search of the domain root returns.
+async fn references_below(dc: &SambaDc, base: &str) -> usize {
+    let (conn, mut ldap) = ldap3::LdapConnAsync::new(&dc.uri()).await.unwrap();
+    ldap3::drive!(conn);
+    ldap.simple_bind(dc.admin_dn(), dc.admin_pw())
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let found = ldap
+        .search(
+            base,
+            ldap3::Scope::Subtree,
+            "(objectClass=user)",
+            vec!["1.1"],
+        )
+        .await
+        .unwrap();
+    // `search` collects the references among the results into the result's `refs`.
+    found.1.refs.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_domain_root_several_bases_exclusions_and_disabled_accounts() {
+    let dc = SambaDc::start();
+    let root = "DC=example,DC=test";
+    let staff = dc.add_ou("Staff");
+    let sales = dc.add_ou("Sales");
+    let hidden = dc.add_ou("Hidden");
+    // 544: a normal account that needs no password (enabled); 546: the same, disabled.
+    let user = |sam: &str, at: &str, uac: u32| {
+        format!(
+            "dn: CN={sam},{at}\nobjectClass: user\ncn: {sam}\nsAMAccountName: {sam}\nuserAccountControl: {uac}\ntelephoneNumber: +1 555 0100\n\n"
+        )
+    };
+    dc.ldapadd(
+        &[
+            user("ann", &staff, 544),
+            user("bob", &staff, 544),
+            user("cyd", &sales, 544),
+            user("dis", &sales, 546),
+            user("hid", &hidden, 544),
+            user("uma", &dc.users_dn(), 544),
+        ]
+        .concat(),
+    );
+
+    // From the domain root, AD refers to its other partitions (Configuration at least)...
+    assert!(
+        references_below(&dc, root).await > 0,
+        "the test needs a server that refers to its other partitions"
+    );
+    // ...which hold nothing of the domain: a full import covers CN=Users and the OUs, with
+    // no gap, and so may delete what it did not see.
+    let c = users_connector(&dc, &format!("base_dn = \"{root}\""), "");
+    let mut sink = MemorySink::new();
+    let full = import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    assert!(sink.errors.is_empty(), "{:?}", sink.errors);
+    assert_eq!(sink.listings_ended, 1);
+    assert!(sink.withheld.is_none(), "{:?}", sink.withheld);
+    let all = accounts(&sink);
+    for want in ["Administrator", "ann", "bob", "cyd", "dis", "hid", "uma"] {
+        assert!(all.iter().any(|a| a == want), "{want} not in {all:?}");
+    }
+    // A delta from the root reads the change, again without a gap.
+    dc.ldapmodify(&format!(
+        "dn: CN=uma,{}\nchangetype: modify\nreplace: telephoneNumber\ntelephoneNumber: +1 555 0199\n",
+        dc.users_dn()
+    ));
+    let delta = import(&c, &mut sink, ImportMode::Delta, full.watermark)
+        .await
+        .unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    assert!(sink.errors.is_empty(), "{:?}", sink.errors);
+    let changed: Vec<String> = sink.anchors().iter().map(|a| account(&sink, a)).collect();
+    assert_eq!(changed, ["uma"], "{:?}", delta.note);
+    assert!(sink.deletes.is_empty(), "{:?}", sink.deletes);
+
+    // Two OUs as the bases: their users only.
+    let c = users_connector(&dc, &format!("base_dns = [\"{staff}\", \"{sales}\"]"), "");
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(accounts(&sink), ["ann", "bob", "cyd", "dis"]);
+
+    // Disabled accounts left out by the LDAP filter of docs/LDAP.md.
+    let c = users_connector(
+        &dc,
+        &format!("base_dns = [\"{staff}\", \"{sales}\"]"),
+        "(!(userAccountControl:1.2.840.113556.1.4.803:=2))",
+    );
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(accounts(&sink), ["ann", "bob", "cyd"]);
+
+    // The domain root without OU=Hidden; a user moved there is gone from the connector's view.
+    let c = users_connector(
+        &dc,
+        &format!("base_dn = \"{root}\"\nexclude_dns = [\"{hidden}\"]"),
+        "",
+    );
+    let mut sink = MemorySink::new();
+    let full = import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    let all = accounts(&sink);
+    assert!(all.iter().any(|a| a == "bob"), "{all:?}");
+    assert!(!all.iter().any(|a| a == "hid"), "{all:?}");
+    let bob = sink
+        .staged
+        .iter()
+        .find(|(_, (_, a))| a.get("sAMAccountName").first().map(String::as_str) == Some("bob"))
+        .map(|(k, _)| k.clone())
+        .unwrap();
+    dc.ldapmodrdn(&format!("CN=bob,{staff}"), "CN=bob", true, Some(&hidden));
+    import(&c, &mut sink, ImportMode::Delta, full.watermark)
+        .await
+        .unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    assert!(sink.objects.is_empty(), "{:?}", sink.anchors());
+    assert_eq!(sink.deletes, [bob], "bob moved into the excluded OU");
+}

@@ -33,6 +33,8 @@ pub const SETTING_KEYS: &[&str] = &[
     "password_env",
     "sasl_external",
     "base_dn",
+    "base_dns",
+    "exclude_dns",
     "mode",
     "anchor",
     "page_size",
@@ -68,6 +70,8 @@ struct RawSettings {
     password_env: Option<String>,
     sasl_external: bool,
     base_dn: Option<String>,
+    base_dns: Option<Vec<String>>,
+    exclude_dns: Vec<String>,
     mode: Option<String>,
     anchor: Option<String>,
     page_size: Option<i64>,
@@ -173,6 +177,8 @@ impl Secret {
 #[derive(Debug, Clone)]
 pub struct ObjectType {
     pub name: String,
+    /// Its own base; empty when it has none and the connector has several `base_dns`: then
+    /// it lives under every one of them.
     pub base: String,
     pub scope: Scope,
     /// The filter of this type alone (object classes and the configured filter).
@@ -211,7 +217,12 @@ pub struct LdapSettings {
     pub ca_file: Option<PathBuf>,
     pub insecure: bool,
     pub bind: Bind,
+    /// The first of `base_dns`, for messages.
     pub base_dn: String,
+    /// Where searches start: `base_dn` alone, or every DN of `base_dns` (none under another).
+    pub base_dns: Vec<String>,
+    /// Containers below a base whose subtrees are left out of every import.
+    pub exclude_dns: Vec<String>,
     pub mode: Mode,
     /// The attribute that identifies an entry for its whole life.
     pub anchor: String,
@@ -300,6 +311,41 @@ impl LdapSettings {
     pub fn object_type(&self, name: &str) -> Option<&ObjectType> {
         self.object_types.iter().find(|t| t.name == name)
     }
+
+    /// Whether `dn` lies in a container of `exclude_dns`.
+    pub fn excluded(&self, dn: &str) -> bool {
+        self.exclude_dns.iter().any(|x| dn_within(dn, x))
+    }
+
+    /// The bases an object type's entries live under.
+    pub fn bases_of<'a>(&'a self, t: &'a ObjectType) -> Vec<&'a str> {
+        if t.base.is_empty() {
+            self.base_dns.iter().map(String::as_str).collect()
+        } else {
+            vec![t.base.as_str()]
+        }
+    }
+
+    /// The base that holds `dn`, if any.
+    pub fn base_holding(&self, dn: &str) -> Option<&str> {
+        self.base_dns
+            .iter()
+            .find(|b| dn_within(dn, b))
+            .map(String::as_str)
+    }
+
+    /// The bases and exclusions as imports compare them: `base_dn` alone as before when there
+    /// is one base and nothing excluded.
+    pub fn bases_text(&self) -> String {
+        if self.base_dns.len() == 1 && self.exclude_dns.is_empty() {
+            return self.base_dn.clone();
+        }
+        format!(
+            "{} exclude_dns={}",
+            self.base_dns.join(";"),
+            self.exclude_dns.join(";")
+        )
+    }
 }
 
 fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapSettings> {
@@ -384,19 +430,8 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
         }
         .to_owned()
     });
-    let base_dn = raw.base_dn.unwrap_or_else(|| {
-        p.push(ConfigProblem::new(
-            format!("{at}.base_dn"),
-            "missing; write the DN under which every object type lives, e.g. base_dn = \"dc=example,dc=com\"",
-        ));
-        String::new()
-    });
-    if let (false, Err(why)) = (base_dn.is_empty(), crate::ldap::dn::check(&base_dn)) {
-        p.push(ConfigProblem::new(
-            format!("{at}.base_dn"),
-            format!("\"{base_dn}\" is not a DN ({why}); write e.g. \"dc=example,dc=com\""),
-        ));
-    }
+    let (base_dns, exclude_dns) = check_bases(raw.base_dn, raw.base_dns, raw.exclude_dns, at, p);
+    let base_dn = base_dns.first().cloned().unwrap_or_default();
     let page_size = positive(raw.page_size, 500, 1_000_000, &format!("{at}.page_size"), p);
     let timeout = positive(
         raw.timeout_secs,
@@ -420,7 +455,7 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
     }
     let mut object_types = Vec::new();
     for (i, t) in raw.object_types.into_iter().enumerate() {
-        if let Some(t) = check_type(t, &base_dn, &format!("{at}.object_types.{i}"), p) {
+        if let Some(t) = check_type(t, &base_dns, &format!("{at}.object_types.{i}"), p) {
             if object_types.iter().any(|o: &ObjectType| o.name == t.name) {
                 p.push(ConfigProblem::new(
                     format!("{at}.object_types.{i}.name"),
@@ -437,6 +472,8 @@ fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapS
         insecure: raw.insecure,
         bind,
         base_dn,
+        base_dns,
+        exclude_dns,
         mode,
         anchor,
         page_size: page_size as i32,
@@ -463,12 +500,101 @@ fn positive(v: Option<i64>, default: i64, max: i64, at: &str, p: &mut Vec<Config
     }
 }
 
+/// `base_dn` or `base_dns` (one of them), and `exclude_dns`, each a DN; no base under another,
+/// every exclusion under a base.
+fn check_bases(
+    base_dn: Option<String>,
+    base_dns: Option<Vec<String>>,
+    exclude_dns: Vec<String>,
+    at: &str,
+    p: &mut Vec<ConfigProblem>,
+) -> (Vec<String>, Vec<String>) {
+    let (bases, key) = match (base_dn, base_dns) {
+        (Some(_), Some(_)) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.base_dns"),
+                "both base_dn and base_dns are given; keep base_dn for one base, or list every base in base_dns and remove base_dn",
+            ));
+            return (Vec::new(), Vec::new());
+        }
+        (None, None) => {
+            p.push(ConfigProblem::new(
+                format!("{at}.base_dn"),
+                "missing; write the DN under which every object type lives, e.g. base_dn = \"dc=example,dc=com\" (or several in base_dns = [\"…\", \"…\"])",
+            ));
+            return (Vec::new(), Vec::new());
+        }
+        (Some(one), None) => (vec![one], "base_dn".to_owned()),
+        (None, Some(list)) if list.is_empty() => {
+            p.push(ConfigProblem::new(
+                format!("{at}.base_dns"),
+                "empty; list at least one DN, e.g. base_dns = [\"ou=Staff,dc=example,dc=com\"]",
+            ));
+            return (Vec::new(), Vec::new());
+        }
+        (None, Some(list)) => (list, "base_dns".to_owned()),
+    };
+    let key_of = |i: usize| {
+        if key == "base_dn" {
+            format!("{at}.base_dn")
+        } else {
+            format!("{at}.base_dns.{i}")
+        }
+    };
+    let mut valid = true;
+    for (i, b) in bases.iter().enumerate() {
+        if let Err(why) = crate::ldap::dn::check(b) {
+            valid = false;
+            p.push(ConfigProblem::new(
+                key_of(i),
+                format!("\"{b}\" is not a DN ({why}); write e.g. \"dc=example,dc=com\""),
+            ));
+        }
+    }
+    if valid {
+        for (i, b) in bases.iter().enumerate() {
+            if let Some(j) = bases
+                .iter()
+                .enumerate()
+                .position(|(j, o)| j != i && dn_within(b, o) && (!dn_within(o, b) || j < i))
+            {
+                p.push(ConfigProblem::new(
+                    key_of(i),
+                    format!(
+                        "\"{b}\" is within base_dns.{j} \"{}\", which is searched already; remove one of them",
+                        bases[j]
+                    ),
+                ));
+            }
+        }
+    }
+    for (i, x) in exclude_dns.iter().enumerate() {
+        let at_x = format!("{at}.exclude_dns.{i}");
+        if let Err(why) = crate::ldap::dn::check(x) {
+            p.push(ConfigProblem::new(
+                at_x,
+                format!("\"{x}\" is not a DN ({why}); write the container to leave out, e.g. \"ou=Disabled,dc=example,dc=com\""),
+            ));
+        } else if valid && !bases.iter().any(|b| dn_within(x, b) && !dn_within(b, x)) {
+            p.push(ConfigProblem::new(
+                at_x,
+                format!(
+                    "\"{x}\" is not below {key} ({}), so it excludes nothing; name a container under a base",
+                    bases.join("; ")
+                ),
+            ));
+        }
+    }
+    (bases, exclude_dns)
+}
+
 fn check_type(
     raw: RawType,
-    base_dn: &str,
+    base_dns: &[String],
     at: &str,
     p: &mut Vec<ConfigProblem>,
 ) -> Option<ObjectType> {
+    let base_dn = base_dns.first().map(String::as_str).unwrap_or_default();
     let Some(name) = raw.name.filter(|n| !n.is_empty()) else {
         p.push(ConfigProblem::new(
             format!("{at}.name"),
@@ -477,16 +603,29 @@ fn check_type(
         return None;
     };
     let base_given = raw.base.is_some();
-    let base = raw.base.unwrap_or_else(|| base_dn.to_owned());
+    // Without a base of its own, a type lives under every base: named as the one base, or
+    // left empty for several.
+    let base = raw.base.unwrap_or_else(|| match base_dns {
+        [one] => one.clone(),
+        _ => String::new(),
+    });
     if let (true, Err(why)) = (base_given, crate::ldap::dn::check(&base)) {
         p.push(ConfigProblem::new(
             format!("{at}.base"),
             format!("\"{base}\" is not a DN ({why}); write e.g. \"ou=People,{base_dn}\""),
         ));
-    } else if !base_dn.is_empty() && !dn_within(&base, base_dn) {
+    } else if base_given && !base_dns.is_empty() && !base_dns.iter().any(|b| dn_within(&base, b)) {
+        let key = if base_dns.len() == 1 {
+            "base_dn"
+        } else {
+            "base_dns"
+        };
         p.push(ConfigProblem::new(
             format!("{at}.base"),
-            format!("\"{base}\" is not under base_dn \"{base_dn}\""),
+            format!(
+                "\"{base}\" is not under {key} \"{}\"",
+                base_dns.join("\", \"")
+            ),
         ));
     }
     let scope = match raw.scope.as_deref() {
@@ -554,7 +693,13 @@ fn check_type(
     }
     let rdn = raw.rdn.unwrap_or_else(|| "cn".to_owned());
     let container_given = raw.container.is_some();
-    let container = raw.container.unwrap_or_else(|| base.clone());
+    let container = raw.container.unwrap_or_else(|| {
+        if base.is_empty() {
+            base_dn.to_owned()
+        } else {
+            base.clone()
+        }
+    });
     if let (true, Err(why)) = (container_given, crate::ldap::dn::check(&container)) {
         p.push(ConfigProblem::new(
             format!("{at}.container"),

@@ -76,8 +76,11 @@ pub fn uuid_text(bytes: &[u8], mode: Mode) -> Option<String> {
 }
 
 /// The object type an entry belongs to: the first whose object classes it has and whose base
-/// and scope hold its DN.
+/// and scope hold its DN; none for an entry in a container of `exclude_dns`.
 pub fn classify<'a>(s: &'a LdapSettings, e: &RawEntry) -> Option<&'a ObjectType> {
+    if s.excluded(&e.dn) {
+        return None;
+    }
     let classes: Vec<String> = e
         .get("objectClass")
         .unwrap_or(&[])
@@ -89,7 +92,9 @@ pub fn classify<'a>(s: &'a LdapSettings, e: &RawEntry) -> Option<&'a ObjectType>
         t.object_classes
             .iter()
             .all(|c| classes.contains(&c.to_ascii_lowercase()))
-            && in_scope(&parsed, &t.base, t.scope)
+            && s.bases_of(t)
+                .into_iter()
+                .any(|b| in_scope(&parsed, b, t.scope))
     })
 }
 

@@ -360,7 +360,8 @@ fn post_read_anchor(s: &LdapSettings, r: &ldap3::LdapResult) -> Option<String> {
 async fn create_parents(ldap: &mut Ldap, s: &LdapSettings, parent: &str) -> Result<(), String> {
     let mut missing = Vec::new();
     let mut at = parent.to_owned();
-    while dn::parse(&at).is_some_and(|p| p.len() > dn::parse(&s.base_dn).map_or(0, |b| b.len())) {
+    let base = s.base_holding(parent).unwrap_or(&s.base_dn);
+    while dn::parse(&at).is_some_and(|p| p.len() > dn::parse(base).map_or(0, |b| b.len())) {
         missing.push(at.clone());
         at = dn::split_first(&at).1.to_owned();
     }

@@ -1,10 +1,11 @@
-//! Import: a full listing with the paged-results control, or a delta through RFC 4533 content
-//! synchronization (refreshOnly) whose cookie is the watermark. Entries that carry references
-//! (group members) wait until the listing is read, so that every DN they name can be turned
-//! into the anchor of its entry.
+//! Import: a full listing of each base DN with the paged-results control, or a delta through
+//! RFC 4533 content synchronization (refreshOnly) of each base, whose cookies are the
+//! watermark. Entries that carry references (group members) wait until the listing is read, so
+//! that every DN they name can be turned into the anchor of its entry.
 //!
-//! A listing that misses entries deletes nothing: a referral (never followed) is reported to
-//! the sink as a gap in the listing and the rest is read; a page or a search that fails (a
+//! A listing that misses entries deletes nothing: a referral (never followed) other than to the
+//! server's own partitions ([`super::referral`]) is reported to the sink as a gap in the listing
+//! and the rest is read; a page or a search that fails (a
 //! size limit, a server that stops answering) fails the import, and the engine infers no
 //! deletions from the part that was read.
 
@@ -19,7 +20,7 @@ use ucsync_model::{
 use super::config::{LdapSettings, Mode};
 use super::conn::{describe, op_failed};
 use super::sync::{self, SyncMessage};
-use super::{LdapConnector, ad, dn, entry};
+use super::{LdapConnector, ad, dn, entry, referral};
 
 /// What the watermark of an `openldap` connector holds.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -33,7 +34,7 @@ struct Watermark {
 pub(super) fn spec(s: &LdapSettings) -> String {
     let text = format!(
         "{}|{}|{}",
-        s.base_dn,
+        s.bases_text(),
         s.combined_filter(),
         s.requested_attributes().join(",")
     );
@@ -52,6 +53,10 @@ pub async fn import(
         deferred: Vec::new(),
         dropped_refs: 0,
         seen: None,
+        references: Vec::new(),
+        partitions: None,
+        changes_only: false,
+        gone: Vec::new(),
     };
     let syncrepl = s.mode == Mode::OpenLdap && s.anchor.eq_ignore_ascii_case("entryUUID");
     let mut notes = Vec::new();
@@ -61,36 +66,78 @@ pub async fn import(
                 .watermark
                 .as_deref()
                 .and_then(|w| serde_json::from_str::<Watermark>(w).ok());
-            let cookie = match previous {
-                Some(w) if w.spec == spec(s) => hex_decode(&w.cookie),
+            let bases = s.base_dns.len();
+            let cookies: Vec<Option<Vec<u8>>> = match previous {
+                Some(w) if w.spec == spec(s) => {
+                    let parts: Vec<&str> = w.cookie.split(',').collect();
+                    if parts.len() == bases {
+                        parts.into_iter().map(hex_decode).collect()
+                    } else {
+                        vec![None; bases]
+                    }
+                }
                 Some(_) => {
                     notes.push("the object types changed since the last import, so everything was read again".to_owned());
-                    None
+                    vec![None; bases]
                 }
-                None => None,
+                None => vec![None; bases],
             };
-            let mut outcome = run.refresh(&mut ldap, sink, cookie.clone()).await?;
-            if outcome.refused && cookie.is_some() {
-                notes.push(format!(
-                    "the server refused the synchronization cookie ({}), so everything was read again",
-                    outcome.refusal
-                ));
-                outcome = run.refresh(&mut ldap, sink, None).await?;
+            let mut outcomes = Vec::with_capacity(bases);
+            // Each base's synchronization names the entries of the others that changed as
+            // gone from its own view: only what no base sent is deleted.
+            if bases > 1 {
+                run.seen = Some(HashSet::new());
             }
-            if outcome.refused {
+            for (base, cookie) in s.base_dns.iter().zip(cookies) {
+                let mut outcome = run.refresh(&mut ldap, sink, base, cookie.clone()).await?;
+                if outcome.refused && cookie.is_some() {
+                    notes.push(format!(
+                        "the server refused the synchronization cookie ({}), so everything was read again{}",
+                        outcome.refusal,
+                        if bases > 1 {
+                            format!(" below {base}")
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    outcome = run.refresh(&mut ldap, sink, base, None).await?;
+                }
+                outcomes.push(outcome);
+            }
+            // Deletions are inferred from a listing of every base: a base whose refresh only
+            // sent changes is listed again when another one was listed.
+            if outcomes.iter().any(|o| o.listing) {
+                for (base, outcome) in s.base_dns.iter().zip(outcomes.iter_mut()) {
+                    if !outcome.listing && !outcome.refused {
+                        *outcome = run.refresh(&mut ldap, sink, base, None).await?;
+                    }
+                }
+            }
+            if let Some(o) = outcomes.iter().find(|o| o.refused) {
                 return Err(ConnectorError::Unavailable(format!(
                     "{}: content synchronization failed: {}",
-                    s.url, outcome.refusal
+                    s.url, o.refusal
                 )));
             }
+            let seen = run.seen.take().unwrap_or_default();
+            let mut deleted = HashSet::new();
+            for (uuid, dn) in std::mem::take(&mut run.gone) {
+                if !seen.contains(&uuid) && deleted.insert(uuid.clone()) {
+                    sink.deleted(&uuid, dn).await?;
+                }
+            }
             run.flush_deferred(&mut ldap, sink).await?;
-            if outcome.listing {
+            if outcomes.iter().all(|o| o.listing) {
                 sink.end_of_listing().await?;
             }
+            let cookies: Option<Vec<String>> = outcomes
+                .iter()
+                .map(|o| o.cookie.as_deref().map(hex_encode))
+                .collect();
             ImportSummary {
-                watermark: outcome.cookie.map(|k| {
+                watermark: cookies.map(|k| {
                     serde_json::to_string(&Watermark {
-                        cookie: hex_encode(&k),
+                        cookie: k.join(","),
                         spec: spec(s),
                     })
                     .unwrap_or_default()
@@ -140,8 +187,19 @@ pub(super) struct Listing<'a> {
     /// Records with references, sent once every DN they name is known.
     deferred: Vec<ImportRecord>,
     dropped_refs: usize,
-    /// The anchors of the entries of the configured object types seen, when asked for.
+    /// The anchors of the entries of the configured object types seen (and named present by
+    /// a content synchronization), when asked for.
     pub seen: Option<HashSet<String>>,
+    /// The URLs of each search continuation reference of the search under way.
+    references: Vec<Vec<String>>,
+    /// The server's own partitions, read at the first reference.
+    partitions: Option<referral::Partitions>,
+    /// The search reads changes only: an entry it returns that is no longer of the object
+    /// types (moved into an excluded container, or out of its type's base) is gone.
+    changes_only: bool,
+    /// What content synchronizations named as gone, with the DN when known; deleted once
+    /// every base is read, unless another base's synchronization sent it.
+    gone: Vec<(String, Option<String>)>,
 }
 
 /// One search: base, filter, attributes and controls (the paged-results control is added).
@@ -176,13 +234,46 @@ impl Listing<'_> {
         sink: &mut dyn ImportSink,
     ) -> Result<(), ConnectorError> {
         let s = &self.c.settings;
-        let query = Query {
-            base: s.base_dn.clone(),
-            filter: s.combined_filter(),
-            attrs: s.requested_attributes(),
-            controls: Vec::new(),
-        };
-        self.search(ldap, &query, Out::Stage(sink)).await
+        for base in &s.base_dns {
+            let query = Query {
+                base: base.clone(),
+                filter: s.combined_filter(),
+                attrs: s.requested_attributes(),
+                controls: Vec::new(),
+            };
+            self.search(ldap, &query, Out::Stage(&mut *sink)).await?;
+        }
+        Ok(())
+    }
+
+    /// Reports the references the last search met, except those to the server's own other
+    /// partitions and into excluded containers, as gaps in the listing.
+    async fn report_references(
+        &mut self,
+        ldap: &mut Ldap,
+        sink: &mut dyn ImportSink,
+        base: &str,
+    ) -> Result<(), ConnectorError> {
+        if self.references.is_empty() {
+            return Ok(());
+        }
+        let s = &self.c.settings;
+        let references = std::mem::take(&mut self.references);
+        if self.partitions.is_none() {
+            self.partitions = Some(referral::Partitions::read(s, ldap).await);
+        }
+        let partitions = self.partitions.clone().unwrap_or_default();
+        for urls in references {
+            let foreign = referral::foreign(s, &partitions, &urls);
+            // The URLs of one reference are alternatives: one that is known is enough.
+            if foreign.len() < urls.len() {
+                continue;
+            }
+            if let Some(url) = foreign.first() {
+                sink.incomplete(referral::gap_message(s, base, url)).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs `query` page by page, staging or collecting what it finds.
@@ -235,16 +326,21 @@ impl Listing<'_> {
                 .and_then(sync::paged_cookie)
                 .unwrap_or_default();
             if cookie.is_empty() {
+                if let Out::Stage(sink) = &mut out {
+                    self.report_references(ldap, &mut **sink, &query.base)
+                        .await?;
+                }
                 return Ok(());
             }
         }
     }
 
-    /// One refreshOnly content synchronization from `cookie` (or from nothing).
+    /// One refreshOnly content synchronization of `base` from `cookie` (or from nothing).
     async fn refresh(
         &mut self,
         ldap: &mut Ldap,
         sink: &mut dyn ImportSink,
+        base: &str,
         cookie: Option<Vec<u8>>,
     ) -> Result<Refresh, ConnectorError> {
         let c = self.c;
@@ -258,9 +354,11 @@ impl Listing<'_> {
         .critical();
         let mut stream = ldap
             .with_controls(request)
-            .streaming_search(&s.base_dn, Scope::Subtree, &s.combined_filter(), attrs)
+            .streaming_search(base, Scope::Subtree, &s.combined_filter(), attrs)
             .await
             .map_err(|e| op_failed(s, "the synchronization search", &e))?;
+        self.changes_only = cookie.is_some();
+        let mark = self.gone.len();
         // Without a cookie the server sends the whole content: a listing.
         let mut listing = cookie.is_none();
         let mut new_cookie = None;
@@ -283,6 +381,7 @@ impl Listing<'_> {
                         listing = true;
                     }
                     for uuid in info.present {
+                        self.saw(&uuid);
                         sink.present(&uuid).await?;
                     }
                     gone.extend(info.deleted);
@@ -290,6 +389,7 @@ impl Listing<'_> {
                 SyncMessage::Entry { state, uuid } => match state {
                     sync::State::Present => {
                         listing = true;
+                        self.saw(&uuid);
                         sink.present(&uuid).await?;
                     }
                     sync::State::Delete => gone.push(uuid),
@@ -299,7 +399,9 @@ impl Listing<'_> {
             }
         }
         let result = stream.finish().await;
+        self.changes_only = false;
         if result.rc == 4096 || (result.rc != 0 && cookie.is_some() && result.rc == 53) {
+            self.gone.truncate(mark);
             return Ok(Refresh {
                 cookie: None,
                 listing: false,
@@ -310,15 +412,14 @@ impl Listing<'_> {
         if result.rc == 12 {
             return Err(ConnectorError::Unavailable(format!(
                 "{}: the server does not offer content synchronization (RFC 4533) for {}: enable the syncprov overlay on that database, or run full-import instead of delta-import",
-                s.url, s.base_dn
+                s.url, base
             )));
         }
         if result.rc != 0 {
-            return Err(search_failed(s, &s.base_dn, &result));
+            return Err(search_failed(s, base, &result));
         }
-        for uuid in gone {
-            sink.deleted(&uuid, None).await?;
-        }
+        self.report_references(ldap, sink, base).await?;
+        self.gone.extend(gone.into_iter().map(|uuid| (uuid, None)));
         if let Some(done) = sync::done(&result) {
             if done.cookie.is_some() {
                 new_cookie = done.cookie;
@@ -335,6 +436,12 @@ impl Listing<'_> {
         })
     }
 
+    fn saw(&mut self, anchor: &str) {
+        if let Some(seen) = &mut self.seen {
+            seen.insert(anchor.to_owned());
+        }
+    }
+
     /// One entry of a listing: staged now, or kept until its references can be resolved.
     async fn entry(
         &mut self,
@@ -344,15 +451,9 @@ impl Listing<'_> {
         let c = self.c;
         let s = &c.settings;
         if re.is_ref() {
-            // The entries behind it are not read: without them, the listing is incomplete.
-            let urls = ldap3::parse_refs(re.0);
-            sink.incomplete(format!(
-                "{}: the search below {} returned a referral to {} that ucsync does not follow, so the entries there were not read; point a connector at that server, or narrow base_dn to leave it out",
-                s.url,
-                s.base_dn,
-                urls.join(", ")
-            ))
-            .await?;
+            // Unless it points to the server's own other partitions, the entries behind it are
+            // not read, and the listing is incomplete: reported when the search ends.
+            self.references.push(ldap3::parse_refs(re.0));
             return Ok(());
         }
         if re.is_intermediate() {
@@ -365,6 +466,15 @@ impl Listing<'_> {
             )));
         };
         let Some(t) = entry::classify(s, &raw) else {
+            // A changed entry the search still finds but that is of no object type any more
+            // (moved into an excluded container or out of its type's base) has left the
+            // connector's view; the sink ignores it when it was never staged.
+            if self.changes_only
+                && let Ok(anchor) = entry::anchor(s, &raw)
+            {
+                c.cache.forget(&raw.dn, &anchor);
+                self.gone.push((anchor, Some(raw.dn)));
+            }
             return Ok(());
         };
         let anchor = match entry::anchor(s, &raw) {

@@ -23,6 +23,7 @@ pub(super) async fn inspect(name: &str, s: &LdapSettings) -> SourceView {
     };
     let schema = match conn::connect(name, s).await {
         Ok(mut ldap) => {
+            view.warnings.extend(missing_bases(s, &mut ldap).await);
             let known = schema_names(s, &mut ldap).await;
             let _ = ldap.unbind().await;
             known
@@ -56,6 +57,36 @@ pub(super) async fn inspect(name: &str, s: &LdapSettings) -> SourceView {
         }
     }
     view
+}
+
+/// A warning for each base DN the server does not show: missing, or hidden from the bind DN.
+async fn missing_bases(s: &LdapSettings, ldap: &mut Ldap) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, base) in s.base_dns.iter().enumerate() {
+        let key = if s.base_dns.len() == 1 {
+            "base_dn".to_owned()
+        } else {
+            format!("base_dns.{i}")
+        };
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(base, Scope::Base, "(objectClass=*)", vec!["1.1"])
+            .await;
+        match found {
+            Ok(r) if r.1.rc == 0 && !r.0.is_empty() => {}
+            Ok(r) if r.1.rc == 0 || r.1.rc == 32 => out.push(format!(
+                "{key} \"{base}\" does not exist on {} (or the bind DN may not see it), so imports there read nothing; fix the DN in the connector settings",
+                s.url
+            )),
+            Ok(r) => out.push(format!(
+                "{key} \"{base}\" cannot be read on {}: {}",
+                s.url,
+                conn::describe(&r.1, r.1.rc)
+            )),
+            Err(e) => out.push(format!("{key} \"{base}\" cannot be read on {}: {e}", s.url)),
+        }
+    }
+    out
 }
 
 /// Every attribute type name (lowercase) of the server's schema, read from the subschema

@@ -7,8 +7,8 @@
 //! flight. References (group `member`) are DNs on the wire and anchors in the staging space.
 //!
 //! Modules: [`config`] (settings), [`conn`] (connect, bind, TLS, result messages), [`dn`],
-//! [`entry`] (reading entries), [`sync`] (RFC 4533 messages), [`import`], [`ad`] (Active
-//! Directory deltas), [`export`].
+//! [`entry`] (reading entries), [`sync`] (RFC 4533 messages), [`import`], [`referral`]
+//! (references met while importing), [`ad`] (Active Directory deltas), [`export`].
 
 mod ad;
 #[cfg(test)]
@@ -26,6 +26,7 @@ mod inspect;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod member_tests;
+mod referral;
 mod sync;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -228,35 +229,43 @@ impl LdapConnector {
             return Ok(Some(d));
         }
         let s = &self.settings;
-        let (base, scope, filter) = if s.anchor.eq_ignore_ascii_case("objectGUID") {
-            (
+        let searches: Vec<(String, Scope, String)> = if s.anchor.eq_ignore_ascii_case("objectGUID")
+        {
+            vec![(
                 format!("<GUID={anchor}>"),
                 Scope::Base,
                 "(objectClass=*)".to_owned(),
-            )
+            )]
         } else {
-            (
-                s.base_dn.clone(),
-                Scope::Subtree,
-                format!("({}={})", s.anchor, ldap3::ldap_escape(anchor)),
-            )
+            s.base_dns
+                .iter()
+                .map(|b| {
+                    (
+                        b.clone(),
+                        Scope::Subtree,
+                        format!("({}={})", s.anchor, ldap3::ldap_escape(anchor)),
+                    )
+                })
+                .collect()
         };
-        let found = ldap
-            .with_timeout(s.timeout)
-            .search(&base, scope, &filter, vec!["1.1"])
-            .await
-            .map_err(|e| e.to_string())?;
-        if found.1.rc != 0 && found.1.rc != 32 {
-            return Err(format!(
-                "looking up {} {anchor}: {}",
-                s.anchor,
-                conn::describe(&found.1, found.1.rc)
-            ));
-        }
-        for re in found.0 {
-            if let Some(raw) = entry::parse(re.0) {
-                self.cache.learn(&raw.dn, anchor);
-                return Ok(Some(raw.dn));
+        for (base, scope, filter) in searches {
+            let found = ldap
+                .with_timeout(s.timeout)
+                .search(&base, scope, &filter, vec!["1.1"])
+                .await
+                .map_err(|e| e.to_string())?;
+            if found.1.rc != 0 && found.1.rc != 32 {
+                return Err(format!(
+                    "looking up {} {anchor}: {}",
+                    s.anchor,
+                    conn::describe(&found.1, found.1.rc)
+                ));
+            }
+            for re in found.0 {
+                if let Some(raw) = entry::parse(re.0) {
+                    self.cache.learn(&raw.dn, anchor);
+                    return Ok(Some(raw.dn));
+                }
             }
         }
         Ok(None)
@@ -304,7 +313,12 @@ impl Connector for LdapConnector {
         };
         format!(
             "url={} bind={bind} base_dn={} mode={:?} anchor={} references={:?} object_types={:?}",
-            s.url, s.base_dn, s.mode, s.anchor, s.references, s.object_types
+            s.url,
+            s.bases_text(),
+            s.mode,
+            s.anchor,
+            s.references,
+            s.object_types
         )
     }
 
@@ -339,6 +353,16 @@ impl Connector for LdapConnector {
         true
     }
 
+    /// An entry is named by its DN: as last read, else where it was added (its rdn value in
+    /// its container), for an entry this connector added and has not read back yet.
+    fn locator(&self, object_type: &str, attrs: &Attrs) -> Option<String> {
+        if let Some(dn) = attrs.get("dn").first() {
+            return Some(dn.clone());
+        }
+        let t = self.settings.object_type(object_type)?;
+        export::new_dn(t, attrs).ok()
+    }
+
     /// An object type keeps `dn`, `objectClass` and its configured attributes.
     fn keeps(&self, object_type: &str, attribute: &str) -> bool {
         attribute == "dn"
@@ -352,21 +376,28 @@ impl Connector for LdapConnector {
     async fn check_connection(&self) -> Result<(), ConnectorError> {
         let mut ldap = self.connect().await?;
         let s = &self.settings;
-        let found = ldap
-            .with_timeout(s.timeout)
-            .search(&s.base_dn, Scope::Base, "(objectClass=*)", vec!["1.1"])
-            .await
-            .map_err(|e| conn::op_failed(s, "reading base_dn", &e))?;
-        let _ = ldap.unbind().await;
-        match found.1.rc {
-            0 => Ok(()),
-            rc => Err(ConnectorError::Config(format!(
-                "{}: base_dn {} cannot be read: {}",
-                s.url,
-                s.base_dn,
-                conn::describe(&found.1, rc)
-            ))),
+        let key = if s.base_dns.len() == 1 {
+            "base_dn"
+        } else {
+            "base_dns"
+        };
+        for base in &s.base_dns {
+            let found = ldap
+                .with_timeout(s.timeout)
+                .search(base, Scope::Base, "(objectClass=*)", vec!["1.1"])
+                .await
+                .map_err(|e| conn::op_failed(s, &format!("reading {key} {base}"), &e))?;
+            if found.1.rc != 0 {
+                let _ = ldap.unbind().await;
+                return Err(ConnectorError::Config(format!(
+                    "{}: {key} {base} cannot be read: {}",
+                    s.url,
+                    conn::describe(&found.1, found.1.rc)
+                )));
+            }
         }
+        let _ = ldap.unbind().await;
+        Ok(())
     }
 
     async fn inspect(&self) -> SourceView {

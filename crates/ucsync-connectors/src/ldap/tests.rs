@@ -126,6 +126,88 @@ attributes = ["cn"]
     }
 }
 
+fn problems_of(text: &str) -> String {
+    let table: toml::Table = toml::from_str(text).unwrap();
+    Connectors
+        .validate("ldap", &table, "connectors.t.settings")
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn base_dns_and_exclude_dns_are_checked_by_key() {
+    let types =
+        "[[object_types]]\nname = \"p\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n";
+    let both = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dn = \"dc=a\"\nbase_dns = [\"ou=b,dc=a\"]\n{types}"
+    ));
+    assert!(
+        both.contains("connectors.t.settings.base_dns")
+            && both.contains("both base_dn and base_dns"),
+        "{both}"
+    );
+    let nested = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"dc=a\", \"ou=b,dc=a\"]\n{types}"
+    ));
+    assert!(
+        nested.contains("connectors.t.settings.base_dns.1") && nested.contains("within base_dns.0"),
+        "{nested}"
+    );
+    let outside = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\nexclude_dns = [\"ou=x,ou=b,dc=a\", \"ou=x,dc=a\", \"nodn\"]\n{types}"
+    ));
+    assert!(
+        !outside.contains("exclude_dns.0"),
+        "an exclusion under a base is fine: {outside}"
+    );
+    assert!(
+        outside.contains("connectors.t.settings.exclude_dns.1") && outside.contains("not below"),
+        "{outside}"
+    );
+    assert!(
+        outside.contains("connectors.t.settings.exclude_dns.2") && outside.contains("not a DN"),
+        "{outside}"
+    );
+    let empty = problems_of(&format!("url = \"ldap://x\"\nbase_dns = []\n{types}"));
+    assert!(empty.contains("connectors.t.settings.base_dns"), "{empty}");
+    // A type's base must lie under one of the bases.
+    let type_base = problems_of(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\n[[object_types]]\nname = \"p\"\nbase = \"ou=d,dc=a\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n",
+    );
+    assert!(
+        type_base.contains("connectors.t.settings.object_types.0.base")
+            && type_base.contains("not under base_dns"),
+        "{type_base}"
+    );
+    let fine = problems_of(&format!(
+        "url = \"ldap://x\"\nbase_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]\nexclude_dns = [\"ou=x,ou=c,dc=a\"]\n{types}"
+    ));
+    assert!(fine.is_empty(), "{fine}");
+}
+
+#[test]
+fn bases_and_exclusions_are_part_of_the_import_fingerprint() {
+    let text = |extra: &str| {
+        format!(
+            "url = \"ldap://x\"\n{extra}\n[[object_types]]\nname = \"p\"\nobject_classes = [\"user\"]\nattributes = [\"cn\"]\n"
+        )
+    };
+    let settings = |extra: &str| build(&toml::from_str(&text(extra)).unwrap()).import_settings();
+    let one = settings("base_dn = \"dc=a\"");
+    let listed = settings("base_dns = [\"dc=a\"]");
+    assert_eq!(one, listed, "one base is one base, however it is written");
+    let two = settings("base_dns = [\"ou=b,dc=a\", \"ou=c,dc=a\"]");
+    let excluded = settings("base_dn = \"dc=a\"\nexclude_dns = [\"ou=x,dc=a\"]");
+    assert_ne!(one, two);
+    assert_ne!(one, excluded);
+    assert!(
+        one.contains("base_dn=dc=a "),
+        "unchanged for one base: {one}"
+    );
+}
+
 #[tokio::test]
 async fn full_import_pages_and_translates_members() {
     let slapd = seeded();
@@ -434,9 +516,36 @@ async fn a_referral_is_never_followed_names_its_url_and_deletes_nothing() {
     let gap = &sink.gaps[0];
     assert!(gap.contains("ldap://other.example.com"), "{gap}");
     assert!(gap.contains("does not follow"), "{gap}");
+    // It names the server and the DN, and what to do about them.
+    assert!(
+        gap.contains(&format!("DN ou=elsewhere,{people} on other.example.com")),
+        "{gap}"
+    );
+    assert!(
+        gap.contains("url = \"ldap://other.example.com\"")
+            && gap.contains(&format!("base_dn = \"ou=elsewhere,{people}\"")),
+        "{gap}"
+    );
+    assert!(
+        gap.contains(&format!("add \"ou=elsewhere,{people}\" to exclude_dns")),
+        "{gap}"
+    );
+    assert!(!gap.contains("that server"), "{gap}");
+
     assert_eq!(sink.listings_ended, 1);
     assert!(sink.deleted.is_empty(), "{:?}", sink.deleted);
     assert_eq!(sink.staged.len(), 2);
+
+    // With the referral's container excluded, nothing is missing.
+    let c = build(&settings(
+        &slapd,
+        &format!("exclude_dns = [\"ou=elsewhere,{people}\"]"),
+    ));
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert!(sink.gaps.is_empty(), "{:?}", sink.gaps);
+    assert_eq!(sink.objects.len(), 1, "{:?}", sink.objects);
+    assert!(sink.withheld.is_none(), "{:?}", sink.withheld);
 }
 
 #[tokio::test]
@@ -471,4 +580,128 @@ async fn tls_verifies_the_certificate_unless_insecure() {
     let mut t = settings(&slapd, "insecure = true");
     t.insert("url".into(), ldaps.into());
     build(&t).check_connection().await.unwrap();
+}
+
+#[test]
+fn an_entry_is_located_by_its_dn_or_where_it_was_added() {
+    let table: toml::Table = toml::from_str(
+        r#"
+url = "ldap://x"
+base_dn = "dc=a"
+[[object_types]]
+name = "contact"
+base = "ou=Contacts,dc=a"
+object_classes = ["inetOrgPerson"]
+attributes = ["cn", "sn"]
+"#,
+    )
+    .unwrap();
+    let c = build(&table);
+    let mut attrs = Attrs::new();
+    attrs.set_one("cn", "Ann");
+    assert_eq!(
+        c.locator("contact", &attrs).as_deref(),
+        Some("cn=Ann,ou=Contacts,dc=a"),
+        "added by this connector and not read back yet"
+    );
+    attrs.set_one("dn", "cn=Ann B,ou=Moved,dc=a");
+    assert_eq!(
+        c.locator("contact", &attrs).as_deref(),
+        Some("cn=Ann B,ou=Moved,dc=a")
+    );
+}
+
+#[tokio::test]
+async fn several_bases_and_an_excluded_container_in_full_and_delta_imports() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let groups = format!("ou=groups,{}", slapd.suffix());
+    slapd.ldapadd(&format!(
+        "dn: ou=hidden,{people}\nobjectClass: organizationalUnit\nou: hidden\n\n{}",
+        person("hid", &format!("ou=hidden,{people}"))
+    ));
+    let mut t = settings(&slapd, "");
+    t.remove("base_dn");
+    t.insert(
+        "base_dns".into(),
+        toml::Value::Array(vec![people.clone().into(), groups.clone().into()]),
+    );
+    t.insert(
+        "exclude_dns".into(),
+        toml::Value::Array(vec![format!("ou=hidden,{people}").into()]),
+    );
+    let c = build(&t);
+    let mut sink = MemorySink::new();
+    // A delta without a watermark reads everything: both bases, one cookie each.
+    let first = import(&c, &mut sink, ImportMode::Delta, None)
+        .await
+        .unwrap();
+    let mut uids: Vec<String> = sink
+        .staged
+        .values()
+        .filter_map(|(_, a)| a.get("uid").first().cloned())
+        .collect();
+    uids.sort();
+    assert_eq!(
+        uids,
+        ["ann", "bob", "cyd"],
+        "hid is in the excluded container"
+    );
+    assert_eq!(sink.staged.len(), 4, "and the group: {:?}", sink.staged);
+    assert_eq!(sink.listings_ended, 1);
+    let watermark = first.watermark.expect("a watermark");
+    assert!(watermark.contains(','), "one cookie per base: {watermark}");
+
+    // Moved into the excluded container: gone; a change in the other base is read.
+    let cyd = anchor_of(&sink, "cyd");
+    slapd.ldapmodrdn(
+        &format!("uid=cyd,{people}"),
+        "uid=cyd",
+        true,
+        Some(&format!("ou=hidden,{people}")),
+    );
+    slapd.ldapmodify(&format!(
+        "dn: cn=staff,{groups}\nchangetype: modify\ndelete: member\nmember: uid=bob,{people}\n"
+    ));
+    let delta = import(&c, &mut sink, ImportMode::Delta, Some(watermark))
+        .await
+        .unwrap();
+    assert_eq!(sink.deletes, [cyd], "{:?}", delta.note);
+    assert_eq!(sink.objects.len(), 1, "the group: {:?}", sink.anchors());
+    assert_eq!(sink.listings_ended, 1, "a delta is not a listing");
+
+    // A full import reads both bases and leaves the container out.
+    let mut sink = MemorySink::new();
+    import(&c, &mut sink, ImportMode::Full, None).await.unwrap();
+    assert_eq!(sink.staged.len(), 3, "{:?}", sink.staged);
+}
+
+#[tokio::test]
+async fn check_warns_about_each_base_the_server_does_not_show() {
+    let slapd = seeded();
+    let people = format!("ou=people,{}", slapd.suffix());
+    let groups = format!("ou=groups,{}", slapd.suffix());
+    let missing = format!("ou=nowhere,{}", slapd.suffix());
+    let mut t = settings(&slapd, "");
+    t.remove("base_dn");
+    t.insert(
+        "base_dns".into(),
+        toml::Value::Array(vec![
+            people.clone().into(),
+            groups.into(),
+            missing.clone().into(),
+        ]),
+    );
+    let view = build(&t).inspect().await;
+    let all = view.warnings.join("\n");
+    assert!(
+        all.contains("base_dns.2") && all.contains(&missing) && all.contains("does not exist"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("base_dns.0") && !all.contains("base_dns.1"),
+        "{all}"
+    );
+    let err = build(&t).check_connection().await.unwrap_err().to_string();
+    assert!(err.contains(&missing), "{err}");
 }

@@ -35,6 +35,11 @@ pub(super) enum Call {
     },
     Present(Node),
     Empty(Node),
+    /// `bit(x, flag)`: whether a value of `x`, a whole number, has the bits of `flag` set.
+    Bit {
+        arg: Node,
+        flag: u64,
+    },
 }
 
 /// The functions that map every value to one value.
@@ -79,6 +84,7 @@ const fn spec(name: &'static str, min: usize, max: usize, usage: &'static str) -
 /// Every function, in alphabetical order.
 #[rustfmt::skip]
 pub(super) const FUNCTIONS: &[Spec] = &[
+    spec("bit", 2, 2, "bit(x, flag), e.g. bit(userAccountControl, 2)"),
     spec("coalesce", 1, MANY, "coalesce(a, b, …)"),
     spec("concat", 1, MANY, "concat(a, b, …)"),
     spec("digits", 1, 1, "digits(x)"),
@@ -163,6 +169,39 @@ pub(super) fn build(name: &str, col: usize, args: Vec<Arg>) -> Result<Call, Expr
         "first" => Call::First(take()?.node),
         "present" => Call::Present(take()?.node),
         "empty" => Call::Empty(take()?.node),
+        "bit" => {
+            let x = take()?;
+            if let Literal::Str(v) | Literal::Int(v) = &x.literal
+                && flags(v).is_none()
+            {
+                return Err(err(
+                    x.col,
+                    format!(
+                        "bit() tests a whole number, and \"{v}\" is not one; write e.g. bit(userAccountControl, 2)"
+                    ),
+                ));
+            }
+            let n = take()?;
+            let Literal::Int(digits) = &n.literal else {
+                return Err(err(
+                    n.col,
+                    "the flag given to bit() must be a whole number written out, e.g. bit(userAccountControl, 2)",
+                ));
+            };
+            let flag = digits
+                .parse::<u64>()
+                .ok()
+                .filter(|f| f.is_power_of_two())
+                .ok_or_else(|| {
+                    err(
+                        n.col,
+                        format!(
+                            "bit(): the flag {digits} is not a power of two (1, 2, 4, 8, … 9223372036854775808); give the value of one flag, e.g. 2 for ACCOUNTDISABLE"
+                        ),
+                    )
+                })?;
+            Call::Bit { arg: x.node, flag }
+        }
         "left" => {
             let x = take()?.node;
             let n = take()?;
@@ -337,7 +376,7 @@ fn check_replacement(re: &Regex, with: &str, col: usize) -> Result<(), ExprError
 
 impl Call {
     pub fn is_boolean(&self) -> bool {
-        matches!(self, Call::Present(_) | Call::Empty(_))
+        matches!(self, Call::Present(_) | Call::Empty(_) | Call::Bit { .. })
     }
 
     pub fn for_each_arg<'s>(&'s self, f: &mut dyn FnMut(&'s Node)) {
@@ -347,7 +386,8 @@ impl Call {
             | Call::Join { arg: a, .. }
             | Call::First(a)
             | Call::Present(a)
-            | Call::Empty(a) => f(a),
+            | Call::Empty(a)
+            | Call::Bit { arg: a, .. } => f(a),
             Call::Coalesce(v) | Call::Concat(v) => v.iter().for_each(f),
             Call::If {
                 cond,
@@ -411,7 +451,7 @@ impl Call {
                     eval(otherwise, ctx)
                 }
             }
-            Call::Present(_) | Call::Empty(_) => Vals::Bool(self.truth(ctx)),
+            Call::Present(_) | Call::Empty(_) | Call::Bit { .. } => Vals::Bool(self.truth(ctx)),
         }
     }
 
@@ -419,8 +459,22 @@ impl Call {
         match self {
             Call::Present(a) => eval(a, ctx).has_value(),
             Call::Empty(a) => !eval(a, ctx).has_value(),
+            Call::Bit { arg, flag } => eval(arg, ctx)
+                .iter()
+                .any(|v| flags(v).is_some_and(|bits| bits & flag != 0)),
             _ => self.eval(ctx).truthy(),
         }
+    }
+}
+
+/// The bits of a whole number written in decimal: a negative one (Active Directory's
+/// `groupType` is a signed 32-bit number) as its 64-bit two's complement, so its sign bit is
+/// `2147483648` and every higher bit too. `None` for anything else.
+fn flags(v: &str) -> Option<u64> {
+    let v = v.trim();
+    match v.strip_prefix('-') {
+        Some(_) => v.parse::<i64>().ok().map(|n| n as u64),
+        None => v.strip_prefix('+').unwrap_or(v).parse::<u64>().ok(),
     }
 }
 

@@ -30,7 +30,11 @@
 //!   are dropped): `lower(x)`, `upper(x)`, `trim(x)`, `replace(x, 'regex', 'replacement')`,
 //!   `rewrite_domain(x, "new.example")`, `rewrite_domain(x, "old.example", "new.example")`,
 //!   `split(x, ";")`, `join(x, ", ")`, `first(x)`, `coalesce(a, b, …)`, `if(cond, a, b)`,
-//!   `present(x)`, `empty(x)`, `left(x, n)`, `concat(a, b, …)`, `digits(x)`.
+//!   `present(x)`, `empty(x)`, `left(x, n)`, `concat(a, b, …)`, `digits(x)`, and the condition
+//!   `bit(x, flag)`: true when a value of `x` is a whole number with the bit `flag` set (`flag`
+//!   is the flag's value, a power of two written out: `bit(userAccountControl, 2)` is "account
+//!   disabled"). An absent `x`, or values that are not whole numbers, make it false; a literal
+//!   `x` that is not a whole number, or a `flag` that is not a power of two, does not compile.
 //!
 //! A condition used as a value reads "true" or "false"; a value used as a condition is true when
 //! it has at least one non-empty value. A condition passed through `if()`, `first()` or
@@ -99,7 +103,7 @@ impl Expr {
     }
 
     /// True when the expression is a condition at its top: a comparison, `and`, `or`, `not`,
-    /// `present()`, `empty()`, `true` or `false`.
+    /// `present()`, `empty()`, `bit()`, `true` or `false`.
     pub fn is_boolean(&self) -> bool {
         self.root.is_boolean()
     }

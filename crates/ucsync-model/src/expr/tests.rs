@@ -520,9 +520,46 @@ fn whitespace_and_newlines_are_free() {
 #[test]
 fn function_names_are_listed() {
     let names: Vec<&str> = super::function_names().collect();
-    assert_eq!(names.len(), 15);
+    assert_eq!(names.len(), 16);
     let mut sorted = names.clone();
     sorted.sort_unstable();
     assert_eq!(names, sorted);
     assert!(names.contains(&"rewrite_domain"));
+}
+
+#[test]
+fn bit_tests_one_flag_of_a_whole_number() {
+    // 514 = NORMAL_ACCOUNT (512) + ACCOUNTDISABLE (2); 66048 = 65536 + 512.
+    let disabled = obj(&[("userAccountControl", &["514"])]);
+    let enabled = obj(&[("userAccountControl", &["66048"])]);
+    assert!(yes("bit(userAccountControl, 2)", &disabled));
+    assert!(!yes("bit(userAccountControl, 2)", &enabled));
+    assert!(yes("not bit(userAccountControl, 2)", &enabled));
+    assert!(!yes("not bit(userAccountControl, 2)", &disabled));
+    assert!(yes("bit(userAccountControl, 512)", &disabled));
+    assert!(yes("bit(userAccountControl, 65536)", &enabled));
+    // A condition: as a value it reads "true" or "false".
+    assert_eq!(ev("bit(userAccountControl, 2)", &disabled), ["true"]);
+    assert_eq!(ev("bit(userAccountControl, 2)", &enabled), ["false"]);
+    // groupType is signed: a security group's sign bit is 2147483648.
+    let security = obj(&[("groupType", &["-2147483646"])]);
+    assert!(yes("bit(groupType, 2147483648)", &security));
+    assert!(yes("bit(groupType, 2)", &security));
+    assert!(!yes("bit(groupType, 4)", &security));
+    // Any value with the flag: multi-valued attributes.
+    let many = obj(&[("flags", &["1", "6"])]);
+    assert!(yes("bit(flags, 4)", &many));
+    assert!(!yes("bit(flags, 8)", &many));
+    // Absent, or not a whole number: false (a scope `not bit(…)` keeps such objects).
+    let none = obj(&[]);
+    assert!(!yes("bit(userAccountControl, 2)", &none));
+    assert!(yes("not bit(userAccountControl, 2)", &none));
+    let text = obj(&[("userAccountControl", &["disabled", "2.0"])]);
+    assert!(!yes("bit(userAccountControl, 2)", &text));
+    assert!(yes("bit('3', 1) and bit(7, 4)", &none));
+    assert!(
+        Expr::compile("bit(userAccountControl, 2)")
+            .unwrap()
+            .is_boolean()
+    );
 }

@@ -144,6 +144,44 @@ fn literal_arguments() {
     );
     check("rewrite_domain(x, 'a@b')", 19, &["without @"]);
     check("rewrite_domain(x, 'a.com', '')", 28, &["not empty"]);
+    check(
+        "bit(userAccountControl, 3)",
+        25,
+        &[
+            "bit()",
+            "the flag 3 is not a power of two",
+            "2 for ACCOUNTDISABLE",
+        ],
+    );
+    check("bit(x, 0)", 8, &["bit()", "flag 0 is not a power of two"]);
+    check(
+        "bit(x, 18446744073709551616)",
+        8,
+        &["bit()", "not a power of two"],
+    );
+    check(
+        "bit(x, y)",
+        8,
+        &["flag given to bit() must be a whole number"],
+    );
+    check(
+        "bit(x, '2')",
+        8,
+        &["flag given to bit() must be a whole number"],
+    );
+    check(
+        "bit('disabled', 2)",
+        5,
+        &["bit()", "\"disabled\" is not one"],
+    );
+    check(
+        "bit(x)",
+        1,
+        &[
+            "bit() takes 2 arguments, got 1",
+            "bit(userAccountControl, 2)",
+        ],
+    );
 }
 
 #[test]
@@ -394,7 +432,7 @@ fn valid(rng: &mut Rng, depth: usize) -> String {
     let a = v();
     let b = v();
     let c = v();
-    match rng.below(22) {
+    match rng.below(23) {
         0 => format!("({a}) == ({b})"),
         1 => format!("({a}) != ({b})"),
         2 => format!("({a}) =~ '^[a-z]+@'"),
@@ -416,6 +454,11 @@ fn valid(rng: &mut Rng, depth: usize) -> String {
         18 => format!("empty({a})"),
         19 => format!("left({a}, {})", rng.below(4)),
         20 => format!("concat({a}, {b}, {c})"),
+        21 => format!(
+            "bit({}, {})",
+            rng.pick(NAMES),
+            rng.pick(&["1", "2", "512", "2147483648"])
+        ),
         _ => format!("digits({a})"),
     }
 }

@@ -153,4 +153,53 @@ fn active_directory_users_become_contacts_and_deltas_carry_only_their_changes() 
     // Nothing more changed: the next delta reads nothing.
     let quiet = env.json(&["run", "ad", "delta-import"], 0);
     assert_eq!(counters(&quiet)[..3], [0, 0, 0], "{quiet:#}");
+
+    // Disabled accounts out of scope (docs/LDAP.md): dee is disabled, ann and Robert are
+    // enabled (544: a normal account that needs no password; 546: the same, disabled).
+    for (cn, uac) in [
+        ("ann Smith", 544),
+        ("Robert Smith", 544),
+        ("dee Smith", 546),
+    ] {
+        dc.ldapmodify(&format!(
+            "dn: CN={cn},{staff}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: {uac}\n"
+        ));
+    }
+    let scoped = ad_connector(&dc, &staff)
+        .replace(
+            "[connectors.ad.rules]\n",
+            "[connectors.ad.rules]\nscope = 'not bit(userAccountControl, 2)'\n",
+        )
+        .replace(
+            "\"telephoneNumber\"]",
+            "\"telephoneNumber\", \"userAccountControl\"]",
+        );
+    assert!(scoped.contains("scope = 'not bit(") && scoped.contains("\"userAccountControl\"]"));
+    env.write(
+        "ucsync.toml",
+        format!(
+            "version = 1\n[enterprises.default]\nsync_order = [\"central\", \"ad\"]\nreferences = [\"member\"]\n{}{scoped}",
+            ldap_connector("central", &central, CENTRAL_TYPES, "create_parents = true"),
+        ),
+    );
+    let disabled_out = env.json(&["sync-now"], 0);
+    assert_eq!(
+        counters(Env::step(&disabled_out, "central", "export"))[2],
+        1,
+        "{disabled_out:#}"
+    );
+    assert!(
+        central
+            .get(&format!("cn=dee,{contacts}"), &["cn"])
+            .is_none(),
+        "the disabled account's contact is deprovisioned"
+    );
+    for kept in ["ann", "bob"] {
+        assert!(
+            central
+                .get(&format!("cn={kept},{contacts}"), &["cn"])
+                .is_some(),
+            "{kept} is enabled"
+        );
+    }
 }

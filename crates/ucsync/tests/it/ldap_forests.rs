@@ -286,3 +286,60 @@ fn a_present_phase_then_the_changed_entries_imports_the_changes() {
         .expect("bob's contact");
     assert_eq!(bob.attrs["telephoneNumber"], ["+1 555 7777"]);
 }
+
+#[test]
+fn outcome_lines_name_a_deleted_entry_and_the_members_added_and_removed() {
+    let a = forest("dc=a,dc=test");
+    let central = forest("dc=central,dc=test");
+    let (people, groups) = (a.add_ou("people"), a.add_ou("groups"));
+    a.ldapadd(&format!(
+        "{}{}{}dn: cn=staff,{groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=ann,{people}\nmember: uid=bob,{people}\n",
+        user("ann", &people, "+1 555 0001"),
+        user("bob", &people, "+1 555 0002"),
+        user("cyd", &people, "+1 555 0003"),
+    ));
+    let env = Env::new();
+    env.write(
+        "ucsync.toml",
+        format!(
+            "version = 1\n[enterprises.default]\nsync_order = [\"central\", \"forest-a\"]\nreferences = [\"member\"]\n{}{}",
+            ldap_connector("central", &central, CENTRAL_TYPES, "create_parents = true"),
+            ldap_connector("forest-a", &a, FOREST_TYPES, ""),
+        ),
+    );
+    env.json(&["sync-now"], 0);
+    // Central's entries as read back (with their DNs and members' entryUUIDs).
+    env.json(&["run", "central", "full-import"], 0);
+    a.ldapdelete(&format!("uid=cyd,{people}"));
+    a.ldapadd(&user("dee", &people, "+1 555 0004"));
+    a.ldapmodify(&format!(
+        "dn: cn=staff,{groups}\nchangetype: modify\nadd: member\nmember: uid=dee,{people}\n-\ndelete: member\nmember: uid=bob,{people}\n"
+    ));
+    env.json(&["run", "forest-a", "delta-import"], 0);
+    env.json(&["run", "forest-a", "delta-sync"], 0);
+    let export = env.json(&["run", "central", "export"], 0);
+    assert_eq!(counters(&export)[..3], [1, 1, 1], "{export:#}");
+    let id = export["run_id"].to_string();
+    let out = env.run(&["runs", "show", &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |action: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(action))
+            .unwrap_or_else(|| panic!("no {action} line in:\n{text}"))
+            .to_owned()
+    };
+    // The delete names the entry's DN beside its anchor.
+    let delete = line("export-delete");
+    assert!(
+        delete.contains(&format!("cn=cyd,ou=Contacts,{}", central.suffix())),
+        "{text}"
+    );
+    // The group's change names the member added and the one removed, not both whole lists.
+    let members = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("member:"))
+        .unwrap_or_else(|| panic!("no member change in:\n{text}"));
+    assert!(!members.contains("->"), "{text}");
+    assert_eq!(members.matches(" +\"").count(), 1, "{text}");
+    assert_eq!(members.matches(" -\"").count(), 1, "{text}");
+}

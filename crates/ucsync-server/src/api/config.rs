@@ -35,6 +35,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
                 .delete(super::connectors::delete),
         )
         .route("/api/v1/connectors/{connector}/test", post(test_connector))
+        .route(
+            "/api/v1/connectors/{connector}/errors",
+            get(super::connectors::errors),
+        )
         .merge(super::schedules::routes())
 }
 
@@ -398,7 +402,7 @@ pub fn operations() -> Vec<Operation> {
             "get",
             "/api/v1/connectors",
             Some("viewer"),
-            "Connectors with their configuration; secrets are never shown",
+            "Connectors with their configuration (secrets are never shown), their last import, sync and export, and outstanding_errors: how many per-object errors are outstanding",
         ),
         Operation {
             body: Some(connector_body.clone()),
@@ -435,6 +439,12 @@ pub fn operations() -> Vec<Operation> {
             "/api/v1/connectors/{connector}/test",
             Some("operator"),
             "Test connection: connects (and binds) with the connector's settings and says how it went",
+        ),
+        Operation::new(
+            "get",
+            "/api/v1/connectors/{connector}/errors",
+            Some("viewer"),
+            "A connector's outstanding per-object errors: each object a step (import, sync, export) rejected and no run has fixed since, with its name (key, DN), line for files, message and the first and last runs that reported it. The connector's outstanding_errors counts them",
         ),
     ]
 }

@@ -321,6 +321,21 @@ impl DirectoryStore for SqliteStore {
                 "deleting directory entries",
             )
             .await?;
+            // Objects the sync took without error, and deletions it processed: their errors
+            // are over (before the rows of the deletions go).
+            let fine: Vec<i64> = batch
+                .staged
+                .iter()
+                .filter(|w| w.sync_error.is_none())
+                .map(|w| w.id)
+                .collect();
+            super::errors::clear_staged(&mut conn, &[ErrorStep::Sync], &fine).await?;
+            super::errors::clear_staged(
+                &mut conn,
+                &[ErrorStep::Sync, ErrorStep::Export],
+                &batch.staged_deletes,
+            )
+            .await?;
             write_staged(&mut conn, batch.staged).await?;
             insert_staged(&mut conn, batch.staged_inserts).await?;
             exec_for_ids(
@@ -330,6 +345,7 @@ impl DirectoryStore for SqliteStore {
                 "removing processed deletions",
             )
             .await?;
+            super::errors::write_sync_outcomes(&mut conn, &batch.outcomes).await?;
             write_outcomes(&mut conn, &batch.outcomes).await
         }
         .await;

@@ -1,0 +1,1 @@
+-- reserved for the audit migration of the admins branch

@@ -15,6 +15,7 @@ mod config_change;
 mod damaged;
 mod deprovisioning;
 mod joins;
+mod outstanding;
 mod pipeline;
 mod precedence;
 mod preview;

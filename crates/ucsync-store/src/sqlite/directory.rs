@@ -336,6 +336,13 @@ impl DirectoryStore for SqliteStore {
                 &batch.staged_deletes,
             )
             .await?;
+            let provisioned: Vec<(i64, i64)> = batch
+                .staged_inserts
+                .iter()
+                .map(|i| (i.connector_id, i.entry_id))
+                .collect();
+            super::errors::clear_provisioned(&mut conn, provisioned).await?;
+            super::errors::clear_deleted_entries(&mut conn, &batch.deleted_entries).await?;
             write_staged(&mut conn, batch.staged).await?;
             insert_staged(&mut conn, batch.staged_inserts).await?;
             exec_for_ids(

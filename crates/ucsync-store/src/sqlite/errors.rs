@@ -78,6 +78,53 @@ pub(crate) async fn clear_staged(
     Ok(())
 }
 
+/// Entries provisioned into connectors, (connector, entry): an error that an entry could not be
+/// provisioned there (object `entry:<id>`) is over.
+pub(crate) async fn clear_provisioned(
+    conn: &mut SqliteConnection,
+    provisioned: Vec<(i64, i64)>,
+) -> Result<()> {
+    if provisioned.is_empty() || !any_outstanding(conn, ErrorStep::Sync).await? {
+        return Ok(());
+    }
+    write_rows(
+        conn,
+        provisioned,
+        (
+            "DELETE FROM object_errors WHERE step = 'sync' AND (connector_id, object) IN (VALUES ",
+            "(?, ?)",
+            ")",
+        ),
+        "clearing outstanding errors",
+        |v, (connector, entry)| {
+            v.add(connector).add(format!("entry:{entry}"));
+        },
+    )
+    .await
+}
+
+/// Entries deleted from the directory: an error that one could not be provisioned is over.
+pub(crate) async fn clear_deleted_entries(conn: &mut SqliteConnection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() || !any_outstanding(conn, ErrorStep::Sync).await? {
+        return Ok(());
+    }
+    let objects: Vec<String> = ids.iter().map(|e| format!("entry:{e}")).collect();
+    for chunk in objects.chunks(MAX_VARS - 8) {
+        let sql = format!(
+            "DELETE FROM object_errors WHERE step = 'sync' AND object IN ({})",
+            vec!["?"; chunk.len()].join(",")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for o in chunk {
+            q = q.bind(o);
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(sql_err("clearing outstanding errors"))?;
+    }
+    Ok(())
+}
+
 /// Records `step` errors for staged objects by id: (id, message), seen by `run_id`.
 pub(crate) async fn record_staged(
     conn: &mut SqliteConnection,

@@ -305,6 +305,13 @@ impl StagingStore for SqliteStore {
                 batch.errors,
             )
             .await?;
+            // Deleted in the source: whatever a step reported of them is over.
+            super::errors::clear_staged(
+                &mut conn,
+                &[ErrorStep::Sync, ErrorStep::Export],
+                &batch.deletes,
+            )
+            .await?;
             if !batch.deletes.is_empty() {
                 // Unlinked objects with nothing to export simply go; the others wait for sync.
                 exec_for_ids(

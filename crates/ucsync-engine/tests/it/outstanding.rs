@@ -246,3 +246,87 @@ async fn a_refused_export_of_a_whole_file_stays_outstanding_until_exported() {
 async fn a_refused_export_of_a_patched_file_stays_outstanding_until_exported() {
     a_refused_export_stays_outstanding_until_exported(100).await;
 }
+
+/// `forest` reads people from a real slapd (delta imports through syncrepl).
+fn ldap_config(slapd: &ucsync_testkit::Slapd) -> String {
+    format!(
+        r#"version = 1
+[connectors.forest]
+kind = "ldap"
+[connectors.forest.settings]
+url = "{uri}"
+bind_dn = "{root}"
+password = "{pw}"
+base_dn = "{base}"
+[[connectors.forest.settings.object_types]]
+name = "person"
+base = "ou=people,{base}"
+object_classes = ["inetOrgPerson"]
+attributes = ["uid", "cn", "sn", "mail"]
+rdn = "uid"
+[connectors.forest.rules]
+projection = {{ person = "person" }}
+[connectors.forest.rules.import_flows]
+uid = "uid"
+cn = "cn"
+"#,
+        uri = slapd.uri(),
+        root = slapd.root_dn(),
+        pw = slapd.root_pw(),
+        base = slapd.suffix(),
+    )
+}
+
+#[tokio::test]
+async fn an_ldap_entry_rejected_stays_outstanding_through_delta_imports() {
+    let slapd = ucsync_testkit::Slapd::start(ucsync_testkit::SlapdOptions::default());
+    let people = slapd.add_ou("people");
+    let mut ldif = String::new();
+    for u in ["a1", "a2"] {
+        ldif.push_str(&format!(
+            "dn: uid={u},{people}\nobjectClass: inetOrgPerson\nuid: {u}\ncn: {u} Name\nsn: Name\n\n"
+        ));
+    }
+    slapd.ldapadd(&ldif);
+    let hub = Hub::new(&ldap_config(&slapd), &[]).await;
+    hub.sync_ok().await;
+
+    // A bell in a2's cn (base64, as LDIF writes control characters).
+    slapd.ldapmodify(&format!(
+        "dn: uid=a2,{people}\nchangetype: modify\nreplace: cn\ncn:: YQdiIE5hbWU=\n"
+    ));
+    let report = hub.sync_now().await;
+    assert_eq!(report.status, RunStatus::CompletedWithErrors, "{report:#?}");
+    let errors = outstanding(&hub, "forest").await;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].step, "import");
+    assert_eq!(errors[0].name, format!("uid=a2,{people}"));
+    assert_eq!(errors[0].line, None);
+    assert!(errors[0].message.contains("\"cn\""), "{errors:#?}");
+    let first = errors[0].first_run;
+
+    // Delta imports that read nothing of a2, and a full import that names it again.
+    hub.sync_now().await;
+    assert_eq!(outstanding(&hub, "forest").await.len(), 1);
+    hub.run("forest", Profile::FullImport).await;
+    let errors = outstanding(&hub, "forest").await;
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].first_run, first);
+    hub.sync_now().await;
+    assert_eq!(outstanding(&hub, "forest").await.len(), 1);
+
+    // Fixed: over. Broken again, then deleted: over.
+    slapd.ldapmodify(&format!(
+        "dn: uid=a2,{people}\nchangetype: modify\nreplace: cn\ncn: a2 Name\n"
+    ));
+    hub.sync_ok().await;
+    assert_eq!(outstanding(&hub, "forest").await, Vec::new());
+    slapd.ldapmodify(&format!(
+        "dn: uid=a2,{people}\nchangetype: modify\nreplace: cn\ncn:: YQdiIE5hbWU=\n"
+    ));
+    hub.sync_now().await;
+    assert_eq!(outstanding(&hub, "forest").await.len(), 1);
+    slapd.ldapdelete(&format!("uid=a2,{people}"));
+    hub.sync_ok().await;
+    assert_eq!(outstanding(&hub, "forest").await, Vec::new());
+}

@@ -33,7 +33,8 @@ impl Outstanding {
 
     /// The object was taken without error, or deleted in the source: its error is over.
     pub fn over(&mut self, anchor: &str, batch: &mut ImportBatch) {
-        if self.anchors.remove(anchor).is_some() {
+        // Most imports have none: no anchor is hashed for them.
+        if !self.anchors.is_empty() && self.anchors.remove(anchor).is_some() {
             batch.cleared.push(anchor.to_owned());
         }
     }
@@ -41,6 +42,9 @@ impl Outstanding {
     /// The listing names the object but this import does not take it (unchanged, unreadable):
     /// a complete listing must not take its error for gone.
     pub fn met(&mut self, anchor: &str) {
+        if self.anchors.is_empty() {
+            return;
+        }
         if let Some(seen) = self.anchors.get_mut(anchor) {
             *seen = true;
         }

@@ -330,6 +330,15 @@ impl DirectoryStore for SqliteStore {
                 .map(|w| w.id)
                 .collect();
             super::errors::clear_staged(&mut conn, &[ErrorStep::Sync], &fine).await?;
+            // A pending export replaced or dropped: the error of the old one is over (as
+            // `export_error` is cleared with it).
+            let exports: Vec<i64> = batch
+                .staged
+                .iter()
+                .filter(|w| w.export.is_some())
+                .map(|w| w.id)
+                .collect();
+            super::errors::clear_staged(&mut conn, &[ErrorStep::Export], &exports).await?;
             super::errors::clear_staged(
                 &mut conn,
                 &[ErrorStep::Sync, ErrorStep::Export],

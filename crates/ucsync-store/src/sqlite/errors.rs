@@ -197,22 +197,23 @@ pub(crate) async fn write_sync_outcomes(
     chunk: &OutcomeChunk,
 ) -> Result<()> {
     let step = ErrorStep::Sync;
-    let mut errors = Vec::new();
-    let mut done: HashMap<&str, Vec<String>> = HashMap::new();
-    for o in &chunk.outcomes {
-        if o.connector.is_empty() || o.object.is_empty() {
-            continue;
+    let named = |o: &&ObjectOutcome| !o.connector.is_empty() && !o.object.is_empty();
+    let errors: Vec<&ObjectOutcome> = chunk
+        .outcomes
+        .iter()
+        .filter(named)
+        .filter(|o| o.action == "error")
+        .collect();
+    // Only looked at when some error is outstanding: a large sync has none to clear.
+    if any_outstanding(conn, step).await? {
+        let mut done: HashMap<&str, Vec<String>> = HashMap::new();
+        for o in chunk.outcomes.iter().filter(named) {
+            if o.action != "error" && o.action != "warning" {
+                done.entry(o.connector.as_str())
+                    .or_default()
+                    .push(o.object.clone());
+            }
         }
-        match o.action.as_str() {
-            "error" => errors.push(o),
-            "warning" => {}
-            _ => done
-                .entry(o.connector.as_str())
-                .or_default()
-                .push(o.object.clone()),
-        }
-    }
-    if !done.is_empty() && any_outstanding(conn, step).await? {
         for (connector, objects) in done {
             let id: Option<i64> = sqlx::query_scalar("SELECT id FROM connectors WHERE name = ?")
                 .bind(connector)

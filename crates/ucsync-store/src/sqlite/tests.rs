@@ -542,6 +542,26 @@ async fn a_full_step_clears_only_what_its_own_earlier_runs_reported() {
         .iter()
         .map(|a| a.id)
         .collect();
+    // Both objects wait for an export.
+    let mut desired = Attrs::new();
+    desired.set_one("mail", "c@x");
+    store
+        .apply_sync_batch(SyncBatch {
+            enterprise_id: 1,
+            staged: ids
+                .iter()
+                .map(|id| StagedWrite {
+                    id: *id,
+                    entry_id: None,
+                    sync_state: None,
+                    sync_error: None,
+                    export: Some(Some((ucsync_model::ExportOp::Update, desired.encode(), 7))),
+                })
+                .collect(),
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
     let first = new_run(&store, "hr", "export").await;
     store
         .apply_export_results(ExportResultBatch {
@@ -582,23 +602,6 @@ async fn a_full_step_clears_only_what_its_own_earlier_runs_reported() {
         ("1", "refused again")
     );
     // Exported at last: over.
-    let mut desired = Attrs::new();
-    desired.set_one("mail", "c@x");
-    store
-        .apply_sync_batch(SyncBatch {
-            enterprise_id: 1,
-            staged: vec![StagedWrite {
-                id: ids[0],
-                entry_id: None,
-                sync_state: None,
-                sync_error: None,
-                export: Some(Some((ucsync_model::ExportOp::Update, desired.encode(), 7))),
-            }],
-            ..SyncBatch::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(store.outstanding_errors(None).await.unwrap().len(), 1);
     let last = new_run(&store, "hr", "export").await;
     store
         .apply_export_results(ExportResultBatch {

@@ -16,6 +16,7 @@ mod damaged;
 mod deprovisioning;
 mod joins;
 mod outstanding;
+mod outstanding_failed;
 mod pipeline;
 mod precedence;
 mod preview;

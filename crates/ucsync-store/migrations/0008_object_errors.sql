@@ -5,6 +5,7 @@
 -- step: import, sync or export. object: the anchor; for a record without one, where it is
 -- (`line 12`), with anchored = 0. name: how an administrator finds the object (a DN, a key).
 -- line: the file line, for files. first_run / last_run: the runs that first and last reported it.
+-- The step leads the key: every batch first asks whether any error of its step is outstanding.
 CREATE TABLE object_errors (
     connector_id INTEGER NOT NULL,
     step         TEXT NOT NULL,
@@ -15,5 +16,5 @@ CREATE TABLE object_errors (
     message      TEXT NOT NULL,
     first_run    INTEGER NOT NULL,
     last_run     INTEGER NOT NULL,
-    PRIMARY KEY (connector_id, step, object)
+    PRIMARY KEY (step, connector_id, object)
 ) WITHOUT ROWID;

@@ -16,7 +16,7 @@ use super::{MAX_VARS, SqliteStore, sql_err};
 use crate::types::*;
 use crate::{ErrorStore, Result};
 
-const UPSERT_TAIL: &str = " ON CONFLICT (connector_id, step, object) DO UPDATE SET \
+const UPSERT_TAIL: &str = " ON CONFLICT (step, connector_id, object) DO UPDATE SET \
      anchored = excluded.anchored, name = excluded.name, line = excluded.line, \
      message = excluded.message, last_run = excluded.last_run";
 

@@ -289,8 +289,9 @@ fn put_connector_table(
     name: &str,
     mut body: toml::Table,
 ) {
-    // Read-only: the last runs a GET shows beside the configuration.
+    // Read-only: the last runs and the outstanding errors a GET shows beside the configuration.
     body.remove("last");
+    body.remove("outstanding_errors");
     if let Some(before) = old.connectors.get(name) {
         let kind = body
             .get("kind")

@@ -289,15 +289,17 @@ fn print_errors(cli: &Cli, name: &str, errors: &serde_json::Value) -> Result<u8>
         if list.len() == 1 { "" } else { "s" }
     );
     for e in &list {
+        let message = e["message"].as_str().unwrap_or_default();
+        // The line, unless the message names it already.
         let line = match e["line"].as_i64() {
-            Some(n) => format!(" (line {n})"),
-            None => String::new(),
+            Some(n) if !message.contains(&format!("line {n}")) => format!(" (line {n})"),
+            _ => String::new(),
         };
         println!(
             "  {:<7} {}{line}: {}  [runs {}–{}]",
             e["step"].as_str().unwrap_or_default(),
             e["name"].as_str().unwrap_or_default(),
-            e["message"].as_str().unwrap_or_default(),
+            message,
             e["first_run"],
             e["last_run"]
         );

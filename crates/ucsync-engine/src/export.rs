@@ -614,6 +614,13 @@ async fn export_changes(
     if let Some(last) = writing.take() {
         crate::run::written(last, EXPORT_RESULTS).await?;
     }
+    if end.stopped.is_none() {
+        // Every pending export was sent or refused again: an export error not reported again
+        // belongs to an export no longer pending.
+        store
+            .clear_unreported_errors(c.id, ucsync_store::ErrorStep::Export, rec.run_id)
+            .await?;
+    }
     rec.counters.add(&counted);
     Ok(end)
 }

@@ -24,6 +24,7 @@ use ucsync_model::{
 };
 use ucsync_store::{Counters, ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
+use crate::import_errors::Outstanding;
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 use crate::{EngineError, Stop};
@@ -146,6 +147,8 @@ struct Sink<'a> {
     gaps: Gaps,
     /// `end_of_listing` found the listing incomplete and deleted nothing; the message says why.
     withheld: Option<String>,
+    /// The connector's outstanding import errors.
+    outstanding: Outstanding,
 }
 
 /// What an import could not read: records reported unreadable, and what the connector said
@@ -336,6 +339,8 @@ impl Sink<'_> {
                 "the object has an empty anchor{}; fill in its key",
                 where_()
             );
+            let locator = record.locator.as_deref().unwrap_or_default();
+            Outstanding::unidentified(&mut self.batch, locator, &msg);
             self.rec
                 .error(self.connector, "", &record.object_type, msg.clone());
             return RecordStatus::Error(msg);
@@ -366,6 +371,9 @@ impl Sink<'_> {
                     seen: true,
                     named: false,
                 });
+            let locator = record.locator.as_deref();
+            self.outstanding
+                .rejected(&mut self.batch, &record.anchor, locator, &msg);
             self.rec.error(
                 self.connector,
                 &record.anchor,
@@ -383,6 +391,9 @@ impl Sink<'_> {
                     record.anchor,
                     where_()
                 );
+                let locator = record.locator.as_deref();
+                self.outstanding
+                    .rejected(&mut self.batch, &record.anchor, locator, &msg);
                 self.rec.error(
                     self.connector,
                     &record.anchor,
@@ -397,6 +408,7 @@ impl Sink<'_> {
                     self.rec.counters.unchanged -= 1;
                 }
                 if slot.present && slot.hash == hash {
+                    self.outstanding.over(&record.anchor, &mut self.batch);
                     self.rec.counters.unchanged += 1;
                     return RecordStatus::Unchanged;
                 }
@@ -437,6 +449,7 @@ impl Sink<'_> {
                 RecordStatus::Created
             }
         };
+        self.outstanding.over(&record.anchor, &mut self.batch);
         match status {
             RecordStatus::Created => self.rec.counters.added += 1,
             _ => self.rec.counters.updated += 1,
@@ -473,6 +486,7 @@ impl ImportSink for Sink<'_> {
 
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError> {
         self.taking()?;
+        self.outstanding.over(anchor, &mut self.batch);
         let mut changed = false;
         if let Some(slot) = self.index.get_mut(anchor)
             && slot.present
@@ -498,6 +512,7 @@ impl ImportSink for Sink<'_> {
 
     async fn present(&mut self, anchor: &str) -> Result<(), SinkError> {
         self.taking()?;
+        self.outstanding.met(anchor);
         if let Some(slot) = self.index.get_mut(anchor)
             && !slot.seen
         {
@@ -524,6 +539,12 @@ impl ImportSink for Sink<'_> {
         }
         self.gaps.unreadable(&locator);
         let message = located(&locator, message);
+        if object.is_empty() {
+            Outstanding::unidentified(&mut self.batch, &locator, &message);
+        } else {
+            self.outstanding
+                .rejected(&mut self.batch, &object, Some(&locator), &message);
+        }
         self.rec.error(self.connector, &object, "", message);
         self.after_record(false).await
     }
@@ -559,6 +580,7 @@ impl ImportSink for Sink<'_> {
         self.taking()?;
         // The listing is finished: its deletions are applied whole, without stopping halfway.
         self.listed = true;
+        self.outstanding.listed(&mut self.batch, !self.gaps.any());
         if self.gaps.any() {
             let kept = self
                 .index
@@ -679,6 +701,7 @@ pub(crate) async fn run(
         stopped: false,
         gaps: Gaps::default(),
         withheld: None,
+        outstanding: Outstanding::load(store, c.id).await?,
     };
     let imported = c.connector.import(request, &mut sink).await;
     if sink.stopped {

@@ -10,6 +10,7 @@ pub mod account;
 mod export;
 mod fingerprint;
 mod import;
+mod import_errors;
 mod progress;
 mod removed;
 mod rules;

@@ -575,6 +575,13 @@ async fn full_step(
         ctx.store
             .record_full_step(c.id, step, FullMark::Finished(print))
             .await?;
+        if step == ucsync_store::FullStep::Sync {
+            // Every object of the connector was synced again: the sync errors its earlier
+            // runs reported and this one did not are over.
+            ctx.store
+                .clear_unreported_errors(c.id, ucsync_store::ErrorStep::Sync, rec.run_id)
+                .await?;
+        }
     }
     Ok(end)
 }

@@ -31,7 +31,7 @@ pub(crate) fn operations() -> Vec<Operation> {
         method: "get",
         path: "/metrics",
         role: Some("viewer"),
-        summary: "Prometheus metrics (text format 0.0.4): runs by status, objects processed, run durations, pending exports per connector, directory entries per enterprise",
+        summary: "Prometheus metrics (text format 0.0.4): runs by status, objects processed, run durations, pending exports and outstanding per-object errors per connector, directory entries per enterprise",
         body: None,
     }]
 }
@@ -46,6 +46,7 @@ async fn metrics(
     let groups = store.run_groups().await.map_err(ApiError::internal)?;
     let pending = store.pending_work().await.map_err(ApiError::internal)?;
     let entries = store.entry_counts().await.map_err(ApiError::internal)?;
+    let errors = store.error_counts().await.map_err(ApiError::internal)?;
 
     let mut out = Exposition::default();
     out.family("ucsync_build_info", "gauge", "The running ucsync build.");
@@ -68,6 +69,7 @@ async fn metrics(
             total as f64,
         );
     }
+    outstanding_errors(&mut out, &pending, &errors);
     out.family(
         "ucsync_pending_exports_by_operation",
         "gauge",
@@ -368,5 +370,35 @@ mod tests {
             "ucsync_run_duration_seconds_sum{connector=\"h\\\"r\\\\x\",profile=\"delta-import\"} 0.75\n"
         ), "{text}");
         assert!(text.contains("ucsync_run_last_end_timestamp_seconds{enterprise=\"default\",connector=\"\",profile=\"sync-now\",status=\"success\"} 1700000000.5\n"), "{text}");
+    }
+}
+
+/// `ucsync_outstanding_errors{connector,step}`: every connector the store knows, each step,
+/// 0 included, so a series falls to 0 when its errors are fixed rather than vanishing.
+fn outstanding_errors(
+    out: &mut Exposition,
+    pending: &[ucsync_store::PendingWork],
+    errors: &[ucsync_store::ErrorCount],
+) {
+    out.family(
+        "ucsync_outstanding_errors",
+        "gauge",
+        "Per-object errors outstanding for each connector and step: objects a step rejected and no run has fixed since.",
+    );
+    let mut by: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for p in pending {
+        for step in ucsync_store::ErrorStep::ALL {
+            by.insert((p.connector.as_str(), step.as_str()), 0);
+        }
+    }
+    for e in errors {
+        by.insert((e.connector.as_str(), e.step.as_str()), e.count);
+    }
+    for ((connector, step), n) in by {
+        out.sample(
+            "ucsync_outstanding_errors",
+            &[("connector", connector), ("step", step)],
+            n as f64,
+        );
     }
 }

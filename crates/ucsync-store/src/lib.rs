@@ -234,6 +234,33 @@ pub trait ConfigStore: Send + Sync {
     async fn put_schedule_state(&self, state: &ScheduleState) -> Result<()>;
 }
 
+/// Outstanding per-object errors: objects a step rejected and no run has fixed since. Batches
+/// record and clear them in their own transactions (an [`ImportBatch`]'s `errors` and
+/// `cleared`; the error and success outcomes of sync batches and export results); these are
+/// the reads and the one write of a step's end.
+#[async_trait]
+pub trait ErrorStore: Send + Sync {
+    /// The import errors outstanding for a connector: (object, whether it is an anchor).
+    async fn outstanding_objects(
+        &self,
+        connector_id: i64,
+        step: ErrorStep,
+    ) -> Result<Vec<(String, bool)>>;
+    /// After a full step of a connector ran over every object (a full sync, an export that
+    /// sent everything pending): the errors of that step which run `run_id` did not report
+    /// again are over. How many went.
+    async fn clear_unreported_errors(
+        &self,
+        connector_id: i64,
+        step: ErrorStep,
+        run_id: i64,
+    ) -> Result<u64>;
+    /// The outstanding errors of one connector (by name) or of all, by connector, step and object.
+    async fn outstanding_errors(&self, connector: Option<&str>) -> Result<Vec<OutstandingError>>;
+    /// How many errors are outstanding per connector and step (only those with some).
+    async fn error_counts(&self) -> Result<Vec<ErrorCount>>;
+}
+
 /// Everything the engine needs, behind one object.
 #[async_trait]
 pub trait Store:
@@ -245,6 +272,7 @@ pub trait Store:
     + AuditStore
     + ConfigStore
     + StatsStore
+    + ErrorStore
 {
     /// Starts a preview session: a store of its own, on its own connection and in one
     /// transaction, that sees the committed state and its own writes. Nobody else sees its

@@ -191,6 +191,15 @@ pub struct ImportBatch {
     pub deletes: Vec<i64>,
     pub watermark: Option<String>,
     pub outcomes: OutcomeChunk,
+    /// Objects this batch rejected: they become (or stay) outstanding import errors of the
+    /// connector, first and last seen by the batch's run (`outcomes.run_id`).
+    pub errors: Vec<ObjectErrorWrite>,
+    /// Anchors whose outstanding import errors are over: imported, deleted in the source, or
+    /// not in a complete listing any more. Cleared before `errors` are written.
+    pub cleared: Vec<String>,
+    /// The listing was read to its end: outstanding import errors of records without an anchor
+    /// that this run did not report again are over (they are known only by where they were).
+    pub clear_unanchored: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -421,4 +430,71 @@ pub struct ScheduleState {
     pub last_slot: String,
     pub run_id: Option<i64>,
     pub note: Option<String>,
+}
+
+/// The steps that can reject an object, each with its own outstanding errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorStep {
+    Import,
+    Sync,
+    Export,
+}
+
+impl ErrorStep {
+    pub const ALL: [ErrorStep; 3] = [ErrorStep::Import, ErrorStep::Sync, ErrorStep::Export];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorStep::Import => "import",
+            ErrorStep::Sync => "sync",
+            ErrorStep::Export => "export",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        ErrorStep::ALL.into_iter().find(|step| step.as_str() == s)
+    }
+}
+
+/// An object a step rejected, as a batch records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectErrorWrite {
+    /// The object's anchor; for a record without one, where it is (`line 12`).
+    pub object: String,
+    /// Whether `object` is an anchor.
+    pub anchored: bool,
+    /// How an administrator finds the object: a DN, a key.
+    pub name: String,
+    /// The line of the file, for files.
+    pub line: Option<i64>,
+    pub message: String,
+}
+
+/// One outstanding per-object error: an object a step of a connector rejected and that no run
+/// has fixed since.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutstandingError {
+    pub connector: String,
+    /// `import`, `sync` or `export`.
+    pub step: String,
+    /// The anchor, or where the record is when it has none.
+    pub object: String,
+    /// A DN, a key, or the anchor.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<i64>,
+    pub message: String,
+    /// The run that first reported it.
+    pub first_run: i64,
+    /// The run that last reported it.
+    pub last_run: i64,
+}
+
+/// How many errors are outstanding for one step of one connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorCount {
+    pub connector: String,
+    pub enterprise: String,
+    pub step: String,
+    pub count: i64,
 }

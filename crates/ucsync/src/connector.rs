@@ -1,5 +1,6 @@
-//! `ucsync connector status|delete`: each connector's last import, sync and export, and
-//! deleting a connector (a synchronizer) together with the accounts it owns.
+//! `ucsync connector status|errors|delete`: each connector's last import, sync and export and
+//! its outstanding per-object errors, and deleting a connector (a synchronizer) together with
+//! the accounts it owns.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use ucsync_engine::{Engine, Profile, RunOptions, RunStatus};
 use ucsync_model::Config;
-use ucsync_store::Store;
+use ucsync_store::{ErrorStore, Store};
 
 use reqwest::Method;
 
@@ -16,12 +17,16 @@ use crate::{Cli, RunFlags, Usage, configuration};
 
 #[derive(Subcommand)]
 pub enum ConnectorCommand {
-    /// Each connector's kind, enterprise, and the time, status and counters of its last
-    /// import, sync and export.
+    /// Each connector's kind, enterprise, the time, status and counters of its last import,
+    /// sync and export, and how many per-object errors are outstanding.
     Status {
         /// Only this connector.
         name: Option<String>,
     },
+    /// The outstanding per-object errors of a connector: every object a step rejected and no
+    /// run has fixed since, with the step, the object (key, DN, line), the message and the
+    /// runs that first and last reported it.
+    Errors { name: String },
     /// Delete a connector: the entries it owns (and only those), its links and its staging
     /// space, then take it out of the configuration. Subject to the deletion threshold.
     Delete {
@@ -39,6 +44,15 @@ pub async fn run(cli: &Cli, command: &ConnectorCommand) -> Result<u8> {
                 configuration::current(cli, configuration::from_file(cli)?, store.as_ref(), false)
                     .await?;
             status(cli, &config, store.as_ref(), name.as_deref()).await
+        }
+        ConnectorCommand::Errors { name } => {
+            let store = crate::open_store(&cli.data_dir).await?;
+            let config =
+                configuration::current(cli, configuration::from_file(cli)?, store.as_ref(), false)
+                    .await?;
+            known(&config, name)?;
+            let errors = store.outstanding_errors(Some(name)).await?;
+            print_errors(cli, name, &serde_json::to_value(errors)?)
         }
         ConnectorCommand::Delete { name, run } => delete(cli, name, run).await,
     }
@@ -65,6 +79,15 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &ConnectorCommand) 
                 ))));
             }
             print_status(cli, &list)
+        }
+        ConnectorCommand::Errors { name } => {
+            let answer = remote
+                .get(&format!(
+                    "/api/v1/connectors/{}/errors",
+                    crate::remote::encode(name)
+                ))
+                .await?;
+            print_errors(cli, name, &answer["errors"])
         }
         ConnectorCommand::Delete { name, run } => {
             let mut query = vec![format!("preview={}", run.preview)];
@@ -101,21 +124,28 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &ConnectorCommand) 
     }
 }
 
+/// Refuses a connector name the configuration does not have, naming those it has.
+fn known(config: &Config, name: &str) -> Result<()> {
+    if config.connectors.contains_key(name) {
+        return Ok(());
+    }
+    Err(anyhow!(Usage(format!(
+        "no connector named \"{name}\"; configured: {}",
+        config
+            .connectors
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))))
+}
+
 async fn status(cli: &Cli, config: &Config, store: &dyn Store, only: Option<&str>) -> Result<u8> {
-    if let Some(name) = only
-        && !config.connectors.contains_key(name)
-    {
-        return Err(anyhow!(Usage(format!(
-            "no connector named \"{name}\"; configured: {}",
-            config
-                .connectors
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))));
+    if let Some(name) = only {
+        known(config, name)?;
     }
     let runs = store.latest_connector_runs().await?;
+    let counts = store.error_counts().await?;
     let mut list = Vec::new();
     for (name, c) in &config.connectors {
         if only.is_some_and(|o| o != name) {
@@ -126,6 +156,7 @@ async fn status(cli: &Cli, config: &Config, store: &dyn Store, only: Option<&str
             "kind": c.kind,
             "enterprise": c.enterprise,
             "last": ucsync_server::api::connectors::last_runs(name, &runs),
+            "outstanding_errors": ucsync_server::api::connectors::outstanding(name, &counts),
         }));
     }
     print_status(cli, &list)
@@ -165,6 +196,15 @@ fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
                 k["unchanged"],
                 k["errors"]
             );
+        }
+        let outstanding = item["outstanding_errors"].as_i64().unwrap_or_default();
+        if outstanding > 0 {
+            println!(
+                "  outstanding errors {outstanding} (objects still rejected; `ucsync connector errors {}` lists them)",
+                item["name"].as_str().unwrap_or_default()
+            );
+        } else {
+            println!("  outstanding errors 0");
         }
     }
     if !list.is_empty() {
@@ -239,4 +279,39 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         }
     }
     Ok(crate::exit_code(report.status))
+}
+
+/// Prints a connector's outstanding errors (a JSON array of them).
+fn print_errors(cli: &Cli, name: &str, errors: &serde_json::Value) -> Result<u8> {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(errors)?);
+        return Ok(0);
+    }
+    let list = errors.as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("connector {name}: no outstanding errors");
+        return Ok(0);
+    }
+    println!(
+        "connector {name}: {} outstanding error{} (fix each object in its source; the next run that reads it clears it)",
+        list.len(),
+        if list.len() == 1 { "" } else { "s" }
+    );
+    for e in &list {
+        let message = e["message"].as_str().unwrap_or_default();
+        // The line, unless the message names it already.
+        let line = match e["line"].as_i64() {
+            Some(n) if !message.contains(&format!("line {n}")) => format!(" (line {n})"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:<7} {}{line}: {}  [runs {}–{}]",
+            e["step"].as_str().unwrap_or_default(),
+            e["name"].as_str().unwrap_or_default(),
+            message,
+            e["first_run"],
+            e["last_run"]
+        );
+    }
+    Ok(0)
 }

@@ -124,6 +124,10 @@ pub(super) async fn decide(
                     format!("out of scope; was linked to entry {e}"),
                 ));
             } else {
+                if s.sync_error.is_some() {
+                    // Out of scope, it is no longer joined: a join error of it is over.
+                    b.write(s).sync_error = None;
+                }
                 rec.counters.unchanged += 1;
             }
             continue;

@@ -15,6 +15,8 @@ mod config_change;
 mod damaged;
 mod deprovisioning;
 mod joins;
+mod outstanding;
+mod outstanding_failed;
 mod pipeline;
 mod precedence;
 mod preview;

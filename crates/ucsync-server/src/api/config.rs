@@ -35,6 +35,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
                 .delete(super::connectors::delete),
         )
         .route("/api/v1/connectors/{connector}/test", post(test_connector))
+        .route(
+            "/api/v1/connectors/{connector}/errors",
+            get(super::connectors::errors),
+        )
         .merge(super::schedules::routes())
 }
 
@@ -301,8 +305,9 @@ fn put_connector_table(
     name: &str,
     mut body: toml::Table,
 ) {
-    // Read-only: the last runs a GET shows beside the configuration.
+    // Read-only: the last runs and the outstanding errors a GET shows beside the configuration.
     body.remove("last");
+    body.remove("outstanding_errors");
     if let Some(before) = old.connectors.get(name) {
         let kind = body
             .get("kind")
@@ -414,7 +419,7 @@ pub fn operations() -> Vec<Operation> {
             "get",
             "/api/v1/connectors",
             Some("viewer"),
-            "Connectors with their configuration; secrets are never shown",
+            "Connectors with their configuration (secrets are never shown), their last import, sync and export, and outstanding_errors: how many per-object errors are outstanding",
         ),
         Operation {
             body: Some(connector_body.clone()),
@@ -451,6 +456,12 @@ pub fn operations() -> Vec<Operation> {
             "/api/v1/connectors/{connector}/test",
             Some("operator"),
             "Test connection: connects (and binds) with the connector's settings and says how it went",
+        ),
+        Operation::new(
+            "get",
+            "/api/v1/connectors/{connector}/errors",
+            Some("viewer"),
+            "A connector's outstanding per-object errors: each object a step (import, sync, export) rejected and no run has fixed since, with its name (key, DN), line for files, message and the first and last runs that reported it. The connector's outstanding_errors counts them",
         ),
     ]
 }

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use ucsync_engine::{NoProgress, Profile, RunOptions, RunStatus};
-use ucsync_store::RunRecord;
+use ucsync_store::{ErrorCount, RunRecord};
 
 use super::config::{change, connector_view, not_found};
 use super::runs::{StartError, claim};
@@ -38,10 +38,24 @@ pub fn last_runs(name: &str, runs: &[RunRecord]) -> Value {
     Value::Object(out)
 }
 
+/// How many per-object errors of a connector are outstanding, all steps together.
+pub fn outstanding(name: &str, counts: &[ErrorCount]) -> i64 {
+    counts
+        .iter()
+        .filter(|c| c.connector == name)
+        .map(|c| c.count)
+        .sum()
+}
+
 async fn with_last(st: &AppState, names: &[&str]) -> Result<Vec<Value>, ApiError> {
     let runs = st
         .store()
         .latest_connector_runs()
+        .await
+        .map_err(ApiError::internal)?;
+    let counts = st
+        .store()
+        .error_counts()
         .await
         .map_err(ApiError::internal)?;
     let engine = st.engine();
@@ -51,6 +65,7 @@ async fn with_last(st: &AppState, names: &[&str]) -> Result<Vec<Value>, ApiError
             let c = engine.config().connectors.get(*name)?;
             let mut v = connector_view(st, name, c);
             v["last"] = last_runs(name, &runs);
+            v["outstanding_errors"] = json!(outstanding(name, &counts));
             Some(v)
         })
         .collect())
@@ -80,6 +95,25 @@ pub(super) async fn show(
         .next()
         .map(Json)
         .ok_or_else(|| not_found("connector", &name))
+}
+
+/// A connector's outstanding per-object errors: the objects a step rejected and no run has
+/// fixed since.
+pub(super) async fn errors(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    if !st.engine().config().connectors.contains_key(&name) {
+        return Err(not_found("connector", &name));
+    }
+    let errors = st
+        .store()
+        .outstanding_errors(Some(&name))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "connector": name, "errors": errors })))
 }
 
 #[derive(serde::Deserialize, Default)]

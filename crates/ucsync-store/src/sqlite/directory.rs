@@ -321,6 +321,37 @@ impl DirectoryStore for SqliteStore {
                 "deleting directory entries",
             )
             .await?;
+            // Objects the sync took without error, and deletions it processed: their errors
+            // are over (before the rows of the deletions go).
+            let fine: Vec<i64> = batch
+                .staged
+                .iter()
+                .filter(|w| w.sync_error.is_none())
+                .map(|w| w.id)
+                .collect();
+            super::errors::clear_staged(&mut conn, &[ErrorStep::Sync], &fine).await?;
+            // A pending export replaced or dropped: the error of the old one is over (as
+            // `export_error` is cleared with it).
+            let exports: Vec<i64> = batch
+                .staged
+                .iter()
+                .filter(|w| w.export.is_some())
+                .map(|w| w.id)
+                .collect();
+            super::errors::clear_staged(&mut conn, &[ErrorStep::Export], &exports).await?;
+            super::errors::clear_staged(
+                &mut conn,
+                &[ErrorStep::Sync, ErrorStep::Export],
+                &batch.staged_deletes,
+            )
+            .await?;
+            let provisioned: Vec<(i64, i64)> = batch
+                .staged_inserts
+                .iter()
+                .map(|i| (i.connector_id, i.entry_id))
+                .collect();
+            super::errors::clear_provisioned(&mut conn, provisioned).await?;
+            super::errors::clear_deleted_entries(&mut conn, &batch.deleted_entries).await?;
             write_staged(&mut conn, batch.staged).await?;
             insert_staged(&mut conn, batch.staged_inserts).await?;
             exec_for_ids(
@@ -330,6 +361,7 @@ impl DirectoryStore for SqliteStore {
                 "removing processed deletions",
             )
             .await?;
+            super::errors::write_sync_outcomes(&mut conn, &batch.outcomes).await?;
             write_outcomes(&mut conn, &batch.outcomes).await
         }
         .await;

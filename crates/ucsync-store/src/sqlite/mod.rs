@@ -7,6 +7,7 @@ mod audit;
 mod bulk;
 mod config;
 mod directory;
+mod errors;
 mod held_keys;
 mod runs;
 mod secrets;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_linked_pending_sync.sql"),
     include_str!("../../migrations/0006_rules_fingerprint.sql"),
     include_str!("../../migrations/0007_audit.sql"),
+    include_str!("../../migrations/0008_object_errors.sql"),
 ];
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -365,6 +367,13 @@ impl CatalogStore for SqliteStore {
         let result = async {
             sqlx::query(
                 "DELETE FROM staging WHERE connector_id IN (SELECT id FROM connectors WHERE name = ?)",
+            )
+            .bind(name)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+            sqlx::query(
+                "DELETE FROM object_errors WHERE connector_id IN (SELECT id FROM connectors WHERE name = ?)",
             )
             .bind(name)
             .execute(&mut *conn)

@@ -296,6 +296,22 @@ impl StagingStore for SqliteStore {
                 batch.upserts.into_iter().partition(|u| u.id.is_none());
             insert_upserts(&mut conn, batch.connector_id, new).await?;
             update_upserts(&mut conn, changed).await?;
+            super::errors::write_import(
+                &mut conn,
+                batch.connector_id,
+                batch.outcomes.run_id,
+                &batch.cleared,
+                batch.clear_unanchored,
+                batch.errors,
+            )
+            .await?;
+            // Deleted in the source: whatever a step reported of them is over.
+            super::errors::clear_staged(
+                &mut conn,
+                &[ErrorStep::Sync, ErrorStep::Export],
+                &batch.deletes,
+            )
+            .await?;
             if !batch.deletes.is_empty() {
                 // Unlinked objects with nothing to export simply go; the others wait for sync.
                 exec_for_ids(
@@ -525,6 +541,15 @@ impl StagingStore for SqliteStore {
         self.begin(&mut conn).await?;
         let result = async {
             let ids: Vec<i64> = batch.done.iter().map(|(id, _)| *id).collect();
+            // Before the rows of exported deletes go: their errors are over too.
+            super::errors::clear_staged(&mut conn, &[ErrorStep::Export], &ids).await?;
+            super::errors::record_staged(
+                &mut conn,
+                ErrorStep::Export,
+                batch.outcomes.run_id,
+                &batch.failed,
+            )
+            .await?;
             for (id, anchor) in &batch.done {
                 if let Some(anchor) = anchor {
                     sqlx::query("UPDATE staging SET anchor = ? WHERE id = ?")
@@ -573,6 +598,15 @@ impl StagingStore for SqliteStore {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
+            // The whole target was written: the export errors outstanding are those of this
+            // export's rejected objects, and only those.
+            sqlx::query("DELETE FROM object_errors WHERE connector_id = ? AND step = 'export'")
+                .bind(connector_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql_err("clearing outstanding errors"))?;
+            super::errors::record_staged(&mut conn, ErrorStep::Export, outcomes.run_id, rejected)
+                .await?;
             // Rejected objects keep their pending export: flag them first, then commit the rest.
             for (id, message) in rejected {
                 sqlx::query("UPDATE staging SET export_error = ? WHERE id = ?")

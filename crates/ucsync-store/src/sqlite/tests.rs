@@ -526,3 +526,6 @@ async fn a_store_of_version_6_gains_the_audit_and_who_started_each_run() {
     assert_eq!(store.remove_token(tokens[0].id).await.unwrap(), None);
     assert!(store.admin_by_token("th").await.unwrap().is_none());
 }
+
+#[path = "tests_outstanding.rs"]
+mod outstanding;

@@ -17,6 +17,7 @@ mod enterprises;
 mod first_day;
 mod harness;
 mod ldap_forests;
+mod outstanding_errors;
 mod pbx;
 mod pbx_retention;
 mod quickstart;

@@ -319,4 +319,27 @@ fn a_pbx_value_with_an_invalid_character_rejects_that_account_only() {
     );
     let names: Vec<String> = accounts(&env).into_keys().collect();
     assert_eq!(names, ["Mary Jones"]);
+
+    // The rejected account stays an outstanding error of the node through a sync-now that
+    // reads nothing new, naming its number and line, until the row is fixed.
+    env.json(&["sync-now"], 0);
+    let errors = env.json(&["connector", "errors", "node"], 0);
+    assert_eq!(errors.as_array().unwrap().len(), 1, "{errors:#}");
+    assert_eq!(errors[0]["step"], "import", "{errors:#}");
+    assert_eq!(errors[0]["line"], 2, "{errors:#}");
+    assert!(
+        errors[0]["name"].as_str().unwrap().contains("1001"),
+        "{errors:#}"
+    );
+    env.write(
+        "node.csv",
+        format!(
+            "{HEADER}1001,John,Smith,Sales,5330e IP,,,,,\n1101,Mary,Jones,Support,6920 IP,,,,,\n"
+        ),
+    );
+    env.json(&["sync-now"], 0);
+    assert_eq!(
+        env.json(&["connector", "errors", "node"], 0),
+        serde_json::json!([])
+    );
 }

@@ -205,9 +205,15 @@ impl AtomicCsv {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temp = builder.tempfile_in(&dir)?;
-        // Held while this file is written: what a killed write leaves is told apart by it.
-        temp.as_file().lock()?;
+        // Held while this file is written: what a killed write leaves is told apart by it. The
+        // file is created and locked under `STARTING`, so that a sweep of this process never
+        // sees it between the two.
+        let temp = {
+            let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+            let temp = builder.tempfile_in(&dir)?;
+            temp.as_file().lock()?;
+            temp
+        };
         remove_stale_temps(&dir, |target| target == name);
         let mut file = temp.as_file().try_clone()?;
         let sink: Box<dyn Write + Send> = match encoding {
@@ -277,10 +283,16 @@ impl AtomicCsv {
     }
 }
 
+/// Held while a temporary file is created and locked, and while a sweep looks for unlocked
+/// ones: otherwise a sweep of another run of this process (status files of several enterprises
+/// share one directory) could take a temporary file created an instant ago for stale.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Removes the temporary files killed writes left in `dir`: those whose target's name `of`
 /// accepts and that no writer holds locked any more (a writer holds its temporary file locked
 /// while it writes). Best effort: one that cannot be removed stays for the next write.
 pub fn remove_stale_temps(dir: &Path, of: impl Fn(&str) -> bool) {
+    let _starting = STARTING.lock().unwrap_or_else(|e| e.into_inner());
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

@@ -154,3 +154,33 @@ async fn a_header_whose_quote_is_never_closed_stops_the_import() {
     );
     assert_eq!(sink.listings_ended, 0);
 }
+
+/// Writes of different files in one directory at once (the status files of runs of several
+/// enterprises): the sweep for temporary files that killed writes left never takes the temporary
+/// file of a write that has only just started, so every write commits.
+#[test]
+fn writes_at_once_in_one_directory_never_remove_each_others_temporary_files() {
+    use crate::csv::config::FileEncoding;
+    use crate::csv::file::{AtomicCsv, remove_stale_temps};
+    let dir = tempfile::tempdir().unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let dir = dir.path().to_owned();
+            std::thread::spawn(move || {
+                for i in 0..300 {
+                    let target = dir.join(format!("{w}-{i}-import-status.csv"));
+                    let mut file =
+                        AtomicCsv::create(&target, b',', FileEncoding::Utf8, false, true).unwrap();
+                    remove_stale_temps(&dir, |name| name.ends_with("-import-status.csv"));
+                    file.write_row(["a", "b"]).unwrap();
+                    file.commit()
+                        .unwrap_or_else(|e| panic!("writer {w}, file {i}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 4 * 300);
+}

@@ -309,6 +309,36 @@ impl Exposition {
     }
 }
 
+/// `ucsync_outstanding_errors{connector,step}`: every connector the store knows, each step,
+/// 0 included, so a series falls to 0 when its errors are fixed rather than vanishing.
+fn outstanding_errors(
+    out: &mut Exposition,
+    pending: &[ucsync_store::PendingWork],
+    errors: &[ucsync_store::ErrorCount],
+) {
+    out.family(
+        "ucsync_outstanding_errors",
+        "gauge",
+        "Per-object errors outstanding for each connector and step: objects a step rejected and no run has fixed since.",
+    );
+    let mut by: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for p in pending {
+        for step in ucsync_store::ErrorStep::ALL {
+            by.insert((p.connector.as_str(), step.as_str()), 0);
+        }
+    }
+    for e in errors {
+        by.insert((e.connector.as_str(), e.step.as_str()), e.count);
+    }
+    for ((connector, step), n) in by {
+        out.sample(
+            "ucsync_outstanding_errors",
+            &[("connector", connector), ("step", step)],
+            n as f64,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,35 +400,5 @@ mod tests {
             "ucsync_run_duration_seconds_sum{connector=\"h\\\"r\\\\x\",profile=\"delta-import\"} 0.75\n"
         ), "{text}");
         assert!(text.contains("ucsync_run_last_end_timestamp_seconds{enterprise=\"default\",connector=\"\",profile=\"sync-now\",status=\"success\"} 1700000000.5\n"), "{text}");
-    }
-}
-
-/// `ucsync_outstanding_errors{connector,step}`: every connector the store knows, each step,
-/// 0 included, so a series falls to 0 when its errors are fixed rather than vanishing.
-fn outstanding_errors(
-    out: &mut Exposition,
-    pending: &[ucsync_store::PendingWork],
-    errors: &[ucsync_store::ErrorCount],
-) {
-    out.family(
-        "ucsync_outstanding_errors",
-        "gauge",
-        "Per-object errors outstanding for each connector and step: objects a step rejected and no run has fixed since.",
-    );
-    let mut by: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-    for p in pending {
-        for step in ucsync_store::ErrorStep::ALL {
-            by.insert((p.connector.as_str(), step.as_str()), 0);
-        }
-    }
-    for e in errors {
-        by.insert((e.connector.as_str(), e.step.as_str()), e.count);
-    }
-    for ((connector, step), n) in by {
-        out.sample(
-            "ucsync_outstanding_errors",
-            &[("connector", connector), ("step", step)],
-            n as f64,
-        );
     }
 }

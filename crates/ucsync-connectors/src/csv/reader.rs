@@ -216,7 +216,7 @@ impl<R: BufRead> Records<R> {
             record.ends.resize(16, 0);
         }
         let (mut outlen, mut endlen) = (0, 0);
-        let (line, after_cr) = (self.line(), self.after_cr);
+        let (line, after_cr, lfs_before) = (self.line(), self.after_cr, self.core.line());
         loop {
             let input = self.input.fill_buf()?;
             let at_end = input.is_empty();
@@ -232,24 +232,21 @@ impl<R: BufRead> Records<R> {
                 let read = &input[..nin];
                 let (delimiter, kept) = (self.delimiter, outlen);
                 // Most records are read at once: their bytes are looked at where they are.
-                let raw = if record.raw.is_empty() {
-                    read
-                } else {
+                if !record.raw.is_empty() {
                     record.raw.extend_from_slice(read);
-                    &record.raw[..]
-                };
-                self.lone_crs = self.lone_crs.wrapping_add_signed(lone_crs(raw, after_cr));
-                self.after_cr = raw.last() == Some(&b'\r');
-                let breaks = (self.core.line() + self.lone_crs) - line;
+                }
                 let raw = std::mem::take(&mut record.raw);
                 let bytes = if raw.is_empty() { read } else { &raw[..] };
-                place(
+                let lfs = self.core.line() - lfs_before;
+                let lone = place(
                     record,
                     bytes,
                     !at_end,
-                    (line, after_cr, breaks),
+                    (line, after_cr, lfs),
                     (delimiter, kept),
                 );
+                self.lone_crs = self.lone_crs.wrapping_add_signed(lone);
+                self.after_cr = bytes.last() == Some(&b'\r');
                 record.raw = raw;
                 self.input.consume(nin);
                 return Ok(true);
@@ -288,15 +285,16 @@ impl<R: BufRead> Records<R> {
 }
 
 /// Works out a record's lines and quoting from the bytes it was read from: the line the first
-/// of them was on, whether the byte before them was a CR, and how many line breaks they hold;
-/// `kept` bytes of them are the fields' bytes.
+/// of them was on, whether the byte before them was a CR, and how many line feeds they hold
+/// (csv-core counted them); `kept` bytes of them are the fields' bytes. Returns the CRs among
+/// them that end a line of their own (see [`breaks`]).
 fn place(
     record: &mut Record,
     raw: &[u8],
     terminated: bool,
-    (line, after_cr, breaks_in_raw): (u64, bool, u64),
+    (line, after_cr, lfs): (u64, bool, u64),
     (delimiter, kept): (u8, usize),
-) {
+) -> i64 {
     // Line breaks before the record (the LF of a CRLF, empty lines) are not part of it.
     let skipped = raw
         .iter()
@@ -313,53 +311,67 @@ fn place(
             .rposition(|b| !matches!(b, b'\r' | b'\n'))
             .map_or(0, |i| i + 1)
     };
-    let body = &content[..ends_at];
-    record.line = line + breaks(&raw[..skipped], after_cr);
-    let tail_after_cr = match skipped + ends_at {
+    let (lead, body, tail) = (&raw[..skipped], &content[..ends_at], &content[ends_at..]);
+    let after = |n: usize| match n {
         0 => after_cr,
         n => raw[n - 1] == b'\r',
     };
-    record.last_line = line + breaks_in_raw - breaks(&content[ends_at..], tail_after_cr);
-    record.terminated = terminated;
+    let (body_after_cr, tail_after_cr) = (after(skipped), after(skipped + ends_at));
     // csv-core drops the line breaks around a record, the delimiters, and the quotes of quoted
     // values (a quote inside an unquoted value is kept). Only a record that lost more bytes than
-    // the first two has a quoted value, whose quoting is then followed byte by byte.
+    // the first two has a quoted value, whose quoting is then followed byte by byte; only a
+    // quoted value holds line breaks, so only its CRs are looked for.
     let structure = skipped + record.len.saturating_sub(1) + usize::from(terminated);
-    record.quoting = if raw.len() - kept > structure {
+    let quoted = raw.len() - kept > structure;
+    let (lead_breaks, lead_lone) = breaks(lead, after_cr);
+    let (tail_breaks, tail_lone) = breaks(tail, tail_after_cr);
+    let lone = lead_lone
+        + tail_lone
+        + if quoted {
+            breaks(body, body_after_cr).1
+        } else {
+            0
+        };
+    record.line = line + lead_breaks;
+    record.last_line = (line + lfs).wrapping_add_signed(lone) - tail_breaks;
+    record.terminated = terminated;
+    record.quoting = if quoted {
         quoting(body, delimiter, record.line)
     } else {
         None
     };
+    lone
 }
 
-/// The lines `bytes` end: a CR, a LF or a CRLF each end one; `after_cr` says the byte before
-/// them was a CR (a LF first then completes its CRLF).
-fn breaks(bytes: &[u8], mut after_cr: bool) -> u64 {
-    let mut n = 0;
-    for &b in bytes {
-        if b == b'\r' || (b == b'\n' && !after_cr) {
-            n += 1;
+/// The lines `bytes` end (a CR, a LF or a CRLF each end one), and the CRs among them that
+/// end a line of their own, i.e. are not followed by the LF that csv-core counts (a CR last is
+/// counted now; a LF first after a CR is then no new line, which csv-core counted, so it takes
+/// one back). `after_cr` says the byte before them was a CR. Counted over the parts of a record
+/// in turn, each told whether the part before ended in a CR, the parts add up to the whole.
+fn breaks(bytes: &[u8], after_cr: bool) -> (u64, i64) {
+    match bytes {
+        // The usual parts around a record: nothing, its terminator, the LF of a CRLF.
+        [] => (0, 0),
+        [b'\r'] => (1, 1),
+        [b'\n'] if after_cr => (0, -1),
+        [b'\n'] => (1, 0),
+        _ => {
+            let (mut ends, mut lone, mut after_cr) = (0, 0, after_cr);
+            for (i, &b) in bytes.iter().enumerate() {
+                if b == b'\r' || (b == b'\n' && !after_cr) {
+                    ends += 1;
+                }
+                if b == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+                    lone += 1;
+                }
+                if i == 0 && b == b'\n' && after_cr {
+                    lone -= 1;
+                }
+                after_cr = b == b'\r';
+            }
+            (ends, lone)
         }
-        after_cr = b == b'\r';
     }
-    n
-}
-
-/// The CRs among `bytes` that end a line of their own, i.e. are not followed by the LF that
-/// csv-core counts (a CR last is counted now; a LF first after a CR is then no new line, which
-/// csv-core counted, so it takes one back). Files without CRs cost one memchr.
-fn lone_crs(bytes: &[u8], after_cr: bool) -> i64 {
-    let crlf_across = i64::from(after_cr && bytes.first() == Some(&b'\n'));
-    if !bytes.contains(&b'\r') {
-        return -crlf_across;
-    }
-    let mut n = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
-            n += 1;
-        }
-    }
-    n - crlf_across
 }
 
 /// Follows the quoting of one record's bytes (without its final line break), starting on

@@ -12,5 +12,6 @@ mod hub;
 mod suite;
 
 mod csv;
+mod ldap_samba;
 mod ldap_slapd;
 mod pbx;

@@ -69,6 +69,10 @@ impl Peer for CsvPeer {
         "id"
     }
 
+    fn phone_attr(&self) -> &'static str {
+        "phone"
+    }
+
     fn add(&self, name: &str) {
         let mut rows = self.rows();
         rows.push(row(name, "+1 555 0109").trim_end().to_owned());

@@ -102,6 +102,10 @@ impl Peer for SambaPeer {
         "cn"
     }
 
+    fn phone_attr(&self) -> &'static str {
+        "telephoneNumber"
+    }
+
     fn add(&self, name: &str) {
         self.dc.ldapadd(&self.entry(name, "+1 555 0109"));
     }

@@ -97,6 +97,10 @@ impl Peer for SlapdPeer {
         "uid"
     }
 
+    fn phone_attr(&self) -> &'static str {
+        "telephoneNumber"
+    }
+
     fn add(&self, name: &str) {
         self.slapd.ldapadd(&self.entry(name, "+1 555 0109"));
     }

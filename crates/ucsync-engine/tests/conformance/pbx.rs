@@ -76,6 +76,10 @@ impl Peer for PbxPeer {
         "givenName"
     }
 
+    fn phone_attr(&self) -> &'static str {
+        "telephoneNumber"
+    }
+
     fn add(&self, name: &str) {
         let mut rows = self.rows();
         rows.push(row("1009", name));

@@ -79,6 +79,8 @@ pub trait Peer: Sized {
     fn bad_setting(&self) -> (String, &'static str);
     /// The staged attribute holding an object's name.
     fn name_attr(&self) -> &'static str;
+    /// The staged attribute holding an object's phone number (the value `change` changes).
+    fn phone_attr(&self) -> &'static str;
     fn add(&self, name: &str);
     fn change(&self, name: &str);
     fn delete(&self, name: &str);
@@ -303,6 +305,15 @@ pub async fn c3<P: Peer>(test: &str) {
     assert_eq!(changes(&hub.outcomes(&report).await), want);
     let image = hub.image(PEER).await;
     assert!(!image.contains_key(&charlie), "charlie is still staged");
+    // The change is staged as the peer holds it.
+    let staged = image[&bravo]
+        .1
+        .as_ref()
+        .map(|a| a.get(peer.phone_attr()).to_vec());
+    assert_eq!(
+        staged.unwrap_or_default().first(),
+        peer.read_phone("bravo").as_ref()
+    );
     assert_eq!(image.len(), SEED.len());
 }
 

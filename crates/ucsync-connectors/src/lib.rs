@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ucsync_model::config::StagedReferences;
-use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory};
+use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory, SynchronizerType};
 
 /// Checks a settings table and reports every problem; `at` is the table's key path.
 type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
@@ -76,6 +76,8 @@ pub(crate) fn build_kind<S: KindSettings, C: FromSettings<S>>(
 pub(crate) struct Kind {
     pub name: &'static str,
     pub capabilities: Capabilities,
+    /// The type of synchronizer the kind's connectors are; `None` for a kind that is none.
+    pub synchronizer: Option<SynchronizerType>,
     pub validate: ValidateFn,
     pub build: BuildFn,
     /// Settings holding a secret, each with the key naming an environment variable instead.
@@ -111,6 +113,10 @@ impl ConnectorFactory for Connectors {
 
     fn capabilities(&self, kind_name: &str) -> Option<Capabilities> {
         kind(kind_name).map(|k| k.capabilities)
+    }
+
+    fn synchronizer(&self, kind_name: &str) -> Option<SynchronizerType> {
+        kind(kind_name).and_then(|k| k.synchronizer)
     }
 
     fn validate(&self, kind_name: &str, settings: &toml::Table, path: &str) -> Vec<ConfigProblem> {

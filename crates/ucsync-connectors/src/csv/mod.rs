@@ -42,6 +42,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "csv",
     capabilities: CAPABILITIES,
+    synchronizer: None,
     validate: crate::validate_settings::<CsvSettings>,
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],

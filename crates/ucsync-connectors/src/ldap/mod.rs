@@ -43,7 +43,7 @@ use futures_util::StreamExt;
 use ldap3::{Ldap, Scope};
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ExportChange, ExportResult, ExportStyle,
-    ImportRequest, ImportSink, ImportSummary, SourceView,
+    ImportRequest, ImportSink, ImportSummary, SourceView, SynchronizerType,
 };
 
 pub use config::{LdapSettings, Mode};
@@ -58,6 +58,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "ldap",
     capabilities: CAPABILITIES,
+    synchronizer: Some(SynchronizerType {
+        name: "ldap",
+        title: "LDAP synchronizers",
+    }),
     validate: crate::validate_settings::<LdapSettings>,
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],

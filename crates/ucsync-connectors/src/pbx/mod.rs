@@ -22,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ImportRequest, ImportSink, ImportSummary,
+    SynchronizerType,
 };
 
 pub use config::{Flavor, PbxSettings, SETTING_KEYS};
@@ -42,6 +43,10 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "pbx",
     capabilities: CAPABILITIES,
+    synchronizer: Some(SynchronizerType {
+        name: "pbx",
+        title: "PBX node synchronizers",
+    }),
     validate: crate::validate_settings::<PbxSettings>,
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],

@@ -9,6 +9,7 @@
 pub mod csv;
 pub mod ldap;
 pub mod pbx;
+mod settings;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod test_sink;
@@ -25,50 +26,18 @@ type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
 type BuildFn =
     fn(name: &str, settings: &toml::Table, base_dir: &Path) -> Result<Arc<dyn Connector>, String>;
 
-/// The settings of one connector kind: read from their table with every problem named.
-pub(crate) trait KindSettings: Sized {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>>;
-    fn resolve_paths(&mut self, base_dir: &Path);
-}
-
-/// A kind's [`ValidateFn`].
-pub(crate) fn validate_settings<S: KindSettings>(
-    settings: &toml::Table,
-    at: &str,
-) -> Vec<ConfigProblem> {
-    S::parse(settings, at).err().unwrap_or_default()
-}
-
-/// A kind's settings for building connector `name`, relative paths taken from `base_dir`.
-pub(crate) fn build_settings<S: KindSettings>(
-    name: &str,
-    settings: &toml::Table,
-    base_dir: &Path,
-) -> Result<S, String> {
-    let at = format!("connectors.{name}.settings");
-    let mut settings = S::parse(settings, &at).map_err(|problems| {
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    settings.resolve_paths(base_dir);
-    Ok(settings)
-}
-
 /// A connector made from its kind's parsed settings.
 pub(crate) trait FromSettings<S>: Connector + Sized + 'static {
     fn from_settings(name: &str, settings: S) -> Self;
 }
 
 /// A kind's [`BuildFn`]: settings parsed (relative paths from `base_dir`), then the connector.
-pub(crate) fn build_kind<S: KindSettings, C: FromSettings<S>>(
+pub(crate) fn build_kind<S: settings::KindSettings, C: FromSettings<S>>(
     name: &str,
     settings: &toml::Table,
     base_dir: &Path,
 ) -> Result<Arc<dyn Connector>, String> {
-    let settings = build_settings::<S>(name, settings, base_dir)?;
+    let settings = settings::for_build::<S>(name, settings, base_dir)?;
     Ok(Arc::new(C::from_settings(name, settings)))
 }
 

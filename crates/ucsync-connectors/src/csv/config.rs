@@ -709,9 +709,15 @@ fn check_names(list: &[String], key: &str, what: &str, problem: &mut impl FnMut(
     }
 }
 
-impl crate::KindSettings for CsvSettings {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        CsvSettings::parse(table, at)
+impl crate::settings::KindSettings for CsvSettings {
+    type Raw = toml::Table;
+
+    fn allowed_keys(_table: &[&str]) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    fn validate(table: toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        CsvSettings::parse(&table, at)
     }
 
     fn resolve_paths(&mut self, base_dir: &Path) {

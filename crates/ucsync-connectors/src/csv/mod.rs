@@ -43,7 +43,7 @@ pub(crate) const KIND: Kind = Kind {
     name: "csv",
     capabilities: CAPABILITIES,
     synchronizer: None,
-    validate: crate::validate_settings::<CsvSettings>,
+    validate: crate::settings::validate::<CsvSettings>,
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
     references: None,

@@ -731,9 +731,15 @@ pub fn dn_within(dn: &str, base: &str) -> bool {
     }
 }
 
-impl crate::KindSettings for LdapSettings {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        LdapSettings::parse(table, at)
+impl crate::settings::KindSettings for LdapSettings {
+    type Raw = toml::Table;
+
+    fn allowed_keys(_table: &[&str]) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    fn validate(table: toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        LdapSettings::parse(&table, at)
     }
 
     fn resolve_paths(&mut self, base_dir: &Path) {

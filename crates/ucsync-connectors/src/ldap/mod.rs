@@ -62,7 +62,7 @@ pub(crate) const KIND: Kind = Kind {
         name: "ldap",
         title: "LDAP synchronizers",
     }),
-    validate: crate::validate_settings::<LdapSettings>,
+    validate: crate::settings::validate::<LdapSettings>,
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
     references: Some(config::staged_references),

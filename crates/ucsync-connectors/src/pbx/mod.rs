@@ -25,7 +25,7 @@ use ucsync_model::{
     SynchronizerType,
 };
 
-pub use config::{Flavor, PbxSettings, SETTING_KEYS};
+pub use config::{Flavor, PbxSettings, PbxSettingsAsWritten};
 pub use rules::attr;
 
 use crate::Kind;
@@ -47,7 +47,7 @@ pub(crate) const KIND: Kind = Kind {
         name: "pbx",
         title: "PBX node synchronizers",
     }),
-    validate: crate::validate_settings::<PbxSettings>,
+    validate: crate::settings::validate::<PbxSettings>,
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
     references: None,

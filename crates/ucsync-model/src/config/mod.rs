@@ -22,6 +22,7 @@ pub use diff::{
 };
 pub use load::{ConfigError, ConfigProblem, load, parse, validate};
 pub use references::{References, StagedReferences, completed_settings};
+pub use schema::fields_of;
 pub use sources::source_warnings;
 
 /// The version this build reads and writes.

@@ -76,8 +76,16 @@ pub(crate) fn read<S: KindSettings>(
         Ok(settings) if problems.is_empty() => Ok(settings),
         Ok(_) => Err(problems),
         Err(more) => {
+            // A key whose value was refused (or a value in it) is not reported again, e.g. as
+            // missing.
             let reported: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
-            problems.extend(more.into_iter().filter(|p| !reported.contains(&p.path)));
+            let said = |path: &str| {
+                reported.iter().any(|r| {
+                    r.strip_prefix(path)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                })
+            };
+            problems.extend(more.into_iter().filter(|p| !said(&p.path)));
             Err(problems)
         }
     }
@@ -89,6 +97,9 @@ fn type_message(message: &str, root: &toml::Value, segments: &[Segment]) -> Stri
     let found = find(root, segments).map(toml::Value::type_str);
     match (message.strip_prefix("invalid type: "), found) {
         (Some(rest), Some(found)) => match rest.rsplit_once(", expected ") {
+            Some((_, "a boolean")) => {
+                format!("expected a boolean, found {found}; write true or false")
+            }
             Some((_, expected)) => format!("expected {expected}, found {found}"),
             None => message.to_owned(),
         },
@@ -213,7 +224,10 @@ mod tests {
             ("s.name", "expected a string, found integer"),
             ("s.sizes[1]", "expected u32, found string"),
             ("s.extra", "unknown key; allowed here: name, sizes, inner"),
-            ("s.inner.a.on", "expected a boolean, found string"),
+            (
+                "s.inner.a.on",
+                "expected a boolean, found string; write true or false",
+            ),
             ("s.inner.b.of", "unknown key; allowed here: on"),
         ]
         .into_iter()

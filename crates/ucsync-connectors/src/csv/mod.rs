@@ -27,7 +27,7 @@ use ucsync_model::{
     ImportRequest, ImportSink, ImportSummary, SourceView,
 };
 
-pub use config::{CsvSettings, FileEncoding, ObjectTypes, SETTING_KEYS};
+pub use config::{CsvSettings, CsvSettingsAsWritten, FileEncoding, ObjectTypes};
 
 use crate::Kind;
 

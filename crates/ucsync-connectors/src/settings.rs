@@ -78,11 +78,14 @@ pub(crate) fn read<S: KindSettings>(
         Err(more) => {
             // A key whose value was refused (or a value in it) is not reported again, e.g. as
             // missing.
-            let reported: Vec<String> = problems.iter().map(|p| p.path.clone()).collect();
+            // List indexes are compared as `key.0` (serde writes `key[0]`).
+            let dotted = |path: &str| path.replace('[', ".").replace(']', "");
+            let reported: Vec<String> = problems.iter().map(|p| dotted(&p.path)).collect();
             let said = |path: &str| {
+                let path = dotted(path);
                 reported.iter().any(|r| {
-                    r.strip_prefix(path)
-                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                    r.strip_prefix(&path)
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
                 })
             };
             problems.extend(more.into_iter().filter(|p| !said(&p.path)));

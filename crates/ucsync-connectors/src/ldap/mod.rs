@@ -46,7 +46,7 @@ use ucsync_model::{
     ImportRequest, ImportSink, ImportSummary, SourceView, SynchronizerType,
 };
 
-pub use config::{LdapSettings, Mode};
+pub use config::{LdapObjectTypeAsWritten, LdapSettings, LdapSettingsAsWritten, Mode};
 
 use crate::Kind;
 

@@ -3,8 +3,9 @@
 //!
 //! Each kind owns its settings, its validation and how it talks to its external system. This
 //! crate knows nothing of the directory, the rules or the store: connectors meet the engine only
-//! through the model's [`Connector`] trait. Adding a kind means adding a module beside `csv` and
-//! one line in [`KINDS`].
+//! through the model's [`Connector`] trait. Adding a kind means adding a module beside `csv`
+//! (its settings a struct that serde reads and that validates itself, see [`settings`]) and one
+//! [`Kind`] in [`KINDS`], which declares what the kind can do.
 
 pub mod csv;
 pub mod ldap;
@@ -120,5 +121,40 @@ impl ConnectorFactory for Connectors {
         kind(kind_name)
             .and_then(|k| k.references)
             .map(|read| read(settings))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_secret_key_is_a_key_of_its_kind() {
+        for k in KINDS {
+            let keys = match k.name {
+                "csv" => settings::keys::<csv::CsvSettings>(),
+                "ldap" => settings::keys::<ldap::LdapSettings>(),
+                "pbx" => settings::keys::<pbx::PbxSettings>(),
+                other => panic!("kind {other} is missing here"),
+            };
+            assert!(!keys.is_empty(), "{}", k.name);
+            for (secret, env) in k.secrets {
+                assert!(keys.contains(secret), "{}: {secret}", k.name);
+                assert!(keys.contains(env), "{}: {env}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_kinds_declare_their_synchronizer_types() {
+        let types: Vec<(&str, Option<&str>)> = KINDS
+            .iter()
+            .map(|k| (k.name, k.synchronizer.map(|t| t.name)))
+            .collect();
+        assert_eq!(
+            types,
+            [("csv", None), ("ldap", Some("ldap")), ("pbx", Some("pbx"))]
+        );
     }
 }

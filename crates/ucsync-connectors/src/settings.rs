@@ -143,6 +143,12 @@ fn take_out(root: &mut toml::Value, segments: &[Segment]) -> bool {
         .is_some_and(|t| t.remove(key).is_some())
 }
 
+/// The keys a kind's settings table may hold.
+#[cfg(test)]
+pub(crate) fn keys<S: KindSettings>() -> &'static [&'static str] {
+    fields_of::<S::Raw>()
+}
+
 /// A kind's [`crate::ValidateFn`].
 pub(crate) fn validate<S: KindSettings>(settings: &toml::Table, at: &str) -> Vec<ConfigProblem> {
     read::<S>(settings, at).err().unwrap_or_default()

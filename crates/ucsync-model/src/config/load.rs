@@ -292,6 +292,10 @@ fn synchronizer_type(
         .get(ename)
         .and_then(|e| e.synchronizers.as_deref())
     {
+        Some(t) if names.is_empty() => p.push(ConfigProblem::new(
+            at,
+            format!("\"{t}\" is not a synchronizer type: no connector kind of this build is a synchronizer; remove synchronizers"),
+        )),
         Some(t) if !names.contains(&t) => p.push(ConfigProblem::new(
             at,
             format!(

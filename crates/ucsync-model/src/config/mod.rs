@@ -510,4 +510,48 @@ mod tests {
         let one = "version = 1\n[connectors.a]\nkind = \"dir\"\n[connectors.c]\nkind = \"csv\"\n";
         assert_eq!(problems(one), Vec::new());
     }
+
+    /// Knows "csv" alone: no kind is a synchronizer.
+    struct CsvOnly;
+
+    impl ConnectorFactory for CsvOnly {
+        fn kinds(&self) -> Vec<&'static str> {
+            vec!["csv"]
+        }
+        fn capabilities(&self, _kind: &str) -> Option<Capabilities> {
+            None
+        }
+        fn validate(
+            &self,
+            _kind: &str,
+            _settings: &toml::Table,
+            _path: &str,
+        ) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn build(
+            &self,
+            _name: &str,
+            _kind: &str,
+            _settings: &toml::Table,
+            _base_dir: &Path,
+        ) -> Result<Arc<dyn Connector>, String> {
+            Err("not built in these tests".into())
+        }
+    }
+
+    #[test]
+    fn without_synchronizer_kinds_synchronizers_is_refused_with_what_to_do() {
+        let text = format!("{BASE}[enterprises.default]\nsynchronizers = \"ldap\"\n");
+        let Err(ConfigError::Invalid(p)) = parse(&text, &CsvOnly) else {
+            panic!("accepted");
+        };
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "enterprises.default.synchronizers");
+        assert!(
+            p[0].message.ends_with("remove synchronizers"),
+            "{}",
+            p[0].message
+        );
+    }
 }

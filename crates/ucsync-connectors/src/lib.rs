@@ -3,12 +3,14 @@
 //!
 //! Each kind owns its settings, its validation and how it talks to its external system. This
 //! crate knows nothing of the directory, the rules or the store: connectors meet the engine only
-//! through the model's [`Connector`] trait. Adding a kind means adding a module beside `csv` and
-//! one line in [`KINDS`].
+//! through the model's [`Connector`] trait. Adding a kind means adding a module beside `csv`
+//! (its settings a struct that serde reads and that validates itself, see [`settings`]) and one
+//! [`Kind`] in [`KINDS`], which declares what the kind can do.
 
 pub mod csv;
 pub mod ldap;
 pub mod pbx;
+mod settings;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod test_sink;
@@ -17,7 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ucsync_model::config::StagedReferences;
-use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory};
+use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory, SynchronizerType};
 
 /// Checks a settings table and reports every problem; `at` is the table's key path.
 type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
@@ -25,50 +27,18 @@ type ValidateFn = fn(settings: &toml::Table, at: &str) -> Vec<ConfigProblem>;
 type BuildFn =
     fn(name: &str, settings: &toml::Table, base_dir: &Path) -> Result<Arc<dyn Connector>, String>;
 
-/// The settings of one connector kind: read from their table with every problem named.
-pub(crate) trait KindSettings: Sized {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>>;
-    fn resolve_paths(&mut self, base_dir: &Path);
-}
-
-/// A kind's [`ValidateFn`].
-pub(crate) fn validate_settings<S: KindSettings>(
-    settings: &toml::Table,
-    at: &str,
-) -> Vec<ConfigProblem> {
-    S::parse(settings, at).err().unwrap_or_default()
-}
-
-/// A kind's settings for building connector `name`, relative paths taken from `base_dir`.
-pub(crate) fn build_settings<S: KindSettings>(
-    name: &str,
-    settings: &toml::Table,
-    base_dir: &Path,
-) -> Result<S, String> {
-    let at = format!("connectors.{name}.settings");
-    let mut settings = S::parse(settings, &at).map_err(|problems| {
-        problems
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    settings.resolve_paths(base_dir);
-    Ok(settings)
-}
-
 /// A connector made from its kind's parsed settings.
 pub(crate) trait FromSettings<S>: Connector + Sized + 'static {
     fn from_settings(name: &str, settings: S) -> Self;
 }
 
 /// A kind's [`BuildFn`]: settings parsed (relative paths from `base_dir`), then the connector.
-pub(crate) fn build_kind<S: KindSettings, C: FromSettings<S>>(
+pub(crate) fn build_kind<S: settings::KindSettings, C: FromSettings<S>>(
     name: &str,
     settings: &toml::Table,
     base_dir: &Path,
 ) -> Result<Arc<dyn Connector>, String> {
-    let settings = build_settings::<S>(name, settings, base_dir)?;
+    let settings = settings::for_build::<S>(name, settings, base_dir)?;
     Ok(Arc::new(C::from_settings(name, settings)))
 }
 
@@ -76,6 +46,8 @@ pub(crate) fn build_kind<S: KindSettings, C: FromSettings<S>>(
 pub(crate) struct Kind {
     pub name: &'static str,
     pub capabilities: Capabilities,
+    /// The type of synchronizer the kind's connectors are; `None` for a kind that is none.
+    pub synchronizer: Option<SynchronizerType>,
     pub validate: ValidateFn,
     pub build: BuildFn,
     /// Settings holding a secret, each with the key naming an environment variable instead.
@@ -113,6 +85,10 @@ impl ConnectorFactory for Connectors {
         kind(kind_name).map(|k| k.capabilities)
     }
 
+    fn synchronizer(&self, kind_name: &str) -> Option<SynchronizerType> {
+        kind(kind_name).and_then(|k| k.synchronizer)
+    }
+
     fn validate(&self, kind_name: &str, settings: &toml::Table, path: &str) -> Vec<ConfigProblem> {
         match kind(kind_name) {
             Some(k) => (k.validate)(settings, path),
@@ -145,5 +121,40 @@ impl ConnectorFactory for Connectors {
         kind(kind_name)
             .and_then(|k| k.references)
             .map(|read| read(settings))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_secret_key_is_a_key_of_its_kind() {
+        for k in KINDS {
+            let keys = match k.name {
+                "csv" => settings::keys::<csv::CsvSettings>(),
+                "ldap" => settings::keys::<ldap::LdapSettings>(),
+                "pbx" => settings::keys::<pbx::PbxSettings>(),
+                other => panic!("kind {other} is missing here"),
+            };
+            assert!(!keys.is_empty(), "{}", k.name);
+            for (secret, env) in k.secrets {
+                assert!(keys.contains(secret), "{}: {secret}", k.name);
+                assert!(keys.contains(env), "{}: {env}", k.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_kinds_declare_their_synchronizer_types() {
+        let types: Vec<(&str, Option<&str>)> = KINDS
+            .iter()
+            .map(|k| (k.name, k.synchronizer.map(|t| t.name)))
+            .collect();
+        assert_eq!(
+            types,
+            [("csv", None), ("ldap", Some("ldap")), ("pbx", Some("pbx"))]
+        );
     }
 }

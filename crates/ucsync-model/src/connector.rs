@@ -21,6 +21,17 @@ pub struct Capabilities {
     pub export: Option<ExportStyle>,
 }
 
+/// A type of synchronizer: the connectors that populate an enterprise's accounts. A connector
+/// kind declares the type it is, if any; an enterprise uses one type
+/// ([`crate::config::EnterpriseConfig::synchronizers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynchronizerType {
+    /// The name `enterprises.E.synchronizers` gives the type.
+    pub name: &'static str,
+    /// The synchronizers of the type in words, for messages: "LDAP synchronizers".
+    pub title: &'static str,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportStyle {
     /// Pending changes are sent object by object (add, update, delete).

@@ -27,6 +27,11 @@ pub trait ConnectorFactory: Send + Sync {
     fn kinds(&self) -> Vec<&'static str>;
     /// What a connector of `kind` can do, or `None` for an unknown kind.
     fn capabilities(&self, kind: &str) -> Option<Capabilities>;
+    /// The type of synchronizer a connector of `kind` is, or `None` for a kind that is no
+    /// synchronizer (its connectors go with any type).
+    fn synchronizer(&self, _kind: &str) -> Option<SynchronizerType> {
+        None
+    }
     /// Problems in a connector's settings table; `path` is the table's key path.
     fn validate(&self, kind: &str, settings: &toml::Table, path: &str) -> Vec<ConfigProblem>;
     /// A running connector. Relative paths in settings are taken from `base_dir` (the directory

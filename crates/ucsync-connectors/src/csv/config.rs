@@ -1,5 +1,6 @@
-//! The settings of a `csv` connector (`[connectors.NAME.settings]`): parsing, validation that
-//! reports every problem with its key path, and the column mapping every other part of the
+//! The settings of a `csv` connector (`[connectors.NAME.settings]`): the table as written
+//! ([`CsvSettingsAsWritten`], read by [`crate::settings`]), validation that reports every
+//! problem with its key path, and the column mapping every other part of the
 //! connector reads (which attribute a column holds, which column an attribute goes to).
 //!
 //! This module knows TOML and the meaning of each setting; it does not read or write files.
@@ -10,60 +11,45 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use ucsync_model::ConfigProblem;
 
-/// Every key a csv settings table may hold, with what it expects (used in error messages).
-pub const SETTING_KEYS: &[(&str, &str)] = &[
-    ("path", "a file path, e.g. path = \"users.csv\""),
-    (
-        "export_path",
-        "a file path, e.g. export_path = \"out/users.csv\"",
-    ),
-    ("object_type", "a type name, e.g. object_type = \"person\""),
-    (
-        "object_type_column",
-        "a column name, e.g. object_type_column = \"Type\"",
-    ),
-    (
-        "object_types",
-        "a list of type names, e.g. object_types = [\"person\", \"contact\"]",
-    ),
-    (
-        "delimiter",
-        "one character, e.g. delimiter = \";\" or \"\\t\"",
-    ),
-    ("encoding", "\"utf-8\" or \"utf-16le\""),
-    ("bom", "true or false"),
-    ("key", "a list of column names, e.g. key = [\"Email\"]"),
-    (
-        "columns",
-        "a table of column = \"attribute\", e.g. columns = { FirstName = \"givenName\", UserName = \"\" }",
-    ),
-    (
-        "numbered",
-        "a table of prefix = \"attribute\", e.g. numbered = { TC = \"trackingCode\" }",
-    ),
-    (
-        "multi_valued",
-        "a table of attribute = \"separator\", e.g. multi_valued = { member = \";\" }",
-    ),
-    (
-        "header",
-        "a list of column names, e.g. header = [\"Email\", \"FirstName\"]",
-    ),
-    ("status_file", "true or false"),
-];
-
-/// A key column given as one name or a list of names.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// A key column given as one name or a list of names; a list's entries are read one by one, so
+/// that a wrong one is named by its index.
+#[derive(Debug, Clone)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-/// The settings table as written; every key optional so each problem can be reported.
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a column name or a list of column names, e.g. key = [\"Email\"]")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<OneOrMany, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    names.push(name);
+                }
+                Ok(OneOrMany::Many(names))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A csv settings table as written; its fields are the keys it may hold, every one optional so
+/// that each problem can be reported.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-struct RawSettings {
+pub struct CsvSettingsAsWritten {
     path: Option<String>,
     export_path: Option<String>,
     object_type: Option<String>,
@@ -150,30 +136,6 @@ pub struct CsvSettings {
 }
 
 impl CsvSettings {
-    /// Parses and validates a settings table; `at` is the table's key path. Every problem found
-    /// is returned, each with the path of its key.
-    pub fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        let mut p = Vec::new();
-        let (raw, bad) = parse_raw(table, at, &mut p);
-        let settings = check(raw, &bad, at, &mut p);
-        match settings {
-            Some(s) if p.is_empty() => Ok(s),
-            _ => Err(p),
-        }
-    }
-
-    /// Makes relative paths absolute from `base_dir` (the configuration file's directory).
-    pub fn resolve_paths(&mut self, base_dir: &Path) {
-        if self.path.is_relative() {
-            self.path = base_dir.join(&self.path);
-        }
-        if let Some(e) = &mut self.export_path
-            && e.is_relative()
-        {
-            *e = base_dir.join(&*e);
-        }
-    }
-
     /// The file import reads: the export target once it exists (it is then the system's
     /// current state), else `path`.
     pub fn import_source(&self) -> &Path {
@@ -266,113 +228,8 @@ impl CsvSettings {
     }
 }
 
-/// Reads each key on its own so that every unknown key and every wrong type is reported.
-/// Returns the settings made of the good keys and the names of the keys with a wrong type.
-fn parse_raw(
-    table: &toml::Table,
-    at: &str,
-    p: &mut Vec<ConfigProblem>,
-) -> (RawSettings, BTreeSet<String>) {
-    let mut good = toml::Table::new();
-    let mut bad = BTreeSet::new();
-    for (key, value) in table {
-        let mut single = toml::Table::new();
-        single.insert(key.clone(), value.clone());
-        let mut unknown = Vec::new();
-        let parsed: Result<RawSettings, _> =
-            serde_ignored::deserialize(toml::Value::Table(single), |path| {
-                unknown.push(path.to_string())
-            });
-        if !unknown.is_empty() {
-            let allowed: Vec<&str> = SETTING_KEYS.iter().map(|(k, _)| *k).collect();
-            for u in unknown {
-                p.push(ConfigProblem::new(
-                    format!("{at}.{u}"),
-                    format!("unknown key; allowed here: {}", allowed.join(", ")),
-                ));
-            }
-            continue;
-        }
-        match parsed {
-            Ok(_) => {
-                good.insert(key.clone(), value.clone());
-            }
-            Err(e) => {
-                bad.insert(key.clone());
-                p.extend(type_problems(at, key, value, e.message()));
-            }
-        }
-    }
-    let raw = match toml::Value::Table(good).try_into::<RawSettings>() {
-        Ok(raw) => raw,
-        Err(e) => {
-            p.push(ConfigProblem::new(at, e.message().trim().to_owned()));
-            RawSettings::default()
-        }
-    };
-    (raw, bad)
-}
-
-/// The problems of one key with a wrong type: per entry for tables and lists (all of whose
-/// entries must be strings here), else for the key itself.
-fn type_problems(at: &str, key: &str, value: &toml::Value, message: &str) -> Vec<ConfigProblem> {
-    let expected = SETTING_KEYS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, what)| *what)
-        .unwrap_or("another type");
-    let mut out = Vec::new();
-    match value {
-        toml::Value::Table(t) => {
-            for (k, v) in t {
-                if !v.is_str() {
-                    out.push(ConfigProblem::new(
-                        format!("{at}.{key}.{k}"),
-                        format!(
-                            "expected a string, found {}; {key} is {expected}",
-                            v.type_str()
-                        ),
-                    ));
-                }
-            }
-        }
-        toml::Value::Array(a) => {
-            for (i, v) in a.iter().enumerate() {
-                if !v.is_str() {
-                    out.push(ConfigProblem::new(
-                        format!("{at}.{key}[{i}]"),
-                        format!(
-                            "expected a string, found {}; {key} is {expected}",
-                            v.type_str()
-                        ),
-                    ));
-                }
-            }
-        }
-        _ => {}
-    }
-    if out.is_empty() {
-        let found = value.type_str();
-        let message = if message.contains("untagged") {
-            format!("found {found}")
-        } else {
-            message.trim().to_owned()
-        };
-        out.push(ConfigProblem::new(
-            format!("{at}.{key}"),
-            format!("{message}; write {expected}"),
-        ));
-    }
-    out
-}
-
 /// Checks what types cannot; returns the settings when nothing essential is missing.
-fn check(
-    raw: RawSettings,
-    bad: &BTreeSet<String>,
-    at: &str,
-    p: &mut Vec<ConfigProblem>,
-) -> Option<CsvSettings> {
+fn check(raw: CsvSettingsAsWritten, at: &str, p: &mut Vec<ConfigProblem>) -> Option<CsvSettings> {
     let mut problem = |key: &str, message: String| {
         let path = if key.is_empty() {
             at.to_owned()
@@ -391,7 +248,6 @@ fn check(
             );
             None
         }
-        None if bad.contains("path") => None,
         None => {
             problem(
                 "path",
@@ -429,7 +285,7 @@ fn check(
                 );
             }
             let allowed = raw.object_types.clone().unwrap_or_default();
-            if allowed.is_empty() && !bad.contains("object_types") {
+            if allowed.is_empty() {
                 problem(
                     "object_types",
                     "list the object types the column may hold, e.g. object_types = [\"person\", \"contact\"]".into(),
@@ -619,7 +475,7 @@ fn check(
         Some(OneOrMany::Many(ks)) => ks,
         None => Vec::new(),
     };
-    if key.is_empty() && !bad.contains("key") {
+    if key.is_empty() {
         problem(
             "key",
             "required: the column(s) whose values identify a row, e.g. key = [\"Email\"] or key = [\"LastName\", \"FirstName\"]".into(),
@@ -709,12 +565,26 @@ fn check_names(list: &[String], key: &str, what: &str, problem: &mut impl FnMut(
     }
 }
 
-impl crate::KindSettings for CsvSettings {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        CsvSettings::parse(table, at)
+impl crate::settings::KindSettings for CsvSettings {
+    type Raw = CsvSettingsAsWritten;
+
+    fn validate(raw: CsvSettingsAsWritten, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        let mut p = Vec::new();
+        match check(raw, at, &mut p) {
+            Some(s) if p.is_empty() => Ok(s),
+            _ => Err(p),
+        }
     }
 
+    /// Makes relative paths absolute from `base_dir` (the configuration file's directory).
     fn resolve_paths(&mut self, base_dir: &Path) {
-        CsvSettings::resolve_paths(self, base_dir);
+        if self.path.is_relative() {
+            self.path = base_dir.join(&self.path);
+        }
+        if let Some(e) = &mut self.export_path
+            && e.is_relative()
+        {
+            *e = base_dir.join(&*e);
+        }
     }
 }

@@ -81,6 +81,21 @@ pub struct Opened {
     pub tally: Rc<RefCell<ByteTally>>,
 }
 
+/// The encoding a file's first bytes say, and the length of its BOM (`0` without one): a
+/// UTF-8 or UTF-16 LE BOM wins over the configured encoding. `None` for a UTF-16 big-endian
+/// BOM, which no kind reads. Shared by every kind that reads delimited files.
+pub(crate) fn sniff_bom(start: &[u8], configured: FileEncoding) -> Option<(FileEncoding, usize)> {
+    if start.starts_with(UTF8_BOM) {
+        Some((FileEncoding::Utf8, UTF8_BOM.len()))
+    } else if start.starts_with(UTF16LE_BOM) {
+        Some((FileEncoding::Utf16Le, UTF16LE_BOM.len()))
+    } else if start.starts_with(UTF16BE_BOM) {
+        None
+    } else {
+        Some((configured, 0))
+    }
+}
+
 /// Opens a CSV stream over `file`: a UTF-8 or UTF-16 LE BOM decides the encoding, else
 /// `configured` does. The BOM itself is not part of the text. `None` when the file starts with a
 /// UTF-16 big-endian BOM, which this connector does not read.
@@ -96,17 +111,11 @@ pub fn open_records(
     };
     let mut start = Vec::with_capacity(3);
     (&mut raw).take(3).read_to_end(&mut start)?;
-    let bom = start.starts_with(UTF8_BOM) || start.starts_with(UTF16LE_BOM);
-    let (encoding, rest) = if start.starts_with(UTF8_BOM) {
-        (FileEncoding::Utf8, &start[3..])
-    } else if start.starts_with(UTF16LE_BOM) {
-        (FileEncoding::Utf16Le, &start[2..])
-    } else if start.starts_with(UTF16BE_BOM) {
+    let Some((encoding, bom_len)) = sniff_bom(&start, configured) else {
         return Ok(None);
-    } else {
-        (configured, &start[..])
     };
-    let text = io::Cursor::new(rest.to_vec()).chain(raw);
+    let bom = bom_len > 0;
+    let text = io::Cursor::new(start[bom_len..].to_vec()).chain(raw);
     let text: Box<dyn Read> = match encoding {
         FileEncoding::Utf8 => Box::new(text),
         FileEncoding::Utf16Le => Box::new(

@@ -27,7 +27,8 @@ use ucsync_model::{
     ImportRequest, ImportSink, ImportSummary, SourceView,
 };
 
-pub use config::{CsvSettings, FileEncoding, ObjectTypes, SETTING_KEYS};
+pub use config::{CsvSettings, CsvSettingsAsWritten, FileEncoding, ObjectTypes};
+pub(crate) use file::sniff_bom;
 
 use crate::Kind;
 
@@ -42,7 +43,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "csv",
     capabilities: CAPABILITIES,
-    validate: crate::validate_settings::<CsvSettings>,
+    synchronizer: None,
+    validate: crate::settings::validate::<CsvSettings>,
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
     references: None,

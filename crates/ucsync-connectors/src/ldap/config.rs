@@ -1,5 +1,6 @@
-//! The settings of an `ldap` connector (`[connectors.NAME.settings]`): parsing and validation
-//! that reports every problem with its key path.
+//! The settings of an `ldap` connector (`[connectors.NAME.settings]`): the table as written
+//! ([`LdapSettingsAsWritten`], read by [`crate::settings`]) and its validation, which reports
+//! every problem with its key path.
 //!
 //! ```toml
 //! [connectors.central.settings]
@@ -22,45 +23,12 @@ use serde::Deserialize;
 use ucsync_model::ConfigProblem;
 use ucsync_model::config::StagedReferences;
 
-/// Every key a settings table may hold.
-pub const SETTING_KEYS: &[&str] = &[
-    "url",
-    "starttls",
-    "ca_file",
-    "insecure",
-    "bind_dn",
-    "password",
-    "password_env",
-    "sasl_external",
-    "base_dn",
-    "base_dns",
-    "exclude_dns",
-    "mode",
-    "anchor",
-    "page_size",
-    "timeout_secs",
-    "max_in_flight",
-    "transactions",
-    "create_parents",
-    "references",
-    "object_types",
-];
+use crate::settings::fields_of;
 
-/// Every key an entry of `object_types` may hold.
-pub const TYPE_KEYS: &[&str] = &[
-    "name",
-    "base",
-    "scope",
-    "filter",
-    "object_classes",
-    "attributes",
-    "rdn",
-    "container",
-];
-
+/// An ldap settings table as written; its fields are the keys it may hold.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-struct RawSettings {
+pub struct LdapSettingsAsWritten {
     url: Option<String>,
     starttls: bool,
     ca_file: Option<String>,
@@ -80,15 +48,50 @@ struct RawSettings {
     transactions: Option<bool>,
     create_parents: bool,
     references: Vec<String>,
-    object_types: Vec<RawType>,
+    object_types: Vec<LdapObjectTypeAsWritten>,
 }
 
-/// Attributes as a list (staged under their LDAP names) or as a table LDAP name → staged name.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// Attributes as a list (staged under their LDAP names) or as a table LDAP name → staged name;
+/// entries are read one by one, so that a wrong one is named by its key path.
+#[derive(Debug, Clone)]
 enum RawAttributes {
     List(Vec<String>),
     Map(BTreeMap<String, String>),
+}
+
+impl<'de> Deserialize<'de> for RawAttributes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RawAttributes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a list of LDAP attributes, e.g. attributes = [\"cn\", \"mail\"], or a table of LDAP attribute = \"staged name\"",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawAttributes, A::Error> {
+                let mut list = Vec::new();
+                while let Some(a) = seq.next_element::<String>()? {
+                    list.push(a);
+                }
+                Ok(RawAttributes::List(list))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawAttributes, A::Error> {
+                let mut names = BTreeMap::new();
+                while let Some((ldap, staged)) = map.next_entry::<String, String>()? {
+                    names.insert(ldap, staged);
+                }
+                Ok(RawAttributes::Map(names))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 impl Default for RawAttributes {
@@ -97,9 +100,10 @@ impl Default for RawAttributes {
     }
 }
 
+/// An entry of `object_types` as written; its fields are the keys it may hold.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
-struct RawType {
+pub struct LdapObjectTypeAsWritten {
     name: Option<String>,
     base: Option<String>,
     scope: Option<String>,
@@ -240,50 +244,6 @@ pub struct LdapSettings {
 }
 
 impl LdapSettings {
-    pub fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        let mut p = Vec::new();
-        let mut unknown = Vec::new();
-        let raw: Option<RawSettings> = match serde_path_to_error::deserialize(
-            serde_ignored::Deserializer::new(toml::Value::Table(table.clone()), &mut |path| {
-                unknown.push(path.to_string())
-            }),
-        ) {
-            Ok(raw) => Some(raw),
-            Err(e) => {
-                p.push(ConfigProblem::new(
-                    format!("{at}.{}", e.path()),
-                    e.inner().message().trim().to_owned(),
-                ));
-                None
-            }
-        };
-        for u in unknown {
-            let allowed = if u.starts_with("object_types.") {
-                TYPE_KEYS
-            } else {
-                SETTING_KEYS
-            };
-            p.push(ConfigProblem::new(
-                format!("{at}.{u}"),
-                format!("unknown key; allowed here: {}", allowed.join(", ")),
-            ));
-        }
-        let settings = raw.and_then(|raw| check(raw, at, &mut p));
-        match settings {
-            Some(s) if p.is_empty() => Ok(s),
-            _ => Err(p),
-        }
-    }
-
-    /// Makes a relative CA file path absolute from `base_dir`.
-    pub fn resolve_paths(&mut self, base_dir: &Path) {
-        if let Some(ca) = &mut self.ca_file
-            && ca.is_relative()
-        {
-            *ca = base_dir.join(&*ca);
-        }
-    }
-
     /// Every LDAP attribute an import asks for.
     pub fn requested_attributes(&self) -> Vec<String> {
         let mut out = vec!["objectClass".to_owned(), self.anchor.clone()];
@@ -348,7 +308,7 @@ impl LdapSettings {
     }
 }
 
-fn check(raw: RawSettings, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapSettings> {
+fn check(raw: LdapSettingsAsWritten, at: &str, p: &mut Vec<ConfigProblem>) -> Option<LdapSettings> {
     let url = match raw.url {
         Some(u) if u.starts_with("ldap://") || u.starts_with("ldaps://") => u,
         Some(u) => {
@@ -589,7 +549,7 @@ fn check_bases(
 }
 
 fn check_type(
-    raw: RawType,
+    raw: LdapObjectTypeAsWritten,
     base_dns: &[String],
     at: &str,
     p: &mut Vec<ConfigProblem>,
@@ -731,13 +691,32 @@ pub fn dn_within(dn: &str, base: &str) -> bool {
     }
 }
 
-impl crate::KindSettings for LdapSettings {
-    fn parse(table: &toml::Table, at: &str) -> Result<Self, Vec<ConfigProblem>> {
-        LdapSettings::parse(table, at)
+impl crate::settings::KindSettings for LdapSettings {
+    type Raw = LdapSettingsAsWritten;
+
+    fn allowed_keys(table: &[&str]) -> Option<&'static [&'static str]> {
+        match table {
+            [] => Some(fields_of::<LdapSettingsAsWritten>()),
+            ["object_types", _] => Some(fields_of::<LdapObjectTypeAsWritten>()),
+            _ => None,
+        }
     }
 
+    fn validate(raw: LdapSettingsAsWritten, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        let mut p = Vec::new();
+        match check(raw, at, &mut p) {
+            Some(s) if p.is_empty() => Ok(s),
+            _ => Err(p),
+        }
+    }
+
+    /// Makes a relative CA file path absolute from `base_dir`.
     fn resolve_paths(&mut self, base_dir: &Path) {
-        LdapSettings::resolve_paths(self, base_dir);
+        if let Some(ca) = &mut self.ca_file
+            && ca.is_relative()
+        {
+            *ca = base_dir.join(&*ca);
+        }
     }
 }
 
@@ -769,7 +748,7 @@ pub fn staged_references(table: &toml::Table) -> StagedReferences {
         _ => Vec::new(),
     };
     let mut undeclared = Vec::new();
-    if let Ok(s) = LdapSettings::parse(table, "settings") {
+    if let Ok(s) = crate::settings::read::<LdapSettings>(table, "settings") {
         for t in &s.object_types {
             for (ldap, staged) in &t.attributes {
                 if DN_VALUED.iter().any(|d| d.eq_ignore_ascii_case(ldap))

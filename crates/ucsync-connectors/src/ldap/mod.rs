@@ -43,10 +43,10 @@ use futures_util::StreamExt;
 use ldap3::{Ldap, Scope};
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ExportChange, ExportResult, ExportStyle,
-    ImportRequest, ImportSink, ImportSummary, SourceView,
+    ImportRequest, ImportSink, ImportSummary, SourceView, SynchronizerType,
 };
 
-pub use config::{LdapSettings, Mode};
+pub use config::{LdapObjectTypeAsWritten, LdapSettings, LdapSettingsAsWritten, Mode};
 
 use crate::Kind;
 
@@ -58,7 +58,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "ldap",
     capabilities: CAPABILITIES,
-    validate: crate::validate_settings::<LdapSettings>,
+    synchronizer: Some(SynchronizerType {
+        name: "ldap",
+        title: "LDAP synchronizers",
+    }),
+    validate: crate::settings::validate::<LdapSettings>,
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
     references: Some(config::staged_references),

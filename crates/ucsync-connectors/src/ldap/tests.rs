@@ -126,6 +126,38 @@ attributes = ["cn"]
     }
 }
 
+#[test]
+fn keys_of_object_types_are_checked_against_the_struct_and_wrong_types_named() {
+    let all = problems_of(
+        r#"
+url = "ldap://localhost"
+base_dn = "dc=example,dc=com"
+page_size = "many"
+[[object_types]]
+name = "person"
+filtr = "(x=1)"
+object_classes = ["inetOrgPerson", 7]
+attributes = { cn = "fullName", mail = false }
+"#,
+    );
+    for want in [
+        "connectors.t.settings.page_size: expected i64, found string",
+        "connectors.t.settings.object_types.0.filtr: unknown key; allowed here: name, base, scope, filter, object_classes, attributes, rdn, container",
+        "connectors.t.settings.object_types[0].object_classes[1]: expected a string, found integer",
+        "connectors.t.settings.object_types[0].attributes.mail: expected a string, found boolean",
+    ] {
+        assert!(all.contains(want), "{want} missing from:\n{all}");
+    }
+    // A list whose entry was refused is not said to be missing as well.
+    assert!(!all.contains("object_classes: missing"), "{all}");
+    assert!(!all.contains("attributes: missing"), "{all}");
+    let all = problems_of("urls = \"ldap://x\"");
+    assert!(
+        all.contains("connectors.t.settings.urls: unknown key; allowed here: url, starttls,"),
+        "{all}"
+    );
+}
+
 fn problems_of(text: &str) -> String {
     let table: toml::Table = toml::from_str(text).unwrap();
     Connectors

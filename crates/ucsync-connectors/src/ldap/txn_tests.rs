@@ -177,7 +177,8 @@ async fn a_failed_transaction_writes_nothing_and_transactions_are_off_by_default
     );
 
     // A transaction with one add whose parent does not exist fails as a whole.
-    let s = super::config::LdapSettings::parse(&settings(&slapd, ""), "t").unwrap();
+    let s =
+        crate::settings::read::<super::config::LdapSettings>(&settings(&slapd, ""), "t").unwrap();
     let (conn, mut ldap) = ldap3::LdapConnAsync::new(&slapd.uri()).await.unwrap();
     ldap3::drive!(conn);
     ldap.simple_bind(slapd.root_dn(), slapd.root_pw())

@@ -22,9 +22,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ucsync_model::{
     Attrs, Capabilities, Connector, ConnectorError, ImportRequest, ImportSink, ImportSummary,
+    SynchronizerType,
 };
 
-pub use config::{Flavor, PbxSettings, SETTING_KEYS};
+pub use config::{Flavor, PbxSettings, PbxSettingsAsWritten};
 pub use rules::attr;
 
 use crate::Kind;
@@ -42,7 +43,11 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub(crate) const KIND: Kind = Kind {
     name: "pbx",
     capabilities: CAPABILITIES,
-    validate: crate::validate_settings::<PbxSettings>,
+    synchronizer: Some(SynchronizerType {
+        name: "pbx",
+        title: "PBX node synchronizers",
+    }),
+    validate: crate::settings::validate::<PbxSettings>,
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
     references: None,

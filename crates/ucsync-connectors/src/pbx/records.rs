@@ -131,23 +131,11 @@ pub struct Parsed {
     pub skipped_not_dynamic: u64,
 }
 
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
-const UTF16LE_BOM: &[u8] = b"\xFF\xFE";
-const UTF16BE_BOM: &[u8] = b"\xFE\xFF";
-
 /// The file's text as UTF-8 bytes (checked field by field later) and the encoding it was read
 /// in: a UTF-8 or UTF-16 LE BOM wins over the configured encoding.
 fn decode(bytes: &[u8], configured: FileEncoding) -> Option<(FileEncoding, Cow<'_, [u8]>)> {
-    if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
-        return Some((FileEncoding::Utf8, Cow::Borrowed(rest)));
-    }
-    let (encoding, rest) = if let Some(rest) = bytes.strip_prefix(UTF16LE_BOM) {
-        (FileEncoding::Utf16Le, rest)
-    } else if bytes.starts_with(UTF16BE_BOM) {
-        return None;
-    } else {
-        (configured, bytes)
-    };
+    let (encoding, bom_len) = crate::csv::sniff_bom(bytes, configured)?;
+    let rest = &bytes[bom_len..];
     Some(match encoding {
         FileEncoding::Utf8 => (encoding, Cow::Borrowed(rest)),
         FileEncoding::Utf16Le => {

@@ -6,9 +6,9 @@ use std::fmt;
 use std::path::Path;
 
 use super::schema::allowed_beside;
-use super::{CONFIG_VERSION, Config, DEFAULT_ENTERPRISE, DeprovisionAction, SYNCHRONIZER_KINDS};
-use crate::ConnectorFactory;
+use super::{CONFIG_VERSION, Config, DEFAULT_ENTERPRISE, DeprovisionAction};
 use crate::expr::Expr;
+use crate::{ConnectorFactory, SynchronizerType};
 
 /// One thing wrong in a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -199,7 +199,7 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
     }
     super::schedules::validate(config, &mut p);
     for ename in &enterprises {
-        synchronizer_type(config, ename, &mut p);
+        synchronizer_type(config, ename, factory, &mut p);
     }
     for (ename, e) in &config.enterprises {
         let at = format!("enterprises.{ename}");
@@ -256,31 +256,56 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
     p
 }
 
-/// An enterprise uses either LDAP synchronizers or PBX node synchronizers: the one its
-/// `synchronizers` names, else the one its connectors have.
-fn synchronizer_type(config: &Config, ename: &str, p: &mut Vec<ConfigProblem>) {
-    let of_kind = |kind: &str| -> Vec<&str> {
+/// An enterprise uses one type of synchronizer, of those the connector kinds declare: the one
+/// its `synchronizers` names, else the one its connectors have.
+fn synchronizer_type(
+    config: &Config,
+    ename: &str,
+    factory: &dyn ConnectorFactory,
+    p: &mut Vec<ConfigProblem>,
+) {
+    let mut types: Vec<SynchronizerType> = Vec::new();
+    for t in factory
+        .kinds()
+        .into_iter()
+        .filter_map(|k| factory.synchronizer(k))
+    {
+        if !types.iter().any(|known| known.name == t.name) {
+            types.push(t);
+        }
+    }
+    // The enterprise's connectors of type `t`.
+    let of_type = |t: &str| -> Vec<&str> {
         config
             .connectors
             .iter()
-            .filter(|(_, c)| c.enterprise == ename && c.kind == kind)
+            .filter(|(_, c)| {
+                c.enterprise == ename && factory.synchronizer(&c.kind).is_some_and(|s| s.name == t)
+            })
             .map(|(n, _)| n.as_str())
             .collect()
     };
     let at = format!("enterprises.{ename}.synchronizers");
-    let allowed = SYNCHRONIZER_KINDS.join(", ");
+    let names: Vec<&str> = types.iter().map(|t| t.name).collect();
     match config
         .enterprises
         .get(ename)
         .and_then(|e| e.synchronizers.as_deref())
     {
-        Some(t) if !SYNCHRONIZER_KINDS.contains(&t) => p.push(ConfigProblem::new(
+        Some(t) if names.is_empty() => p.push(ConfigProblem::new(
             at,
-            format!("\"{t}\" is not a synchronizer type; allowed: {allowed}"),
+            format!("\"{t}\" is not a synchronizer type: no connector kind of this build is a synchronizer; remove synchronizers"),
+        )),
+        Some(t) if !names.contains(&t) => p.push(ConfigProblem::new(
+            at,
+            format!(
+                "\"{t}\" is not a synchronizer type; allowed: {}",
+                names.join(", ")
+            ),
         )),
         Some(t) => {
-            for other in SYNCHRONIZER_KINDS.iter().filter(|k| **k != t) {
-                for name in of_kind(other) {
+            for other in names.iter().filter(|n| **n != t) {
+                for name in of_type(other) {
                     p.push(ConfigProblem::new(
                         format!("connectors.{name}.kind"),
                         format!(
@@ -291,18 +316,38 @@ fn synchronizer_type(config: &Config, ename: &str, p: &mut Vec<ConfigProblem>) {
             }
         }
         None => {
-            let [ldap, pbx] = SYNCHRONIZER_KINDS.map(of_kind);
-            if !ldap.is_empty() && !pbx.is_empty() {
+            let present: Vec<(SynchronizerType, Vec<&str>)> = types
+                .iter()
+                .map(|t| (*t, of_type(t.name)))
+                .filter(|(_, connectors)| !connectors.is_empty())
+                .collect();
+            if present.len() > 1 {
+                let had: Vec<String> = present
+                    .iter()
+                    .map(|(t, connectors)| format!("{} ({})", t.title, connectors.join(", ")))
+                    .collect();
+                let settings: Vec<String> = present
+                    .iter()
+                    .map(|(t, _)| format!("\"{}\"", t.name))
+                    .collect();
                 p.push(ConfigProblem::new(
                     format!("enterprises.{ename}"),
                     format!(
-                        "enterprise {ename} has LDAP synchronizers ({}) and PBX node synchronizers ({}); an enterprise uses one type: move one type to another enterprise and set {at} = \"ldap\" or \"pbx\"",
-                        ldap.join(", "),
-                        pbx.join(", ")
+                        "enterprise {ename} has {}; an enterprise uses one type: move one type to another enterprise and set {at} = {}",
+                        and_list(&had, " and "),
+                        and_list(&settings, " or ")
                     ),
                 ));
             }
         }
+    }
+}
+
+/// "a, b and c" (with `last` = " and ").
+fn and_list(items: &[String], last: &str) -> String {
+    match items.split_last() {
+        Some((tail, head)) if !head.is_empty() => format!("{}{last}{tail}", head.join(", ")),
+        _ => items.join(""),
     }
 }
 

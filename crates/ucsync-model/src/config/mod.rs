@@ -22,6 +22,7 @@ pub use diff::{
 };
 pub use load::{ConfigError, ConfigProblem, load, parse, validate};
 pub use references::{References, StagedReferences, completed_settings};
+pub use schema::fields_of;
 pub use sources::source_warnings;
 
 /// The version this build reads and writes.
@@ -115,15 +116,12 @@ pub struct EnterpriseConfig {
     /// Directory attributes whose values point at other entries (e.g. `member`, `manager`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<String>,
-    /// The type of synchronizers that populate the enterprise's accounts: `ldap` (AD/LDAP
-    /// synchronizers) or `pbx` (PBX node synchronizers); never both. Without it, the type is
-    /// that of the synchronizers the enterprise has.
+    /// The type of synchronizers that populate the enterprise's accounts, one of the
+    /// [`crate::SynchronizerType`]s the connector kinds declare; never two. Without it, the type
+    /// is that of the synchronizers the enterprise has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synchronizers: Option<String>,
 }
-
-/// The connector kinds that are synchronizers; an enterprise uses one of them.
-pub const SYNCHRONIZER_KINDS: [&str; 2] = ["ldap", "pbx"];
 
 /// A deletion threshold as written: a count or a percentage string.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -377,17 +375,31 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::{Capabilities, Connector, ConnectorFactory};
+    use crate::{Capabilities, Connector, ConnectorFactory, SynchronizerType};
 
-    /// Knows one kind, "csv", with any settings.
+    /// Knows the kinds "csv", "dir" and "node", with any settings; "dir" and "node" are
+    /// synchronizers of two types.
     struct AnyCsv;
 
     impl ConnectorFactory for AnyCsv {
         fn kinds(&self) -> Vec<&'static str> {
-            vec!["csv"]
+            vec!["csv", "dir", "node"]
         }
         fn capabilities(&self, _kind: &str) -> Option<Capabilities> {
             None
+        }
+        fn synchronizer(&self, kind: &str) -> Option<SynchronizerType> {
+            match kind {
+                "dir" => Some(SynchronizerType {
+                    name: "directory",
+                    title: "directory synchronizers",
+                }),
+                "node" => Some(SynchronizerType {
+                    name: "node",
+                    title: "node synchronizers",
+                }),
+                _ => None,
+            }
         }
         fn validate(
             &self,
@@ -462,5 +474,84 @@ mod tests {
         let text = toml::to_string(&config).unwrap();
         assert!(text.contains("character_rule = true"), "{text}");
         assert_eq!(parse(&text, &AnyCsv).unwrap(), config, "{text}");
+    }
+
+    #[test]
+    fn an_enterprise_uses_one_synchronizer_type_of_those_the_kinds_declare() {
+        let both = "version = 1\n[connectors.a]\nkind = \"dir\"\n[connectors.b]\nkind = \"node\"\n[connectors.c]\nkind = \"csv\"\n";
+        let p = problems(both);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "enterprises.default");
+        assert_eq!(
+            p[0].message,
+            "enterprise default has directory synchronizers (a) and node synchronizers (b); an enterprise uses one type: move one type to another enterprise and set enterprises.default.synchronizers = \"directory\" or \"node\""
+        );
+
+        let p = problems(&format!(
+            "{both}[enterprises.default]\nsynchronizers = \"node\"\n"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "connectors.a.kind");
+        assert!(
+            p[0].message.contains("uses node synchronizers"),
+            "{}",
+            p[0].message
+        );
+
+        let p = problems(&format!(
+            "{both}[enterprises.default]\nsynchronizers = \"csv\"\n"
+        ));
+        assert_eq!(p[0].path, "enterprises.default.synchronizers");
+        assert_eq!(
+            p[0].message,
+            "\"csv\" is not a synchronizer type; allowed: directory, node"
+        );
+
+        let one = "version = 1\n[connectors.a]\nkind = \"dir\"\n[connectors.c]\nkind = \"csv\"\n";
+        assert_eq!(problems(one), Vec::new());
+    }
+
+    /// Knows "csv" alone: no kind is a synchronizer.
+    struct CsvOnly;
+
+    impl ConnectorFactory for CsvOnly {
+        fn kinds(&self) -> Vec<&'static str> {
+            vec!["csv"]
+        }
+        fn capabilities(&self, _kind: &str) -> Option<Capabilities> {
+            None
+        }
+        fn validate(
+            &self,
+            _kind: &str,
+            _settings: &toml::Table,
+            _path: &str,
+        ) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn build(
+            &self,
+            _name: &str,
+            _kind: &str,
+            _settings: &toml::Table,
+            _base_dir: &Path,
+        ) -> Result<Arc<dyn Connector>, String> {
+            Err("not built in these tests".into())
+        }
+    }
+
+    #[test]
+    fn without_synchronizer_kinds_synchronizers_is_refused_with_what_to_do() {
+        let text = format!("{BASE}[enterprises.default]\nsynchronizers = \"ldap\"\n");
+        let Err(ConfigError::Invalid(p)) = parse(&text, &CsvOnly) else {
+            panic!("accepted");
+        };
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "enterprises.default.synchronizers");
+        assert!(
+            p[0].message.ends_with("remove synchronizers"),
+            "{}",
+            p[0].message
+        );
     }
 }

@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 
 use ucsync_model::{ConfigProblem, ConnectorFactory, ExportStyle};
 
-use super::super::config::{CsvSettings, FileEncoding, ObjectTypes, SETTING_KEYS};
+use super::super::config::{CsvSettings, CsvSettingsAsWritten, FileEncoding, ObjectTypes};
 use crate::Connectors;
+use crate::settings::{fields_of, read};
 
 const AT: &str = "connectors.hr.settings";
 
@@ -35,7 +36,7 @@ fn minimal_settings_take_the_defaults() {
 key = ["Email"]"#
         .parse()
         .unwrap();
-    let s = CsvSettings::parse(&table, AT).unwrap();
+    let s = read::<CsvSettings>(&table, AT).unwrap();
     assert_eq!(s.object_types, ObjectTypes::Fixed("person".into()));
     assert_eq!(s.delimiter, b',');
     assert_eq!(s.encoding, FileEncoding::Utf8);
@@ -51,7 +52,7 @@ fn a_single_key_column_may_be_a_string_and_tab_is_a_delimiter() {
         "path = \"u.tsv\"\nkey = \"Email\"\ndelimiter = \"\\t\"\nencoding = \"UTF-16LE\""
             .parse()
             .unwrap();
-    let s = CsvSettings::parse(&table, AT).unwrap();
+    let s = read::<CsvSettings>(&table, AT).unwrap();
     assert_eq!(s.key, ["Email"]);
     assert_eq!(s.delimiter, b'\t');
     assert_eq!(s.encoding, FileEncoding::Utf16Le);
@@ -88,7 +89,7 @@ fn every_problem_is_reported_with_its_key_path() {
             "status_file",
         ]
     );
-    let allowed: Vec<&str> = SETTING_KEYS.iter().map(|(k, _)| *k).collect();
+    let allowed = fields_of::<CsvSettingsAsWritten>();
     assert_eq!(
         p["pth"],
         format!("unknown key; allowed here: {}", allowed.join(", "))
@@ -244,7 +245,7 @@ fn the_list_of_keys_matches_what_the_parser_accepts() {
     let mut keys: Vec<&str> = table.keys().map(String::as_str).collect();
     keys.push("object_type");
     keys.sort();
-    let mut listed: Vec<&str> = SETTING_KEYS.iter().map(|(k, _)| *k).collect();
+    let mut listed = fields_of::<CsvSettingsAsWritten>().to_vec();
     listed.sort();
     assert_eq!(keys, listed);
 }

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use ucsync_model::ConnectorFactory;
 
-use super::super::config::{FileEncoding, Flavor, PbxSettings, SETTING_KEYS};
+use super::super::config::{FileEncoding, Flavor, PbxSettings, PbxSettingsAsWritten};
 use crate::Connectors;
+use crate::settings::{KindSettings, fields_of, read};
 
 const AT: &str = "connectors.node-1.settings";
 
@@ -30,7 +31,7 @@ fn by_path(settings: &str) -> BTreeMap<String, String> {
 #[test]
 fn minimal_settings_take_the_defaults() {
     let table: toml::Table = "path = \"node-1.csv\"".parse().unwrap();
-    let mut s = PbxSettings::parse(&table, AT).unwrap();
+    let mut s = read::<PbxSettings>(&table, AT).unwrap();
     assert_eq!(
         s,
         PbxSettings {
@@ -58,7 +59,7 @@ encoding = "UTF-16LE"
 "#
     .parse()
     .unwrap();
-    let mut s = PbxSettings::parse(&table, AT).unwrap();
+    let mut s = read::<PbxSettings>(&table, AT).unwrap();
     s.resolve_paths(Path::new("/etc/ucsync"));
     assert_eq!(
         s,
@@ -71,7 +72,8 @@ encoding = "UTF-16LE"
             encoding: FileEncoding::Utf16Le,
         }
     );
-    assert_eq!(SETTING_KEYS.len(), 6);
+    // Every key of the table as written was given.
+    assert_eq!(fields_of::<PbxSettingsAsWritten>().len(), table.len());
 }
 
 #[test]
@@ -103,7 +105,10 @@ character_rule = true
     );
     assert!(p["flavor"].contains("\"mivoice-business\", \"mivoice-office-250\""));
     assert!(p["feature_profile"].contains("empty"));
-    assert!(p["dynamic_extensions_only"].contains("expected a boolean, found string"));
+    assert!(
+        p["dynamic_extensions_only"].contains("expected a boolean, found string"),
+        "{p:?}"
+    );
     assert!(p["delimiter"].contains("one ASCII character"));
     assert!(p["encoding"].contains("\"utf-16le\""));
     assert!(p["path"].starts_with("required"));

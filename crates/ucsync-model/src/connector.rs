@@ -19,6 +19,10 @@ pub struct Capabilities {
     pub delta_import: bool,
     /// How exports reach the external system; `None` when the connector is import-only.
     pub export: Option<ExportStyle>,
+    /// Values this connector stops giving stay on an entry while the entry's own (hand-set)
+    /// numbers or dynamic statuses refer to them, and an entry it stops giving stays while it
+    /// has any of them: the PBX number-retention rule ([`crate::account`]).
+    pub retains_referenced_numbers: bool,
 }
 
 /// A type of synchronizer: the connectors that populate an enterprise's accounts. A connector
@@ -325,12 +329,6 @@ pub trait Connector: Send + Sync {
     fn initial_values(&self, object_type: &str) -> Attrs {
         let _ = object_type;
         Attrs::new()
-    }
-    /// Whether values this connector stops giving stay on an entry while the entry's own
-    /// (hand-set) numbers or dynamic statuses refer to them, and an entry it stops giving stays
-    /// while it has any of them: the PBX number-retention rule ([`crate::account`]).
-    fn retains_referenced_numbers(&self) -> bool {
-        false
     }
     /// The staged attributes whose values are anchors of this connector's other objects
     /// (group members), for a kind that translates them from and to the external system's own

@@ -37,6 +37,7 @@ use crate::Kind;
 pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: false,
     export: Some(ExportStyle::Image),
+    retains_referenced_numbers: false,
 };
 
 /// The registry entry of the `csv` kind.

@@ -53,6 +53,7 @@ use crate::Kind;
 pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: true,
     export: Some(ExportStyle::Changes),
+    retains_referenced_numbers: false,
 };
 
 pub(crate) const KIND: Kind = Kind {

@@ -6,7 +6,7 @@
 //! This module wires the settings ([`config`]), the export file ([`records`]), the account
 //! rules ([`rules`]) and [`import`] into one [`Connector`]. It knows nothing of the directory,
 //! the rules of ucsync or the store; the number-retention rule is the engine's, switched on
-//! through [`Connector::retains_referenced_numbers`] (the valid-character rule is on for every
+//! through [`Capabilities::retains_referenced_numbers`] (the valid-character rule is on for every
 //! kind).
 
 mod config;
@@ -33,10 +33,14 @@ use crate::Kind;
 /// The one object type a pbx connector stages.
 pub const ACCOUNT: &str = "account";
 
-/// What a pbx connector can do: list every account of the export; never write.
+/// What a pbx connector can do: list every account of the export; never write. A number a node
+/// stops listing stays on its account while the account's hand-added numbers or dynamic
+/// statuses refer to it, and an account it stops giving stays while it has any of them (both
+/// flavors).
 pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: false,
     export: None,
+    retains_referenced_numbers: true,
 };
 
 /// The registry entry of the `pbx` kind.
@@ -137,13 +141,6 @@ impl Connector for PbxConnector {
             attrs.set_one(attr::FEATURE_PROFILE, profile.as_str());
         }
         attrs
-    }
-
-    /// A number a node stops listing stays on its account while the account's hand-added
-    /// numbers or dynamic statuses refer to it, and an account it stops giving stays while it
-    /// has any of them (both flavors).
-    fn retains_referenced_numbers(&self) -> bool {
-        true
     }
 
     async fn check_connection(&self) -> Result<(), ConnectorError> {

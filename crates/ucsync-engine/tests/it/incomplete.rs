@@ -143,6 +143,7 @@ impl Connector for Scripted {
         Capabilities {
             delta_import: true,
             export: None,
+            retains_referenced_numbers: false,
         }
     }
     fn object_types(&self) -> Vec<String> {

@@ -405,7 +405,7 @@ async fn the_connector_is_import_only_and_gives_the_feature_profile_to_new_accou
     );
     assert!(c.initial_values("person").is_empty());
     assert!(c.character_rule_default());
-    assert!(c.retains_referenced_numbers());
+    assert!(c.capabilities().retains_referenced_numbers);
     let err = c.anchor_for("account", &Attrs::new()).unwrap_err();
     assert!(err.contains("import-only"), "{err}");
     let caps = Connectors.capabilities("pbx").unwrap();
@@ -417,7 +417,7 @@ async fn the_connector_is_import_only_and_gives_the_feature_profile_to_new_accou
         "path = \"pbx.csv\"\nflavor = \"mivoice-office-250\"",
     );
     assert!(plain.initial_values("account").is_empty());
-    assert!(plain.retains_referenced_numbers());
+    assert!(plain.capabilities().retains_referenced_numbers);
 }
 
 /// The sample exports in `examples/pbx` read without an error.

@@ -1,5 +1,5 @@
 //! The number-retention rule of PBX node synchronizers, for the connectors whose
-//! `Connector::retains_referenced_numbers` says so. An account carries data of its own
+//! capabilities declare `retains_referenced_numbers`. An account carries data of its own
 //! (hand-added numbers, dynamic statuses: [`ucsync_model::account`]); this module decides what
 //! that data keeps when such a connector gives less:
 //!
@@ -30,7 +30,7 @@ use crate::sync::{Batch, HashMap};
 fn retains(rules: &EnterpriseRules, connector_id: i64) -> bool {
     rules
         .connector(connector_id)
-        .is_some_and(|c| c.connector.retains_referenced_numbers())
+        .is_some_and(|c| c.connector.capabilities().retains_referenced_numbers)
 }
 
 /// Whether a linked object is one the rule holds: an object of a retaining connector that the
@@ -40,7 +40,7 @@ pub(super) fn is_held(rules: &EnterpriseRules, s: &StagedObject) -> bool {
     let Some(k) = rules.connector(s.connector_id) else {
         return false;
     };
-    if !k.connector.retains_referenced_numbers() {
+    if !k.connector.capabilities().retains_referenced_numbers {
         return false;
     }
     match &s.attrs {
@@ -321,7 +321,7 @@ pub(super) fn add_hand_numbers(
     }
     let gives_numbers = |k: i64| {
         rules.connector(k).is_some_and(|c| {
-            c.connector.retains_referenced_numbers()
+            c.connector.capabilities().retains_referenced_numbers
                 && c.import_flows
                     .iter()
                     .any(|(name, _)| name == account::NUMBERS)

@@ -275,6 +275,61 @@ impl LdapConnector {
         Ok(None)
     }
 
+    /// The entry at `dn` with every attribute an import asks for; `None` when it is not there.
+    async fn read_entry(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+    ) -> Result<Option<entry::RawEntry>, String> {
+        let s = &self.settings;
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(dn, Scope::Base, "(objectClass=*)", s.requested_attributes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.1.rc == 32 {
+            return Ok(None);
+        }
+        if found.1.rc != 0 {
+            return Err(format!(
+                "reading {dn}: {}",
+                conn::describe(&found.1, found.1.rc)
+            ));
+        }
+        Ok(found.0.into_iter().find_map(|re| entry::parse(re.0)))
+    }
+
+    /// An entry just added as an import would stage it: its object type's attributes, `dn` and
+    /// `objectClass`, each reference DN turned into the anchor of an entry of the object types.
+    /// `None` when the entry is not of `object_type` as the import classifies it, or when a
+    /// reference names no entry of the object types yet (a member added in the same export
+    /// and not written yet): then what was sent stays the staged state, until the next import.
+    async fn staged_state(
+        &self,
+        ldap: &mut Ldap,
+        raw: &entry::RawEntry,
+        object_type: &str,
+    ) -> Option<Attrs> {
+        let t = entry::classify(&self.settings, raw).filter(|t| t.name == object_type)?;
+        let mut attrs = entry::staged_attrs(t, raw).ok()?;
+        for name in &self.settings.references {
+            let values = attrs.get(name).to_vec();
+            if values.is_empty() {
+                continue;
+            }
+            let mut anchors = Vec::with_capacity(values.len());
+            for v in values {
+                let known = match self.cache.anchor_of(&v) {
+                    Some(a) => a,
+                    None => self.read_anchor(ldap, &v, true).await.ok()??,
+                };
+                anchors.push(known);
+            }
+            attrs.set(name.clone(), anchors);
+        }
+        Some(attrs)
+    }
+
     /// Reads the anchors of these member DNs, many at a time; a DN of no entry of the object
     /// types stays unknown.
     async fn resolve_dns(&self, ldap: &mut Ldap, dns: Vec<String>) -> Result<(), ConnectorError> {

@@ -334,8 +334,8 @@ async fn add(
         _ => return Err(failed(s, &format!("add {target}"), &r)),
     }
     // The post-read control (RFC 4527) brought the new entry with the answer; a server
-    // without it (Active Directory) is asked with a search.
-    let raw = match post_read(&r) {
+    // without it (Active Directory), or that left the anchor out, is asked with a search.
+    let raw = match post_read(&r).filter(|raw| super::entry::anchor(s, raw).is_ok()) {
         Some(raw) => Some(raw),
         None => c.read_entry(ldap, &target).await?,
     };

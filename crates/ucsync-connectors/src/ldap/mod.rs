@@ -173,29 +173,11 @@ impl LdapConnector {
             .await
     }
 
-    /// The anchor of the entry at `dn`, read from the server.
-    async fn anchor_at(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
-        if let Some(a) = self.cache.anchor_of(dn) {
-            return Ok(Some(a));
-        }
-        self.read_anchor(ldap, dn, false).await
-    }
-
-    /// The anchor of the entry at `dn`, read from the server; with `of_object_types`, only when
-    /// it is an entry of the object types (in a base and scope, with the object classes,
-    /// matching the filter).
-    async fn read_anchor(
-        &self,
-        ldap: &mut Ldap,
-        dn: &str,
-        of_object_types: bool,
-    ) -> Result<Option<String>, String> {
+    /// The anchor of the entry at `dn`, read from the server, when it is an entry of the object
+    /// types (in a base and scope, with the object classes, matching the filter).
+    async fn read_anchor(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
         let s = &self.settings;
-        let filter = if of_object_types {
-            s.combined_filter()
-        } else {
-            "(objectClass=*)".to_owned()
-        };
+        let filter = s.combined_filter();
         let found = ldap
             .with_timeout(s.timeout)
             .search(
@@ -217,7 +199,7 @@ impl LdapConnector {
         }
         for re in found.0 {
             if let Some(raw) = entry::parse(re.0)
-                && (!of_object_types || entry::classify(s, &raw).is_some())
+                && entry::classify(s, &raw).is_some()
                 && let Ok(a) = entry::anchor(s, &raw)
             {
                 self.cache.learn(&raw.dn, &a);
@@ -321,7 +303,7 @@ impl LdapConnector {
             for v in values {
                 let known = match self.cache.anchor_of(&v) {
                     Some(a) => a,
-                    None => self.read_anchor(ldap, &v, true).await.ok()??,
+                    None => self.read_anchor(ldap, &v).await.ok()??,
                 };
                 anchors.push(known);
             }
@@ -336,7 +318,7 @@ impl LdapConnector {
         let results: Vec<Result<Option<String>, String>> = futures_util::stream::iter(dns)
             .map(|d| {
                 let mut l = ldap.clone();
-                async move { self.read_anchor(&mut l, &d, true).await }
+                async move { self.read_anchor(&mut l, &d).await }
             })
             .buffer_unordered(self.settings.max_in_flight)
             .collect()

@@ -351,7 +351,7 @@ async fn export_adds_modifies_renames_and_deletes() {
     };
     assert_eq!(eve.len(), 36);
     // The entry as read back, as an import stages it.
-    assert_eq!(state.get("dn"), [provisional.clone()]);
+    assert_eq!(state.get("dn"), std::slice::from_ref(&provisional));
     assert!(
         state
             .get("objectClass")

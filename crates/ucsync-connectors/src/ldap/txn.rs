@@ -255,7 +255,10 @@ async fn anchors(c: &LdapConnector, ldap: &mut Ldap, adds: &[PreparedAdd]) -> Ve
         let known = dn::parse(&a.dn).and_then(|norm| found.remove(&norm));
         let anchor = match known {
             Some((anchor, raw)) => Ok(Some((anchor, Some(raw)))),
-            None => c.anchor_at(ldap, &a.dn).await.map(|a| a.map(|a| (a, None))),
+            None => c
+                .read_entry(ldap, &a.dn)
+                .await
+                .map(|raw| raw.and_then(|raw| Some((entry::anchor(s, &raw).ok()?, Some(raw))))),
         };
         out.push(match anchor {
             Ok(Some((anchor, raw))) => {

@@ -584,6 +584,12 @@ async fn export_changes(
             match r {
                 ExportResult::Done => batch.done.push((s.id, None)),
                 ExportResult::DoneWithAnchor(a) => batch.done.push((s.id, Some(a))),
+                ExportResult::DoneWithState { anchor, state } => {
+                    batch.done.push((s.id, anchor));
+                    let encoded = state.encode();
+                    let hash = ucsync_model::attrs::object_hash(&s.object_type, &encoded);
+                    batch.confirmed.push((s.id, encoded, hash));
+                }
                 ExportResult::Failed(why) => {
                     if let Some(p) = &s.export {
                         count(&mut counted, p.op, -1);

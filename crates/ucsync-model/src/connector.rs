@@ -199,7 +199,25 @@ pub enum ExportResult {
     Done,
     /// Done, and the external system gave the object a new anchor (e.g. an id assigned on add).
     DoneWithAnchor(String),
+    /// Done, and the connector read the object back: its anchor when the system assigned one,
+    /// and its state as an import stages it now, which is recorded as the staged state instead
+    /// of the attributes sent (so that a re-import finds it unchanged).
+    DoneWithState {
+        anchor: Option<String>,
+        state: Attrs,
+    },
     Failed(String),
+}
+
+impl ExportResult {
+    /// The anchor the external system assigned, if it did.
+    pub fn anchor(&self) -> Option<&str> {
+        match self {
+            ExportResult::DoneWithAnchor(a) => Some(a),
+            ExportResult::DoneWithState { anchor, .. } => anchor.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// One object of a whole-target image, in staging order.

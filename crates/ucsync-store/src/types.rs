@@ -279,6 +279,9 @@ pub struct ExportResultBatch {
     pub connector_id: i64,
     /// (staged id, new anchor if the system assigned one) for successes.
     pub done: Vec<(i64, Option<String>)>,
+    /// (staged id, encoded attributes, hash) of successes the connector read back: their
+    /// staged state instead of the attributes exported.
+    pub confirmed: Vec<(i64, Vec<u8>, i64)>,
     pub failed: Vec<(i64, String)>,
     pub outcomes: OutcomeChunk,
 }

@@ -289,9 +289,21 @@ rdn = "cn"
         )])
         .await
         .unwrap();
-    let ExportResult::DoneWithAnchor(eve) = &results[0] else {
+    let ExportResult::DoneWithState {
+        anchor: Some(eve),
+        state,
+    } = &results[0]
+    else {
         panic!("{results:?}")
     };
+    // Read back with a search (no post-read control), as an import stages it.
+    assert!(
+        state
+            .get("dn")
+            .first()
+            .is_some_and(|d| d.to_ascii_lowercase().starts_with("cn=eve example,")),
+        "{state:?}"
+    );
     let found = dc.search(&contacts, "(cn=Eve Example)", &["objectGUID"]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
@@ -314,7 +326,7 @@ rdn = "cn"
         .await
         .unwrap();
     assert!(
-        matches!(results[0], ExportResult::DoneWithAnchor(_)),
+        matches!(results[0], ExportResult::DoneWithState { .. }),
         "{results:?}"
     );
     let g = dc

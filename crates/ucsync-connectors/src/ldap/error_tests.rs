@@ -97,9 +97,9 @@ fn failure(r: &ExportResult) -> &str {
 }
 
 fn added(r: &ExportResult) -> &str {
-    match r {
-        ExportResult::DoneWithAnchor(a) => a,
-        other => panic!("expected an add with an anchor, got {other:?}"),
+    match r.anchor() {
+        Some(a) => a,
+        None => panic!("expected an add with an anchor, got {r:?}"),
     }
 }
 

@@ -110,9 +110,11 @@ async fn with_transactions(
         }
     }
     let mut again = Vec::new();
-    for (&i, added) in sent.iter().zip(txn::add_all(c, conns, &prepared).await) {
-        match added {
-            Some(Ok(anchor)) => results[i] = Some(ExportResult::DoneWithAnchor(anchor)),
+    for (&i, done) in sent.iter().zip(txn::add_all(c, conns, &prepared).await) {
+        match done {
+            Some(Ok((anchor, raw))) => {
+                results[i] = Some(added(c, &mut l, &changes[i], anchor, raw.as_ref()).await);
+            }
             Some(Err(msg)) => results[i] = Some(ExportResult::Failed(msg)),
             None => again.push(i),
         }
@@ -306,7 +308,8 @@ async fn add(
     let s = &c.settings;
     let txn::PreparedAdd { dn: target, entry } = prepare_add(c, ldap, ch).await?;
     let sent = |e: ldap3::LdapError| format!("add {target}: {e}");
-    let read_back = || PostRead::new(vec![s.anchor.as_str()]);
+    // Read back with what an import asks for, so that the state recorded is what it stages.
+    let read_back = || PostRead::new(s.requested_attributes());
     let mut r = ldap
         .with_controls(read_back())
         .add(&target, entry.clone())
@@ -330,30 +333,55 @@ async fn add(
         }
         _ => return Err(failed(s, &format!("add {target}"), &r)),
     }
-    // The post-read control (RFC 4527) brought the new entry's anchor with the answer; a
-    // server without it (Active Directory) is asked with a search.
-    if let Some(anchor) = post_read_anchor(s, &r) {
-        c.cache.learn(&target, &anchor);
-        return Ok(ExportResult::DoneWithAnchor(anchor));
-    }
-    match c.anchor_at(ldap, &target).await? {
-        Some(anchor) => Ok(ExportResult::DoneWithAnchor(anchor)),
-        None => Err(format!(
+    // The post-read control (RFC 4527) brought the new entry with the answer; a server
+    // without it (Active Directory), or that left the anchor out, is asked with a search.
+    let raw = match post_read(&r).filter(|raw| super::entry::anchor(s, raw).is_ok()) {
+        Some(raw) => Some(raw),
+        None => c.read_entry(ldap, &target).await?,
+    };
+    let anchor = raw
+        .as_ref()
+        .and_then(|raw| super::entry::anchor(s, raw).ok());
+    let (Some(raw), Some(anchor)) = (raw, anchor) else {
+        return Err(format!(
             "{target} was added but cannot be read back; check that the bind DN may read {}",
             s.anchor
-        )),
+        ));
+    };
+    c.cache.learn(&target, &anchor);
+    Ok(added(c, ldap, ch, anchor, Some(&raw)).await)
+}
+
+/// The result of an add: its anchor, and the state an import would stage when the entry read
+/// back is of the change's object type.
+pub(super) async fn added(
+    c: &LdapConnector,
+    ldap: &mut Ldap,
+    ch: &ExportChange,
+    anchor: String,
+    raw: Option<&super::entry::RawEntry>,
+) -> ExportResult {
+    let state = match raw {
+        Some(raw) => c.staged_state(ldap, raw, &ch.object_type).await,
+        None => None,
+    };
+    match state {
+        Some(state) => ExportResult::DoneWithState {
+            anchor: Some(anchor),
+            state,
+        },
+        None => ExportResult::DoneWithAnchor(anchor),
     }
 }
 
 /// RFC 4527's post-read control.
 const POST_READ_OID: &str = "1.3.6.1.1.13.2";
 
-/// The anchor in an add's post-read response control, if the server sent one.
-fn post_read_anchor(s: &LdapSettings, r: &ldap3::LdapResult) -> Option<String> {
+/// The entry in an add's post-read response control, if the server sent one.
+fn post_read(r: &ldap3::LdapResult) -> Option<super::entry::RawEntry> {
     let ctrl = r.ctrls.iter().find(|c| c.1.ctype == POST_READ_OID)?;
     let (_, tag) = ldap3::asn1::parse_tag(ctrl.1.val.as_deref()?).ok()?;
-    let raw = super::entry::parse(tag)?;
-    super::entry::anchor(s, &raw).ok()
+    super::entry::parse(tag)
 }
 
 /// Creates the organizational units from the first existing ancestor down to `parent`.

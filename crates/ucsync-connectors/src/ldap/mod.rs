@@ -174,29 +174,11 @@ impl LdapConnector {
             .await
     }
 
-    /// The anchor of the entry at `dn`, read from the server.
-    async fn anchor_at(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
-        if let Some(a) = self.cache.anchor_of(dn) {
-            return Ok(Some(a));
-        }
-        self.read_anchor(ldap, dn, false).await
-    }
-
-    /// The anchor of the entry at `dn`, read from the server; with `of_object_types`, only when
-    /// it is an entry of the object types (in a base and scope, with the object classes,
-    /// matching the filter).
-    async fn read_anchor(
-        &self,
-        ldap: &mut Ldap,
-        dn: &str,
-        of_object_types: bool,
-    ) -> Result<Option<String>, String> {
+    /// The anchor of the entry at `dn`, read from the server, when it is an entry of the object
+    /// types (in a base and scope, with the object classes, matching the filter).
+    async fn read_anchor(&self, ldap: &mut Ldap, dn: &str) -> Result<Option<String>, String> {
         let s = &self.settings;
-        let filter = if of_object_types {
-            s.combined_filter()
-        } else {
-            "(objectClass=*)".to_owned()
-        };
+        let filter = s.combined_filter();
         let found = ldap
             .with_timeout(s.timeout)
             .search(
@@ -218,7 +200,7 @@ impl LdapConnector {
         }
         for re in found.0 {
             if let Some(raw) = entry::parse(re.0)
-                && (!of_object_types || entry::classify(s, &raw).is_some())
+                && entry::classify(s, &raw).is_some()
                 && let Ok(a) = entry::anchor(s, &raw)
             {
                 self.cache.learn(&raw.dn, &a);
@@ -276,13 +258,68 @@ impl LdapConnector {
         Ok(None)
     }
 
+    /// The entry at `dn` with every attribute an import asks for; `None` when it is not there.
+    async fn read_entry(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+    ) -> Result<Option<entry::RawEntry>, String> {
+        let s = &self.settings;
+        let found = ldap
+            .with_timeout(s.timeout)
+            .search(dn, Scope::Base, "(objectClass=*)", s.requested_attributes())
+            .await
+            .map_err(|e| e.to_string())?;
+        if found.1.rc == 32 {
+            return Ok(None);
+        }
+        if found.1.rc != 0 {
+            return Err(format!(
+                "reading {dn}: {}",
+                conn::describe(&found.1, found.1.rc)
+            ));
+        }
+        Ok(found.0.into_iter().find_map(|re| entry::parse(re.0)))
+    }
+
+    /// An entry just added as an import would stage it: its object type's attributes, `dn` and
+    /// `objectClass`, each reference DN turned into the anchor of an entry of the object types.
+    /// `None` when the entry is not of `object_type` as the import classifies it, or when a
+    /// reference names no entry of the object types yet (a member added in the same export
+    /// and not written yet): then what was sent stays the staged state, until the next import.
+    async fn staged_state(
+        &self,
+        ldap: &mut Ldap,
+        raw: &entry::RawEntry,
+        object_type: &str,
+    ) -> Option<Attrs> {
+        let t = entry::classify(&self.settings, raw).filter(|t| t.name == object_type)?;
+        let mut attrs = entry::staged_attrs(t, raw).ok()?;
+        for name in &self.settings.references {
+            let values = attrs.get(name).to_vec();
+            if values.is_empty() {
+                continue;
+            }
+            let mut anchors = Vec::with_capacity(values.len());
+            for v in values {
+                let known = match self.cache.anchor_of(&v) {
+                    Some(a) => a,
+                    None => self.read_anchor(ldap, &v).await.ok()??,
+                };
+                anchors.push(known);
+            }
+            attrs.set(name.clone(), anchors);
+        }
+        Some(attrs)
+    }
+
     /// Reads the anchors of these member DNs, many at a time; a DN of no entry of the object
     /// types stays unknown.
     async fn resolve_dns(&self, ldap: &mut Ldap, dns: Vec<String>) -> Result<(), ConnectorError> {
         let results: Vec<Result<Option<String>, String>> = futures_util::stream::iter(dns)
             .map(|d| {
                 let mut l = ldap.clone();
-                async move { self.read_anchor(&mut l, &d, true).await }
+                async move { self.read_anchor(&mut l, &d).await }
             })
             .buffer_unordered(self.settings.max_in_flight)
             .collect()

@@ -342,10 +342,23 @@ async fn export_adds_modifies_renames_and_deletes() {
         old: None,
     };
     let results = c.export_changes(&[add]).await.unwrap();
-    let ExportResult::DoneWithAnchor(eve) = &results[0] else {
+    let ExportResult::DoneWithState {
+        anchor: Some(eve),
+        state,
+    } = &results[0]
+    else {
         panic!("{results:?}")
     };
     assert_eq!(eve.len(), 36);
+    // The entry as read back, as an import stages it.
+    assert_eq!(state.get("dn"), std::slice::from_ref(&provisional));
+    assert!(
+        state
+            .get("objectClass")
+            .contains(&"inetOrgPerson".to_owned()),
+        "{state:?}"
+    );
+    assert_eq!(state.get("mail"), ["eve@example.com"]);
     assert_eq!(slapd.count(&people, "(mail=eve@example.com)"), 1);
 
     // Modify one value and rename (the rdn attribute changes).
@@ -395,10 +408,11 @@ async fn export_adds_modifies_renames_and_deletes() {
         }])
         .await
         .unwrap();
-    assert!(
-        matches!(results[0], ExportResult::DoneWithAnchor(_)),
-        "{results:?}"
-    );
+    // The member DN read back is the anchor again, as an import turns it.
+    let ExportResult::DoneWithState { state, .. } = &results[0] else {
+        panic!("{results:?}")
+    };
+    assert_eq!(state.get("member"), std::slice::from_ref(eve));
     let g = slapd
         .get(
             &format!("cn=new-team,ou=teams,ou=groups,{}", slapd.suffix()),

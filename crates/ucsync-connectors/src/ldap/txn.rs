@@ -37,6 +37,10 @@ const START_TXN_OID: &str = "1.3.6.1.1.21.1";
 const END_TXN_OID: &str = "1.3.6.1.1.21.3";
 
 /// An add ready to send: where, and the LDAP attributes with their values.
+/// An add committed: the new entry's anchor and, when the search found it, the entry with the
+/// attributes an import asks for; or why it could not be read back.
+pub type Added = Result<(String, Option<entry::RawEntry>), String>;
+
 pub struct PreparedAdd {
     pub dn: String,
     pub entry: Vec<(String, HashSet<String>)>,
@@ -74,13 +78,13 @@ pub async fn offered(s: &LdapSettings, ldap: &mut Ldap) -> bool {
 }
 
 /// Sends `adds` in transactions of [`TXN_SIZE`], one under way per connection of `conns`;
-/// per add, its anchor (or why it could not be read back) when its transaction was
+/// per add, its anchor and the entry as read back (or why it could not be read back) when its transaction was
 /// committed, `None` when it was not (then nothing of that transaction was written).
 pub async fn add_all(
     c: &LdapConnector,
     conns: &[Ldap],
     adds: &[PreparedAdd],
-) -> Vec<Option<Result<String, String>>> {
+) -> Vec<Option<Added>> {
     let s = &c.settings;
     if conns.is_empty() {
         return vec![None; adds.len()];
@@ -103,7 +107,7 @@ pub async fn add_all(
             }
         })
         .collect();
-    let done: Vec<Vec<Option<Result<String, String>>>> = futures_util::stream::iter(work)
+    let done: Vec<Vec<Option<Added>>> = futures_util::stream::iter(work)
         .buffered(conns.len())
         .collect()
         .await;
@@ -190,15 +194,13 @@ fn succeeded(
     }
 }
 
-/// The anchors of entries just added, in the order of `adds`. Entries of one parent are asked
+/// The anchors of entries just added, with the entries as an import reads them, in the order
+/// of `adds`. Entries of one parent are asked
 /// for together by their naming attribute's values; an entry not found that way (a
 /// multi-valued RDN, a search the server refused) is read by its DN.
-async fn anchors(
-    c: &LdapConnector,
-    ldap: &mut Ldap,
-    adds: &[PreparedAdd],
-) -> Vec<Result<String, String>> {
+async fn anchors(c: &LdapConnector, ldap: &mut Ldap, adds: &[PreparedAdd]) -> Vec<Added> {
     let s = &c.settings;
+    let wanted = &s.requested_attributes();
     // (parent, naming attribute) → (index, value)
     let mut groups: BTreeMap<(String, String), Vec<(usize, String)>> = BTreeMap::new();
     for (i, a) in adds.iter().enumerate() {
@@ -220,14 +222,10 @@ async fn anchors(
                     .map(|(_, v)| format!("({attr}={})", ldap3::ldap_escape(v)))
                     .collect();
                 let mut l = shared.clone();
+                let wanted = wanted.clone();
                 async move {
                     l.with_timeout(s.timeout)
-                        .search(
-                            parent,
-                            Scope::OneLevel,
-                            &format!("(|{terms})"),
-                            vec![s.anchor.as_str()],
-                        )
+                        .search(parent, Scope::OneLevel, &format!("(|{terms})"), wanted)
                         .await
                 }
             })
@@ -237,7 +235,7 @@ async fn anchors(
         .buffer_unordered(s.max_in_flight)
         .collect()
         .await;
-    let mut found: HashMap<Vec<dn::NormRdn>, String> = HashMap::new();
+    let mut found: HashMap<Vec<dn::NormRdn>, (String, entry::RawEntry)> = HashMap::new();
     for result in results {
         // A search that failed leaves its entries to be read one by one below.
         let Ok(ldap3::SearchResult(entries, r)) = result else {
@@ -248,21 +246,24 @@ async fn anchors(
         }
         for raw in entries.into_iter().filter_map(|re| entry::parse(re.0)) {
             if let (Some(norm), Ok(anchor)) = (dn::parse(&raw.dn), entry::anchor(s, &raw)) {
-                found.insert(norm, anchor);
+                found.insert(norm, (anchor, raw));
             }
         }
     }
     let mut out = Vec::with_capacity(adds.len());
     for a in adds {
-        let known = dn::parse(&a.dn).and_then(|norm| found.get(&norm).cloned());
+        let known = dn::parse(&a.dn).and_then(|norm| found.remove(&norm));
         let anchor = match known {
-            Some(anchor) => Ok(Some(anchor)),
-            None => c.anchor_at(ldap, &a.dn).await,
+            Some((anchor, raw)) => Ok(Some((anchor, Some(raw)))),
+            None => c
+                .read_entry(ldap, &a.dn)
+                .await
+                .map(|raw| raw.and_then(|raw| Some((entry::anchor(s, &raw).ok()?, Some(raw))))),
         };
         out.push(match anchor {
-            Ok(Some(anchor)) => {
+            Ok(Some((anchor, raw))) => {
                 c.cache.learn(&a.dn, &anchor);
-                Ok(anchor)
+                Ok((anchor, raw))
             }
             Ok(None) => Err(format!(
                 "{} was added but cannot be read back; check that the bind DN may read {}",

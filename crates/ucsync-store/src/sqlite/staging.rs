@@ -575,6 +575,15 @@ impl StagingStore for SqliteStore {
                 "recording exported objects",
             )
             .await?;
+            for (id, attrs, hash) in &batch.confirmed {
+                sqlx::query("UPDATE staging SET attrs = ?, hash = ? WHERE id = ?")
+                    .bind(attrs)
+                    .bind(hash)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(sql_err("recording the state an export read back"))?;
+            }
             for (id, message) in &batch.failed {
                 sqlx::query("UPDATE staging SET export_error = ? WHERE id = ?")
                     .bind(message)

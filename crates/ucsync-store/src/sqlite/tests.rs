@@ -529,3 +529,70 @@ async fn a_store_of_version_6_gains_the_audit_and_who_started_each_run() {
 
 #[path = "tests_outstanding.rs"]
 mod outstanding;
+
+#[tokio::test]
+async fn an_export_read_back_stages_the_state_read_and_the_others_what_was_sent() {
+    let (_dir, store, c) = store_with_connector().await;
+    stage(&store, c, vec![upsert("1", "a@x"), upsert("2", "b@x")])
+        .await
+        .unwrap();
+    let ids: Vec<i64> = store
+        .anchor_index(c)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let mut sent = Attrs::new();
+    sent.set_one("mail", "c@x");
+    store
+        .apply_sync_batch(SyncBatch {
+            enterprise_id: 1,
+            staged: ids
+                .iter()
+                .map(|id| StagedWrite {
+                    id: *id,
+                    entry_id: None,
+                    sync_state: None,
+                    sync_error: None,
+                    export: Some(Some((ucsync_model::ExportOp::Update, sent.encode(), 7))),
+                })
+                .collect(),
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+    let mut read = sent.clone();
+    read.set_one("dn", "uid=b,dc=x");
+    store
+        .apply_export_results(ExportResultBatch {
+            connector_id: c,
+            done: vec![(ids[0], None), (ids[1], Some("uuid-b".into()))],
+            confirmed: vec![(ids[1], read.encode(), 9)],
+            ..ExportResultBatch::default()
+        })
+        .await
+        .unwrap();
+    let staged = store
+        .staged_page(c, 0, 10, StagedFilter::All)
+        .await
+        .unwrap();
+    let got: Vec<_> = staged
+        .iter()
+        .map(|s| {
+            (
+                s.anchor.as_str(),
+                s.hash,
+                s.attrs.clone(),
+                s.export.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1", 7, Some(sent), false),
+            ("uuid-b", 9, Some(read), false)
+        ]
+    );
+}

@@ -536,7 +536,13 @@ impl StagingStore for SqliteStore {
         Ok(counts)
     }
 
-    async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()> {
+    async fn apply_export_results(&self, mut batch: ExportResultBatch) -> Result<()> {
+        let confirmed = std::mem::take(&mut batch.confirmed);
+        let anchors: Vec<(i64, String)> = batch
+            .done
+            .iter()
+            .filter_map(|(id, anchor)| Some((*id, anchor.clone()?)))
+            .collect();
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;
         let result = async {
@@ -550,16 +556,22 @@ impl StagingStore for SqliteStore {
                 &batch.failed,
             )
             .await?;
-            for (id, anchor) in &batch.done {
-                if let Some(anchor) = anchor {
-                    sqlx::query("UPDATE staging SET anchor = ? WHERE id = ?")
-                        .bind(anchor)
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(sql_err("recording an anchor assigned on export"))?;
-                }
-            }
+            // Anchors assigned on export, and below the states read back, a statement per
+            // thousands of rows (a batch of adds has one of each per row).
+            write_rows(
+                &mut conn,
+                anchors,
+                (
+                    "UPDATE staging SET anchor = v.column2 FROM (VALUES ",
+                    "(?, ?)",
+                    ") AS v WHERE staging.id = v.column1",
+                ),
+                "recording anchors assigned on export",
+                |v, (id, anchor)| {
+                    v.add(id).add(anchor);
+                },
+            )
+            .await?;
             exec_for_ids(
                 &mut conn,
                 "DELETE FROM staging WHERE id IN ({ids}) AND export_op = 3",
@@ -575,15 +587,20 @@ impl StagingStore for SqliteStore {
                 "recording exported objects",
             )
             .await?;
-            for (id, attrs, hash) in &batch.confirmed {
-                sqlx::query("UPDATE staging SET attrs = ?, hash = ? WHERE id = ?")
-                    .bind(attrs)
-                    .bind(hash)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(sql_err("recording the state an export read back"))?;
-            }
+            write_rows(
+                &mut conn,
+                confirmed,
+                (
+                    "UPDATE staging SET attrs = v.column2, hash = v.column3 FROM (VALUES ",
+                    "(?, ?, ?)",
+                    ") AS v WHERE staging.id = v.column1",
+                ),
+                "recording the states exports read back",
+                |v, (id, attrs, hash)| {
+                    v.add(id).add(attrs).add(hash);
+                },
+            )
+            .await?;
             for (id, message) in &batch.failed {
                 sqlx::query("UPDATE staging SET export_error = ? WHERE id = ?")
                     .bind(message)

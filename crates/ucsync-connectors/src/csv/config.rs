@@ -314,43 +314,14 @@ fn check(raw: CsvSettingsAsWritten, at: &str, p: &mut Vec<ConfigProblem>) -> Opt
         check_names(list, "object_types", "object type", &mut problem);
     }
 
-    let delimiter = match raw.delimiter.as_deref() {
-        None => b',',
-        Some(d) => {
-            let mut chars = d.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) if c.is_ascii() && !matches!(c, '"' | '\r' | '\n') => c as u8,
-                _ => {
-                    problem(
-                        "delimiter",
-                        format!(
-                            "{d:?} is not allowed; use one ASCII character other than a quote or a line break, e.g. \",\", \";\" or \"\\t\""
-                        ),
-                    );
-                    b','
-                }
-            }
-        }
-    };
-    let encoding = match raw
-        .encoding
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("utf-8") => FileEncoding::Utf8,
-        Some("utf-16le") => FileEncoding::Utf16Le,
-        Some(_) => {
-            problem(
-                "encoding",
-                format!(
-                    "{:?} is not supported; allowed: \"utf-8\", \"utf-16le\"",
-                    raw.encoding.unwrap_or_default()
-                ),
-            );
-            FileEncoding::Utf8
-        }
-    };
+    let delimiter = delimiter_setting(raw.delimiter.as_deref()).unwrap_or_else(|m| {
+        problem("delimiter", m);
+        b','
+    });
+    let encoding = encoding_setting(raw.encoding.as_deref()).unwrap_or_else(|m| {
+        problem("encoding", m);
+        FileEncoding::Utf8
+    });
     if encoding == FileEncoding::Utf16Le && raw.bom == Some(false) {
         problem(
             "bom",
@@ -586,5 +557,32 @@ impl crate::settings::KindSettings for CsvSettings {
         {
             *e = base_dir.join(&*e);
         }
+    }
+}
+
+/// A file's `delimiter` setting: one ASCII character other than a quote or a line break (`,`
+/// when not given); the error says what to write. Shared by the kinds that read delimited files.
+pub(crate) fn delimiter_setting(value: Option<&str>) -> Result<u8, String> {
+    let Some(d) = value else {
+        return Ok(b',');
+    };
+    let mut chars = d.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii() && !matches!(c, '"' | '\r' | '\n') => Ok(c as u8),
+        _ => Err(format!(
+            "{d:?} is not allowed; use one ASCII character other than a quote or a line break, e.g. \",\", \";\" or \"\\t\""
+        )),
+    }
+}
+
+/// A file's `encoding` setting (`utf-8` when not given, any case); the error lists the allowed.
+pub(crate) fn encoding_setting(value: Option<&str>) -> Result<FileEncoding, String> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("utf-8") => Ok(FileEncoding::Utf8),
+        Some("utf-16le") => Ok(FileEncoding::Utf16Le),
+        Some(_) => Err(format!(
+            "{:?} is not supported; allowed: \"utf-8\", \"utf-16le\"",
+            value.unwrap_or_default()
+        )),
     }
 }

@@ -28,6 +28,7 @@ use ucsync_model::{
 };
 
 pub use config::{CsvSettings, CsvSettingsAsWritten, FileEncoding, ObjectTypes};
+pub(crate) use config::{delimiter_setting, encoding_setting};
 pub(crate) use file::sniff_bom;
 
 use crate::Kind;

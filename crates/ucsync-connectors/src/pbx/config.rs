@@ -10,6 +10,7 @@ use serde::Deserialize;
 use ucsync_model::ConfigProblem;
 
 pub use crate::csv::FileEncoding;
+use crate::csv::{delimiter_setting, encoding_setting};
 
 /// The kind of PBX node the export comes from; it decides the account rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,43 +115,14 @@ impl crate::settings::KindSettings for PbxSettings {
             }
             other => other.map(str::to_owned),
         };
-        let delimiter = match raw.delimiter.as_deref() {
-            None => b',',
-            Some(s) => {
-                let mut chars = s.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) if c.is_ascii() && !matches!(c, '"' | '\r' | '\n') => c as u8,
-                    _ => {
-                        problem(
-                            "delimiter",
-                            format!(
-                                "{s:?} is not allowed; use one ASCII character other than a quote or a line break, e.g. \",\", \";\" or \"\\t\""
-                            ),
-                        );
-                        b','
-                    }
-                }
-            }
-        };
-        let encoding = match raw
-            .encoding
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("utf-8") => FileEncoding::Utf8,
-            Some("utf-16le") => FileEncoding::Utf16Le,
-            Some(_) => {
-                problem(
-                    "encoding",
-                    format!(
-                        "{:?} is not supported; allowed: \"utf-8\", \"utf-16le\"",
-                        raw.encoding.unwrap_or_default()
-                    ),
-                );
-                FileEncoding::Utf8
-            }
-        };
+        let delimiter = delimiter_setting(raw.delimiter.as_deref()).unwrap_or_else(|m| {
+            problem("delimiter", m);
+            b','
+        });
+        let encoding = encoding_setting(raw.encoding.as_deref()).unwrap_or_else(|m| {
+            problem("encoding", m);
+            FileEncoding::Utf8
+        });
         if !p.is_empty() {
             return Err(p);
         }

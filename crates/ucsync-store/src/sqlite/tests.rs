@@ -527,13 +527,10 @@ async fn a_store_of_version_6_gains_the_audit_and_who_started_each_run() {
     assert!(store.admin_by_token("th").await.unwrap().is_none());
 }
 
-#[path = "tests_outstanding.rs"]
-mod outstanding;
-
-#[tokio::test]
-async fn an_export_read_back_stages_the_state_read_and_the_others_what_was_sent() {
-    let (_dir, store, c) = store_with_connector().await;
-    stage(&store, c, vec![upsert("1", "a@x"), upsert("2", "b@x")])
+/// Stages objects 1 and 2 in connector `c` and gives both a pending update to `mail = c@x`:
+/// their ids and the attributes to be exported.
+async fn two_pending_updates(store: &SqliteStore, c: i64) -> (Vec<i64>, Attrs) {
+    stage(store, c, vec![upsert("1", "a@x"), upsert("2", "b@x")])
         .await
         .unwrap();
     let ids: Vec<i64> = store
@@ -543,8 +540,8 @@ async fn an_export_read_back_stages_the_state_read_and_the_others_what_was_sent(
         .iter()
         .map(|a| a.id)
         .collect();
-    let mut sent = Attrs::new();
-    sent.set_one("mail", "c@x");
+    let mut desired = Attrs::new();
+    desired.set_one("mail", "c@x");
     store
         .apply_sync_batch(SyncBatch {
             enterprise_id: 1,
@@ -555,13 +552,23 @@ async fn an_export_read_back_stages_the_state_read_and_the_others_what_was_sent(
                     entry_id: None,
                     sync_state: None,
                     sync_error: None,
-                    export: Some(Some((ucsync_model::ExportOp::Update, sent.encode(), 7))),
+                    export: Some(Some((ucsync_model::ExportOp::Update, desired.encode(), 7))),
                 })
                 .collect(),
             ..SyncBatch::default()
         })
         .await
         .unwrap();
+    (ids, desired)
+}
+
+#[path = "tests_outstanding.rs"]
+mod outstanding;
+
+#[tokio::test]
+async fn an_export_read_back_stages_the_state_read_and_the_others_what_was_sent() {
+    let (_dir, store, c) = store_with_connector().await;
+    let (ids, sent) = two_pending_updates(&store, c).await;
     let mut read = sent.clone();
     read.set_one("dn", "uid=b,dc=x");
     store

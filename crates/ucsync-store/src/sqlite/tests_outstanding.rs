@@ -107,36 +107,8 @@ async fn outstanding_errors_commit_with_their_import_batch_or_not_at_all() {
 #[tokio::test]
 async fn a_full_step_clears_only_what_its_own_earlier_runs_reported() {
     let (_dir, store, c) = store_with_connector().await;
-    stage(&store, c, vec![upsert("1", "a@x"), upsert("2", "b@x")])
-        .await
-        .unwrap();
-    let ids: Vec<i64> = store
-        .anchor_index(c)
-        .await
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
     // Both objects wait for an export.
-    let mut desired = Attrs::new();
-    desired.set_one("mail", "c@x");
-    store
-        .apply_sync_batch(SyncBatch {
-            enterprise_id: 1,
-            staged: ids
-                .iter()
-                .map(|id| StagedWrite {
-                    id: *id,
-                    entry_id: None,
-                    sync_state: None,
-                    sync_error: None,
-                    export: Some(Some((ucsync_model::ExportOp::Update, desired.encode(), 7))),
-                })
-                .collect(),
-            ..SyncBatch::default()
-        })
-        .await
-        .unwrap();
+    let (ids, _) = two_pending_updates(&store, c).await;
     let first = new_run(&store, "hr", "export").await;
     store
         .apply_export_results(ExportResultBatch {

@@ -7,6 +7,7 @@
 //! (its settings a struct that serde reads and that validates itself, see [`settings`]) and one
 //! [`Kind`] in [`KINDS`], which declares what the kind can do.
 
+pub mod communities;
 pub mod csv;
 pub mod ldap;
 pub mod pbx;
@@ -55,10 +56,18 @@ pub(crate) struct Kind {
     /// Where a kind that translates references itself declares them (see
     /// [`ConnectorFactory::staged_references`]); `None` when its references are anchors.
     pub references: Option<fn(settings: &toml::Table) -> StagedReferences>,
+    /// The schedule offered for the kind's connectors (`ucsync connector add`), in the words
+    /// of `[schedules.NAME] when`.
+    pub default_schedule: Option<&'static str>,
 }
 
 /// The kinds this build knows.
-const KINDS: &[Kind] = &[self::csv::KIND, self::ldap::KIND, self::pbx::KIND];
+const KINDS: &[Kind] = &[
+    self::csv::KIND,
+    self::ldap::KIND,
+    self::pbx::KIND,
+    self::communities::KIND,
+];
 
 fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
@@ -113,6 +122,10 @@ impl ConnectorFactory for Connectors {
         kind(kind_name).map(|k| k.secrets).unwrap_or(&[])
     }
 
+    fn default_schedule(&self, kind_name: &str) -> Option<&'static str> {
+        kind(kind_name).and_then(|k| k.default_schedule)
+    }
+
     fn staged_references(
         &self,
         kind_name: &str,
@@ -136,6 +149,7 @@ mod tests {
                 "csv" => settings::keys::<csv::CsvSettings>(),
                 "ldap" => settings::keys::<ldap::LdapSettings>(),
                 "pbx" => settings::keys::<pbx::PbxSettings>(),
+                "communities" => settings::keys::<communities::CommunitiesSettings>(),
                 other => panic!("kind {other} is missing here"),
             };
             assert!(!keys.is_empty(), "{}", k.name);
@@ -154,7 +168,12 @@ mod tests {
             .collect();
         assert_eq!(
             types,
-            [("csv", None), ("ldap", Some("ldap")), ("pbx", Some("pbx"))]
+            [
+                ("csv", None),
+                ("ldap", Some("ldap")),
+                ("pbx", Some("pbx")),
+                ("communities", None)
+            ]
         );
     }
 }

@@ -11,6 +11,34 @@ use serde_path_to_error::Segment;
 use ucsync_model::ConfigProblem;
 pub(crate) use ucsync_model::config::fields_of;
 
+/// Where a password comes from; the value itself is read only when the connector connects, and
+/// never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Literal(String),
+    Env(String),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Literal(_) => f.write_str("Secret(***)"),
+            Secret::Env(name) => write!(f, "Secret(env {name})"),
+        }
+    }
+}
+
+impl Secret {
+    pub fn reveal(&self) -> Result<String, String> {
+        match self {
+            Secret::Literal(s) => Ok(s.clone()),
+            Secret::Env(name) => std::env::var(name).map_err(|_| {
+                format!("the environment variable {name} (password_env) is not set; set it to the password")
+            }),
+        }
+    }
+}
+
 /// The settings of one connector kind.
 pub(crate) trait KindSettings: Sized {
     /// The settings as written, read by serde: its fields are the keys the table may hold.

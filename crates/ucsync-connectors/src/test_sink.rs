@@ -129,6 +129,24 @@ impl ImportSink for MemorySink {
         Ok(())
     }
 
+    async fn end_of_listing_of(&mut self, object_types: &[&str]) -> Result<Listed, SinkError> {
+        let others: Vec<String> = self
+            .staged
+            .iter()
+            .filter(|(_, (t, _))| !object_types.contains(&t.as_str()))
+            .map(|(a, _)| a.clone())
+            .collect();
+        let unseen: Vec<String> = others
+            .into_iter()
+            .filter(|a| self.seen.insert(a.clone()))
+            .collect();
+        let listed = self.end_of_listing().await;
+        for a in unseen {
+            self.seen.remove(&a);
+        }
+        listed
+    }
+
     async fn end_of_listing(&mut self) -> Result<Listed, SinkError> {
         self.listings_ended += 1;
         if !self.errors.is_empty() || !self.gaps.is_empty() {

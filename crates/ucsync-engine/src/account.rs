@@ -2,6 +2,7 @@
 //! [`ucsync_model::account`]). Both belong to no connector; changing them marks the account for
 //! the next sync, which applies the number-retention rule and pushes the change out.
 
+use ucsync_model::ConnectorFactory;
 use ucsync_model::account::{
     DYNAMIC_STATUS, MANUAL_NUMBER, check_number, check_status_name, parse_status, status_value,
 };
@@ -110,13 +111,49 @@ fn list(values: &[String]) -> String {
     }
 }
 
-/// Makes one edit of an account's own data and gives the entry as it is now.
+/// The one-way connector that alone gives an entry, if any
+/// ([`ucsync_model::Capabilities::one_way`]): such an entry is read-only. An entry that another
+/// connector links too (a person a community member joined) is not.
+pub async fn read_only_owner(
+    store: &dyn Store,
+    factory: &dyn ConnectorFactory,
+    entry_id: i64,
+) -> Result<Option<String>, EngineError> {
+    let links = store.links_by_entries(&[entry_id]).await?;
+    if links.is_empty() {
+        return Ok(None);
+    }
+    let connectors = store.connectors().await?;
+    let mut owner = None;
+    for l in links {
+        let Some(c) = connectors.iter().find(|c| c.id == l.connector_id) else {
+            return Ok(None);
+        };
+        if !factory
+            .capabilities(&c.kind)
+            .is_some_and(|caps| caps.one_way)
+        {
+            return Ok(None);
+        }
+        owner = Some(c.name.clone());
+    }
+    Ok(owner)
+}
+
+/// Makes one edit of an account's own data and gives the entry as it is now. An entry a
+/// one-way connector gives alone is read-only: the edit is refused, naming the connector.
 pub async fn edit_account(
     store: &dyn Store,
+    factory: &dyn ConnectorFactory,
     entry_id: i64,
     edit: AccountEdit,
 ) -> Result<Entry, AccountError> {
     edit.check().map_err(AccountError::Refused)?;
+    if let Some(owner) = read_only_owner(store, factory, entry_id).await? {
+        return Err(AccountError::Refused(format!(
+            "entry {entry_id} is read-only: connector {owner} reads it one way from its system and owns it alone; change it there, and the next sync brings the change"
+        )));
+    }
     let attr = edit.attribute();
     let change: HandEdit = Box::new(move |current| edit.apply(entry_id, current));
     match store

@@ -15,7 +15,7 @@
 //! ([`ImportSink::deleted`]) are applied: they are not inferred. An import that fails writes
 //! what it read, without watermark or inferred deletions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use ucsync_model::{
@@ -576,11 +576,34 @@ impl ImportSink for Sink<'_> {
         Ok(())
     }
 
+    async fn end_of_listing_of(&mut self, object_types: &[&str]) -> Result<Listed, SinkError> {
+        self.taking()?;
+        let mut of_types = HashSet::new();
+        for t in object_types {
+            let anchors = self
+                .store
+                .anchors_of_type(self.connector_id, t)
+                .await
+                .map_err(|e| SinkError(e.to_string()))?;
+            of_types.extend(anchors);
+        }
+        self.listing_ended(Some(&of_types)).await
+    }
+
     async fn end_of_listing(&mut self) -> Result<Listed, SinkError> {
         self.taking()?;
+        self.listing_ended(None).await
+    }
+}
+
+impl Sink<'_> {
+    /// Deletes every staged object not seen, of those in `only` when given (a listing of some
+    /// types), unless the listing is incomplete.
+    async fn listing_ended(&mut self, only: Option<&HashSet<String>>) -> Result<Listed, SinkError> {
         // The listing is finished: its deletions are applied whole, without stopping halfway.
         self.listed = true;
-        self.outstanding.listed(&mut self.batch, !self.gaps.any());
+        self.outstanding
+            .listed(&mut self.batch, !self.gaps.any(), only);
         if self.gaps.any() {
             let kept = self
                 .index
@@ -598,7 +621,9 @@ impl ImportSink for Sink<'_> {
         let gone: Vec<String> = self
             .index
             .iter()
-            .filter(|(_, s)| s.present && !s.seen && s.id.is_some())
+            .filter(|(a, s)| {
+                s.present && !s.seen && s.id.is_some() && only.is_none_or(|o| o.contains(&***a))
+            })
             .map(|(a, _)| a.to_string())
             .collect();
         let mut deleted = Vec::with_capacity(gone.len());

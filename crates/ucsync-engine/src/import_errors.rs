@@ -85,11 +85,18 @@ impl Outstanding {
 
     /// The connector listed its source to the end; when the listing was complete, the objects
     /// with an outstanding error that it did not have are gone, and so are their errors.
-    pub fn listed(&mut self, batch: &mut ImportBatch, complete: bool) {
+    /// A listing of some object types (`only`: the anchors of those types) says nothing of
+    /// the others.
+    pub fn listed(
+        &mut self,
+        batch: &mut ImportBatch,
+        complete: bool,
+        only: Option<&std::collections::HashSet<String>>,
+    ) {
         batch.clear_unanchored = true;
         if complete {
             for (anchor, seen) in std::mem::take(&mut self.anchors) {
-                if !seen {
+                if !seen && only.is_none_or(|o| o.contains(&*anchor)) {
                     batch.cleared.push(anchor.into());
                 }
             }

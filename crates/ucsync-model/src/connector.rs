@@ -23,6 +23,10 @@ pub struct Capabilities {
     /// numbers or dynamic statuses refer to them, and an entry it stops giving stays while it
     /// has any of them: the PBX number-retention rule ([`crate::account`]).
     pub retains_referenced_numbers: bool,
+    /// The connector is the one source of the entries it projects, and reads its system one
+    /// way: those entries are read-only in ucsync (edits are refused, naming the connector),
+    /// and it is never written (no export, no provisioning towards it).
+    pub one_way: bool,
 }
 
 /// A type of synchronizer: the connectors that populate an enterprise's accounts. A connector
@@ -161,6 +165,16 @@ pub trait ImportSink: Send {
     /// and [`ImportSink::end_of_listing`] deletes nothing. `reason` says what was missed and
     /// what to do.
     async fn incomplete(&mut self, reason: String) -> Result<(), SinkError>;
+    /// The connector listed every object of `object_types` (and maybe some of others): every
+    /// staged object of those types that was not seen is deleted, as [`ImportSink::end_of_listing`]
+    /// does for all of them (e.g. a delta import that lists every community but reads the
+    /// members of changed ones only).
+    async fn end_of_listing_of(&mut self, object_types: &[&str]) -> Result<Listed, SinkError> {
+        Err(SinkError(format!(
+            "this import sink cannot end a listing of {} alone",
+            object_types.join(", ")
+        )))
+    }
     /// The connector listed every object: everything staged but not seen is deleted, unless the
     /// listing is incomplete (an [`ImportSink::error`] or [`ImportSink::incomplete`] came
     /// before). Returns the deleted objects, or why none was deleted, so the connector can
@@ -362,6 +376,14 @@ pub trait Connector: Send + Sync {
     /// one deleted or gone from the connector's view since, and the sync drops it instead of
     /// waiting for it to be imported.
     fn references_name_staged_objects(&self) -> bool {
+        false
+    }
+    /// Whether a reference to an object this connector stages that is in the directory under
+    /// no entry (it joined nobody and no rule projects it: a community member who matches no
+    /// person) is kept as an *unresolved* value instead of being dropped: the referring entry
+    /// holds it, named by [`Connector::locator`], in `unresolvedNAME` (`unresolvedMember` for
+    /// `member`), and every sync that recomputes the entry warns of it.
+    fn keeps_unresolved_references(&self) -> bool {
         false
     }
     /// Checks that the external system is reachable with the configured settings.

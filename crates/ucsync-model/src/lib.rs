@@ -49,6 +49,10 @@ pub trait ConnectorFactory: Send + Sync {
     fn secret_keys(&self, _kind: &str) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// The schedule offered for connectors of `kind` (`daily at 02:00`), if the kind has one.
+    fn default_schedule(&self, _kind: &str) -> Option<&'static str> {
+        None
+    }
     /// How a connector of `kind` with these settings holds references to its other objects
     /// (see [`config::StagedReferences`]); `None` for a kind whose reference values are its
     /// anchors already (a CSV file's key values), which needs no declaration of its own.

@@ -112,7 +112,14 @@ fn api_call(entry: i64, edit: &AccountEdit) -> (Method, String, Option<serde_jso
 pub async fn run(cli: &Cli, command: &AccountCommand) -> Result<u8> {
     let entry = command.entry();
     let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
-    match edit_account(store.as_ref(), entry, command.edit()).await {
+    match edit_account(
+        store.as_ref(),
+        &ucsync_connectors::Connectors,
+        entry,
+        command.edit(),
+    )
+    .await
+    {
         Ok(e) => {
             print(cli, &AccountData::of(entry, &e.attrs))?;
             Ok(0)

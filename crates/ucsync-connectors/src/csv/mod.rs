@@ -39,6 +39,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: false,
     export: Some(ExportStyle::Image),
     retains_referenced_numbers: false,
+    one_way: false,
 };
 
 /// The registry entry of the `csv` kind.
@@ -50,6 +51,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
     references: None,
+    default_schedule: None,
 };
 
 impl crate::FromSettings<CsvSettings> for CsvConnector {

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use ucsync_model::ConfigProblem;
 use ucsync_model::config::StagedReferences;
 
+pub use crate::settings::Secret;
 use crate::settings::fields_of;
 
 /// An ldap settings table as written; its fields are the keys it may hold.
@@ -147,34 +148,6 @@ pub enum Bind {
     Anonymous,
     Simple { dn: String, password: Secret },
     SaslExternal,
-}
-
-/// Where a password comes from; the value itself is read only when the connector connects, and
-/// never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Secret {
-    Literal(String),
-    Env(String),
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Secret::Literal(_) => f.write_str("Secret(***)"),
-            Secret::Env(name) => write!(f, "Secret(env {name})"),
-        }
-    }
-}
-
-impl Secret {
-    pub fn reveal(&self) -> Result<String, String> {
-        match self {
-            Secret::Literal(s) => Ok(s.clone()),
-            Secret::Env(name) => std::env::var(name).map_err(|_| {
-                format!("the environment variable {name} (password_env) is not set; set it to the bind password")
-            }),
-        }
-    }
 }
 
 /// One object type: where its entries live, how they are recognized, what is read.

@@ -54,6 +54,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: true,
     export: Some(ExportStyle::Changes),
     retains_referenced_numbers: false,
+    one_way: false,
 };
 
 pub(crate) const KIND: Kind = Kind {
@@ -67,6 +68,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
     references: Some(config::staged_references),
+    default_schedule: None,
 };
 
 impl crate::FromSettings<LdapSettings> for LdapConnector {

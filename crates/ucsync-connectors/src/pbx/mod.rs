@@ -41,6 +41,7 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     delta_import: false,
     export: None,
     retains_referenced_numbers: true,
+    one_way: false,
 };
 
 /// The registry entry of the `pbx` kind.
@@ -55,6 +56,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
     references: None,
+    default_schedule: None,
 };
 
 impl crate::FromSettings<PbxSettings> for PbxConnector {

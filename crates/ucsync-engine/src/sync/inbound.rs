@@ -316,6 +316,7 @@ pub(super) async fn recompute(
             continue;
         }
         let given = list.iter().map(|(_, _, a)| a.len()).max().unwrap_or(0);
+        let label = entry_label(&list, e);
         let mut new = EntryAttrs::with_capacity(given);
         // Hand-set values stay; a new entry's are the initial values of its projection.
         for (name, values) in state.old.as_ref().unwrap_or(&state.new).manual() {
@@ -325,11 +326,25 @@ pub(super) async fn recompute(
             if rules.references.contains(name.as_str()) {
                 let source = sources.iter().find(|s| s.id == staged_id);
                 let mut translated = Vec::with_capacity(values.len());
+                let mut unresolved = Vec::new();
                 for v in values {
                     let old = state.old.as_ref();
                     match targets.resolve(k, v.clone(), &name, old, source, &mut rec.dropped) {
                         references::Resolved::Entry(target) => translated.push(target.to_string()),
                         references::Resolved::Dropped => {}
+                        references::Resolved::Unresolved(who) => {
+                            let kept = references::unresolved_attribute(&name);
+                            let connector = rules.connector(k).map_or("", |k| k.name.as_str());
+                            rec.outcome(ObjectOutcome {
+                                connector: c.name.clone(),
+                                object: format!("entry:{e}"),
+                                object_type: state.object_type.clone(),
+                                action: "warning".into(),
+                                message: Some(format!("{label} {name} {who} matches no entry of the directory; it is kept in {kept}: add the person to the directory, or change the join rules of connector {connector}")),
+                                changes: Vec::new(),
+                            });
+                            unresolved.push(who);
+                        }
                         references::Resolved::Waiting => {
                             if let Some(s) = source
                                 && s.connector_id == c.id
@@ -357,6 +372,9 @@ pub(super) async fn recompute(
                     }
                 }
                 values = translated;
+                if !unresolved.is_empty() {
+                    new.set(references::unresolved_attribute(&name), Some(k), unresolved);
+                }
             }
             new.set(name, Some(k), values);
         }
@@ -368,6 +386,17 @@ pub(super) async fn recompute(
     }
     settled.count(b, rec);
     Ok(())
+}
+
+/// How a warning names an entry: by the `name`, `displayName` or `cn` its objects give.
+fn entry_label(list: &[(i64, i64, Attrs)], id: i64) -> String {
+    let name = ["name", "displayName", "cn"]
+        .iter()
+        .find_map(|n| list.iter().find_map(|(_, _, a)| a.first(n)));
+    match name {
+        Some(n) => format!("entry {id} (\"{n}\"):"),
+        None => format!("entry {id}:"),
+    }
 }
 
 /// Which contribution gives each attribute, by precedence, with its values moved out of it:

@@ -144,6 +144,7 @@ impl Connector for Scripted {
             delta_import: true,
             export: None,
             retains_referenced_numbers: false,
+            one_way: false,
         }
     }
     fn object_types(&self) -> Vec<String> {

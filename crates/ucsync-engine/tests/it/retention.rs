@@ -63,9 +63,14 @@ fn kept(outcomes: &[ObjectOutcome]) -> Vec<&ObjectOutcome> {
 }
 
 async fn edit(hub: &Hub, entry: i64, change: AccountEdit) {
-    edit_account(hub.store.as_ref(), entry, change)
-        .await
-        .unwrap();
+    edit_account(
+        hub.store.as_ref(),
+        &ucsync_connectors::Connectors,
+        entry,
+        change,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

@@ -404,18 +404,21 @@ fn validate_rules(
     for (attr, src) in &r.export_flows {
         check_expr(format!("{at}.export_flows.{attr}"), src, false, p);
     }
-    let exports = factory
-        .capabilities(&c.kind)
-        .map(|caps| caps.export.is_some())
-        .unwrap_or(true);
+    let caps = factory.capabilities(&c.kind);
+    let exports = caps.map(|caps| caps.export.is_some()).unwrap_or(true);
     if !exports && (!r.export_flows.is_empty() || !r.provisioning.is_empty()) {
-        p.push(ConfigProblem::new(
-            &at,
+        let message = if caps.is_some_and(|caps| caps.one_way) {
+            format!(
+                "a {} connector is one way: it reads its system and never writes to it; remove export_flows and provisioning towards it",
+                c.kind
+            )
+        } else {
             format!(
                 "a {} connector cannot export; remove export_flows and provisioning",
                 c.kind
-            ),
-        ));
+            )
+        };
+        p.push(ConfigProblem::new(&at, message));
     }
     for (i, prov) in r.provisioning.iter().enumerate() {
         if let Some(when) = &prov.when {

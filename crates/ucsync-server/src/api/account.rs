@@ -141,7 +141,7 @@ async fn edit(st: &AppState, headers: &HeaderMap, id: i64, change: AccountEdit) 
             return Err(e);
         }
     }
-    match edit_account(store.as_ref(), id, change).await {
+    match edit_account(store.as_ref(), st.factory.as_ref(), id, change).await {
         Ok(e) => Ok(Json(answer(&AccountData::of(id, &e.attrs)))),
         Err(AccountError::NoEntry(_)) => Err(ApiError::new(
             StatusCode::NOT_FOUND,

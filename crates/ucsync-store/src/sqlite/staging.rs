@@ -288,6 +288,16 @@ impl StagingStore for SqliteStore {
         Ok(out)
     }
 
+    async fn anchors_of_type(&self, connector_id: i64, object_type: &str) -> Result<Vec<String>> {
+        let mut conn = self.read_lock().await;
+        sqlx::query_scalar("SELECT anchor FROM staging WHERE connector_id = ? AND object_type = ?")
+            .bind(connector_id)
+            .bind(object_type)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sql_err("reading the staging space"))
+    }
+
     async fn apply_import_batch(&self, batch: ImportBatch) -> Result<()> {
         let mut conn = self.lock().await;
         self.begin(&mut conn).await?;

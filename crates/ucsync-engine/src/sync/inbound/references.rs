@@ -27,6 +27,19 @@ struct Gone {
 pub(super) struct Targets {
     entries: HashMap<(i64, String), i64>,
     gone: HashMap<(i64, String), Gone>,
+    /// Objects in the directory under no entry, of a connector that keeps references to them
+    /// ([`ucsync_model::Connector::keeps_unresolved_references`]): how each is named.
+    unresolved: HashMap<(i64, String), String>,
+}
+
+/// The attribute that holds the unresolved values of reference attribute `name`:
+/// `member` → `unresolvedMember`.
+pub(super) fn unresolved_attribute(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => format!("unresolved{}{}", first.to_uppercase(), chars.as_str()),
+        None => "unresolved".to_owned(),
+    }
 }
 
 /// What became of one reference value.
@@ -35,6 +48,8 @@ pub(super) enum Resolved {
     Dropped,
     /// Its object is staged but not synced yet: retried at the next sync.
     Waiting,
+    /// Its object is in the directory under no entry, and kept by this name.
+    Unresolved(String),
 }
 
 impl Targets {
@@ -50,10 +65,10 @@ impl Targets {
             let anchors: Vec<String> = anchors.iter().cloned().collect();
             // A connector whose references name only objects it stages: an anchor staged no
             // more belongs to an object deleted or gone from its view since.
-            let staged_only = ctx
-                .rules
-                .connector(*k)
-                .is_some_and(|c| c.connector.references_name_staged_objects());
+            let connector = ctx.rules.connector(*k).map(|c| &c.connector);
+            let staged_only = connector.is_some_and(|c| c.references_name_staged_objects());
+            let keeps_unresolved = connector.is_some_and(|c| c.keeps_unresolved_references());
+            let mut unmatched = Vec::new();
             let mut unseen: HashSet<String> = if staged_only {
                 anchors.iter().cloned().collect()
             } else {
@@ -76,6 +91,9 @@ impl Targets {
                     }
                     // Synced, and left out of the directory: out of scope, or joined and
                     // projected by no rule, until it changes in the source.
+                    None if s.sync_state == SyncState::Clean && keeps_unresolved => {
+                        unmatched.push(key.1);
+                    }
                     None if s.sync_state == SyncState::Clean => {
                         let gone = Gone {
                             deleted: false,
@@ -84,6 +102,18 @@ impl Targets {
                         t.gone.insert(key, gone);
                     }
                     _ => {}
+                }
+            }
+            if let Some(connector) = connector.filter(|_| !unmatched.is_empty()) {
+                // Rare (people who match nobody): named by their staged state.
+                let staged = ctx.store.staged_by_anchors(*k, &unmatched).await?;
+                for o in staged {
+                    let name = o
+                        .attrs
+                        .as_ref()
+                        .and_then(|a| connector.locator(&o.object_type, a))
+                        .map_or_else(|| o.anchor.clone(), |l| format!("{l} ({})", o.anchor));
+                    t.unresolved.insert((*k, o.anchor), name);
                 }
             }
             for a in unseen {
@@ -113,6 +143,9 @@ impl Targets {
         let key = (k, v);
         if let Some(e) = self.entries.get(&key) {
             return Resolved::Entry(*e);
+        }
+        if let Some(name) = self.unresolved.get(&key) {
+            return Resolved::Unresolved(name.clone());
         }
         let Some(gone) = self.gone.get(&key) else {
             return Resolved::Waiting;

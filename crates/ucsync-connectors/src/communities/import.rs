@@ -1,0 +1,330 @@
+//! Full and delta imports of communities and the people in them.
+//!
+//! A full import lists every community (pages of `page_size`), reads each one's members (up to
+//! `concurrency` member feeds at a time, handed to the sink in listing order), stages each
+//! person once, and ends the listing: a community or person no longer listed is deleted.
+//!
+//! A delta import reads the communities changed since the watermark (`since`, with
+//! `overlap_secs` read again) and their members, then lists the ids of all communities so that
+//! a community deleted on the server is deleted here too (the people of unchanged communities
+//! are kept as staged; someone in no community any more goes at the next full import).
+//!
+//! The watermark is the server's clock (its `Date` header) when the import began, so the two
+//! clocks never need to agree.
+
+use std::collections::HashSet;
+
+use futures_util::StreamExt;
+use ucsync_model::{
+    Attrs, ConnectorError, ImportMode, ImportRecord, ImportRequest, ImportSink, ImportSummary,
+};
+
+use super::atom::{self, Community, Member, Page, XmlError};
+use super::client::{Answer, Client, Failure};
+use super::config::CommunitiesSettings;
+use super::{COMMUNITY, PERSON, attr};
+
+const COMMUNITIES: &str = "/communities/service/atom/communities/all";
+const MEMBERS: &str = "/communities/service/atom/community/members";
+
+/// Reads every page of a feed: `query` without `page` and `ps`, `parse` one page's body, `key`
+/// an entry's identity (to see a server repeat itself). Stops when the entries the first page
+/// announced are read, at an empty page, or (when no total is announced) at a short page; a
+/// server that keeps sending pages beyond what it announced is an error.
+async fn all_pages<E>(
+    client: &Client,
+    path: &str,
+    query: &[(&str, String)],
+    page_size: u32,
+    parse: fn(&[u8]) -> Result<Page<E>, XmlError>,
+    key: fn(&E) -> &str,
+) -> Result<(Vec<E>, Option<jiff::Timestamp>), Failure> {
+    let mut entries: Vec<E> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut announced: Option<u64> = None;
+    let mut server_time = None;
+    for page in 1u64.. {
+        let mut q = query.to_vec();
+        q.push(("page", page.to_string()));
+        q.push(("ps", page_size.to_string()));
+        let url = client.url(path, &q);
+        let Answer { body, date } = client.get(path, &q).await?;
+        server_time = server_time.or(date);
+        let read = parse(&body).map_err(|e| {
+            Failure::Answer(format!(
+                "{url} is not a readable Atom feed: line {}: {}; check the server, or report it with that page",
+                e.line, e.message
+            ))
+        })?;
+        if page == 1 {
+            announced = read.total;
+        }
+        let got = read.entries.len();
+        if got == 0 {
+            break;
+        }
+        let mut new = 0;
+        for e in read.entries {
+            if seen.insert(key(&e).to_owned()) {
+                entries.push(e);
+                new += 1;
+            }
+        }
+        let endless = match announced {
+            Some(total) => entries.len() as u64 > total,
+            None => new == 0,
+        };
+        if endless {
+            return Err(Failure::Answer(format!(
+                "{url}: the server keeps sending pages (page {page}) beyond the {} its first page announced; the feed never ends, so it was not read: check the server",
+                announced.map_or("entries".to_owned(), |t| format!("{t} entries"))
+            )));
+        }
+        match announced {
+            Some(total) if entries.len() as u64 >= total => break,
+            None if got < page_size as usize => break,
+            _ => {}
+        }
+    }
+    Ok((entries, server_time))
+}
+
+/// A community's members, or why they could not be read.
+async fn members_of(
+    client: &Client,
+    s: &CommunitiesSettings,
+    uuid: String,
+) -> Result<Vec<Member>, Failure> {
+    let query = [
+        ("communityUuid", uuid),
+        ("role", s.members.role().to_owned()),
+    ];
+    all_pages(client, MEMBERS, &query, s.page_size, atom::members, |m| {
+        m.userid.as_str()
+    })
+    .await
+    .map(|(members, _)| members)
+}
+
+fn run_failure(f: Failure) -> ConnectorError {
+    ConnectorError::Unavailable(format!(
+        "{}; no deletions were inferred: run the import again once fixed",
+        f.message()
+    ))
+}
+
+/// How a community is named in messages.
+fn locator(c: &Community) -> String {
+    format!("community \"{}\" ({})", c.title, c.uuid)
+}
+
+/// A member's anchor: the server's user id, else the e-mail address in lower case.
+fn person_anchor(m: &Member) -> Option<String> {
+    if !m.userid.is_empty() {
+        Some(m.userid.clone())
+    } else {
+        m.email.as_ref().map(|e| e.to_lowercase())
+    }
+}
+
+fn community_record(c: &Community, members: &[(String, bool)]) -> ImportRecord {
+    let mut attrs = Attrs::new();
+    attrs.set_one(attr::UUID, c.uuid.as_str());
+    attrs.set_one(attr::NAME, c.title.as_str());
+    if !c.description.is_empty() {
+        attrs.set_one(attr::DESCRIPTION, c.description.as_str());
+    }
+    if !c.kind.is_empty() {
+        attrs.set_one(attr::TYPE, c.kind.as_str());
+    }
+    if !c.tags.is_empty() {
+        attrs.set(attr::TAGS, c.tags.clone());
+    }
+    attrs.set_one(attr::MEMBER_COUNT, members.len().to_string());
+    let everyone: Vec<String> = members.iter().map(|(a, _)| a.clone()).collect();
+    let owners: Vec<String> = members
+        .iter()
+        .filter(|(_, owner)| *owner)
+        .map(|(a, _)| a.clone())
+        .collect();
+    if !everyone.is_empty() {
+        attrs.set(attr::MEMBER, everyone);
+    }
+    if !owners.is_empty() {
+        attrs.set(attr::OWNER, owners);
+    }
+    ImportRecord {
+        anchor: c.uuid.clone(),
+        object_type: COMMUNITY.to_owned(),
+        attrs,
+        locator: Some(locator(c)),
+    }
+}
+
+fn person_record(anchor: String, m: &Member) -> ImportRecord {
+    let mut attrs = Attrs::new();
+    if !m.userid.is_empty() {
+        attrs.set_one(attr::USERID, m.userid.as_str());
+    }
+    if !m.name.is_empty() {
+        attrs.set_one(attr::DISPLAY_NAME, m.name.as_str());
+    }
+    if let Some(mail) = &m.email {
+        attrs.set_one(attr::EMAIL, mail.as_str());
+    }
+    if let Some(state) = &m.state {
+        attrs.set_one(attr::USER_STATE, state.as_str());
+    }
+    let locator = match &m.email {
+        Some(mail) => format!("person \"{}\" <{mail}>", m.name),
+        None => format!("person \"{}\" ({})", m.name, m.userid),
+    };
+    ImportRecord {
+        anchor,
+        object_type: PERSON.to_owned(),
+        attrs,
+        locator: Some(locator),
+    }
+}
+
+/// Reads `communities` with their members and hands them to the sink, each person once.
+async fn stage(
+    client: &Client,
+    s: &CommunitiesSettings,
+    communities: Vec<Community>,
+    people: &mut HashSet<String>,
+    sink: &mut dyn ImportSink,
+) -> Result<(), ConnectorError> {
+    let mut read = futures_util::stream::iter(communities)
+        .map(|c| async {
+            let members = members_of(client, s, c.uuid.clone()).await;
+            (c, members)
+        })
+        .buffered(s.concurrency);
+    while let Some((c, members)) = read.next().await {
+        let members = match members {
+            Ok(m) => m,
+            Err(Failure::Run(m)) => return Err(run_failure(Failure::Run(m))),
+            Err(Failure::NotFound(m)) => {
+                // Listed a moment ago and gone now: deleted while the import read.
+                sink.warning(
+                    Some(c.uuid.clone()),
+                    locator(&c),
+                    format!("{m}: the community was deleted while the import read it; it is taken for deleted"),
+                )
+                .await?;
+                continue;
+            }
+            Err(Failure::Answer(m)) => {
+                sink.error(
+                    Some(c.uuid.clone()),
+                    locator(&c),
+                    format!(
+                        "its members could not be read: {m}; the community is kept as it was staged"
+                    ),
+                )
+                .await?;
+                continue;
+            }
+        };
+        let mut anchors = Vec::with_capacity(members.len());
+        for m in &members {
+            let Some(anchor) = person_anchor(m) else {
+                sink.warning(
+                    Some(c.uuid.clone()),
+                    locator(&c),
+                    format!(
+                        "member \"{}\" has neither a user id nor an e-mail address and is left out; check the person's profile on the server",
+                        m.name
+                    ),
+                )
+                .await?;
+                continue;
+            };
+            if people.insert(anchor.clone()) {
+                sink.object(person_record(anchor.clone(), m)).await?;
+            }
+            anchors.push((anchor, m.role.eq_ignore_ascii_case("owner")));
+        }
+        sink.object(community_record(&c, &anchors)).await?;
+    }
+    Ok(())
+}
+
+/// The watermark of an import that began when the server's clock said `at`: `overlap_secs`
+/// earlier, so that a change committed while this import read is read again next time.
+fn watermark(at: jiff::Timestamp, s: &CommunitiesSettings) -> String {
+    let secs = i64::try_from(s.overlap_secs).unwrap_or(0);
+    let at = at
+        .checked_sub(jiff::SignedDuration::from_secs(secs))
+        .unwrap_or(at);
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+pub async fn import(
+    client: &Client,
+    s: &CommunitiesSettings,
+    request: ImportRequest,
+    sink: &mut dyn ImportSink,
+) -> Result<ImportSummary, ConnectorError> {
+    let since = match (request.mode, request.watermark) {
+        (ImportMode::Delta, Some(w)) if !w.is_empty() => Some(w),
+        _ => None,
+    };
+    let mut people = HashSet::new();
+    let began;
+    match &since {
+        None => {
+            let (communities, date) = all_pages(
+                client,
+                COMMUNITIES,
+                &[],
+                s.page_size,
+                atom::communities,
+                |c| c.uuid.as_str(),
+            )
+            .await
+            .map_err(run_failure)?;
+            began = date;
+            stage(client, s, communities, &mut people, sink).await?;
+            sink.end_of_listing().await?;
+        }
+        Some(since) => {
+            let query = [("since", since.clone())];
+            let (changed, date) = all_pages(
+                client,
+                COMMUNITIES,
+                &query,
+                s.page_size,
+                atom::communities,
+                |c| c.uuid.as_str(),
+            )
+            .await
+            .map_err(run_failure)?;
+            began = date;
+            let changed_ids: HashSet<String> = changed.iter().map(|c| c.uuid.clone()).collect();
+            stage(client, s, changed, &mut people, sink).await?;
+            // Every community there is now: the others are deleted.
+            let (all, _) = all_pages(
+                client,
+                COMMUNITIES,
+                &[],
+                s.page_size,
+                atom::communities,
+                |c| c.uuid.as_str(),
+            )
+            .await
+            .map_err(run_failure)?;
+            for c in all.iter().filter(|c| !changed_ids.contains(&c.uuid)) {
+                sink.present(&c.uuid).await?;
+            }
+            sink.end_of_listing_of(&[COMMUNITY]).await?;
+        }
+    }
+    let at = began.unwrap_or_else(jiff::Timestamp::now);
+    Ok(ImportSummary {
+        watermark: Some(watermark(at, s)),
+        skipped_unchanged: false,
+        note: None,
+    })
+}

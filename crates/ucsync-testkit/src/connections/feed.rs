@@ -231,7 +231,7 @@ pub fn error_body(code: &str, message: &str) -> String {
     out
 }
 
-/// A feed that starts well-formed and breaks on line 6, in the middle of an entry's title: an
+/// A feed that starts well-formed and breaks on line 12, in the middle of an entry's title: an
 /// unclosed element followed by a stray `<` and a bare `&`.
 #[must_use]
 pub fn malformed(base: &str) -> String {

@@ -32,6 +32,7 @@
 //! ```
 
 mod feed;
+mod https;
 mod model;
 mod serve;
 
@@ -103,7 +104,7 @@ impl FakeConnections {
     /// HTTPS with the server certificate and key of `tls` (made for localhost / 127.0.0.1 by
     /// [`crate::tls::generate`]); [`url`](Self::url) is `https://localhost:PORT`.
     pub fn start_tls(tls: &TlsFiles) -> Result<Self> {
-        Self::start_with(Some(serve::acceptor(&tls.server_cert, &tls.server_key)?))
+        Self::start_with(Some(https::acceptor(&tls.server_cert, &tls.server_key)?))
     }
 
     fn start_with(tls: Option<TlsAcceptor>) -> Result<Self> {
@@ -153,7 +154,7 @@ impl FakeConnections {
                             }
                         }
                         Some(acceptor) => {
-                            let Ok(listener) = serve::TlsListener::new(listener, acceptor) else {
+                            let Ok(listener) = https::TlsListener::new(listener, acceptor) else {
                                 return;
                             };
                             tokio::select! {
@@ -267,7 +268,7 @@ impl FakeConnections {
 
     /// `communities` communities of `members_each` members from `users` people, all
     /// deterministic: userids [`populated_userid`] (`user00001`…, no password), uuids
-    /// [`populated_uuid`], names "Community 00001"…, every third community private.
+    /// [`populated_uuid`], names "Community 00001"…, communities 3, 6, 9… private.
     pub fn populate(&self, communities: usize, members_each: usize, users: usize) {
         self.shared
             .write()

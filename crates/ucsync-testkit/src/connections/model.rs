@@ -204,8 +204,8 @@ impl State {
     /// Adds `users` people `user00001`… (name "User 00001", mail `user00001@example.com`, no
     /// password) and `communities` communities with the uuids of [`populated_uuid`], named
     /// "Community 00001"…, each with `members_each` consecutive users (wrapping round; at most
-    /// `users`), the first of them owner and author. Every third community is private, every
-    /// third after the first publicInviteOnly. All get one `updated`.
+    /// `users`), the first of them owner and author. Communities 1, 4, 7… are public, 2, 5, 8…
+    /// publicInviteOnly, 3, 6, 9… private. All get one `updated`.
     pub fn populate(&mut self, communities: usize, members_each: usize, users: usize) {
         let users = users.max(1);
         for i in 1..=users {

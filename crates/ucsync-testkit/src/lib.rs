@@ -1,7 +1,8 @@
 //! Real directory servers for tests: a private OpenLDAP [`Slapd`] and a private Samba AD DC
 //! ([`SambaDc`]) per test, each in its own temporary directory on its own loopback port, plus
 //! the real ldap-utils to put data in and read it back ([`LdapCli`]) and deterministic bulk
-//! LDIF ([`UsersLdif`]).
+//! LDIF ([`UsersLdif`]); and a fake HCL Connections Communities server
+//! ([`connections::FakeConnections`]) speaking its Atom API over HTTP or HTTPS.
 //!
 //! Test support only: used as a dev-dependency. It needs the Debian packages `slapd ldap-utils
 //! openssl` (OpenLDAP) and `samba-ad-dc samba-ad-provision ldb-tools socat` (Samba, run as
@@ -22,6 +23,7 @@
 
 mod bulk;
 mod cli;
+pub mod connections;
 mod error;
 mod ldif;
 mod process;
@@ -31,6 +33,7 @@ pub mod tls;
 
 pub use bulk::{UsersLdif, gen_users_ldif};
 pub use cli::{LdapCli, Scope};
+pub use connections::{FakeConnections, Fault};
 pub use error::{Error, Result};
 pub use ldif::{Entry, ldif_line, parse_ldif};
 pub use samba::SambaDc;

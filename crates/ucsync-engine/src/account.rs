@@ -111,22 +111,27 @@ fn list(values: &[String]) -> String {
     }
 }
 
-/// The one-way connector that alone gives an entry, if any
-/// ([`ucsync_model::Capabilities::one_way`]): such an entry is read-only. An entry that another
-/// connector links too (a person a community member joined) is not.
+/// The one-way connector that gives an entry all its values, if any
+/// ([`ucsync_model::Capabilities::one_way`]): such an entry is read-only. An entry another
+/// connector gives values too (a person a community member joined) is not; objects
+/// provisioned from the entry give it nothing and do not count.
 pub async fn read_only_owner(
     store: &dyn Store,
     factory: &dyn ConnectorFactory,
-    entry_id: i64,
+    entry: &Entry,
 ) -> Result<Option<String>, EngineError> {
-    let links = store.links_by_entries(&[entry_id]).await?;
-    if links.is_empty() {
+    let sources: std::collections::BTreeSet<i64> = entry
+        .attrs
+        .iter()
+        .filter_map(|(_, source, _)| *source)
+        .collect();
+    if sources.is_empty() {
         return Ok(None);
     }
     let connectors = store.connectors().await?;
     let mut owner = None;
-    for l in links {
-        let Some(c) = connectors.iter().find(|c| c.id == l.connector_id) else {
+    for id in sources {
+        let Some(c) = connectors.iter().find(|c| c.id == id) else {
             return Ok(None);
         };
         if !factory
@@ -149,7 +154,13 @@ pub async fn edit_account(
     edit: AccountEdit,
 ) -> Result<Entry, AccountError> {
     edit.check().map_err(AccountError::Refused)?;
-    if let Some(owner) = read_only_owner(store, factory, entry_id).await? {
+    let entry = store
+        .entries_by_ids(&[entry_id])
+        .await
+        .map_err(EngineError::from)?
+        .pop()
+        .ok_or(AccountError::NoEntry(entry_id))?;
+    if let Some(owner) = read_only_owner(store, factory, &entry).await? {
         return Err(AccountError::Refused(format!(
             "entry {entry_id} is read-only: connector {owner} reads it one way from its system and owns it alone; change it there, and the next sync brings the change"
         )));

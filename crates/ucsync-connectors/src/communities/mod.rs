@@ -143,10 +143,10 @@ impl Connector for CommunitiesConnector {
             COMMUNITY => attrs
                 .first(attr::NAME)
                 .map(|n| format!("community \"{n}\"")),
-            _ => attrs
-                .first(attr::EMAIL)
-                .or(attrs.first(attr::DISPLAY_NAME))
-                .map(str::to_owned),
+            _ => match (attrs.first(attr::DISPLAY_NAME), attrs.first(attr::EMAIL)) {
+                (Some(name), Some(mail)) => Some(format!("{name} <{mail}>")),
+                (name, mail) => name.or(mail).map(str::to_owned),
+            },
         }
     }
 

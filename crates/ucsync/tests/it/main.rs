@@ -6,6 +6,7 @@ mod ad_forest;
 mod characters;
 mod check;
 mod check_sources;
+mod communities;
 mod concurrent;
 mod config_change;
 mod config_data;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ucsync_model::config::{Config, ConfigProblem, source_warnings};
-use ucsync_model::{Connector, SourceView, account};
+use ucsync_model::{Connector, ConnectorFactory, SourceView, account};
 
 /// How long one connector's system may take to answer.
 const INSPECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -51,5 +51,33 @@ pub async fn warnings(
             by_hand.extend(c.initial_values(&object_type).names().cloned());
         }
     }
-    source_warnings(config, &views, &by_hand)
+    let mut out = source_warnings(config, &views, &by_hand);
+    out.extend(unscheduled(config, &ucsync_connectors::Connectors));
+    out
+}
+
+/// A connector of a kind that offers a schedule (communities: daily at 02:00) that no schedule
+/// runs, neither by itself nor with its enterprise's Sync Now: the schedule to add.
+fn unscheduled(config: &Config, kinds: &dyn ConnectorFactory) -> Vec<ConfigProblem> {
+    let mut out = Vec::new();
+    for (name, c) in &config.connectors {
+        let Some(when) = kinds.default_schedule(&c.kind) else {
+            continue;
+        };
+        let runs = config.schedules.values().any(|s| {
+            s.connector.as_deref() == Some(name.as_str())
+                || s.enterprise.as_deref() == Some(c.enterprise.as_str())
+        });
+        if !runs {
+            out.push(ConfigProblem::new(
+                format!("connectors.{name}"),
+                format!(
+                    "no schedule runs this connector; a {kind} connector is meant to run {when} (server time): add [schedules.{name}] with enterprise = \"{enterprise}\" and when = \"{when}\" (ucsync serve runs it), or run it with `ucsync sync-now`",
+                    kind = c.kind,
+                    enterprise = c.enterprise,
+                ),
+            ));
+        }
+    }
+    out
 }

@@ -303,6 +303,14 @@ fn communities_join_persons_flow_into_ldap_groups_and_a_delta_carries_exactly_th
 #[test]
 fn a_community_is_read_only_and_export_flows_towards_the_connector_are_refused() {
     let w = world();
+    // The schedule the kind offers, until one runs it.
+    let out = w.env.run(&["check"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("connectors.communities") && text.contains("when = \"daily at 02:00\""),
+        "{text}"
+    );
     sync_now(&w.env);
     let all = w.env.json(&["directory", "search", "--limit", "1000"], 0);
     let id_of = |kind: &str, name: &str| {

@@ -160,7 +160,7 @@ fn communities(env: &Env) -> Vec<(String, Vec<String>, Vec<String>)> {
     let name_of = |id: &str| {
         entries
             .iter()
-            .find(|e| e["id"].to_string() == id)
+            .find(|e| e["id"].as_i64().is_some_and(|v| v.to_string() == id))
             .map(|e| {
                 e["attributes"]["name"]["values"][0]
                     .as_str()

@@ -362,3 +362,86 @@ fn a_community_is_read_only_and_export_flows_towards_the_connector_are_refused()
         "{text}"
     );
 }
+
+/// The files under `dir` (at any depth) that hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_holding(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_administrator_password_is_never_logged_exported_or_stored_in_clear() {
+    const PASSWORD: &str = "Cx7-admin-Pa55-0815";
+    let fake = FakeConnections::start().unwrap();
+    fake.add_user(
+        "admin",
+        "Administrator",
+        "admin@hr.example",
+        Some(PASSWORD),
+        true,
+    );
+    fake.add_user("ann", "Ann Person", "ann@hr.example", None, false);
+    fake.add_community(FakeCommunity::new("c-one", "One", "ann"));
+    let env = Env::new();
+    let config = communities_connector(&fake, COMMUNITY_RULES).replace(
+        "password_env = \"CONNECTIONS_PASSWORD\"",
+        &format!("password = \"{PASSWORD}\""),
+    );
+    env.write(
+        "ucsync.toml",
+        format!("version = 1\n[enterprises.default]\nreferences = [\"member\", \"owner\"]\n[schedules.nightly]\nenterprise = \"default\"\nwhen = \"daily at 02:00\"\n{config}"),
+    );
+    let out = env.run(&["-vv", "sync-now"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(!said.contains(PASSWORD), "{said}");
+    let exported = env.run(&["config", "export"]);
+    let text = String::from_utf8_lossy(&exported.stdout);
+    assert!(
+        !text.contains(PASSWORD)
+            && text.contains("password_env = \"UCSYNC_SECRET_COMMUNITIES_PASSWORD\""),
+        "{text}"
+    );
+    assert_eq!(
+        files_holding(&env.path("data"), PASSWORD.as_bytes()),
+        Vec::<std::path::PathBuf>::new()
+    );
+
+    // A wrong password: the run fails naming the user, and neither password shows.
+    env.write(
+        "ucsync.toml",
+        env.read("ucsync.toml").replace(PASSWORD, "Wrong-Pa55-4242"),
+    );
+    let out = env.run(&["sync-now"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("refused user \"admin\"")
+            && said.contains("the user name or password is wrong"),
+        "{said}"
+    );
+    assert!(
+        !said.contains(PASSWORD) && !said.contains("Wrong-Pa55-4242"),
+        "{said}"
+    );
+}

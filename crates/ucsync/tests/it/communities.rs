@@ -445,3 +445,59 @@ fn the_administrator_password_is_never_logged_exported_or_stored_in_clear() {
         "{said}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_shows_a_community_with_its_members_and_refuses_to_edit_it() {
+    let w = world();
+    sync_now(&w.env);
+    let all = w.env.json(
+        &[
+            "directory",
+            "search",
+            "--type",
+            "community",
+            "--limit",
+            "10",
+        ],
+        0,
+    );
+    let sales = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["attributes"]["name"]["values"][0] == "Sales")
+        .unwrap()["id"]
+        .clone();
+    let operator = crate::serve::admin(&w.env, "otto", "operator");
+    let server = crate::serve::Server::start(&w.env);
+    let http = reqwest::Client::new();
+    let (status, shown) = crate::serve::call(
+        &http,
+        "GET",
+        &server.url(&format!("/api/v1/directory/{sales}")),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{shown}");
+    let text = shown.to_string();
+    assert!(
+        text.contains("unresolvedMember") && text.contains("Deals & leads"),
+        "{shown:#}"
+    );
+    let members = &shown["attributes"]["member"]["values"];
+    assert_eq!(members.as_array().map(Vec::len), Some(2), "{shown:#}");
+
+    let (status, body) = crate::serve::call(
+        &http,
+        "PUT",
+        &server.url(&format!("/api/v1/directory/{sales}/numbers/5550100")),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("read-only") && error.contains("connector communities"),
+        "{error}"
+    );
+}

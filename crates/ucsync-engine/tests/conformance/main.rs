@@ -11,6 +11,7 @@
 mod hub;
 mod suite;
 
+mod communities;
 mod csv;
 mod ldap_samba;
 mod ldap_slapd;

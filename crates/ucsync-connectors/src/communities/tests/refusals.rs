@@ -2,6 +2,7 @@
 //! when nothing can be trusted (and says which setting to change), one community is an error
 //! of its own when only its members feed is unusable.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ucsync_testkit::{FakeConnections, Fault};
@@ -317,4 +318,18 @@ async fn a_server_that_does_not_answer_in_time_names_timeout_secs() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn a_community_gone_before_its_members_are_read_is_taken_for_deleted() {
+    let sink = second_import_with_board_members(Fault::Status(404), "").await;
+    let s = &sink.memory;
+    assert!(s.errors.is_empty(), "{:?}", s.errors);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    let (anchor, _, message) = &s.warnings[0];
+    assert_eq!(anchor.as_deref(), Some("c-board"));
+    says(message, &["404", "deleted while the import read it"]);
+    let deleted: BTreeSet<&str> = s.deleted.iter().map(|d| d.anchor.as_str()).collect();
+    // Cleo was in Board alone.
+    assert_eq!(deleted, BTreeSet::from(["c-board", "c-gone", "cleo"]));
 }

@@ -91,7 +91,7 @@ impl Client {
             .header("Accept", "application/atom+xml")
             .send()
             .await
-            .map_err(|e| Failure::Run(self.unreachable(&url, &e)))?;
+            .map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
         let status = response.status();
         if status.is_redirection() {
             let location = response
@@ -173,8 +173,21 @@ impl Client {
     /// A redirect, never followed: where it points and which setting sends requests there.
     fn redirected(&self, url: &str, status: StatusCode, location: &str) -> String {
         let s = &self.settings;
-        let fix = match reqwest::Url::parse(location) {
-            Ok(target) => {
+        // A Location without a server (`/communities/login`) is on the server asked.
+        let target = (!location.is_empty())
+            .then(|| {
+                reqwest::Url::parse(url)
+                    .and_then(|base| base.join(location))
+                    .ok()
+            })
+            .flatten();
+        let shown = match (&target, location.is_empty()) {
+            (_, true) => "nowhere".to_owned(),
+            (Some(t), false) => t.to_string(),
+            (None, false) => location.to_owned(),
+        };
+        let fix = match target {
+            Some(target) => {
                 let mut changes = Vec::new();
                 if target.scheme() != s.protocol.name() {
                     changes.push(format!("protocol = \"{}\"", target.scheme()));
@@ -190,7 +203,7 @@ impl Client {
                     changes.push(format!("port = {port}"));
                 }
                 if changes.is_empty() {
-                    "the server sends requests to another path; check that the Communities application is at /communities on this host".to_owned()
+                    "the server sends requests to another path on the same server (a login page when it does not take basic authentication for this user); check that the Communities application is at /communities on this host and that it accepts basic authentication".to_owned()
                 } else {
                     format!(
                         "set {} so that ucsync reads the server directly",
@@ -198,20 +211,15 @@ impl Client {
                     )
                 }
             }
-            Err(_) if location.is_empty() => {
+            None if location.is_empty() => {
                 "the answer names no Location; check host, port and protocol".to_owned()
             }
-            Err(_) => {
+            None => {
                 "check host, port and protocol so that ucsync reads the server directly".to_owned()
             }
         };
         format!(
-            "the server redirects {url} to {} ({status}); ucsync never follows redirects, and sent nothing there: {fix}",
-            if location.is_empty() {
-                "nowhere"
-            } else {
-                location
-            }
+            "the server redirects {url} to {shown} ({status}); ucsync never follows redirects, and sent nothing there: {fix}"
         )
     }
 
@@ -234,7 +242,14 @@ impl Client {
             "the host name does not resolve: check host".to_owned()
         } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
             format!(
-                "the server does not speak TLS on port {}: check protocol and port",
+                "the server does not speak TLS on port {}: set port to its HTTPS port (443 by default), or protocol = \"http\" if it serves plain HTTP there",
+                s.port
+            )
+        } else if s.protocol == Protocol::Http
+            && (text.contains("invalid HTTP version") || text.contains("connection closed before"))
+        {
+            format!(
+                "the server does not answer plain HTTP on port {}, it may speak HTTPS there: set protocol = \"https\" (with ca_file when a private CA signed its certificate), or port to its HTTP port",
                 s.port
             )
         } else {

@@ -11,6 +11,11 @@
 //!
 //! The watermark is the server's clock (its `Date` header) when the import began, so the two
 //! clocks never need to agree.
+//!
+//! Pages count entries from the start, so a community deleted (or added) while the feed is read
+//! page by page may make the next page pass one over: when the total the pages announce moves,
+//! the listing is reported incomplete (nothing is taken for deleted) and a delta keeps its
+//! watermark, so that the next import reads it all again.
 
 use std::collections::HashSet;
 
@@ -27,10 +32,24 @@ use super::{COMMUNITY, PERSON, attr};
 const COMMUNITIES: &str = "/communities/service/atom/communities/all";
 const MEMBERS: &str = "/communities/service/atom/community/members";
 
+/// A feed read whole.
+struct Feed<E> {
+    entries: Vec<E>,
+    /// The server's clock when it answered the first page.
+    server_time: Option<jiff::Timestamp>,
+    /// The total the first page announced and the total the last page announced, when they
+    /// differ: entries came or went while the feed was read, and since pages count entries from
+    /// the start, one may have been passed over.
+    moved: Option<(u64, u64)>,
+}
+
 /// Reads every page of a feed: `query` without `page` and `ps`, `parse` one page's body, `key`
 /// an entry's identity (to see a server repeat itself). Stops when the entries the first page
 /// announced are read, at an empty page, or (when no total is announced) at a short page; a
-/// server that keeps sending pages beyond what it announced is an error.
+/// server that keeps sending pages beyond what it announced, or whose announced total grows
+/// page after page, is an error after a page or two rather than read for ever. A server that
+/// serves smaller pages than asked is read in pages of its size; one that runs out of entries
+/// before the total it announces is an error (the listing would miss some).
 async fn all_pages<E>(
     client: &Client,
     path: &str,
@@ -38,15 +57,18 @@ async fn all_pages<E>(
     page_size: u32,
     parse: fn(&[u8]) -> Result<Page<E>, XmlError>,
     key: fn(&E) -> &str,
-) -> Result<(Vec<E>, Option<jiff::Timestamp>), Failure> {
+) -> Result<Feed<E>, Failure> {
     let mut entries: Vec<E> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut announced: Option<u64> = None;
+    let mut last_total: Option<u64> = None;
     let mut server_time = None;
+    // The page size asked for: `page_size`, or the server's own limit when it serves less.
+    let mut ps = page_size;
     for page in 1u64.. {
         let mut q = query.to_vec();
         q.push(("page", page.to_string()));
-        q.push(("ps", page_size.to_string()));
+        q.push(("ps", ps.to_string()));
         let url = client.url(path, &q);
         let Answer { body, date } = client.get(path, &q).await?;
         server_time = server_time.or(date);
@@ -58,9 +80,25 @@ async fn all_pages<E>(
         })?;
         if page == 1 {
             announced = read.total;
+        } else if let (Some(first), Some(now)) = (announced, read.total)
+            && now > first.saturating_add(first / 10 + u64::from(page_size))
+        {
+            // A feed whose total grows page after page ends never; no server changes that fast.
+            return Err(Failure::Answer(format!(
+                "{url}: page {page} announces {now} entries where the first page announced {first}: the feed grows as fast as it is read and never ends, so it was not read: check the server"
+            )));
         }
+        last_total = read.total.or(last_total);
         let got = read.entries.len();
         if got == 0 {
+            if let Some(now) = read.total
+                && (entries.len() as u64) < now
+            {
+                return Err(Failure::Answer(format!(
+                    "{url}: the server announces {now} entries but serves none on page {page}, after {}; the feed was not read whole, so it was not used: run the import again, and check the server if it repeats",
+                    entries.len()
+                )));
+            }
             break;
         }
         let mut new = 0;
@@ -82,11 +120,24 @@ async fn all_pages<E>(
         }
         match announced {
             Some(total) if entries.len() as u64 >= total => break,
-            None if got < page_size as usize => break,
+            None if got < ps as usize => break,
+            Some(_) if page == 1 && got < ps as usize => {
+                // The server serves smaller pages than asked (its own limit): the next pages
+                // are asked in its size, so that page numbers count the entries read.
+                ps = u32::try_from(got).unwrap_or(ps);
+            }
             _ => {}
         }
     }
-    Ok((entries, server_time))
+    let moved = match (announced, last_total) {
+        (Some(first), Some(last)) if first != last => Some((first, last)),
+        _ => None,
+    };
+    Ok(Feed {
+        entries,
+        server_time,
+        moved,
+    })
 }
 
 /// A community's members, or why they could not be read.
@@ -103,7 +154,7 @@ async fn members_of(
         m.userid.as_str()
     })
     .await
-    .map(|(members, _)| members)
+    .map(|feed| feed.entries)
 }
 
 fn run_failure(f: Failure) -> ConnectorError {
@@ -261,6 +312,39 @@ fn watermark(at: jiff::Timestamp, s: &CommunitiesSettings) -> String {
     at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The feed of communities (changed since `since` when given), every page.
+async fn list_communities(
+    client: &Client,
+    s: &CommunitiesSettings,
+    since: Option<&str>,
+) -> Result<Feed<Community>, ConnectorError> {
+    let query: Vec<(&str, String)> = since.map(|w| ("since", w.to_owned())).into_iter().collect();
+    all_pages(
+        client,
+        COMMUNITIES,
+        &query,
+        s.page_size,
+        atom::communities,
+        |c| c.uuid.as_str(),
+    )
+    .await
+    .map_err(run_failure)
+}
+
+/// Tells the sink that a listing of every community may have passed one over.
+async fn moved_while_listed(
+    sink: &mut dyn ImportSink,
+    moved: Option<(u64, u64)>,
+) -> Result<(), ConnectorError> {
+    if let Some((first, last)) = moved {
+        sink.incomplete(format!(
+            "the number of communities went from {first} to {last} while they were listed page by page, so one may have been passed over; nothing is taken for deleted this time: the next import lists them again"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn import(
     client: &Client,
     s: &CommunitiesSettings,
@@ -273,49 +357,34 @@ pub async fn import(
     };
     let mut people = HashSet::new();
     let began;
+    // The watermark to keep when a changed community may have been passed over.
+    let mut keep = None;
     match &since {
         None => {
-            let (communities, date) = all_pages(
-                client,
-                COMMUNITIES,
-                &[],
-                s.page_size,
-                atom::communities,
-                |c| c.uuid.as_str(),
-            )
-            .await
-            .map_err(run_failure)?;
-            began = date;
-            stage(client, s, communities, &mut people, sink).await?;
+            let listed = list_communities(client, s, None).await?;
+            began = listed.server_time;
+            moved_while_listed(sink, listed.moved).await?;
+            stage(client, s, listed.entries, &mut people, sink).await?;
             sink.end_of_listing().await?;
         }
         Some(since) => {
-            let query = [("since", since.clone())];
-            let (changed, date) = all_pages(
-                client,
-                COMMUNITIES,
-                &query,
-                s.page_size,
-                atom::communities,
-                |c| c.uuid.as_str(),
-            )
-            .await
-            .map_err(run_failure)?;
-            began = date;
-            let changed_ids: HashSet<String> = changed.iter().map(|c| c.uuid.clone()).collect();
-            stage(client, s, changed, &mut people, sink).await?;
+            let changed = list_communities(client, s, Some(since)).await?;
+            began = changed.server_time;
+            if changed.moved.is_some() {
+                // Read the same changes again next time, and whatever this pass missed.
+                keep = Some(since.clone());
+            }
+            let changed_ids: HashSet<String> =
+                changed.entries.iter().map(|c| c.uuid.clone()).collect();
+            stage(client, s, changed.entries, &mut people, sink).await?;
             // Every community there is now: the others are deleted.
-            let (all, _) = all_pages(
-                client,
-                COMMUNITIES,
-                &[],
-                s.page_size,
-                atom::communities,
-                |c| c.uuid.as_str(),
-            )
-            .await
-            .map_err(run_failure)?;
-            for c in all.iter().filter(|c| !changed_ids.contains(&c.uuid)) {
+            let all = list_communities(client, s, None).await?;
+            moved_while_listed(sink, all.moved).await?;
+            for c in all
+                .entries
+                .iter()
+                .filter(|c| !changed_ids.contains(&c.uuid))
+            {
                 sink.present(&c.uuid).await?;
             }
             sink.end_of_listing_of(&[COMMUNITY]).await?;
@@ -323,7 +392,7 @@ pub async fn import(
     }
     let at = began.unwrap_or_else(jiff::Timestamp::now);
     Ok(ImportSummary {
-        watermark: Some(watermark(at, s)),
+        watermark: Some(keep.unwrap_or_else(|| watermark(at, s))),
         skipped_unchanged: false,
         note: None,
     })

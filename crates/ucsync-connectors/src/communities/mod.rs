@@ -16,6 +16,9 @@ mod atom;
 mod client;
 mod config;
 mod import;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

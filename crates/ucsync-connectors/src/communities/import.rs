@@ -257,11 +257,15 @@ async fn stage(
             Ok(m) => m,
             Err(Failure::Run(m)) => return Err(run_failure(Failure::Run(m))),
             Err(Failure::NotFound(m)) => {
-                // Listed a moment ago and gone now: deleted while the import read.
-                sink.warning(
+                // Listed a moment ago and not found now: deleted while the import read, or a
+                // proxy in the way that hides the API. Never taken for a deletion on its own:
+                // a listing that no longer holds it deletes it.
+                sink.error(
                     Some(c.uuid.clone()),
                     locator(&c),
-                    format!("{m}: the community was deleted while the import read it; it is taken for deleted"),
+                    format!(
+                        "{m}: the community may have been deleted while the import read it, or something in front of the server hides the members feed; it is kept as it was staged, and the next import deletes it if the listing no longer holds it"
+                    ),
                 )
                 .await?;
                 continue;

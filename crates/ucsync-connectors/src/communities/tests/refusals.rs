@@ -2,7 +2,6 @@
 //! when nothing can be trusted (and says which setting to change), one community is an error
 //! of its own when only its members feed is unusable.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use ucsync_testkit::{FakeConnections, Fault};

@@ -15,6 +15,7 @@ mod settings;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod test_sink;
+mod tls;
 
 use std::path::Path;
 use std::sync::Arc;

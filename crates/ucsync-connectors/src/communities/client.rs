@@ -8,8 +8,6 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::{DATE, LOCATION};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use super::atom;
 use super::config::{CommunitiesSettings, Protocol};
@@ -60,7 +58,8 @@ impl Client {
             .timeout(Duration::from_secs(settings.timeout_secs))
             .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")));
         if settings.protocol == Protocol::Https {
-            builder = builder.tls_backend_preconfigured(tls_config(&settings)?);
+            builder = builder
+                .tls_backend_preconfigured(crate::tls::client_config(settings.ca_file.as_deref())?);
         }
         let http = builder
             .build()
@@ -272,47 +271,4 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
-}
-
-/// The TLS settings: the CA file when given, else the system's roots; host names are always
-/// verified.
-fn tls_config(s: &CommunitiesSettings) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &s.ca_file {
-        Some(path) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| {
-                    format!(
-                        "cannot read the CA file {} (ca_file): {e}; give a PEM file with the CA certificate",
-                        path.display()
-                    )
-                })?;
-            if certs.is_empty() {
-                return Err(format!(
-                    "the CA file {} (ca_file) holds no certificate; give a PEM file with the CA certificate",
-                    path.display()
-                ));
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| {
-                    format!(
-                        "the CA file {} (ca_file) holds a certificate that cannot be used: {e}",
-                        path.display()
-                    )
-                })?;
-            }
-        }
-        None => {
-            for c in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(c);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }

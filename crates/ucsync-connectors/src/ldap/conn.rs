@@ -5,8 +5,6 @@
 use std::sync::Arc;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, LdapResult};
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use ucsync_model::ConnectorError;
 
 use super::config::{Bind, LdapSettings};
@@ -68,46 +66,9 @@ fn bind_name(b: &Bind) -> String {
 
 /// The TLS settings: the CA file when given, else the system's roots.
 fn tls_config(s: &LdapSettings) -> Result<Arc<rustls::ClientConfig>, ConnectorError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match &s.ca_file {
-        Some(path) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .and_then(|it| it.collect::<Result<_, _>>())
-                .map_err(|e| {
-                    ConnectorError::Config(format!(
-                        "cannot read the CA file {} (ca_file): {e}; give a PEM file with the CA certificate",
-                        path.display()
-                    ))
-                })?;
-            if certs.is_empty() {
-                return Err(ConnectorError::Config(format!(
-                    "the CA file {} (ca_file) holds no certificate; give a PEM file with the CA certificate",
-                    path.display()
-                )));
-            }
-            for c in certs {
-                roots.add(c).map_err(|e| {
-                    ConnectorError::Config(format!(
-                        "the CA file {} (ca_file) holds a certificate that cannot be used: {e}",
-                        path.display()
-                    ))
-                })?;
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            for c in native.certs {
-                let _ = roots.add(c);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectorError::Config(format!("TLS setup failed: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    crate::tls::client_config(s.ca_file.as_deref())
+        .map(Arc::new)
+        .map_err(ConnectorError::Config)
 }
 
 /// A connection-level failure, with what to check.

@@ -1,0 +1,51 @@
+//! TLS for the kinds that reach a server: the CA certificates to trust (a PEM file a setting
+//! names, else the system's roots). Host names are always verified: nothing here turns that off.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// A client configuration trusting the CAs in `ca_file` (the setting `ca_file`), else the
+/// system's roots; an error says what is wrong with the file.
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| {
+                    format!(
+                        "cannot read the CA file {} (ca_file): {e}; give a PEM file with the CA certificate",
+                        path.display()
+                    )
+                })?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "the CA file {} (ca_file) holds no certificate; give a PEM file with the CA certificate",
+                    path.display()
+                ));
+            }
+            for c in certs {
+                roots.add(c).map_err(|e| {
+                    format!(
+                        "the CA file {} (ca_file) holds a certificate that cannot be used: {e}",
+                        path.display()
+                    )
+                })?;
+            }
+        }
+        None => {
+            for c in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(c);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

@@ -74,129 +74,216 @@ fn ns(r: &ResolveResult<'_>) -> Ns {
     }
 }
 
+/// The elements a feed reader looks at; every other one is `Other`. Matching names once, when
+/// an element starts, keeps the reader from building a string per element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum El {
+    Feed,
+    Entry,
+    TotalResults,
+    Title,
+    Summary,
+    Content,
+    Updated,
+    Category,
+    CommunityUuid,
+    CommunityType,
+    MemberCount,
+    Contributor,
+    Name,
+    Email,
+    UserId,
+    UserState,
+    Role,
+    Other,
+}
+
+fn element(ns: Ns, local: &str) -> El {
+    match (ns, local) {
+        (Ns::Atom, "feed") => El::Feed,
+        (Ns::Atom, "entry") => El::Entry,
+        (Ns::OpenSearch, "totalResults") => El::TotalResults,
+        (Ns::Atom, "title") => El::Title,
+        (Ns::Atom, "summary") => El::Summary,
+        (Ns::Atom, "content") => El::Content,
+        (Ns::Atom, "updated") => El::Updated,
+        (Ns::Atom, "category") => El::Category,
+        (Ns::Snx, "communityUuid") => El::CommunityUuid,
+        (Ns::Snx, "communityType") => El::CommunityType,
+        (Ns::Snx, "membercount") => El::MemberCount,
+        (Ns::Atom, "contributor") => El::Contributor,
+        (Ns::Atom, "name") => El::Name,
+        (Ns::Atom, "email") => El::Email,
+        (Ns::Snx, "userid") => El::UserId,
+        (Ns::Snx, "userState") => El::UserState,
+        (Ns::Snx, "role") => El::Role,
+        _ => El::Other,
+    }
+}
+
+/// Line numbers of byte positions that only move forward, counted once.
+struct Lines<'b> {
+    body: &'b [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    fn at(&mut self, pos: u64) -> u64 {
+        let pos = usize::try_from(pos)
+            .unwrap_or(self.body.len())
+            .min(self.body.len());
+        if pos < self.pos {
+            (self.pos, self.line) = (0, 1);
+        }
+        self.line += self.body[self.pos..pos]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.pos = pos;
+        self.line
+    }
+}
+
 /// What a feed reader is told as the document goes by.
 trait Fields {
     /// An element of an entry started (`path` from the entry down, the element last).
-    fn start(&mut self, path: &[(Ns, String)], e: &BytesStart<'_>);
+    fn start(&mut self, path: &[El], e: &BytesStart<'_>);
     /// An element of an entry ended with this text.
-    fn text(&mut self, path: &[(Ns, String)], text: String);
+    fn text(&mut self, path: &[El], text: &str);
+}
+
+fn cut(at: u64, message: String) -> XmlError {
+    XmlError { line: at, message }
 }
 
 /// Reads a feed: `opensearch:totalResults` and each `entry`, made by `new_entry`.
 fn read_feed<E: Fields>(body: &[u8], new_entry: impl Fn(u64) -> E) -> Result<Page<E>, XmlError> {
     let mut reader = NsReader::from_reader(body);
-    let line_at = |pos: u64| {
-        let pos = usize::try_from(pos).unwrap_or(body.len()).min(body.len());
-        1 + body[..pos].iter().filter(|b| **b == b'\n').count() as u64
+    let mut lines = Lines {
+        body,
+        pos: 0,
+        line: 1,
     };
     let mut page = Page {
         total: None,
         entries: Vec::new(),
     };
-    let mut stack: Vec<(Ns, String)> = Vec::new();
+    let mut stack: Vec<El> = Vec::new();
     let mut text = String::new();
     let mut entry: Option<E> = None;
     loop {
         let pos = reader.buffer_position();
         let event = match reader.read_resolved_event() {
             Ok(event) => event,
-            Err(e) => {
-                return Err(XmlError {
-                    line: line_at(reader.error_position()),
-                    message: e.to_string(),
-                });
-            }
+            Err(e) => return Err(cut(lines.at(reader.error_position()), e.to_string())),
         };
         match event {
             (r, Event::Start(e)) => {
-                let name = (ns(&r), e.local_name().as_ref().to_owned());
-                if stack.is_empty() && name != (Ns::Atom, "feed".to_owned()) {
-                    return Err(XmlError {
-                        line: line_at(pos),
-                        message: format!("the document is a <{}>, not an Atom feed", name.1),
-                    });
+                let local = e.local_name();
+                let el = element(ns(&r), local.as_ref());
+                if stack.is_empty() && el != El::Feed {
+                    let message =
+                        format!("the document is a <{}>, not an Atom feed", local.as_ref());
+                    return Err(cut(lines.at(pos), message));
                 }
-                stack.push(name);
+                stack.push(el);
                 text.clear();
-                if stack.len() == 2 && stack[1] == (Ns::Atom, "entry".to_owned()) {
-                    entry = Some(new_entry(line_at(pos)));
+                if stack == [El::Feed, El::Entry] {
+                    entry = Some(new_entry(lines.at(pos)));
                 } else if let Some(en) = entry.as_mut().filter(|_| stack.len() > 2) {
                     en.start(&stack[2..], &e);
                 }
             }
             (r, Event::Empty(e)) => {
                 if let Some(en) = entry.as_mut() {
-                    let name = (ns(&r), e.local_name().as_ref().to_owned());
-                    stack.push(name);
+                    stack.push(element(ns(&r), e.local_name().as_ref()));
                     en.start(&stack[2..], &e);
-                    en.text(&stack[2..], String::new());
+                    en.text(&stack[2..], "");
                     stack.pop();
                 }
             }
             (_, Event::Text(t)) => text.push_str(&t.xml10_content()),
             (_, Event::CData(t)) => text.push_str(&t.xml10_content()),
-            (_, Event::GeneralRef(r)) => {
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c.to_string()),
-                    Ok(None) => {
-                        let name = r.xml10_content();
-                        quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned)
-                    }
-                    Err(_) => None,
-                };
-                match resolved {
-                    Some(s) => text.push_str(&s),
-                    None => {
-                        return Err(XmlError {
-                            line: line_at(reader.buffer_position()),
-                            message: format!("unknown entity &{};", r.xml10_content()),
-                        });
+            (_, Event::GeneralRef(r)) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                Ok(None) => {
+                    match quick_xml::escape::resolve_predefined_entity(&r.xml10_content()) {
+                        Some(s) => text.push_str(s),
+                        None => {
+                            let message = format!("unknown entity &{};", r.xml10_content());
+                            return Err(cut(lines.at(reader.buffer_position()), message));
+                        }
                     }
                 }
-            }
+                Err(e) => return Err(cut(lines.at(reader.buffer_position()), e.to_string())),
+            },
             (_, Event::End(_)) => {
-                let t = std::mem::take(&mut text);
-                match stack.len() {
-                    2 if stack[1] == (Ns::Atom, "entry".to_owned()) => {
+                match stack.as_slice() {
+                    [El::Feed, El::Entry] => {
                         if let Some(en) = entry.take() {
                             page.entries.push(en);
                         }
                     }
-                    2 if stack[1] == (Ns::OpenSearch, "totalResults".to_owned()) => {
-                        page.total = Some(t.trim().parse().map_err(|_| XmlError {
-                            line: line_at(pos),
-                            message: format!(
-                                "opensearch:totalResults {:?} is not a number",
-                                t.trim()
-                            ),
+                    [El::Feed, El::TotalResults] => {
+                        let total = text.trim();
+                        page.total = Some(total.parse().map_err(|_| {
+                            let message =
+                                format!("opensearch:totalResults {total:?} is not a number");
+                            cut(lines.at(pos), message)
                         })?);
                     }
-                    n if n > 2 => {
+                    [_, _, path @ ..] if !path.is_empty() => {
                         if let Some(en) = entry.as_mut() {
-                            en.text(&stack[2..], t);
+                            en.text(path, &text);
                         }
                     }
                     _ => {}
                 }
+                text.clear();
                 stack.pop();
             }
             (_, Event::Eof) => {
                 return match stack.last() {
                     None if page.total.is_none() && page.entries.is_empty() && pos == 0 => {
-                        Err(XmlError {
-                            line: 1,
-                            message: "the answer is empty".into(),
-                        })
+                        Err(cut(1, "the answer is empty".into()))
                     }
                     None => Ok(page),
-                    Some((_, open)) => Err(XmlError {
-                        line: line_at(pos),
-                        message: format!("the document ends inside <{open}>: it was cut short"),
-                    }),
+                    Some(open) => Err(cut(
+                        lines.at(pos),
+                        format!(
+                            "the document ends inside {}: it was cut short",
+                            name_of(*open)
+                        ),
+                    )),
                 };
             }
             _ => {}
         }
+    }
+}
+
+/// An element as messages name it.
+fn name_of(el: El) -> &'static str {
+    match el {
+        El::Feed => "<feed>",
+        El::Entry => "<entry>",
+        El::TotalResults => "<opensearch:totalResults>",
+        El::Title => "<title>",
+        El::Summary => "<summary>",
+        El::Content => "<content>",
+        El::Updated => "<updated>",
+        El::Category => "<category>",
+        El::CommunityUuid => "<snx:communityUuid>",
+        El::CommunityType => "<snx:communityType>",
+        El::MemberCount => "<snx:membercount>",
+        El::Contributor => "<contributor>",
+        El::Name => "<name>",
+        El::Email => "<email>",
+        El::UserId => "<snx:userid>",
+        El::UserState => "<snx:userState>",
+        El::Role => "<snx:role>",
+        El::Other => "an element",
     }
 }
 
@@ -208,17 +295,9 @@ fn attr(e: &BytesStart<'_>, name: &str) -> Option<String> {
     })
 }
 
-fn is(path: &[(Ns, String)], names: &[(Ns, &str)]) -> bool {
-    path.len() == names.len()
-        && path
-            .iter()
-            .zip(names)
-            .all(|((n, l), (m, k))| n == m && l == k)
-}
-
 impl Fields for Community {
-    fn start(&mut self, path: &[(Ns, String)], e: &BytesStart<'_>) {
-        if is(path, &[(Ns::Atom, "category")])
+    fn start(&mut self, path: &[El], e: &BytesStart<'_>) {
+        if path == [El::Category]
             && attr(e, "scheme").is_none_or(|s| s != TYPE_SCHEME)
             && let Some(term) = attr(e, "term").filter(|t| !t.trim().is_empty())
         {
@@ -226,41 +305,34 @@ impl Fields for Community {
         }
     }
 
-    fn text(&mut self, path: &[(Ns, String)], text: String) {
-        let [(ns, name)] = path else {
-            return;
-        };
-        match (ns, name.as_str()) {
-            (Ns::Atom, "title") => self.title = text.trim().to_owned(),
-            (Ns::Atom, "summary") if !text.trim().is_empty() => {
-                self.description = text.trim().to_owned();
+    fn text(&mut self, path: &[El], text: &str) {
+        let text = text.trim();
+        match path {
+            [El::Title] => self.title = text.to_owned(),
+            [El::Summary] if !text.is_empty() => self.description = text.to_owned(),
+            [El::Content] if self.description.is_empty() => {
+                self.description = without_markup(text);
             }
-            (Ns::Atom, "content") if self.description.is_empty() => {
-                self.description = without_markup(&text);
-            }
-            (Ns::Atom, "updated") => self.updated = text.trim().to_owned(),
-            (Ns::Snx, "communityUuid") => self.uuid = text.trim().to_owned(),
-            (Ns::Snx, "communityType") => self.kind = text.trim().to_owned(),
-            (Ns::Snx, "membercount") => self.member_count = text.trim().parse().ok(),
+            [El::Updated] => self.updated = text.to_owned(),
+            [El::CommunityUuid] => self.uuid = text.to_owned(),
+            [El::CommunityType] => self.kind = text.to_owned(),
+            [El::MemberCount] => self.member_count = text.parse().ok(),
             _ => {}
         }
     }
 }
 
 impl Fields for Member {
-    fn start(&mut self, _path: &[(Ns, String)], _e: &BytesStart<'_>) {}
+    fn start(&mut self, _path: &[El], _e: &BytesStart<'_>) {}
 
-    fn text(&mut self, path: &[(Ns, String)], text: String) {
-        let text = text.trim().to_owned();
+    fn text(&mut self, path: &[El], text: &str) {
+        let text = text.trim();
         match path {
-            [(Ns::Snx, role)] if role == "role" => self.role = text,
-            [(Ns::Atom, c), (ns, field)] if c == "contributor" => match (ns, field.as_str()) {
-                (Ns::Atom, "name") => self.name = text,
-                (Ns::Atom, "email") if !text.is_empty() => self.email = Some(text),
-                (Ns::Snx, "userid") => self.userid = text,
-                (Ns::Snx, "userState") => self.state = Some(text),
-                _ => {}
-            },
+            [El::Role] => self.role = text.to_owned(),
+            [El::Contributor, El::Name] => self.name = text.to_owned(),
+            [El::Contributor, El::Email] if !text.is_empty() => self.email = Some(text.to_owned()),
+            [El::Contributor, El::UserId] => self.userid = text.to_owned(),
+            [El::Contributor, El::UserState] => self.state = Some(text.to_owned()),
             _ => {}
         }
     }

@@ -71,6 +71,10 @@ impl Client {
         })
     }
 
+    pub fn settings(&self) -> &CommunitiesSettings {
+        &self.settings
+    }
+
     /// The URL of `path` with `query` on the configured server.
     pub fn url(&self, path: &str, query: &[(&str, String)]) -> String {
         let base = format!("{}{path}", self.settings.base_url());

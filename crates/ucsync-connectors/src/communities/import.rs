@@ -18,6 +18,7 @@
 //! watermark, so that the next import reads it all again.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use ucsync_model::{
@@ -240,19 +241,29 @@ fn person_record(anchor: String, m: &Member) -> ImportRecord {
 
 /// Reads `communities` with their members and hands them to the sink, each person once.
 async fn stage(
-    client: &Client,
+    client: &Arc<Client>,
     s: &CommunitiesSettings,
     communities: Vec<Community>,
     people: &mut HashSet<String>,
     sink: &mut dyn ImportSink,
 ) -> Result<(), ConnectorError> {
+    // Each feed is read and parsed on a task of its own, so that parsing runs on every core;
+    // the results come back in listing order.
     let mut read = futures_util::stream::iter(communities)
-        .map(|c| async {
-            let members = members_of(client, s, c.uuid.clone()).await;
-            (c, members)
+        .map(|c| {
+            let client = Arc::clone(client);
+            tokio::spawn(async move {
+                let members = members_of(&client, client.settings(), c.uuid.clone()).await;
+                (c, members)
+            })
         })
         .buffered(s.concurrency);
-    while let Some((c, members)) = read.next().await {
+    while let Some(read) = read.next().await {
+        let (c, members) = read.map_err(|e| {
+            ConnectorError::Unavailable(format!(
+                "a task reading member feeds stopped unexpectedly ({e}); no deletions were inferred: run the import again, and report it if it repeats"
+            ))
+        })?;
         let members = match members {
             Ok(m) => m,
             Err(Failure::Run(m)) => return Err(run_failure(Failure::Run(m))),
@@ -350,7 +361,7 @@ async fn moved_while_listed(
 }
 
 pub async fn import(
-    client: &Client,
+    client: &Arc<Client>,
     s: &CommunitiesSettings,
     request: ImportRequest,
     sink: &mut dyn ImportSink,

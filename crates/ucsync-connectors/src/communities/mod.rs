@@ -202,6 +202,6 @@ impl Connector for CommunitiesConnector {
         sink: &mut dyn ImportSink,
     ) -> Result<ImportSummary, ConnectorError> {
         let client = self.client()?;
-        import::import(&client, &self.settings, request, sink).await
+        import::import(&Arc::new(client), &self.settings, request, sink).await
     }
 }

@@ -7,11 +7,8 @@ wall times, objects/s, the ratio of ucsync's import (and of its whole sync-now) 
 client, the peak RSS and CPU of ucsync, the CPU the fake server spent, and each step's time and
 counters from the run records.
 
-    CARGO_TARGET_DIR=/work/target-perf cargo build --release -p ucsync -p ucsync-testkit \\
-        --bin ucsync --bin fake-connections
-    UCSYNC_BIN=/work/target-perf/release/ucsync \\
-    FAKE_CONNECTIONS_BIN=/work/target-perf/release/fake-connections \\
-        python3 bench/communities.py                # N = 10000, M = 50, U = 20000, K = 100
+    cargo build --release -p ucsync -p ucsync-testkit --bin ucsync --bin fake-connections
+    python3 bench/communities.py                    # N = 10000, M = 50, U = 20000, K = 100
     ... python3 bench/communities.py 500 20 2000 10 # smoke run: N M U K
 
 The fake server (`fake-connections`, crates/ucsync-testkit) runs on a free loopback port over

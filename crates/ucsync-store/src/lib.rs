@@ -16,7 +16,7 @@ mod types;
 use async_trait::async_trait;
 
 pub use data_dir::make_private as make_data_dir_private;
-pub use sqlite::{LAST_SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{LAST_SCHEMA_VERSION, SqliteStore, TOMBSTONE_DAYS};
 pub use stats::*;
 pub use types::*;
 
@@ -110,6 +110,17 @@ pub trait DirectoryStore: Send + Sync {
     /// runs at the same time never overlap, and none is reused by a later run (a range a run
     /// does not use up is left as a gap).
     async fn reserve_entry_ids(&self, count: i64) -> Result<i64>;
+    /// What changed in an enterprise's directory after the position `after` (change number,
+    /// entry id; from the start without one): entries of `types` as they are now and the
+    /// entries deleted since (tombstones are kept [`crate::TOMBSTONE_DAYS`] days), in change
+    /// order, at most `limit`.
+    async fn directory_changes(
+        &self,
+        enterprise_id: i64,
+        after: Option<(i64, i64)>,
+        types: &[&str],
+        limit: usize,
+    ) -> Result<DirectoryChanges>;
     async fn entries_by_ids(&self, ids: &[i64]) -> Result<Vec<Entry>>;
     async fn entries_by_keys(&self, key_hashes: &[i64]) -> Result<Vec<(i64, i64)>>;
     async fn entries_page(

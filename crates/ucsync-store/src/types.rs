@@ -501,3 +501,36 @@ pub struct ErrorCount {
     pub step: String,
     pub count: i64,
 }
+
+/// A page of what changed in an enterprise's directory, for peers
+/// ([`crate::DirectoryStore::directory_changes`]).
+#[derive(Debug, Clone)]
+pub struct DirectoryChanges {
+    /// The store's generation: made when it was created, another for another store.
+    pub generation: String,
+    /// The last change numbered so far.
+    pub last_seq: i64,
+    /// Tombstones up to this change were trimmed: a cursor older than it starts over.
+    pub trimmed_seq: i64,
+    /// In change order.
+    pub items: Vec<DirectoryChange>,
+    /// The page is full: more may follow.
+    pub more: bool,
+}
+
+/// One change: an entry as it is now, or one deleted.
+#[derive(Debug, Clone)]
+pub enum DirectoryChange {
+    Entry { seq: i64, entry: Entry },
+    Deleted { seq: i64, id: i64 },
+}
+
+impl DirectoryChange {
+    /// Where the change stands: (change number, entry id).
+    pub fn position(&self) -> (i64, i64) {
+        match self {
+            DirectoryChange::Entry { seq, entry } => (*seq, entry.id),
+            DirectoryChange::Deleted { seq, id } => (*seq, *id),
+        }
+    }
+}

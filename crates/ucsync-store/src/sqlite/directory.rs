@@ -52,6 +52,16 @@ fn entry_from_row(row: &SqliteRow) -> Result<Entry> {
 
 #[async_trait]
 impl DirectoryStore for SqliteStore {
+    async fn directory_changes(
+        &self,
+        enterprise_id: i64,
+        after: Option<(i64, i64)>,
+        types: &[&str],
+        limit: usize,
+    ) -> Result<DirectoryChanges> {
+        self.read_changes(enterprise_id, after, types, limit).await
+    }
+
     async fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
         let doing = "allocating entry ids";
         // Past every id handed out by this process and every id committed (or written by this
@@ -241,8 +251,10 @@ impl DirectoryStore for SqliteStore {
                 Err(message) => return Ok(HandEdited::Refused(message)),
             };
             entry.attrs.set(attr, None, values);
-            sqlx::query("UPDATE entries SET attrs = ? WHERE id = ?")
+            let seq = super::changes::next_seq(&mut conn).await?;
+            sqlx::query("UPDATE entries SET attrs = ?, change_seq = ? WHERE id = ?")
                 .bind(entry.attrs.encode())
+                .bind(seq)
                 .bind(entry_id)
                 .execute(&mut *conn)
                 .await
@@ -281,9 +293,16 @@ impl DirectoryStore for SqliteStore {
         let result = async {
             let (new, changed): (Vec<EntryWrite>, Vec<EntryWrite>) =
                 batch.entries.into_iter().partition(|e| e.is_new);
+            // The change every entry this batch writes or deletes is numbered with.
+            let seq = if new.is_empty() && changed.is_empty() && batch.deleted_entries.is_empty() {
+                0
+            } else {
+                super::changes::next_seq(&mut conn).await?
+            };
+            let row = format!("(?, ?, ?, ?, {seq})");
             let sql = (
-                "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs) VALUES ",
-                "(?, ?, ?, ?)",
+                "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs, change_seq) VALUES ",
+                row.as_str(),
                 "",
             );
             write_rows(&mut conn, new, sql, "adding directory entries", |v, e| {
@@ -293,11 +312,10 @@ impl DirectoryStore for SqliteStore {
                     .add(e.attrs);
             })
             .await?;
-            let sql = (
-                "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3 FROM (VALUES ",
-                "(?, ?, ?)",
-                ") AS v WHERE entries.id = v.column1",
+            let head = format!(
+                "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3, change_seq = {seq} FROM (VALUES "
             );
+            let sql = (head.as_str(), "(?, ?, ?)", ") AS v WHERE entries.id = v.column1");
             write_rows(&mut conn, changed, sql, "updating directory entries", |v, e| {
                 v.add(e.id).add(e.object_type).add(e.attrs);
             })
@@ -314,6 +332,7 @@ impl DirectoryStore for SqliteStore {
             if !held {
                 insert_keys(&mut conn, &keys).await?;
             }
+            super::changes::tombstones(&mut conn, seq, &batch.deleted_entries).await?;
             exec_for_ids(
                 &mut conn,
                 "DELETE FROM entries WHERE id IN ({ids})",

@@ -5,6 +5,7 @@
 mod admins;
 mod audit;
 mod bulk;
+mod changes;
 mod config;
 mod directory;
 mod errors;
@@ -36,7 +37,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_rules_fingerprint.sql"),
     include_str!("../../migrations/0007_audit.sql"),
     include_str!("../../migrations/0008_object_errors.sql"),
+    include_str!("../../migrations/0009_directory_changes.sql"),
 ];
+pub use changes::TOMBSTONE_DAYS;
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// SQLite allows 32766 bound values per statement.
@@ -512,3 +515,6 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests_changes;

@@ -1,0 +1,124 @@
+//! The directory's changes as peers page through them, against a real file.
+
+use super::*;
+use crate::*;
+
+fn write(e: i64, id: i64, object_type: &str, name: &str, is_new: bool) -> EntryWrite {
+    let mut attrs = ucsync_model::EntryAttrs::new();
+    attrs.set("name", Some(1), vec![name.to_owned()]);
+    EntryWrite {
+        id,
+        enterprise_id: e,
+        object_type: object_type.into(),
+        attrs: attrs.encode(),
+        keys: Vec::new(),
+        is_new,
+    }
+}
+
+/// Each change as `+id:name` or `-id`.
+fn said(page: &DirectoryChanges) -> Vec<String> {
+    page.items
+        .iter()
+        .map(|c| match c {
+            DirectoryChange::Entry { entry, .. } => {
+                format!("+{}:{}", entry.id, entry.attrs.get("name")[0])
+            }
+            DirectoryChange::Deleted { id, .. } => format!("-{id}"),
+        })
+        .collect()
+}
+
+const PEOPLE: &[&str] = &["person", "contact"];
+
+#[tokio::test]
+async fn changes_page_in_order_with_tombstones_and_the_generation_stays_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let other = store.ensure_enterprise("other").await.unwrap();
+    let batch = |entries, deleted_entries| SyncBatch {
+        enterprise_id: e,
+        entries,
+        deleted_entries,
+        ..SyncBatch::default()
+    };
+    store
+        .apply_sync_batch(batch(
+            vec![
+                write(e, 1, "person", "ann", true),
+                write(e, 2, "contact", "bob", true),
+                write(e, 3, "group", "staff", true),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    store
+        .apply_sync_batch(SyncBatch {
+            enterprise_id: other,
+            entries: vec![write(other, 9, "person", "zed", true)],
+            ..SyncBatch::default()
+        })
+        .await
+        .unwrap();
+
+    let full = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(said(&full), ["+1:ann", "+2:bob"]);
+    assert!(!full.more);
+    let cursor = full.items.last().unwrap().position();
+
+    // An update, a delete and an add in one batch; a hand edit after it.
+    store
+        .apply_sync_batch(batch(
+            vec![
+                write(e, 1, "person", "ann2", false),
+                write(e, 4, "person", "cyd", true),
+            ],
+            vec![2],
+        ))
+        .await
+        .unwrap();
+    let page = store
+        .directory_changes(e, Some(cursor), PEOPLE, 10)
+        .await
+        .unwrap();
+    assert_eq!(said(&page), ["+1:ann2", "-2", "+4:cyd"]);
+    let after = page.items.last().unwrap().position();
+    let edit: HandEdit = Box::new(|_| Ok(vec!["4711".to_owned()]));
+    store.edit_hand_set(4, "manualNumber", edit).await.unwrap();
+    let page = store
+        .directory_changes(e, Some(after), PEOPLE, 10)
+        .await
+        .unwrap();
+    assert_eq!(said(&page), ["+4:cyd"]);
+
+    // Pages of one: `more` until the end, nothing seen twice.
+    let mut seen = Vec::new();
+    let mut at = Some(cursor);
+    loop {
+        let page = store.directory_changes(e, at, PEOPLE, 1).await.unwrap();
+        seen.extend(said(&page));
+        match page.items.last() {
+            Some(c) if page.more => at = Some(c.position()),
+            _ => break,
+        }
+    }
+    assert_eq!(seen, ["+1:ann2", "-2", "+4:cyd"]);
+
+    // A full listing names what is there, and the deletions (an entry it named early may be
+    // deleted before it ends); the generation stays with the store.
+    let full = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(said(&full), ["+1:ann2", "-2", "+4:cyd"]);
+    let generation = full.generation.clone();
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let again = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(again.generation, generation);
+    assert_eq!(again.trimmed_seq, 0);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fresh = SqliteStore::open(elsewhere.path()).await.unwrap();
+    let e2 = fresh.ensure_enterprise("default").await.unwrap();
+    let other_store = fresh.directory_changes(e2, None, PEOPLE, 10).await.unwrap();
+    assert_ne!(other_store.generation, generation);
+}

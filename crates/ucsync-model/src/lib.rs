@@ -10,6 +10,7 @@ pub mod config;
 pub mod connector;
 pub mod entry;
 pub mod expr;
+pub mod ids;
 mod names;
 pub mod schedule;
 

@@ -17,6 +17,8 @@ use ucsync_store::{AdminRow, TokenRow};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// A peer server: reads the peer feed of the one enterprise it is bound to, nothing else.
+    Peer,
     /// Read everything.
     Viewer,
     /// Read, run profiles and Sync Now.
@@ -28,6 +30,7 @@ pub enum Role {
 impl Role {
     pub fn parse(text: &str) -> Option<Role> {
         match text {
+            "peer" => Some(Role::Peer),
             "viewer" => Some(Role::Viewer),
             "operator" => Some(Role::Operator),
             "admin" => Some(Role::Admin),
@@ -37,10 +40,29 @@ impl Role {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::Peer => "peer",
             Role::Viewer => "viewer",
             Role::Operator => "operator",
             Role::Admin => "admin",
         }
+    }
+}
+
+/// Whether `enterprise` (an enterprise ID) goes with `role`: an administrator with the peer role
+/// is bound to one enterprise, and only such an administrator is.
+pub fn check_binding(role: Role, enterprise: Option<&str>) -> Result<(), String> {
+    match (role, enterprise) {
+        (Role::Peer, None) => Err(
+            "the peer role reads one enterprise's peer feed: name it, with --enterprise ID (\"enterprise\" over the API)"
+                .into(),
+        ),
+        (Role::Peer, Some(id)) => ucsync_model::ids::check_enterprise_id(id)
+            .map_err(|m| format!("enterprise: {m}")),
+        (_, Some(_)) => Err(format!(
+            "only the peer role is bound to an enterprise; the {} role sees every one: leave the enterprise out",
+            role.as_str()
+        )),
+        (_, None) => Ok(()),
     }
 }
 
@@ -222,6 +244,7 @@ mod tests {
             role: role.into(),
             password_hash: String::new(),
             created_at: String::new(),
+            enterprise: None,
         };
         let one = [row("alice", "admin"), row("otto", "operator")];
         let err = keeps_an_admin(&one, "alice", None).unwrap_err();

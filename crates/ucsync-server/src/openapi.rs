@@ -106,6 +106,7 @@ pub fn operations() -> Vec<Operation> {
     .chain(crate::api::config::operations())
     .chain(crate::api::schedules::operations())
     .chain(crate::api::read::operations())
+    .chain(crate::api::peer::operations())
     .chain(crate::api::account::operations())
     .chain(crate::metrics::operations())
     .chain(crate::api::admins::operations())

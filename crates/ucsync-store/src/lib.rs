@@ -212,7 +212,15 @@ pub trait CatalogStore: Send + Sync {
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     /// Adds an administrator, or replaces the role and password of one with that name.
-    async fn put_admin(&self, name: &str, role: &str, password_hash: &str) -> Result<i64>;
+    /// Adds or changes an administrator; `enterprise` binds one with the peer role to an
+    /// enterprise (by its ID).
+    async fn put_admin(
+        &self,
+        name: &str,
+        role: &str,
+        enterprise: Option<&str>,
+        password_hash: &str,
+    ) -> Result<i64>;
     async fn admin(&self, name: &str) -> Result<Option<AdminRow>>;
     async fn admins(&self) -> Result<Vec<AdminRow>>;
     /// Removes an administrator and their tokens; whether there was one.

@@ -384,6 +384,8 @@ pub struct AdminRow {
     pub role: String,
     pub password_hash: String,
     pub created_at: String,
+    /// The enterprise (its ID) an administrator with the peer role is bound to.
+    pub enterprise: Option<String>,
 }
 
 /// An API token as it may be shown: never the token or its hash.

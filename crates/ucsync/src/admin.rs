@@ -22,9 +22,13 @@ pub enum AdminCommand {
     /// UCSYNC_ADMIN_PASSWORD, else from the first line of standard input.
     Add {
         name: String,
-        /// admin (everything), operator (runs, Sync Now, read) or viewer (read).
+        /// admin (everything), operator (runs, Sync Now, read), viewer (read) or peer (reads
+        /// the peer feed of one enterprise: give --enterprise).
         #[arg(long, default_value = "admin")]
         role: String,
+        /// With --role peer: the ID of the enterprise the peer reads.
+        #[arg(long)]
+        enterprise: Option<String>,
     },
     /// Create an API token for an administrator and print it (it is shown only this once).
     Token {
@@ -63,7 +67,7 @@ pub async fn audit(
 fn role_of(text: &str) -> Result<Role> {
     Role::parse(text).ok_or_else(|| {
         anyhow!(Usage(format!(
-            "unknown role \"{text}\"; use admin, operator or viewer"
+            "unknown role \"{text}\"; use admin, operator, viewer or peer"
         )))
     })
 }
@@ -90,14 +94,21 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
     let (_lock, store) = crate::open_held_store(&cli.data_dir).await?;
     let store = store.as_ref();
     match command {
-        AdminCommand::Add { name, role } => {
+        AdminCommand::Add {
+            name,
+            role,
+            enterprise,
+        } => {
             auth::check_name(name).map_err(|m| anyhow!(Usage(m)))?;
             let role = role_of(role)?;
+            auth::check_binding(role, enterprise.as_deref()).map_err(|m| anyhow!(Usage(m)))?;
             let admins = store.admins().await?;
             auth::keeps_an_admin(&admins, name, Some(role)).map_err(|m| anyhow!(Usage(m)))?;
             let password = read_password()?;
             let hash = auth::hash_password(&password).map_err(|e| anyhow!(e))?;
-            store.put_admin(name, role.as_str(), &hash).await?;
+            store
+                .put_admin(name, role.as_str(), enterprise.as_deref(), &hash)
+                .await?;
             let (action, detail) = match admins.iter().find(|a| a.name == *name) {
                 None => ("admin-added", format!("role {}", role.as_str())),
                 Some(before) if before.role != role.as_str() => (
@@ -178,15 +189,20 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
 /// `ucsync admin` through a server's API.
 pub async fn run_remote(cli: &Cli, remote: &Remote, command: &AdminCommand) -> Result<u8> {
     match command {
-        AdminCommand::Add { name, role } => {
+        AdminCommand::Add {
+            name,
+            role,
+            enterprise,
+        } => {
             let role = role_of(role)?;
+            auth::check_binding(role, enterprise.as_deref()).map_err(|m| anyhow!(Usage(m)))?;
             let password = read_password()?;
             let answer = remote
                 .call(
                     Method::PUT,
                     &format!("/api/v1/admins/{}", encode(name)),
                     Some(Body::Json(
-                        json!({ "role": role.as_str(), "password": password }),
+                        json!({ "role": role.as_str(), "password": password, "enterprise": enterprise }),
                     )),
                 )
                 .await?;

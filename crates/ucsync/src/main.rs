@@ -25,6 +25,7 @@ mod check;
 mod configuration;
 mod connector;
 mod directory;
+mod enterprises;
 mod output;
 mod progress;
 mod remote;
@@ -101,6 +102,8 @@ struct Cli {
 enum Command {
     /// Validate the configuration; print every problem with its key path.
     Check,
+    /// The enterprises: each one's ID (what a peer server names to read it) and connectors.
+    Enterprises,
     /// The configuration held in the store: export it, or apply a file to it.
     Config {
         #[command(subcommand)]
@@ -412,6 +415,7 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Enterprises => enterprises::run(cli).await,
         Command::Directory { command } => {
             let store = open_store(&cli.data_dir).await?;
             directory::run(command, store.as_ref(), cli.json).await

@@ -248,6 +248,7 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                 Ok(0)
             }
         },
+        Command::Enterprises => crate::enterprises::run_remote(cli, remote).await,
         Command::Account { command } => crate::account::run_remote(cli, remote, command).await,
         Command::Connector { command } => crate::connector::run_remote(cli, remote, command).await,
         Command::Admin { command } => crate::admin::run_remote(cli, remote, command).await,

@@ -1,7 +1,7 @@
 //! Reading `ucsync.toml`: syntax, unknown keys, types, then meaning. Every problem found is
 //! reported with its key path and what is allowed, not just the first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -142,12 +142,24 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         .map(String::as_str)
         .chain([DEFAULT_ENTERPRISE])
         .collect();
-    for name in config.enterprises.keys() {
+    let mut ids: BTreeMap<&str, &str> = BTreeMap::new();
+    for (name, e) in &config.enterprises {
         if !valid_name(name) {
             p.push(ConfigProblem::new(
                 format!("enterprises.{name}"),
                 format!("invalid enterprise name; {NAME_RULE}"),
             ));
+        }
+        if let Some(id) = &e.id {
+            let at = format!("enterprises.{name}.id");
+            if let Err(m) = crate::ids::check_enterprise_id(id) {
+                p.push(ConfigProblem::new(&at, m));
+            } else if let Some(other) = ids.insert(id.as_str(), name.as_str()) {
+                p.push(ConfigProblem::new(
+                    &at,
+                    format!("enterprise {other} has the ID \"{id}\" already; every enterprise has an ID of its own"),
+                ));
+            }
         }
     }
     for (name, c) in &config.connectors {

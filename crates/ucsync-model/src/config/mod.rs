@@ -104,6 +104,10 @@ impl ScheduleConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EnterpriseConfig {
+    /// The enterprise's ID for peer servers (4–32 letters, digits and dashes): a peer names
+    /// it to read this enterprise's directory. Without one, no peer reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The order in which sync-now runs the connectors; every connector of the enterprise once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_order: Vec<String>,

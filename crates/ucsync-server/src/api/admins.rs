@@ -46,7 +46,8 @@ pub(crate) fn operations() -> Vec<Operation> {
             body: Some(json!({
                 "type": "object",
                 "properties": {
-                    "role": { "type": "string", "enum": ["admin", "operator", "viewer"] },
+                    "role": { "type": "string", "enum": ["admin", "operator", "viewer", "peer"] },
+                    "enterprise": { "type": "string", "description": "with the peer role: the enterprise ID it reads" },
                     "password": { "type": "string", "minLength": 8 }
                 },
                 "example": { "role": "viewer", "password": "a long passphrase" }
@@ -122,6 +123,8 @@ async fn list(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
 struct PutAdmin {
     role: Option<String>,
     password: Option<String>,
+    /// The enterprise ID an administrator with the peer role reads.
+    enterprise: Option<String>,
 }
 
 async fn put(
@@ -140,7 +143,7 @@ async fn put(
             String::new()
         };
         unprocessable(format!(
-            "send a JSON object with \"role\" (admin, operator or viewer) and \"password\", both strings{why}"
+            "send a JSON object with \"role\" (admin, operator, viewer or peer), \"password\" and, for a peer, \"enterprise\", all strings{why}"
         ))
     })?;
     auth::check_name(&name).map_err(unprocessable)?;
@@ -150,7 +153,7 @@ async fn put(
         .map(|r| {
             Role::parse(r).ok_or_else(|| {
                 unprocessable(format!(
-                    "role: unknown role \"{r}\"; use admin, operator or viewer"
+                    "role: unknown role \"{r}\"; use admin, operator, viewer or peer"
                 ))
             })
         })
@@ -192,8 +195,14 @@ async fn put(
     };
     auth::keeps_an_admin(&admins, &name, Some(role))
         .map_err(|m| ApiError::new(StatusCode::CONFLICT, m))?;
+    let enterprise = body.enterprise.or_else(|| {
+        existing
+            .and_then(|a| a.enterprise.clone())
+            .filter(|_| role == Role::Peer)
+    });
+    auth::check_binding(role, enterprise.as_deref()).map_err(unprocessable)?;
     store
-        .put_admin(&name, role.as_str(), &hash)
+        .put_admin(&name, role.as_str(), enterprise.as_deref(), &hash)
         .await
         .map_err(ApiError::internal)?;
     let (status, action, detail) = match existing {

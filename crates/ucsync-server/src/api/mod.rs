@@ -28,6 +28,7 @@ pub(crate) mod account;
 pub(crate) mod admins;
 pub(crate) mod config;
 pub mod connectors;
+pub(crate) mod peer;
 pub(crate) mod read;
 pub(crate) mod runs;
 pub(crate) mod schedules;
@@ -256,6 +257,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(runs::routes())
         .merge(read::routes())
         .merge(account::routes())
+        .merge(peer::routes())
         .merge(admins::routes())
         .merge(crate::metrics::routes())
         .merge(config::routes())
@@ -357,7 +359,14 @@ async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Ans
                 .get(name)
                 .map(|e| e.sync_order.clone())
                 .unwrap_or_default();
-            json!({ "name": name, "sync_order": order })
+            let id = config.enterprises.get(name).and_then(|e| e.id.clone());
+            let connectors: Vec<&str> = config
+                .connectors
+                .iter()
+                .filter(|(_, c)| c.enterprise == *name)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            json!({ "name": name, "id": id, "sync_order": order, "connectors": connectors })
         })
         .collect();
     Ok(Json(json!({ "enterprises": list })))

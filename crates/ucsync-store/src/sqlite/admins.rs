@@ -6,8 +6,8 @@ use sqlx::Row;
 use super::{SqliteStore, sql_err};
 use crate::{AdminRow, AdminStore, Result, TokenRow};
 
-const COLUMNS: &str =
-    "admins.id, admins.name, admins.role, admins.password_hash, admins.created_at";
+const COLUMNS: &str = "admins.id, admins.name, admins.role, admins.password_hash, admins.created_at, \
+     admins.enterprise";
 
 fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
     (|| {
@@ -17,6 +17,7 @@ fn admin_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AdminRow> {
             role: row.try_get(2)?,
             password_hash: row.try_get(3)?,
             created_at: row.try_get(4)?,
+            enterprise: row.try_get(5)?,
         })
     })()
     .map_err(sql_err("reading an administrator"))
@@ -43,15 +44,23 @@ fn now() -> String {
 
 #[async_trait]
 impl AdminStore for SqliteStore {
-    async fn put_admin(&self, name: &str, role: &str, password_hash: &str) -> Result<i64> {
+    async fn put_admin(
+        &self,
+        name: &str,
+        role: &str,
+        enterprise: Option<&str>,
+        password_hash: &str,
+    ) -> Result<i64> {
         let mut conn = self.lock().await;
         sqlx::query(
-            "INSERT INTO admins (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO UPDATE SET role = excluded.role, password_hash = excluded.password_hash
+            "INSERT INTO admins (name, role, enterprise, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, enterprise = excluded.enterprise,
+             password_hash = excluded.password_hash
              RETURNING id",
         )
         .bind(name)
         .bind(role)
+        .bind(enterprise)
         .bind(password_hash)
         .bind(now())
         .fetch_one(&mut *conn)

@@ -172,7 +172,7 @@ pub struct Served {
 
 async fn token(store: &SqliteStore, name: &str, role: &str) -> String {
     let hash = ucsync_server::auth::hash_password(&format!("{name}-password")).unwrap();
-    let id = store.put_admin(name, role, &hash).await.unwrap();
+    let id = store.put_admin(name, role, None, &hash).await.unwrap();
     let token = ucsync_server::auth::new_token().unwrap();
     store
         .add_token(id, &ucsync_server::auth::token_hash(&token), "test")

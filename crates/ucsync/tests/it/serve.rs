@@ -90,7 +90,12 @@ pub(crate) fn admin(env: &Env, name: &str, role: &str) -> String {
 /// A forest of `n` people provisioned into a central file, and three administrators.
 pub(crate) fn setup(n: usize) -> (Env, [String; 3]) {
     let env = Env::new();
-    env.write("ucsync.toml", forest_central_config("500", "", ""));
+    // With an ID, so that the peer feed of the enterprise is there to read.
+    let config = forest_central_config("500", "", "").replace(
+        "[enterprises.default]\n",
+        "[enterprises.default]\nid = \"default\"\n",
+    );
+    env.write("ucsync.toml", config);
     env.write("forest.csv", people(n, 0));
     env.write(
         "central.csv",

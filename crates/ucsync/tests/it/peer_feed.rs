@@ -1,0 +1,192 @@
+//! The peer sync feed of `ucsync serve` (docs/PEER.md): pages of changes after a cursor with
+//! tombstones, the start-over answer, and peer tokens that read one enterprise and nothing else.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Env, forest_central_config, people};
+use crate::serve::{Server, admin, call, wait_for_run};
+
+const FEED: &str = "/api/v1/peer/v1/enterprises/acme-hq/changes";
+
+/// Reads the feed from `cursor` to its end in pages of `limit`: the contacts' mail addresses
+/// (each page's in order), the deleted ids, and the last cursor.
+async fn read_all(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> (Vec<String>, Vec<String>, String, usize) {
+    let mut at = cursor.map(str::to_owned);
+    let (mut mails, mut deleted, mut pages) = (Vec::new(), Vec::new(), 0);
+    loop {
+        let mut url = server.url(&format!("{FEED}?limit={limit}"));
+        if let Some(c) = &at {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = call(http, "GET", &url, Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["protocol"], 1);
+        // The first page of a full listing is the one asked without a cursor.
+        assert_eq!(page["full"], at.is_none());
+        pages += 1;
+        for c in page["contacts"].as_array().unwrap() {
+            assert_eq!(c["type"], "person", "{c}");
+            mails.push(c["mail"][0].as_str().unwrap().to_owned());
+        }
+        for d in page["deleted"].as_array().unwrap() {
+            deleted.push(d.as_str().unwrap().to_owned());
+        }
+        at = Some(page["cursor"].as_str().unwrap().to_owned());
+        if page["more"] != true {
+            return (mails, deleted, at.unwrap_or_default(), pages);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_pages_through_changes_and_tombstones_and_reads_nothing_else() {
+    let env = Env::new();
+    let config = forest_central_config("500", "", "").replace(
+        "[enterprises.default]\n",
+        "[enterprises.default]\nid = \"acme-hq\"\n",
+    ) + "\n[enterprises.branch]\nid = \"branch-1\"\n";
+    env.write("ucsync.toml", config);
+    env.write("forest.csv", people(20, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    // The enterprises with their IDs.
+    let listed = env.json(&["enterprises"], 0);
+    let ids: Vec<(String, Value)> = listed["enterprises"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_owned(), e["id"].clone()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("branch".to_owned(), "branch-1".into()),
+            ("default".to_owned(), "acme-hq".into())
+        ]
+    );
+    // A peer token is bound to an enterprise, always.
+    let out = env
+        .command(&["admin", "add", "peer-x", "--role", "peer"])
+        .env("UCSYNC_ADMIN_PASSWORD", "peer-x-password")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--enterprise"));
+    let out = env
+        .command(&[
+            "admin",
+            "add",
+            "peer-b",
+            "--role",
+            "peer",
+            "--enterprise",
+            "acme-hq",
+        ])
+        .env("UCSYNC_ADMIN_PASSWORD", "peer-b-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let peer = String::from_utf8(env.run(&["admin", "token", "peer-b"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let operator = admin(&env, "otto", "operator");
+    env.json(&["sync-now"], 0);
+
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    // A full listing in pages of 7: every person once.
+    let (mails, deleted, cursor, pages) = read_all(&http, &server, &peer, None, 7).await;
+    assert_eq!(pages, 3);
+    assert_eq!(mails.len(), 20);
+    assert_eq!(mails.iter().collect::<BTreeSet<_>>().len(), 20);
+    assert!(deleted.is_empty());
+
+    // Nothing else for a peer token: no other enterprise, no other endpoint.
+    for path in [
+        "/api/v1/peer/v1/enterprises/branch-1/changes".to_owned(),
+        "/api/v1/directory".to_owned(),
+        "/api/v1/connectors".to_owned(),
+    ] {
+        let (status, body) = call(&http, "GET", &server.url(&path), Some(&peer)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+    let (status, _) = call(&http, "GET", &server.url(FEED), Some(&operator)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = call(
+        &http,
+        "GET",
+        &server.url("/api/v1/peer/v1/enterprises/nowhere/changes"),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // One changed, one deleted, one added: the delta carries exactly those.
+    let mut rows = people(20, 0).replace("user3@forest.example", "user3-new@forest.example");
+    rows = rows.replace(
+        "5,Given5,Sur5,user5@forest.example,+1 555 0000005,Dept5\n",
+        "",
+    );
+    rows.push_str("99,Given99,Sur99,user99@forest.example,+1 555 0000099,Dept1\n");
+    env.write("forest.csv", rows);
+    let (status, body) = call(
+        &http,
+        "POST",
+        &server.url("/api/v1/enterprises/default/sync-now"),
+        Some(&operator),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    wait_for_run(&http, &server, &operator, body["run_id"].as_i64().unwrap()).await;
+    let (mails, deleted, after, _) = read_all(&http, &server, &peer, Some(&cursor), 7).await;
+    let mut mails = mails;
+    mails.sort();
+    assert_eq!(mails, ["user3-new@forest.example", "user99@forest.example"]);
+    assert_eq!(deleted.len(), 1);
+    // Nothing more after that.
+    let (mails, deleted, _, _) = read_all(&http, &server, &peer, Some(&after), 7).await;
+    assert!(mails.is_empty() && deleted.is_empty());
+
+    // A cursor of another store starts over; one that is not a cursor is refused.
+    let (generation, rest) = after.strip_prefix("v1-").unwrap().split_once('-').unwrap();
+    let foreign = format!("v1-{}-{rest}", "0".repeat(generation.len()));
+    let (status, body) = call(
+        &http,
+        "GET",
+        &server.url(&format!("{FEED}?cursor={foreign}")),
+        Some(&peer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(body["start_over"], true);
+    for bad in ["cursor=nonsense", "limit=0", "limit=5001"] {
+        let (status, body) = call(
+            &http,
+            "GET",
+            &server.url(&format!("{FEED}?{bad}")),
+            Some(&peer),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, body) = call(
+        &http,
+        "GET",
+        &server.url("/api/v1/peer/v1/enterprises/acme-hq/changes"),
+        Some("ucs_not-a-token"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}

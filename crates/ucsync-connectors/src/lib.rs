@@ -11,6 +11,7 @@ pub mod communities;
 pub mod csv;
 pub mod ldap;
 pub mod pbx;
+pub mod peer;
 mod settings;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -68,6 +69,7 @@ const KINDS: &[Kind] = &[
     self::ldap::KIND,
     self::pbx::KIND,
     self::communities::KIND,
+    self::peer::KIND,
 ];
 
 fn kind(name: &str) -> Option<&'static Kind> {
@@ -151,6 +153,7 @@ mod tests {
                 "ldap" => settings::keys::<ldap::LdapSettings>(),
                 "pbx" => settings::keys::<pbx::PbxSettings>(),
                 "communities" => settings::keys::<communities::CommunitiesSettings>(),
+                "peer" => settings::keys::<peer::PeerSettings>(),
                 other => panic!("kind {other} is missing here"),
             };
             assert!(!keys.is_empty(), "{}", k.name);
@@ -173,7 +176,8 @@ mod tests {
                 ("csv", None),
                 ("ldap", Some("ldap")),
                 ("pbx", Some("pbx")),
-                ("communities", None)
+                ("communities", None),
+                ("peer", None)
             ]
         );
     }

@@ -10,6 +10,20 @@ use rustls::pki_types::pem::PemObject;
 /// A client configuration trusting the CAs in `ca_file` (the setting `ca_file`), else the
 /// system's roots; an error says what is wrong with the file.
 pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let roots = root_store(ca_file)?;
+    rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// The cryptography every kind uses.
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The CAs in `ca_file`, else the system's roots; an error says what is wrong with the file.
+pub(crate) fn root_store(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, String> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         Some(path) => {
@@ -42,10 +56,5 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConf
             }
         }
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    Ok(roots)
 }

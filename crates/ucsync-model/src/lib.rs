@@ -8,6 +8,7 @@ pub mod attrs;
 pub mod chars;
 pub mod config;
 pub mod connector;
+pub mod enterprise_id;
 pub mod entry;
 pub mod expr;
 pub mod ids;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 pub use attrs::{AttrChange, Attrs, EncodedAttrs};
 pub use config::{Config, ConfigProblem};
 pub use connector::*;
+pub use enterprise_id::check_enterprise_id;
 pub use entry::EntryAttrs;
 
 /// Builds connectors of the kinds it knows; implemented by the connectors crate.

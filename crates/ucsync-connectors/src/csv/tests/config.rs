@@ -252,7 +252,10 @@ fn the_list_of_keys_matches_what_the_parser_accepts() {
 
 #[test]
 fn the_registry_knows_csv_and_refuses_other_kinds() {
-    assert_eq!(Connectors.kinds(), ["csv", "ldap", "pbx", "communities"]);
+    assert_eq!(
+        Connectors.kinds(),
+        ["csv", "ldap", "pbx", "communities", "peer"]
+    );
     let caps = Connectors.capabilities("csv").unwrap();
     assert!(!caps.delta_import);
     assert_eq!(caps.export, Some(ExportStyle::Image));

@@ -1,0 +1,314 @@
+//! Reading a peer's changes feed (`docs/PEER.md`, protocol version 1): HTTPS only, to the
+//! configured host and port (or `address`, the certificate still checked against `host`), the
+//! peer token as a bearer token, GET only, redirects never followed, bodies read up to a limit.
+//! A refused certificate is explained from the certificate itself ([`super::certificate`]);
+//! every other failure is said in words with what to change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use serde::Deserialize;
+
+use super::certificate::{self, KeepingVerifier};
+use super::config::{PeerSettings, Secret};
+
+/// The protocol version this client speaks.
+pub const PROTOCOL: u32 = 1;
+
+/// The largest answer read: a page of 5000 entries is far below.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Why a page could not be read.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// The run stops: unreachable, refused, a redirect, an answer that is not the protocol.
+    Run(String),
+    /// The peer does not honour the cursor (410): list everything again from no cursor.
+    StartOver(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Run(m) | Failure::StartOver(m) => m,
+        }
+    }
+}
+
+/// One page of the changes feed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Page {
+    pub protocol: u32,
+    /// Entries changed since the cursor, each with `id`, `type` and lists of values.
+    #[serde(default)]
+    pub contacts: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Ids of entries deleted since the cursor.
+    #[serde(default)]
+    pub deleted: Vec<String>,
+    pub cursor: String,
+    #[serde(default)]
+    pub more: bool,
+}
+
+/// Where pages come from: the peer, or a test's script.
+#[async_trait]
+pub trait Pages: Send + Sync {
+    /// The page after `cursor` (the first of a full listing without one).
+    async fn page(&self, cursor: Option<&str>) -> Result<Page, Failure>;
+    /// The feed as messages name it.
+    fn feed(&self) -> String;
+}
+
+/// The error body of the protocol.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<String>,
+}
+
+/// The HTTPS client of one connector.
+pub struct Client {
+    http: reqwest::Client,
+    settings: Arc<PeerSettings>,
+    token: String,
+    verifier: Arc<KeepingVerifier>,
+}
+
+impl Client {
+    /// A client for the configured peer; fails when the token or the CA file cannot be read.
+    pub fn new(settings: Arc<PeerSettings>) -> Result<Self, String> {
+        let token = match &settings.token {
+            Some(Secret::Literal(t)) => t.clone(),
+            Some(Secret::Env(name)) => std::env::var(name).map_err(|_| {
+                format!(
+                    "the environment variable {name} (token_env) is not set; set it to the peer token"
+                )
+            })?,
+            None => String::new(),
+        };
+        let roots = Arc::new(crate::tls::root_store(settings.ca_file.as_deref())?);
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots,
+            crate::tls::provider(),
+        )
+        .build()
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        let verifier = Arc::new(KeepingVerifier::new(webpki));
+        let mut tls = crate::tls::client_config(settings.ca_file.as_deref())?;
+        // The verifier decides nothing itself: webpki does, with the same roots.
+        tls.dangerous().set_certificate_verifier(verifier.clone());
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(true)
+            .connect_timeout(Duration::from_secs(settings.timeout_secs.min(30)))
+            .timeout(Duration::from_secs(settings.timeout_secs))
+            .user_agent(concat!("ucsync/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(tls);
+        if let Some(ip) = settings.address {
+            builder = builder.resolve(&settings.host, std::net::SocketAddr::new(ip, settings.port));
+        }
+        let http = builder
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(Self {
+            http,
+            settings,
+            token,
+            verifier,
+        })
+    }
+
+    /// The changes feed's URL for `cursor` and `limit`.
+    fn url(&self, cursor: Option<&str>, limit: u32) -> String {
+        let base = format!(
+            "{}/api/v1/peer/v1/enterprises/{}/changes",
+            self.settings.base_url(),
+            self.settings.peer_enterprise_id
+        );
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            query.insert(0, ("cursor", c.to_owned()));
+        }
+        match reqwest::Url::parse_with_params(&base, &query) {
+            Ok(url) => url.to_string(),
+            Err(_) => base,
+        }
+    }
+
+    /// GETs the changes after `cursor`, `limit` entries at most.
+    pub async fn changes(&self, cursor: Option<&str>, limit: u32) -> Result<Page, Failure> {
+        let url = self.url(cursor, limit);
+        // A refusal kept from an earlier request is not this one's.
+        let _ = self.verifier.take_refused();
+        let mut response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.token)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            return Err(Failure::Run(format!(
+                "the peer redirects {url} to {} ({status}); ucsync never follows redirects and sent nothing there: set host and port to the peer's ucsync server itself",
+                if location.is_empty() {
+                    "nowhere"
+                } else {
+                    location.as_str()
+                }
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES)
+        {
+            return Err(Failure::Run(too_large(&url)));
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > MAX_RESPONSE_BYTES {
+                        return Err(Failure::Run(too_large(&url)));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(Failure::Run(format!(
+                        "the answer to {url} broke off: {}; run the import again, and check the peer if it repeats",
+                        chain(&e)
+                    )));
+                }
+            }
+        }
+        if !status.is_success() {
+            return Err(self.refused(&url, status, &body));
+        }
+        let page: Page = serde_json::from_slice(&body).map_err(|e| {
+            Failure::Run(format!(
+                "the answer to {url} is not a page of the peer sync protocol: {e}; check that host and port name a ucsync server"
+            ))
+        })?;
+        if page.protocol != PROTOCOL {
+            return Err(Failure::Run(format!(
+                "the peer at {url} speaks peer sync protocol version {}, this server version {PROTOCOL}; update the older of the two servers",
+                page.protocol
+            )));
+        }
+        Ok(page)
+    }
+
+    fn refused(&self, url: &str, status: StatusCode, body: &[u8]) -> Failure {
+        let said = serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .and_then(|b| b.error)
+            .map_or(String::new(), |e| format!(" (the peer says: {e})"));
+        let s = &self.settings;
+        let id = &s.peer_enterprise_id;
+        let host = &s.host;
+        Failure::Run(match status {
+            StatusCode::UNAUTHORIZED => format!(
+                "{host} refused the peer token (401 Unauthorized{said}): the token is not valid; ask the peer's administrator for a new peer token and set it in token (or the variable token_env names)"
+            ),
+            StatusCode::FORBIDDEN => format!(
+                "{host} does not let the token read enterprise {id:?} (403 Forbidden{said}): the token is bound to another enterprise or is not a peer token; ask the peer's administrator for a peer token of enterprise {id:?}, or check peer_enterprise_id"
+            ),
+            StatusCode::NOT_FOUND => format!(
+                "{url} answered 404 Not Found{said}: the peer has no enterprise with the ID {id:?}: check peer_enterprise_id (and that host and port name the peer's ucsync server)"
+            ),
+            StatusCode::GONE => {
+                return Failure::StartOver(format!(
+                    "{host} does not honour the cursor any more (410 Gone{said})"
+                ));
+            }
+            StatusCode::BAD_REQUEST => format!(
+                "{url} answered 400 Bad Request{said}; check page_size (1 to 5000), and report it if it repeats"
+            ),
+            s if s.is_server_error() => format!(
+                "{url} answered {s}{said}; the peer failed: run the import again, and ask the peer's administrator to check its logs if it repeats"
+            ),
+            s => format!(
+                "{url} answered {s}{said}; check host and port, and that the peer runs ucsync"
+            ),
+        })
+    }
+
+    fn unreachable(&self, url: &str, e: &reqwest::Error) -> String {
+        let s = &self.settings;
+        if let Some(refused) = self.verifier.take_refused() {
+            return format!(
+                "cannot reach {url}: {}",
+                certificate::explain(&s.host, &refused, s.ca_file.as_deref())
+            );
+        }
+        let text = chain(e);
+        let target = match s.address {
+            Some(ip) => format!("address {ip}, port {}", s.port),
+            None => format!("host {}, port {}", s.host, s.port),
+        };
+        let hint = if text.contains("Connection refused") {
+            format!("nothing listens at {target}: check them, and that the peer's server runs")
+        } else if e.is_timeout() {
+            format!(
+                "no answer in time from {target}: check them and firewalls, or raise timeout_secs"
+            )
+        } else if text.contains("dns error") || text.contains("failed to lookup") {
+            "the host name does not resolve: check host, or give the peer's IP address in address"
+                .to_owned()
+        } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
+            format!(
+                "the peer does not speak TLS at {target}: set port to its HTTPS port (443 by default)"
+            )
+        } else {
+            format!("check {target} and the network")
+        };
+        format!("cannot reach {url}: {text}; {hint}")
+    }
+}
+
+#[async_trait]
+impl Pages for Client {
+    /// Pages of `page_size` entries.
+    async fn page(&self, cursor: Option<&str>) -> Result<Page, Failure> {
+        self.changes(cursor, self.settings.page_size).await
+    }
+
+    fn feed(&self) -> String {
+        format!(
+            "the changes of enterprise {:?} at {}",
+            self.settings.peer_enterprise_id, self.settings.host
+        )
+    }
+}
+
+fn too_large(url: &str) -> String {
+    format!(
+        "the answer to {url} is larger than {} MiB; lower page_size",
+        MAX_RESPONSE_BYTES / (1024 * 1024)
+    )
+}
+
+/// An error and its causes, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}

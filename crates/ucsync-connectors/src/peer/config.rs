@@ -1,0 +1,362 @@
+//! The settings of a `peer` connector (`[connectors.NAME.settings]`): the table as written
+//! ([`PeerSettingsAsWritten`], read by [`crate::settings`]) and its validation into
+//! [`PeerSettings`], every problem with its key path and the rule it breaks.
+//!
+//! ```toml
+//! [connectors.peer-b.settings]
+//! peer_type = "ucsync"                 # or "external": an XMPP federation partner, nothing read
+//! description = "Branch B"
+//! host = "peer-b.example.com"          # as the peer's certificate names it; HTTPS on port 443
+//! peer_enterprise_id = "acme-hq"
+//! token_env = "PEER_B_TOKEN"
+//! dialing_prefix = "8"                 # dial strings: outgoing digit + prefix + extension
+//! outgoing_digit = "9"
+//! ```
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use ucsync_model::{ConfigProblem, check_enterprise_id};
+
+pub use crate::settings::Secret;
+
+/// The largest page the peer sync protocol serves.
+pub const MAX_PAGE_SIZE: u32 = 5000;
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 64;
+/// The longest dialing prefix, in characters.
+pub const MAX_PREFIX: usize = 20;
+
+/// What the peer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerType {
+    /// Another ucsync server: its contacts are read with the peer sync protocol.
+    Ucsync,
+    /// An XMPP federation partner that is not ucsync: recorded for federation, nothing read.
+    External,
+}
+
+impl PeerType {
+    pub fn name(self) -> &'static str {
+        match self {
+            PeerType::Ucsync => "ucsync",
+            PeerType::External => "external",
+        }
+    }
+}
+
+/// The validated settings of one peer connector.
+#[derive(Debug, Clone)]
+pub struct PeerSettings {
+    pub peer_type: PeerType,
+    /// Up to 64 letters, digits, dashes and spaces; staged as `peer` on every contact.
+    pub description: String,
+    /// The peer's host name, in lower case, as its certificate names it.
+    pub host: String,
+    pub port: u16,
+    /// The address connected to instead of resolving `host` (the certificate is still
+    /// verified against `host`).
+    pub address: Option<IpAddr>,
+    /// PEM file with the CA of a private PKI; the system's roots otherwise.
+    pub ca_file: Option<PathBuf>,
+    /// The peer token (a `ucsync` peer only).
+    pub token: Option<Secret>,
+    /// The enterprise of the peer read into this one (a `ucsync` peer only).
+    pub peer_enterprise_id: String,
+    /// Up to 20 characters; one starting with `-` means: no outgoing digit.
+    pub dialing_prefix: String,
+    /// The PBX node's digit (or two) for an outside line.
+    pub outgoing_digit: Option<String>,
+    pub page_size: u32,
+    pub timeout_secs: u64,
+}
+
+impl PeerSettings {
+    /// The peer's address as requests name it: `https://host:443`.
+    pub fn base_url(&self) -> String {
+        let host = match self.host.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{}]", self.host),
+            Err(_) => self.host.clone(),
+        };
+        format!("https://{host}:{}", self.port)
+    }
+}
+
+/// A peer settings table as written; its fields are the keys it may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PeerSettingsAsWritten {
+    /// "ucsync" (the default) or "external".
+    peer_type: Option<String>,
+    description: Option<String>,
+    host: Option<String>,
+    port: Option<i64>,
+    address: Option<String>,
+    ca_file: Option<String>,
+    token: Option<String>,
+    token_env: Option<String>,
+    peer_enterprise_id: Option<String>,
+    dialing_prefix: Option<String>,
+    outgoing_digit: Option<String>,
+    page_size: Option<i64>,
+    timeout_secs: Option<i64>,
+}
+
+/// What is wrong with a description, if anything.
+pub fn description_problem(d: &str) -> Option<String> {
+    const RULE: &str =
+        "a description has at most 64 characters, each a letter, a digit, a dash '-' or a space";
+    if d.trim().is_empty() {
+        return Some(format!(
+            "required: a few words naming the peer, e.g. description = \"Branch B\"; {RULE}"
+        ));
+    }
+    if let Some((at, c)) = d
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '-' | ' ')))
+    {
+        return Some(format!("{d:?} holds {c:?} at character {}; {RULE}", at + 1));
+    }
+    let n = d.chars().count();
+    (n > MAX_DESCRIPTION).then(|| format!("{d:?} is too long ({n} characters); {RULE}"))
+}
+
+/// What is wrong with a dialing prefix, if anything.
+pub fn prefix_problem(p: &str) -> Option<String> {
+    let n = p.chars().count();
+    (n > MAX_PREFIX).then(|| {
+        format!("{p:?} is too long ({n} characters); a dialing prefix has at most {MAX_PREFIX}")
+    })
+}
+
+/// What is wrong with an outgoing digit, if anything.
+pub fn outgoing_digit_problem(d: &str) -> Option<String> {
+    let ok = (1..=2).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit());
+    (!ok).then(|| {
+        format!(
+            "{d:?} is not an outgoing digit; give the digit (or two) the PBX node dials for an outside line, e.g. outgoing_digit = \"9\", or leave it out"
+        )
+    })
+}
+
+/// What is wrong with a host, if anything: a host name (or IP address) without scheme, port
+/// or path.
+fn host_problem(host: &str) -> Option<String> {
+    if host.contains("://") {
+        return Some(format!(
+            "{host:?} is a URL; give the host name alone (e.g. host = \"peer.example.com\"): the protocol is always https, and the port goes in port"
+        ));
+    }
+    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Some(format!(
+            "{host:?} holds a port; give the host name alone and the port in port"
+        ));
+    }
+    let ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    (!ok).then(|| {
+        format!(
+            "{host:?} is not a host name; give the peer's host name as its certificate names it, e.g. host = \"peer.example.com\""
+        )
+    })
+}
+
+/// `value` when it lies in `range`, else a problem saying so.
+fn in_range(
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+    key: &str,
+) -> Result<i64, String> {
+    let v = value.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is out of range; {key} is a whole number from {} to {} ({default} when left out)",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+impl crate::settings::KindSettings for PeerSettings {
+    type Raw = PeerSettingsAsWritten;
+
+    fn validate(raw: PeerSettingsAsWritten, at: &str) -> Result<Self, Vec<ConfigProblem>> {
+        let mut p = Vec::new();
+        let mut problem = |key: &str, message: String| {
+            p.push(ConfigProblem::new(format!("{at}.{key}"), message));
+        };
+        let peer_type = match raw.peer_type.as_deref() {
+            None | Some("ucsync") => PeerType::Ucsync,
+            Some("external") => PeerType::External,
+            Some(other) => {
+                problem(
+                    "peer_type",
+                    format!(
+                        "{other:?} is not a peer type; allowed: \"ucsync\" (another ucsync server, the default), \"external\" (an XMPP federation partner: nothing is read from it)"
+                    ),
+                );
+                PeerType::Ucsync
+            }
+        };
+        let external = peer_type == PeerType::External;
+        let description = raw.description.unwrap_or_default();
+        if let Some(m) = description_problem(&description) {
+            problem("description", m);
+        }
+        let host = match raw.host.as_deref().map(str::trim) {
+            None => {
+                problem(
+                    "host",
+                    "required: the peer's host name, as its TLS certificate names it (a subject alternative name), e.g. host = \"peer.example.com\"".into(),
+                );
+                String::new()
+            }
+            Some(h) => {
+                if let Some(m) = host_problem(h) {
+                    problem("host", m);
+                }
+                h.to_ascii_lowercase()
+            }
+        };
+        let port = match raw.port {
+            None => 443,
+            Some(v) => u16::try_from(v).ok().filter(|p| *p > 0).unwrap_or_else(|| {
+                problem(
+                    "port",
+                    format!("{v} is not a TCP port; give 1 to 65535, or leave port out for 443"),
+                );
+                443
+            }),
+        };
+        let address = raw.address.as_deref().map(str::trim).and_then(|a| {
+            a.parse::<IpAddr>()
+                .map_err(|_| {
+                    problem(
+                        "address",
+                        format!(
+                            "{a:?} is not an IP address; address is the IP address to connect to instead of resolving host (the certificate is still checked against host), e.g. address = \"192.0.2.10\", or leave it out"
+                        ),
+                    );
+                })
+                .ok()
+        });
+        let ca_file = match raw.ca_file.as_deref().map(str::trim) {
+            Some("") => {
+                problem("ca_file", "the path is empty; name a PEM file with the CA certificate of the peer's private CA, or remove ca_file to trust the system's CAs".into());
+                None
+            }
+            other => other.map(PathBuf::from),
+        };
+        let token = match (raw.token, raw.token_env) {
+            (token, env) if external && (token.is_some() || env.is_some()) => {
+                let key = if token.is_some() {
+                    "token"
+                } else {
+                    "token_env"
+                };
+                problem(
+                    key,
+                    format!(
+                        "an external peer is not read, so it takes no token; remove {key}, or set peer_type = \"ucsync\""
+                    ),
+                );
+                None
+            }
+            (Some(t), None) if t.trim().is_empty() => {
+                problem("token", "the token is empty; give the peer token the peer's administrator made for this server (`ucsync admin token NAME` there), best from the environment with token_env".into());
+                None
+            }
+            (Some(t), None) => Some(Secret::Literal(t)),
+            (None, Some(env)) => Some(Secret::Env(env)),
+            (Some(_), Some(_)) => {
+                problem("token", "give either token or token_env, not both".into());
+                None
+            }
+            (None, None) if external => None,
+            (None, None) => {
+                problem(
+                    "token_env",
+                    "required: the peer token the peer's administrator made for this server (`ucsync admin token NAME` there), best from the environment: token_env = \"VARIABLE\" (or token)".into(),
+                );
+                None
+            }
+        };
+        let peer_enterprise_id = match raw.peer_enterprise_id {
+            Some(_) if external => {
+                problem(
+                    "peer_enterprise_id",
+                    "an external peer is not read, so no enterprise of it is synchronized; remove peer_enterprise_id, or set peer_type = \"ucsync\"".into(),
+                );
+                String::new()
+            }
+            Some(id) => {
+                if let Err(m) = check_enterprise_id(&id) {
+                    problem("peer_enterprise_id", m);
+                }
+                id
+            }
+            None if external => String::new(),
+            None => {
+                problem(
+                    "peer_enterprise_id",
+                    "required: the ID of the peer's enterprise synchronized into this one (its [enterprises.NAME] id there), e.g. peer_enterprise_id = \"acme-hq\"".into(),
+                );
+                String::new()
+            }
+        };
+        let dialing_prefix = raw.dialing_prefix.unwrap_or_default();
+        if let Some(m) = prefix_problem(&dialing_prefix) {
+            problem("dialing_prefix", m);
+        }
+        let outgoing_digit = raw.outgoing_digit.map(|d| d.trim().to_owned());
+        if let Some(m) = outgoing_digit.as_deref().and_then(outgoing_digit_problem) {
+            problem("outgoing_digit", m);
+        }
+        let mut number = |key: &str, value, default, range| {
+            in_range(value, default, range, key).unwrap_or_else(|m| {
+                problem(key, m);
+                default
+            })
+        };
+        let page_size = number(
+            "page_size",
+            raw.page_size,
+            1000,
+            1..=i64::from(MAX_PAGE_SIZE),
+        );
+        let timeout_secs = number("timeout_secs", raw.timeout_secs, 60, 1..=3600);
+        if !p.is_empty() {
+            return Err(p);
+        }
+        Ok(PeerSettings {
+            peer_type,
+            description,
+            host,
+            port,
+            address,
+            ca_file,
+            token,
+            peer_enterprise_id,
+            dialing_prefix,
+            outgoing_digit,
+            // The numbers were checked against their ranges above.
+            page_size: u32::try_from(page_size).unwrap_or(MAX_PAGE_SIZE),
+            timeout_secs: u64::try_from(timeout_secs).unwrap_or(60),
+        })
+    }
+
+    fn resolve_paths(&mut self, base_dir: &Path) {
+        if let Some(ca) = &self.ca_file
+            && ca.is_relative()
+        {
+            self.ca_file = Some(base_dir.join(ca));
+        }
+    }
+}

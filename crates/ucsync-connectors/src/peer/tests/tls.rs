@@ -1,0 +1,289 @@
+//! TLS: the peer's certificate is verified against `host` always; a refusal says which names
+//! and dates the certificate holds and what to fix. Certificates are made with `openssl` (a CA
+//! of their own per test) and served by the test kit's HTTPS server on 127.0.0.1, reached
+//! through `address` while `host` is the name the certificate is checked against.
+
+use std::path::Path;
+use std::process::Command;
+
+use ucsync_testkit::FakeConnections;
+use ucsync_testkit::tls::TlsFiles;
+
+use super::*;
+
+fn openssl(args: &[&str]) {
+    let out = Command::new("openssl").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA in `dir` and a server certificate it signed with subject CN `cn`, the extension
+/// `san` (e.g. `DNS:peer.test`, none when `None`) and validity `dates` (openssl's
+/// `YYYYMMDDHHMMSSZ`; 30 days from now when `None`).
+fn certificate(dir: &Path, cn: &str, san: Option<&str>, dates: Option<(&str, &str)>) -> TlsFiles {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ext = "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n".to_owned();
+    if let Some(san) = san {
+        ext.push_str(&format!("subjectAltName = {san}\n"));
+    }
+    std::fs::write(dir.join("server.ext"), ext).unwrap();
+    std::fs::write(
+        dir.join("ca.cnf"),
+        format!(
+            "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+            path("index.txt"),
+            dir.display(),
+            path("serial")
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    let (ca_key, ca_crt, key, csr, crt) = (
+        path("ca.key"),
+        path("ca.crt"),
+        path("server.key"),
+        path("server.csr"),
+        path("server.crt"),
+    );
+    let subject = format!("/CN={cn}");
+    let ca_subject = format!("/CN=Peer test CA {cn}");
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca_crt,
+                "-days",
+                "30",
+                "-subj",
+                &ca_subject,
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", &key, "-out", &csr, "-subj", &subject],
+        ]
+        .concat(),
+    );
+    let mut args = vec![
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        &path("ca.cnf"),
+        "-cert",
+        &ca_crt,
+        "-keyfile",
+        &ca_key,
+        "-in",
+        &csr,
+        "-out",
+        &crt,
+        "-extfile",
+        &path("server.ext"),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    match dates {
+        Some((from, to)) => args.extend(["-startdate", from, "-enddate", to].map(str::to_owned)),
+        None => args.extend(["-days", "30"].map(str::to_owned)),
+    }
+    openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    TlsFiles {
+        ca_cert: dir.join("ca.crt"),
+        server_cert: dir.join("server.crt"),
+        server_key: dir.join("server.key"),
+    }
+}
+
+/// The connector reaching `fake` at 127.0.0.1 (`address`) as `host`, trusting `ca_file`.
+fn reaching(fake: &FakeConnections, host: &str, ca_file: Option<&Path>) -> Arc<dyn Connector> {
+    let ca = ca_file.map_or(String::new(), |p| {
+        format!("ca_file = {:?}\n", p.display().to_string())
+    });
+    connector(&format!(
+        "{}host = \"{host}\"\naddress = \"127.0.0.1\"\nport = {}\n{ca}",
+        minimal("host"),
+        fake.port()
+    ))
+}
+
+/// The words of a failed connection check.
+async fn refused(c: &dyn Connector) -> String {
+    match c.check_connection().await {
+        Ok(()) => panic!("the connection was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn has(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(
+            message.contains(part),
+            "{part:?} is missing from: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_for_other_names_names_them_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(
+        dir.path(),
+        "a.test",
+        Some("DNS:a.test, DNS:b.test, IP:192.0.2.7"),
+        None,
+    );
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let m = refused(reaching(&fake, "peer.test", Some(&files.ca_cert)).as_ref()).await;
+    has(
+        &m,
+        &[
+            "the certificate of peer.test names a.test, b.test, 192.0.2.7, not peer.test",
+            "set host to one of them, or reissue the certificate with subjectAltName=DNS:peer.test",
+            "DNS:a.test, DNS:b.test, IP:192.0.2.7",
+            "CN=a.test",
+        ],
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[tokio::test]
+async fn a_certificate_with_the_name_only_in_its_common_name_is_refused_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(dir.path(), "peer.test", None, None);
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let m = refused(reaching(&fake, "peer.test", Some(&files.ca_cert)).as_ref()).await;
+    has(
+        &m,
+        &[
+            "the certificate of peer.test names only CN=peer.test (no subject alternative name)",
+            "certificates must carry the host name as a subject alternative name",
+            "reissue it with subjectAltName=DNS:peer.test",
+        ],
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[tokio::test]
+async fn an_expired_certificate_says_when_it_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let dates = ("20240101000000Z", "20250101000000Z");
+    let files = certificate(dir.path(), "peer.test", Some("DNS:peer.test"), Some(dates));
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let m = refused(reaching(&fake, "peer.test", Some(&files.ca_cert)).as_ref()).await;
+    has(
+        &m,
+        &[
+            "the certificate of peer.test expired on 2025-01-01",
+            "valid from 2024-01-01 to 2025-01-01",
+            "renew",
+        ],
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[tokio::test]
+async fn a_certificate_of_an_untrusted_ca_names_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(
+        &dir.path().join("peer"),
+        "peer.test",
+        Some("DNS:peer.test"),
+        None,
+    );
+    let other = certificate(
+        &dir.path().join("other"),
+        "other.test",
+        Some("DNS:other.test"),
+        None,
+    );
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let m = refused(reaching(&fake, "peer.test", None).as_ref()).await;
+    has(
+        &m,
+        &[
+            "the certificate of peer.test was signed by a CA this server does not trust",
+            "CN=Peer test CA",
+            "give that CA in ca_file",
+        ],
+    );
+    let m = refused(reaching(&fake, "peer.test", Some(&other.ca_cert)).as_ref()).await;
+    has(
+        &m,
+        &[
+            "was signed by a CA this server does not trust",
+            "the CA in ca_file",
+            "did not sign it",
+        ],
+    );
+    // A CA of the same name with another key (a CA made again): named as such.
+    let again = certificate(
+        &dir.path().join("again"),
+        "peer.test",
+        Some("DNS:peer.test"),
+        None,
+    );
+    let m = refused(reaching(&fake, "peer.test", Some(&again.ca_cert)).as_ref()).await;
+    has(
+        &m,
+        &[
+            "was signed by a CA this server does not trust",
+            "a CA in ca_file has its issuer's name (CN=Peer test CA peer.test) but not the key that signed it",
+            "give the CA that signed it in ca_file",
+        ],
+    );
+    assert!(fake.requests().is_empty(), "{:?}", fake.requests());
+}
+
+#[tokio::test]
+async fn a_good_certificate_reached_by_address_passes_the_name_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(dir.path(), "peer.test", Some("DNS:peer.test"), None);
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let c = reaching(&fake, "peer.test", Some(&files.ca_cert));
+    let m = refused(c.as_ref()).await;
+    // The handshake passed: the request reached the server, which answers a bearer token as
+    // Connections does, with 401.
+    has(
+        &m,
+        &[
+            "peer.test refused the peer token (401 Unauthorized",
+            "ask the peer's administrator for a new peer token",
+        ],
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(
+        requests[0].path_and_query,
+        "/api/v1/peer/v1/enterprises/acme-hq/changes?limit=1"
+    );
+    assert_eq!(
+        requests[0].host.as_deref(),
+        Some(format!("peer.test:{}", fake.port()).as_str())
+    );
+}

@@ -11,7 +11,6 @@ pub mod connector;
 pub mod enterprise_id;
 pub mod entry;
 pub mod expr;
-pub mod ids;
 mod names;
 pub mod schedule;
 

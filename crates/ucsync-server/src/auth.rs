@@ -56,7 +56,7 @@ pub fn check_binding(role: Role, enterprise: Option<&str>) -> Result<(), String>
             "the peer role reads one enterprise's peer feed: name it, with --enterprise ID (\"enterprise\" over the API)"
                 .into(),
         ),
-        (Role::Peer, Some(id)) => ucsync_model::ids::check_enterprise_id(id)
+        (Role::Peer, Some(id)) => ucsync_model::check_enterprise_id(id)
             .map_err(|m| format!("enterprise: {m}")),
         (_, Some(_)) => Err(format!(
             "only the peer role is bound to an enterprise; the {} role sees every one: leave the enterprise out",

@@ -152,7 +152,7 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         }
         if let Some(id) = &e.id {
             let at = format!("enterprises.{name}.id");
-            if let Err(m) = crate::ids::check_enterprise_id(id) {
+            if let Err(m) = crate::check_enterprise_id(id) {
                 p.push(ConfigProblem::new(&at, m));
             } else if let Some(other) = ids.insert(id.as_str(), name.as_str()) {
                 p.push(ConfigProblem::new(

@@ -122,3 +122,49 @@ async fn changes_page_in_order_with_tombstones_and_the_generation_stays_with_the
     let other_store = fresh.directory_changes(e2, None, PEOPLE, 10).await.unwrap();
     assert_ne!(other_store.generation, generation);
 }
+
+#[tokio::test]
+async fn tombstones_older_than_the_kept_days_are_trimmed_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let batch = |entries, deleted_entries| SyncBatch {
+        enterprise_id: e,
+        entries,
+        deleted_entries,
+        ..SyncBatch::default()
+    };
+    store
+        .apply_sync_batch(batch(
+            vec![
+                write(e, 1, "person", "ann", true),
+                write(e, 2, "person", "bob", true),
+            ],
+            vec![],
+        ))
+        .await
+        .unwrap();
+    store
+        .apply_sync_batch(batch(vec![], vec![1]))
+        .await
+        .unwrap();
+    let before = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(said(&before), ["+2:bob", "-1"]);
+    assert_eq!(before.trimmed_seq, 0);
+    // The first deletion happened long ago; the next one trims its tombstone.
+    {
+        let mut conn = store.lock().await;
+        sqlx::query("UPDATE entry_tombstones SET deleted_at = '2000-01-01T00:00:00Z'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    store
+        .apply_sync_batch(batch(vec![], vec![2]))
+        .await
+        .unwrap();
+    let after = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(said(&after), ["-2"]);
+    // The trimmed tombstone was numbered 2: a cursor before it starts over.
+    assert_eq!(after.trimmed_seq, 2);
+}

@@ -1,6 +1,6 @@
 //! The connector conformance suite (`docs/CONNECTORS.md`): every connector kind runs the same
-//! requirement checks against its real peer (a real file, a real slapd, a real Samba AD DC),
-//! through the engine's real import sink and a real SQLite store.
+//! requirement checks against its real peer (a real file, a real slapd, a real Samba AD DC, a
+//! real ucsync server), through the engine's real import sink and a real SQLite store.
 //!
 //! `suite` holds the requirements, one function each, written against the [`suite::Peer`]
 //! trait; each kind's module implements `Peer` and expands every requirement into one test
@@ -16,3 +16,4 @@ mod csv;
 mod ldap_samba;
 mod ldap_slapd;
 mod pbx;
+mod peer;

@@ -21,6 +21,20 @@ pub(crate) async fn next_seq(conn: &mut SqliteConnection) -> Result<i64> {
         .map_err(sql_err("numbering a directory change"))
 }
 
+/// The id after the highest one a peer may know: of the entries, and of the deleted entries
+/// whose tombstones are kept. An id is never given to a new entry while a tombstone names it,
+/// or a peer reading both in one delta would take the newcomer for the deleted entry (and
+/// the order within a page, contacts before deletions, would delete it).
+pub(crate) async fn next_entry_id(conn: &mut SqliteConnection) -> Result<i64> {
+    sqlx::query_scalar(
+        "SELECT max(COALESCE((SELECT MAX(id) FROM entries), 0), \
+         COALESCE((SELECT MAX(entry_id) FROM entry_tombstones), 0)) + 1",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(sql_err("allocating entry ids"))
+}
+
 /// Leaves a tombstone, numbered `seq`, for each of the entries `ids` about to be deleted, and
 /// trims those older than [`TOMBSTONE_DAYS`].
 pub(crate) async fn tombstones(conn: &mut SqliteConnection, seq: i64, ids: &[i64]) -> Result<()> {

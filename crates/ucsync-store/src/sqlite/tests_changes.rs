@@ -122,3 +122,33 @@ async fn changes_page_in_order_with_tombstones_and_the_generation_stays_with_the
     let other_store = fresh.directory_changes(e2, None, PEOPLE, 10).await.unwrap();
     assert_ne!(other_store.generation, generation);
 }
+
+#[tokio::test]
+async fn a_deleted_entry_id_is_not_given_again_while_its_tombstone_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let first = store.reserve_entry_ids(2).await.unwrap();
+    let entries = vec![
+        write(e, first, "person", "ann", true),
+        write(e, first + 1, "person", "bob", true),
+    ];
+    let batch = |entries, deleted_entries| SyncBatch {
+        enterprise_id: e,
+        entries,
+        deleted_entries,
+        ..SyncBatch::default()
+    };
+    store
+        .apply_sync_batch(batch(entries, vec![]))
+        .await
+        .unwrap();
+    // Bob, the highest id, is deleted; the store is opened again (another process).
+    store
+        .apply_sync_batch(batch(vec![], vec![first + 1]))
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.reserve_entry_ids(1).await.unwrap(), first + 2);
+}

@@ -4,12 +4,14 @@
 -- generation: made once, when the store is created; a cursor of another store (replaced,
 -- restored from elsewhere) names another one and starts over. change_seq: the last change
 -- numbered; each batch that writes entries takes the next one. trimmed_seq: tombstones up to
--- this change were trimmed, so an older cursor starts over.
+-- this change were trimmed, so an older cursor starts over. deleted_id_high: the highest id of
+-- a deleted entry; no new entry gets an id at or below it, so an id names one entry forever.
 CREATE TABLE store_meta (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    generation  TEXT NOT NULL,
-    change_seq  INTEGER NOT NULL DEFAULT 0,
-    trimmed_seq INTEGER NOT NULL DEFAULT 0
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    generation       TEXT NOT NULL,
+    change_seq       INTEGER NOT NULL DEFAULT 0,
+    trimmed_seq      INTEGER NOT NULL DEFAULT 0,
+    deleted_id_high  INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO store_meta (id, generation) VALUES (1, lower(hex(randomblob(16))));
 

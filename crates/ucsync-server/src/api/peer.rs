@@ -90,10 +90,17 @@ fn start_over(message: String) -> Response {
     (StatusCode::GONE, Json(body)).into_response()
 }
 
+/// How the feed names entry `id` of the store of `generation`: the entry's id within this
+/// store, so that the entries of another store (replaced, restored elsewhere) never pass for
+/// these.
+fn feed_id(generation: &str, id: i64) -> String {
+    format!("{}.{id}", &generation[..generation.len().min(12)])
+}
+
 /// An entry as the feed shows it: its id, type and offered attributes.
-fn contact(e: &Entry) -> Value {
+fn contact(generation: &str, e: &Entry) -> Value {
     let mut out = Map::new();
-    out.insert("id".into(), json!(e.id.to_string()));
+    out.insert("id".into(), json!(feed_id(generation, e.id)));
     out.insert("type".into(), json!(e.object_type));
     for name in OFFERED {
         let values = e.attrs.get(name);
@@ -170,6 +177,11 @@ async fn changes(
                 "this cursor is from another store (the peer's store was replaced or restored); start over: list everything again without a cursor".into(),
             ));
         }
+        if c.seq > page.last_seq {
+            return Ok(start_over(
+                "this cursor is ahead of this server's changes (its store was restored from a backup); start over: list everything again without a cursor".into(),
+            ));
+        }
         if c.seq < page.trimmed_seq {
             return Ok(start_over(format!(
                 "this cursor is older than the deletions this server keeps ({} days); start over: list everything again without a cursor",
@@ -201,9 +213,11 @@ async fn changes(
     let mut deleted = Vec::new();
     for change in &page.items {
         match change {
-            DirectoryChange::Entry { entry, .. } if offered(entry) => contacts.push(contact(entry)),
+            DirectoryChange::Entry { entry, .. } if offered(entry) => {
+                contacts.push(contact(&page.generation, entry));
+            }
             DirectoryChange::Entry { .. } => {}
-            DirectoryChange::Deleted { id, .. } => deleted.push(id.to_string()),
+            DirectoryChange::Deleted { id, .. } => deleted.push(feed_id(&page.generation, *id)),
         }
     }
     let next = match page.items.last() {

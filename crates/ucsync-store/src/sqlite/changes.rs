@@ -21,6 +21,19 @@ pub(crate) async fn next_seq(conn: &mut SqliteConnection) -> Result<i64> {
         .map_err(sql_err("numbering a directory change"))
 }
 
+/// The id after the highest one ever given: of the entries, and of every entry deleted. An id
+/// names one entry forever, so a peer never takes a newcomer for a deleted entry (reading both
+/// in one delta, it would delete the newcomer).
+pub(crate) async fn next_entry_id(conn: &mut SqliteConnection) -> Result<i64> {
+    sqlx::query_scalar(
+        "SELECT max(COALESCE((SELECT MAX(id) FROM entries), 0), \
+         (SELECT deleted_id_high FROM store_meta)) + 1",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(sql_err("allocating entry ids"))
+}
+
 /// Leaves a tombstone, numbered `seq`, for each of the entries `ids` about to be deleted, and
 /// trims those older than [`TOMBSTONE_DAYS`].
 pub(crate) async fn tombstones(conn: &mut SqliteConnection, seq: i64, ids: &[i64]) -> Result<()> {
@@ -38,6 +51,12 @@ pub(crate) async fn tombstones(conn: &mut SqliteConnection, seq: i64, ids: &[i64
         doing,
     )
     .await?;
+    let highest = ids.iter().copied().max().unwrap_or(0);
+    sqlx::query("UPDATE store_meta SET deleted_id_high = max(deleted_id_high, ?)")
+        .bind(highest)
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err(doing))?;
     let trimmed: Option<i64> = sqlx::query_scalar(
         "DELETE FROM entry_tombstones WHERE deleted_at < strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?) \
          RETURNING change_seq",

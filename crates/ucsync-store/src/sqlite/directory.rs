@@ -63,18 +63,13 @@ impl DirectoryStore for SqliteStore {
     }
 
     async fn reserve_entry_ids(&self, count: i64) -> Result<i64> {
-        let doing = "allocating entry ids";
-        // Past every id handed out by this process and every id committed (or written by this
-        // preview session): ranges taken by runs at the same time never meet.
+        // Past every id handed out by this process, every id committed (or written by this
+        // preview session) and every id deleted: ranges taken by runs at the same time never
+        // meet, and an id names one entry forever.
         let mut next = self.shared.next_entry_id.lock().await;
-        let stored: i64 = {
+        let stored = {
             let mut conn = self.read_lock().await;
-            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 FROM entries")
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(sql_err(doing))?
-                .try_get(0)
-                .map_err(sql_err(doing))?
+            super::changes::next_entry_id(&mut conn).await?
         };
         let first = (*next).max(stored);
         *next = first + count.max(0);

@@ -168,3 +168,44 @@ async fn tombstones_older_than_the_kept_days_are_trimmed_and_say_so() {
     // The trimmed tombstone was numbered 2: a cursor before it starts over.
     assert_eq!(after.trimmed_seq, 2);
 }
+
+#[tokio::test]
+async fn a_deleted_entry_id_is_never_given_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let first = store.reserve_entry_ids(2).await.unwrap();
+    let batch = |entries, deleted_entries| SyncBatch {
+        enterprise_id: e,
+        entries,
+        deleted_entries,
+        ..SyncBatch::default()
+    };
+    let entries = vec![
+        write(e, first, "person", "ann", true),
+        write(e, first + 1, "person", "bob", true),
+    ];
+    store
+        .apply_sync_batch(batch(entries, vec![]))
+        .await
+        .unwrap();
+    // Bob, the highest id, is deleted; the store is opened again (another process).
+    store
+        .apply_sync_batch(batch(vec![], vec![first + 1]))
+        .await
+        .unwrap();
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.reserve_entry_ids(1).await.unwrap(), first + 2);
+    // Not even once its tombstone is trimmed.
+    {
+        let mut conn = store.lock().await;
+        sqlx::query("DELETE FROM entry_tombstones")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    drop(store);
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    assert_eq!(store.reserve_entry_ids(1).await.unwrap(), first + 2);
+}

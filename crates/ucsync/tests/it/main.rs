@@ -22,6 +22,7 @@ mod outstanding_errors;
 mod pbx;
 mod pbx_retention;
 mod peer_feed;
+mod peer_servers;
 mod quickstart;
 mod references;
 mod secrets;

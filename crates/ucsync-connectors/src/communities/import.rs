@@ -159,10 +159,7 @@ async fn members_of(
 }
 
 fn run_failure(f: Failure) -> ConnectorError {
-    ConnectorError::Unavailable(format!(
-        "{}; no deletions were inferred: run the import again once fixed",
-        f.message()
-    ))
+    ConnectorError::Unavailable(format!("{}", f.message()))
 }
 
 /// How a community is named in messages.
@@ -261,7 +258,7 @@ async fn stage(
     while let Some(read) = read.next().await {
         let (c, members) = read.map_err(|e| {
             ConnectorError::Unavailable(format!(
-                "a task reading member feeds stopped unexpectedly ({e}); no deletions were inferred: run the import again, and report it if it repeats"
+                "a task reading member feeds stopped unexpectedly ({e}); run the import again, and report it if it repeats"
             ))
         })?;
         let members = match members {

@@ -212,13 +212,19 @@ impl Client {
         let said = serde_json::from_slice::<ErrorBody>(body)
             .ok()
             .and_then(|b| b.error)
-            .map_or(String::new(), |e| format!(" (the peer says: {e})"));
+            .map_or(String::new(), |e| format!("; the peer says: {e}"));
         let s = &self.settings;
         let id = &s.peer_enterprise_id;
         let host = &s.host;
+        let token = match &s.token {
+            Some(crate::settings::Secret::Env(var)) => {
+                format!("the peer token from the environment variable {var} (token_env)")
+            }
+            _ => "the peer token set in token".to_owned(),
+        };
         Failure::Run(match status {
             StatusCode::UNAUTHORIZED => format!(
-                "{host} refused the peer token (401 Unauthorized{said}): the token is not valid; ask the peer's administrator for a new peer token and set it in token (or the variable token_env names)"
+                "{host} refused {token} (401 Unauthorized{said}): the token is not valid; ask the peer's administrator for a new peer token (`ucsync admin token NAME` on the peer) and set it there"
             ),
             StatusCode::FORBIDDEN => format!(
                 "{host} does not let the token read enterprise {id:?} (403 Forbidden{said}): the token is bound to another enterprise or is not a peer token; ask the peer's administrator for a peer token of enterprise {id:?}, or check peer_enterprise_id"

@@ -180,10 +180,7 @@ pub(crate) fn record(
 }
 
 fn run_failure(f: &Failure) -> ConnectorError {
-    ConnectorError::Unavailable(format!(
-        "{}; no deletions were inferred: run the import again once fixed",
-        f.message()
-    ))
+    ConnectorError::Unavailable(format!("{}", f.message()))
 }
 
 /// Reads the changes after `since` (everything without it); when the peer asks to start over,

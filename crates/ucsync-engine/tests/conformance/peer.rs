@@ -314,7 +314,7 @@ impl Peer for PeerServer {
             Failure::BadCredentials => Break::Run {
                 settings: Some(self.settings_with(self.port, "not-the-token")),
                 expect: words(&[
-                    "localhost refused the peer token (401 Unauthorized",
+                    "localhost refused the peer token set in token (401 Unauthorized",
                     "the token is not valid",
                     "ask the peer's administrator for a new peer token",
                     "no deletions were inferred",

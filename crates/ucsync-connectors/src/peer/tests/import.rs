@@ -239,7 +239,6 @@ async fn a_feed_that_repeats_its_cursor_or_fails_stops_the_run() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("the same cursor again"), "{e}");
-    assert!(e.contains("no deletions were inferred"), "{e}");
     assert!(sink.objects.is_empty());
 
     let script = Script::new(vec![(None, Err(Failure::Run("refused".to_owned())))]);
@@ -252,10 +251,8 @@ async fn a_feed_that_repeats_its_cursor_or_fails_stops_the_run() {
     .await
     .unwrap_err()
     .to_string();
-    assert_eq!(
-        e,
-        "refused; no deletions were inferred: run the import again once fixed"
-    );
+    // The engine adds that the listing is incomplete and nothing was deleted.
+    assert_eq!(e, "refused");
     assert_eq!(sink.listings_ended, 0);
 }
 

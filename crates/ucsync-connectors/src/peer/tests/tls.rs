@@ -272,7 +272,7 @@ async fn a_good_certificate_reached_by_address_passes_the_name_check() {
     has(
         &m,
         &[
-            "peer.test refused the peer token (401 Unauthorized",
+            "peer.test refused the peer token set in token (401 Unauthorized",
             "ask the peer's administrator for a new peer token",
         ],
     );

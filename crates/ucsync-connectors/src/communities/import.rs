@@ -159,7 +159,7 @@ async fn members_of(
 }
 
 fn run_failure(f: Failure) -> ConnectorError {
-    ConnectorError::Unavailable(format!("{}", f.message()))
+    ConnectorError::Unavailable(f.message().to_owned())
 }
 
 /// How a community is named in messages.

@@ -180,7 +180,7 @@ pub(crate) fn record(
 }
 
 fn run_failure(f: &Failure) -> ConnectorError {
-    ConnectorError::Unavailable(format!("{}", f.message()))
+    ConnectorError::Unavailable(f.message().to_owned())
 }
 
 /// Reads the changes after `since` (everything without it); when the peer asks to start over,

@@ -8,9 +8,9 @@ on B (80% changed, 10% added, 10% deleted). Prints wall times, objects/s, the ra
 process) and of B (the server process, VmHWM from /proc), and each step's time and counters
 from A's run records.
 
-    CARGO_TARGET_DIR=/tmp/bench-target cargo build --release -p ucsync --bin ucsync
-    UCSYNC_BIN=/tmp/bench-target/release/ucsync python3 bench/peer_sync.py          # N = 100000, K = 1000
-    UCSYNC_BIN=/tmp/bench-target/release/ucsync python3 bench/peer_sync.py 2000 50  # smoke run: N K
+    cargo build --release -p ucsync --bin ucsync
+    python3 bench/peer_sync.py          # N = 100000, K = 1000
+    python3 bench/peer_sync.py 2000 50  # smoke run: N K
 
 B is a data directory of its own, synced once with `ucsync sync-now` (timed, not part of the
 figures), given a peer administrator bound to `bench-b` (and an operator, to start B's delta

@@ -42,6 +42,9 @@ impl Failure {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Page {
     pub protocol: u32,
+    /// The peer's product and version.
+    #[serde(default)]
+    pub server: Option<ServerInfo>,
     /// Entries changed since the cursor, each with `id`, `type` and lists of values.
     #[serde(default)]
     pub contacts: Vec<serde_json::Map<String, serde_json::Value>>,
@@ -51,6 +54,13 @@ pub struct Page {
     pub cursor: String,
     #[serde(default)]
     pub more: bool,
+}
+
+/// What the peer says it is.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerInfo {
+    pub product: String,
+    pub version: String,
 }
 
 /// Where pages come from: the peer, or a test's script.

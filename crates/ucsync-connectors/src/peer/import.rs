@@ -32,6 +32,8 @@ enum Change {
 /// The pages of one listing, read whole.
 #[derive(Default)]
 struct Changes {
+    /// The peer's product and version, as its last page said.
+    peer: Option<String>,
     /// Ids in the order of their last change, each with that change.
     order: Vec<(String, Change)>,
     /// Entries without a usable id: (where, what is wrong).
@@ -98,6 +100,9 @@ async fn read_all(pages: &dyn Pages, cursor: Option<&str>) -> Result<Changes, Fa
                     "no cursor"
                 }
             )));
+        }
+        if let Some(s) = &page.server {
+            changes.peer = Some(format!("{} {}", s.product, s.version));
         }
         if !page.cursor.is_empty() {
             changes.cursor = page.cursor;
@@ -231,6 +236,12 @@ pub async fn import(
     };
     let (changes, full, note) = read(pages, since).await?;
     let cursor = changes.cursor.clone();
+    // The peer's version, for the connector's status (its last import's message).
+    let note = match (&changes.peer, note) {
+        (Some(peer), Some(note)) => Some(format!("peer server: {peer}; {note}")),
+        (Some(peer), None) => Some(format!("peer server: {peer}")),
+        (None, note) => note,
+    };
     for (at, message) in &changes.unreadable {
         sink.error(None, at.clone(), message.clone()).await?;
     }

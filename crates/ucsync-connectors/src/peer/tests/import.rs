@@ -103,7 +103,8 @@ async fn a_full_import_stages_each_contact_once_in_its_last_version() {
     .await
     .unwrap();
     assert_eq!(summary.watermark.as_deref(), Some("c2"));
-    assert_eq!(summary.note, None);
+    // The peer's version, for the connector's status.
+    assert_eq!(summary.note.as_deref(), Some("peer server: ucsync 0.1.0"));
     assert_eq!(sink.anchors(), ["1043", "1042"]);
     assert!(sink.errors.is_empty(), "{:?}", sink.errors);
     assert_eq!(sink.listings_ended, 1);

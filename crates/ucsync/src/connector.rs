@@ -196,6 +196,10 @@ fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
                 k["unchanged"],
                 k["errors"]
             );
+            // Why it failed, or what it noted (a peer's version, a full run and why).
+            if let Some(m) = r["message"].as_str().filter(|m| !m.is_empty()) {
+                println!("    {m}");
+            }
         }
         let outstanding = item["outstanding_errors"].as_i64().unwrap_or_default();
         if outstanding > 0 {

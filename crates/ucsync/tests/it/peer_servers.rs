@@ -598,6 +598,22 @@ async fn a_peer_server_follows_another_over_https_through_changes_outages_and_a_
     let (quiet, text) = a.sync();
     assert_eq!(quiet[..3], [0, 0, 0], "{text}");
     assert!(!text.contains("start over"), "{text}");
+    // The connector's status names the peer's version.
+    let base = a.base();
+    let out = Command::new(assert_cmd::cargo::cargo_bin!("ucsync"))
+        .args(["--server", &base, "--token", &a.operator, "--ca-cert"])
+        .arg(&a.ca)
+        .args(["connector", "status"])
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains(&format!(
+            "peer server: ucsync {}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{status}"
+    );
 }
 
 /// One server, enterprises east and west, each with its people and a peer connector reading

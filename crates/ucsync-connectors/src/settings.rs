@@ -39,6 +39,51 @@ impl Secret {
     }
 }
 
+/// `value` (or `default` when left out) when it lies in `range`, else a problem naming `key`
+/// and the range.
+pub(crate) fn in_range(
+    value: Option<i64>,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+    key: &str,
+) -> Result<i64, String> {
+    let v = value.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{v} is out of range; {key} is a whole number from {} to {} ({default} when left out)",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// What is wrong with a host setting, if anything: it must be a host name (or an IP address)
+/// without scheme, port or path. `example` is a host name to show; `after_url` says where the
+/// scheme and port go instead.
+pub(crate) fn host_problem(host: &str, example: &str, after_url: &str) -> Option<String> {
+    if host.contains("://") {
+        return Some(format!(
+            "{host:?} is a URL; give the host name alone (e.g. host = \"{example}\"): {after_url}"
+        ));
+    }
+    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Some(format!(
+            "{host:?} holds a port; give the host name alone and the port in port"
+        ));
+    }
+    let ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    (!ok).then(|| {
+        format!(
+            "{host:?} is not a host name; give the server's host name as its certificate names it, e.g. host = \"{example}\""
+        )
+    })
+}
+
 /// The settings of one connector kind.
 pub(crate) trait KindSettings: Sized {
     /// The settings as written, read by serde: its fields are the keys the table may hold.

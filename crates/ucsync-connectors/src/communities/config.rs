@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use ucsync_model::ConfigProblem;
 
+use crate::settings::{host_problem, in_range};
+
 pub use crate::settings::Secret;
 
 /// The largest page the Communities API serves.
@@ -114,48 +116,6 @@ pub struct CommunitiesSettingsAsWritten {
     overlap_secs: Option<i64>,
 }
 
-/// `value` when it lies in `range`, else a problem saying so.
-fn in_range(
-    value: Option<i64>,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-    what: &str,
-) -> Result<i64, String> {
-    let v = value.unwrap_or(default);
-    if range.contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!(
-            "{v} is out of range; {what} is a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ))
-    }
-}
-
-/// Whether `host` looks like a host name (or an IP address) without scheme, port or path.
-fn host_problem(host: &str) -> Option<String> {
-    if host.contains("://") {
-        return Some(format!(
-            "{host:?} is a URL; give the host name alone (e.g. host = \"connections.example.com\") and set protocol and port"
-        ));
-    }
-    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
-        return Some(format!(
-            "{host:?} holds a port; give the host name alone and the port in port"
-        ));
-    }
-    let ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    (!ok).then(|| {
-        format!(
-            "{host:?} is not a host name; give the server's fully qualified host name, e.g. host = \"connections.example.com\""
-        )
-    })
-}
-
 impl crate::settings::KindSettings for CommunitiesSettings {
     type Raw = CommunitiesSettingsAsWritten;
 
@@ -186,7 +146,8 @@ impl crate::settings::KindSettings for CommunitiesSettings {
                 String::new()
             }
             Some(h) => {
-                if let Some(m) = host_problem(h) {
+                if let Some(m) = host_problem(h, "connections.example.com", "set protocol and port")
+                {
                     problem("host", m);
                 }
                 h.to_ascii_lowercase()

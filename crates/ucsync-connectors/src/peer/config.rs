@@ -20,6 +20,7 @@ use serde::Deserialize;
 use ucsync_model::{ConfigProblem, check_enterprise_id};
 
 pub use crate::settings::Secret;
+use crate::settings::{host_problem, in_range};
 
 /// The largest page the peer sync protocol serves.
 pub const MAX_PAGE_SIZE: u32 = 5000;
@@ -141,49 +142,6 @@ pub fn outgoing_digit_problem(d: &str) -> Option<String> {
     })
 }
 
-/// What is wrong with a host, if anything: a host name (or IP address) without scheme, port
-/// or path.
-fn host_problem(host: &str) -> Option<String> {
-    if host.contains("://") {
-        return Some(format!(
-            "{host:?} is a URL; give the host name alone (e.g. host = \"peer.example.com\"): the protocol is always https, and the port goes in port"
-        ));
-    }
-    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
-        return Some(format!(
-            "{host:?} holds a port; give the host name alone and the port in port"
-        ));
-    }
-    let ok = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
-    (!ok).then(|| {
-        format!(
-            "{host:?} is not a host name; give the peer's host name as its certificate names it, e.g. host = \"peer.example.com\""
-        )
-    })
-}
-
-/// `value` when it lies in `range`, else a problem saying so.
-fn in_range(
-    value: Option<i64>,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-    key: &str,
-) -> Result<i64, String> {
-    let v = value.unwrap_or(default);
-    if range.contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!(
-            "{v} is out of range; {key} is a whole number from {} to {} ({default} when left out)",
-            range.start(),
-            range.end()
-        ))
-    }
-}
-
 impl crate::settings::KindSettings for PeerSettings {
     type Raw = PeerSettingsAsWritten;
 
@@ -219,7 +177,11 @@ impl crate::settings::KindSettings for PeerSettings {
                 String::new()
             }
             Some(h) => {
-                if let Some(m) = host_problem(h) {
+                if let Some(m) = host_problem(
+                    h,
+                    "peer.example.com",
+                    "the protocol is always https, and the port goes in port",
+                ) {
                     problem("host", m);
                 }
                 h.to_ascii_lowercase()

@@ -146,7 +146,7 @@ async fn administrators_tokens_and_the_audit_over_the_api() {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("both strings"),
+        body["error"].as_str().unwrap().contains("all strings"),
         "{body}"
     );
     no_secret(&body.to_string(), &["91827364"]);

@@ -25,13 +25,13 @@ use ucsync_model::{
 use ucsync_store::{Counters, ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
 use crate::import_errors::Outstanding;
+use crate::import_gaps::{Gaps, not_stored};
+use crate::import_writer::{Writer, since};
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
 use crate::{EngineError, Stop};
 
 const BATCH: usize = 5_000;
-/// Unreadable records named in the run's message; the run's errors name every one.
-const NAMED_UNREAD: usize = 3;
 
 /// Every anchor of the connector's staging space and of the import so far. Anchors come from
 /// the source, so the hasher is foldhash's seeded one that resists crafted keys, rather than the
@@ -48,79 +48,21 @@ struct Slot {
     named: bool,
 }
 
-/// Writes import batches in order on another task, so that reading the source and writing
-/// the store run side by side. Each batch goes with what the recorder counted for it, and the
-/// writer adds that up for the batches it committed: a run that fails reports what is stored,
-/// not what was read.
-struct Writer {
-    tx: Option<tokio::sync::mpsc::Sender<(ImportBatch, Counters)>>,
-    task: Option<tokio::task::JoinHandle<(Counters, Result<(), ucsync_store::StoreError>)>>,
-    /// The counters of the batches committed, complete once [`Writer::finish`] returned.
-    committed: Counters,
-}
-
-impl Writer {
-    fn start(store: std::sync::Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(ImportBatch, Counters)>(2);
-        let task = tokio::spawn(async move {
-            let mut committed = Counters::default();
-            while let Some((batch, counted)) = rx.recv().await {
-                if let Err(e) = store.apply_import_batch(batch).await {
-                    return (committed, Err(e));
-                }
-                committed.add(&counted);
-            }
-            (committed, Ok(()))
-        });
-        Self {
-            tx: Some(tx),
-            task: Some(task),
-            committed: Counters::default(),
-        }
-    }
-
-    async fn send(&mut self, batch: ImportBatch, counted: Counters) -> Result<(), SinkError> {
-        let sent = match &self.tx {
-            Some(tx) => tx.send((batch, counted)).await.is_ok(),
-            None => false,
-        };
-        if sent {
-            Ok(())
-        } else {
-            Err(self
-                .finish()
-                .await
-                .err()
-                .unwrap_or_else(|| SinkError("the store writer stopped".into())))
-        }
-    }
-
-    /// Waits until every batch sent is written; the first write error, if any.
-    async fn finish(&mut self) -> Result<(), SinkError> {
-        self.tx = None;
-        match self.task.take() {
-            Some(task) => match task.await {
-                Ok((committed, result)) => {
-                    self.committed = committed;
-                    result.map_err(|e| SinkError(e.to_string()))
-                }
-                Err(e) => Err(SinkError(format!("the store writer stopped: {e}"))),
-            },
-            None => Ok(()),
+impl Slot {
+    /// The slot of a staged object, not seen yet.
+    fn of(id: i64, hash: i64, present: bool) -> Slot {
+        Slot {
+            id: Some(id),
+            hash,
+            present,
+            seen: false,
+            named: false,
         }
     }
 }
 
-/// What `now` counted since `before`.
-fn since(now: &Counters, before: &Counters) -> Counters {
-    Counters {
-        added: now.added - before.added,
-        updated: now.updated - before.updated,
-        deleted: now.deleted - before.deleted,
-        unchanged: now.unchanged - before.unchanged,
-        errors: now.errors - before.errors,
-    }
-}
+/// Anchors looked up one by one before the whole index is read instead.
+const LOOK_UPS: usize = 20_000;
 
 struct Sink<'a> {
     store: &'a dyn Store,
@@ -128,6 +70,13 @@ struct Sink<'a> {
     connector: &'a str,
     connector_id: i64,
     index: Index,
+    /// Whether `index` holds every staged anchor. A delta import of a connector that reads
+    /// only what changed starts with none and looks up the anchors it is given, so that its
+    /// cost follows the changes; the rest are read if a listing ends, or once many were
+    /// looked up.
+    index_complete: bool,
+    /// Anchors looked up one by one so far.
+    looked_up: usize,
     batch: ImportBatch,
     rec: &'a mut Recorder,
     /// The recorder's counters when the last batch was sent.
@@ -149,95 +98,6 @@ struct Sink<'a> {
     withheld: Option<String>,
     /// The connector's outstanding import errors.
     outstanding: Outstanding,
-}
-
-/// What an import could not read: records reported unreadable, and what the connector said
-/// its listing misses.
-#[derive(Default)]
-struct Gaps {
-    unread: u64,
-    /// Where the first unreadable records are (`line 12`, a DN).
-    first: Vec<String>,
-    /// What the connector said its listing misses ([`ImportSink::incomplete`]).
-    missed: Vec<String>,
-}
-
-impl Gaps {
-    fn any(&self) -> bool {
-        self.unread > 0 || !self.missed.is_empty()
-    }
-
-    fn unreadable(&mut self, locator: &str) {
-        self.unread += 1;
-        if self.first.len() < NAMED_UNREAD && !locator.is_empty() {
-            self.first.push(locator.to_owned());
-        }
-    }
-
-    /// The run's message for a listing that deleted nothing; `kept` staged objects were not in it.
-    fn message(&self, kept: usize) -> String {
-        let mut why = Vec::new();
-        let mut todo = Vec::new();
-        if self.unread > 0 {
-            let mut at = self.first.join(", ");
-            let more = self.unread.saturating_sub(self.first.len() as u64);
-            if more > 0 {
-                at.push_str(&format!(" and {more} more"));
-            }
-            why.push(format!(
-                "{} record{} could not be read{}",
-                self.unread,
-                plural(self.unread),
-                if at.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({at})")
-                }
-            ));
-            todo.push(if at.is_empty() {
-                "fix the records this run's errors name".to_owned()
-            } else {
-                format!("fix {at} as this run's errors say")
-            });
-        }
-        if let Some(first) = self.missed.first() {
-            why.push(first.clone());
-            if self.missed.len() > 1 {
-                why.push(format!(
-                    "and {} more gap{} (see this run's errors)",
-                    self.missed.len() - 1,
-                    plural((self.missed.len() - 1) as u64)
-                ));
-            }
-            todo.push("close the gap".to_owned());
-        }
-        format!(
-            "the listing is incomplete: {}; so no deletions were inferred in this run{}. To find them, {} and run the import again",
-            why.join("; "),
-            match kept {
-                0 => String::new(),
-                n => format!(
-                    " ({n} staged object{} not in the listing {} kept)",
-                    plural(n as u64),
-                    if n == 1 { "was" } else { "were" }
-                ),
-            },
-            todo.join(", then ")
-        )
-    }
-}
-
-/// ", N more read were not stored", when some were not.
-fn not_stored(n: i64) -> String {
-    if n > 0 {
-        format!("; {n} more read were not stored")
-    } else {
-        String::new()
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 fn stop_error() -> SinkError {
@@ -475,6 +335,7 @@ impl Sink<'_> {
 impl ImportSink for Sink<'_> {
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
         self.taking()?;
+        self.look_up(&record.anchor).await?;
         let status = self.take(record);
         self.after_record(matches!(
             status,
@@ -486,6 +347,7 @@ impl ImportSink for Sink<'_> {
 
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError> {
         self.taking()?;
+        self.look_up(anchor).await?;
         self.outstanding.over(anchor, &mut self.batch);
         let mut changed = false;
         if let Some(slot) = self.index.get_mut(anchor)
@@ -512,6 +374,8 @@ impl ImportSink for Sink<'_> {
 
     async fn present(&mut self, anchor: &str) -> Result<(), SinkError> {
         self.taking()?;
+        // A connector that names unchanged objects lists them all: the whole index serves it.
+        self.complete_index().await?;
         self.outstanding.met(anchor);
         if let Some(slot) = self.index.get_mut(anchor)
             && !slot.seen
@@ -533,6 +397,7 @@ impl ImportSink for Sink<'_> {
     ) -> Result<(), SinkError> {
         self.taking()?;
         let object = anchor.unwrap_or_default();
+        self.look_up(&object).await?;
         if let Some(slot) = self.index.get_mut(object.as_str()) {
             // Identified but unreadable: keep what is staged, never treat it as deleted.
             slot.seen = true;
@@ -578,6 +443,7 @@ impl ImportSink for Sink<'_> {
 
     async fn end_of_listing_of(&mut self, object_types: &[&str]) -> Result<Listed, SinkError> {
         self.taking()?;
+        self.complete_index().await?;
         let mut of_types = HashSet::new();
         for t in object_types {
             let anchors = self
@@ -592,11 +458,52 @@ impl ImportSink for Sink<'_> {
 
     async fn end_of_listing(&mut self) -> Result<Listed, SinkError> {
         self.taking()?;
+        self.complete_index().await?;
         self.listing_ended(None).await
     }
 }
 
 impl Sink<'_> {
+    /// Makes sure the index has `anchor`'s slot, if it is staged.
+    async fn look_up(&mut self, anchor: &str) -> Result<(), SinkError> {
+        if self.index_complete || anchor.is_empty() || self.index.contains_key(anchor) {
+            return Ok(());
+        }
+        self.looked_up += 1;
+        if self.looked_up > LOOK_UPS {
+            return self.complete_index().await;
+        }
+        let found = self
+            .store
+            .anchor_infos(self.connector_id, &[anchor.to_owned()])
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        for a in found {
+            self.index
+                .insert(a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present));
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the index: every staged anchor not looked up yet.
+    async fn complete_index(&mut self) -> Result<(), SinkError> {
+        if self.index_complete {
+            return Ok(());
+        }
+        let all = self
+            .store
+            .anchor_index(self.connector_id)
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        for a in all {
+            self.index
+                .entry(a.anchor.into_boxed_str())
+                .or_insert_with(|| Slot::of(a.id, a.hash, a.present));
+        }
+        self.index_complete = true;
+        Ok(())
+    }
+
     /// Deletes every staged object not seen, of those in `only` when given (a listing of some
     /// types), unless the listing is incomplete.
     async fn listing_ended(&mut self, only: Option<&HashSet<String>>) -> Result<Listed, SinkError> {
@@ -676,23 +583,24 @@ pub(crate) async fn run(
         ImportMode::Delta => row.watermark.clone(),
         ImportMode::Full => None,
     };
-    let index: Index = store
-        .anchor_index(c.id)
-        .await?
-        .into_iter()
-        .map(|a| {
-            (
-                a.anchor.into_boxed_str(),
-                Slot {
-                    id: Some(a.id),
-                    hash: a.hash,
-                    present: a.present,
-                    seen: false,
-                    named: false,
-                },
-            )
-        })
-        .collect();
+    // A connector that reads only what changed since its watermark names few objects: their
+    // slots are looked up as they come instead of reading the whole staging space.
+    let lazy = watermark.is_some() && c.connector.capabilities().delta_import;
+    let index: Index = if lazy {
+        Index::default()
+    } else {
+        store
+            .anchor_index(c.id)
+            .await?
+            .into_iter()
+            .map(|a| (a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present)))
+            .collect()
+    };
+    let staging_empty = if lazy {
+        store.staging_is_empty(c.id).await?
+    } else {
+        index.is_empty()
+    };
     let status_file = (!ctx.options.preview).then(|| {
         ctx.options
             .status_dir
@@ -706,7 +614,7 @@ pub(crate) async fn run(
         watermark,
         status_file: status_file.clone(),
         // A target never imported nor provisioned yet: its first export creates it.
-        absent_is_empty: index.is_empty() && c.exports(),
+        absent_is_empty: staging_empty && c.exports(),
     };
     let mut sink = Sink {
         store,
@@ -714,6 +622,8 @@ pub(crate) async fn run(
         connector: &c.name,
         connector_id: c.id,
         index,
+        index_complete: !lazy,
+        looked_up: 0,
         batch: ImportBatch::default(),
         rec,
         flushed: Counters::default(),

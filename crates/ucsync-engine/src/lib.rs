@@ -11,6 +11,8 @@ mod export;
 mod fingerprint;
 mod import;
 mod import_errors;
+mod import_gaps;
+mod import_writer;
 mod progress;
 mod removed;
 mod rules;

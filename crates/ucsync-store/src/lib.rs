@@ -55,6 +55,8 @@ pub trait StagingStore: Send + Sync {
     /// Every staged anchor of a connector with its id, hash and whether it is present in the
     /// external system.
     async fn anchor_index(&self, connector_id: i64) -> Result<Vec<AnchorInfo>>;
+    /// The index entries of some of a connector's anchors (those staged).
+    async fn anchor_infos(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<AnchorInfo>>;
     /// The anchors of a connector's staged objects of one type.
     async fn anchors_of_type(&self, connector_id: i64, object_type: &str) -> Result<Vec<String>>;
     async fn apply_import_batch(&self, batch: ImportBatch) -> Result<()>;

@@ -288,6 +288,25 @@ impl StagingStore for SqliteStore {
         Ok(out)
     }
 
+    async fn anchor_infos(&self, connector_id: i64, anchors: &[String]) -> Result<Vec<AnchorInfo>> {
+        let doing = "reading the staging space";
+        let mut conn = self.read_lock().await;
+        let sql =
+            "SELECT anchor, id, hash FROM staging WHERE connector_id = ? AND anchor IN ({list})";
+        let rows = fetch_in(&mut conn, sql, Some(connector_id), anchors, doing).await?;
+        rows.iter()
+            .map(|row| {
+                let hash: i64 = row.try_get(2).map_err(sql_err(doing))?;
+                Ok(AnchorInfo {
+                    anchor: row.try_get(0).map_err(sql_err(doing))?,
+                    id: row.try_get(1).map_err(sql_err(doing))?,
+                    hash,
+                    present: hash != 0,
+                })
+            })
+            .collect()
+    }
+
     async fn anchors_of_type(&self, connector_id: i64, object_type: &str) -> Result<Vec<String>> {
         let mut conn = self.read_lock().await;
         sqlx::query_scalar("SELECT anchor FROM staging WHERE connector_id = ? AND object_type = ?")

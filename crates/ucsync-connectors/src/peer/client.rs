@@ -285,6 +285,11 @@ impl Client {
             format!(
                 "the peer does not speak TLS at {target}: set port to its HTTPS port (443 by default)"
             )
+        } else if text.contains("close_notify") || text.contains("reset by peer") {
+            // The peer was reached (often it answered the pages before): nothing to change here.
+            return format!(
+                "the connection to {url} broke off: {text}; the peer at {target} closed it in the middle of the exchange: run the import again, and check the peer if it repeats"
+            );
         } else {
             format!("check {target} and the network")
         };

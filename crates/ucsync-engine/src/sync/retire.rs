@@ -56,7 +56,11 @@ pub(crate) async fn retire(
     let owned = owned_entries(ctx, c).await?;
     let total = ctx.store.count_entries(ctx.rules.id).await?.max(0) as u64;
     let threshold = &ctx.rules.threshold;
-    let allowed = threshold.allowed(total) + ctx.options.allow_deletes.unwrap_or(0);
+    // `--allow-deletes N` allows N deletes in this run, as for a sync or an export: not N
+    // more than the threshold allows.
+    let allowed = threshold
+        .allowed(total)
+        .max(ctx.options.allow_deletes.unwrap_or(0));
     if owned > allowed {
         return Ok(StepEnd {
             message: Some(format!(

@@ -27,8 +27,8 @@ fn openssl(args: &[&str]) {
 }
 
 /// A private CA in a directory of its own (`ca.crt`, `ca.key`) that issues server
-/// certificates, valid 30 days, with EC keys (made at once).
-struct Pki {
+/// certificates, valid 30 days unless told otherwise, with EC keys (made at once).
+pub(crate) struct Pki {
     dir: PathBuf,
 }
 
@@ -41,12 +41,18 @@ const EC: [&str; 5] = [
 ];
 
 impl Pki {
-    fn new(dir: &Path) -> Pki {
+    pub(crate) fn new(dir: &Path) -> Pki {
+        Pki::named(dir, "ucsync peers test CA")
+    }
+
+    /// A CA whose certificate has the subject `CN=cn`.
+    pub(crate) fn named(dir: &Path, cn: &str) -> Pki {
         std::fs::create_dir_all(dir).unwrap();
         let pki = Pki {
             dir: dir.to_owned(),
         };
         let (crt, key) = (pki.path("ca.crt"), pki.path("ca.key"));
+        let subject = format!("/CN={cn}");
         let mut args = vec!["req", "-x509"];
         args.extend(EC);
         args.extend([
@@ -57,69 +63,93 @@ impl Pki {
             "-days",
             "30",
             "-subj",
-            "/CN=ucsync peers test CA",
+            &subject,
             "-addext",
             "basicConstraints=critical,CA:TRUE",
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ]);
         openssl(&args);
+        // `openssl ca` (which can date a certificate in the past) keeps a database.
+        std::fs::write(pki.dir.join("index.txt"), "").unwrap();
+        std::fs::write(pki.dir.join("serial"), "01\n").unwrap();
+        std::fs::write(
+            pki.dir.join("ca.cnf"),
+            format!(
+                "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\nunique_subject = no\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
+                pki.path("index.txt"),
+                pki.dir.display(),
+                pki.path("serial")
+            ),
+        )
+        .unwrap();
         pki
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.join(name).to_str().unwrap().to_owned()
     }
 
-    fn ca(&self) -> String {
+    pub(crate) fn ca(&self) -> String {
         self.path("ca.crt")
     }
 
     /// A server certificate with CN `name` and the subject alternative names `san` (e.g.
     /// `DNS:peer-b.test`): its certificate and key files.
-    fn issue(&self, name: &str, san: &str) -> (String, String) {
+    pub(crate) fn issue(&self, name: &str, san: &str) -> (String, String) {
+        self.issue_as(name, name, Some(san), None)
+    }
+
+    /// A server certificate in the files `file.crt` and `file.key` with CN `cn`, the subject
+    /// alternative names `san` (none when `None`) and the validity `dates` (openssl's
+    /// `YYYYMMDDHHMMSSZ`; 30 days from now when `None`).
+    pub(crate) fn issue_as(
+        &self,
+        file: &str,
+        cn: &str,
+        san: Option<&str>,
+        dates: Option<(&str, &str)>,
+    ) -> (String, String) {
         let (crt, key, csr, ext) = (
-            self.path(&format!("{name}.crt")),
-            self.path(&format!("{name}.key")),
-            self.path(&format!("{name}.csr")),
-            self.path(&format!("{name}.ext")),
+            self.path(&format!("{file}.crt")),
+            self.path(&format!("{file}.key")),
+            self.path(&format!("{file}.csr")),
+            self.path(&format!("{file}.ext")),
         );
+        let san = san.map_or(String::new(), |san| format!("subjectAltName = {san}\n"));
         std::fs::write(
             &ext,
             format!(
-                "subjectAltName = {san}\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
+                "{san}basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
             ),
         )
         .unwrap();
-        let subject = format!("/CN={name}");
+        let subject = format!("/CN={cn}");
         let mut args = vec!["req"];
         args.extend(EC);
         args.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
         openssl(&args);
-        let (ca, ca_key) = (self.ca(), self.path("ca.key"));
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "30",
-            "-extfile",
-            &ext,
-        ]);
+        let (ca, ca_key, cnf) = (self.ca(), self.path("ca.key"), self.path("ca.cnf"));
+        let mut args = vec![
+            "ca", "-batch", "-notext", "-config", &cnf, "-cert", &ca, "-keyfile", &ca_key, "-in",
+            &csr, "-out", &crt, "-extfile", &ext,
+        ];
+        match dates {
+            Some((from, to)) => args.extend(["-startdate", from, "-enddate", to]),
+            None => args.extend(["-days", "30"]),
+        }
+        openssl(&args);
         (crt, key)
     }
 }
 
 /// `ucsync serve` over HTTPS with `cert` on `listen`, with the environment `vars`.
-fn serve(env: &Env, cert: &(String, String), listen: &str, vars: &[(&str, &str)]) -> Server {
+pub(crate) fn serve(
+    env: &Env,
+    cert: &(String, String),
+    listen: &str,
+    vars: &[(&str, &str)],
+) -> Server {
     let mut cmd = env.command(&["serve", "--listen", listen]);
     cmd.args(["--tls-cert", &cert.0, "--tls-key", &cert.1]);
     for (k, v) in vars {
@@ -128,7 +158,7 @@ fn serve(env: &Env, cert: &(String, String), listen: &str, vars: &[(&str, &str)]
     Server::start_command(cmd)
 }
 
-fn port(server: &Server) -> u16 {
+pub(crate) fn port(server: &Server) -> u16 {
     let url = server.url("");
     assert!(url.starts_with("https://127.0.0.1:"), "{url}");
     url.rsplit(':')
@@ -140,7 +170,7 @@ fn port(server: &Server) -> u16 {
 }
 
 /// An HTTPS client that trusts `ca` alone, reaching `host` at 127.0.0.1.
-fn https(ca: &str, host: Option<(&str, u16)>) -> reqwest::Client {
+pub(crate) fn https(ca: &str, host: Option<(&str, u16)>) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
     let mut builder = reqwest::Client::builder().tls_certs_only([ca]);
     if let Some((host, port)) = host {
@@ -151,7 +181,7 @@ fn https(ca: &str, host: Option<(&str, u16)>) -> reqwest::Client {
 
 /// A client of the server at `port` that trusts `ca` and reaches `host` there: the base URL
 /// and the client.
-fn client(ca: &str, host: &str, port: u16) -> (String, reqwest::Client) {
+pub(crate) fn client(ca: &str, host: &str, port: u16) -> (String, reqwest::Client) {
     (
         format!("https://{host}:{port}"),
         https(ca, Some((host, port))),
@@ -159,7 +189,7 @@ fn client(ca: &str, host: &str, port: u16) -> (String, reqwest::Client) {
 }
 
 /// An administrator of the peer role bound to the enterprise with the ID `id`: its token.
-fn peer_admin(env: &Env, name: &str, id: &str) -> String {
+pub(crate) fn peer_admin(env: &Env, name: &str, id: &str) -> String {
     let out = env
         .command(&["admin", "add", name, "--role", "peer", "--enterprise", id])
         .env("UCSYNC_ADMIN_PASSWORD", format!("{name}-password"))
@@ -172,7 +202,12 @@ fn peer_admin(env: &Env, name: &str, id: &str) -> String {
 }
 
 /// Sync Now of `enterprise` through the API at `base`, to its end: the run.
-async fn sync_now(http: &reqwest::Client, base: &str, token: &str, enterprise: &str) -> Value {
+pub(crate) async fn sync_now(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    enterprise: &str,
+) -> Value {
     let url = format!("{base}/api/v1/enterprises/{enterprise}/sync-now");
     let (status, body) = call(http, "POST", &url, Some(token)).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
@@ -196,7 +231,7 @@ async fn sync_now(http: &reqwest::Client, base: &str, token: &str, enterprise: &
 
 /// The entries of `object_type` of `enterprise`, through the API at `base`: each as its
 /// attributes' first values, by name.
-async fn entries(
+pub(crate) async fn entries(
     http: &reqwest::Client,
     base: &str,
     token: &str,
@@ -211,7 +246,7 @@ async fn entries(
 }
 
 /// An entry's values of `name`, joined with `|`.
-fn values(entry: &Value, name: &str) -> String {
+pub(crate) fn values(entry: &Value, name: &str) -> String {
     entry["attributes"][name]["values"]
         .as_array()
         .map(|v| {
@@ -224,7 +259,7 @@ fn values(entry: &Value, name: &str) -> String {
 }
 
 /// The mail addresses of `entries`, sorted (repeated ones stay: a duplicate shows).
-fn mails(entries: &[Value]) -> Vec<String> {
+pub(crate) fn mails(entries: &[Value]) -> Vec<String> {
     let mut m: Vec<String> = entries.iter().map(|e| values(e, "mail")).collect();
     m.sort();
     m
@@ -232,7 +267,7 @@ fn mails(entries: &[Value]) -> Vec<String> {
 
 /// The people of a CSV connector, by number: given name, surname, mail at `domain`,
 /// extension 4700 + number; the surname of the numbers in `renamed` is `Renamed`.
-fn staff(domain: &str, numbers: &[usize], renamed: &[usize]) -> String {
+pub(crate) fn staff(domain: &str, numbers: &[usize], renamed: &[usize]) -> String {
     let mut s = String::from("employeeId,givenName,sn,mail,telephoneNumber\n");
     for i in numbers {
         let sn = if renamed.contains(i) {
@@ -245,14 +280,14 @@ fn staff(domain: &str, numbers: &[usize], renamed: &[usize]) -> String {
     s
 }
 
-fn addresses(domain: &str, numbers: &[usize]) -> Vec<String> {
+pub(crate) fn addresses(domain: &str, numbers: &[usize]) -> Vec<String> {
     let mut m: Vec<String> = numbers.iter().map(|i| format!("p{i}@{domain}")).collect();
     m.sort();
     m
 }
 
 /// A CSV connector of `enterprise` giving the people of `file` as persons.
-fn staff_connector(name: &str, enterprise: &str, file: &str) -> String {
+pub(crate) fn staff_connector(name: &str, enterprise: &str, file: &str) -> String {
     format!(
         r#"
 [connectors.{name}]
@@ -276,16 +311,16 @@ telephoneNumber = "telephoneNumber"
 
 /// Where a peer connector reads: the name the peer's certificate holds, its port (reached
 /// at 127.0.0.1), the CA that signed the certificate.
-struct At<'a> {
-    host: &'a str,
-    port: u16,
-    ca: &'a str,
+pub(crate) struct At<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) ca: &'a str,
 }
 
 /// A peer connector of `enterprise` reading `peer_id` at `at`, with the token in the variable
 /// `token_env`; its contacts go to the directory with their dial strings, federation and the
 /// peer (`description`) as their folder.
-fn peer_connector(
+pub(crate) fn peer_connector(
     name: &str,
     enterprise: &str,
     description: &str,
@@ -327,17 +362,17 @@ folder = "peer"
 
 /// Server A: the `ucsync` CLI against it (`--server`, trusting the CA), and reads of its
 /// directory through its API.
-struct ServerA {
-    env: Env,
-    server: Option<Server>,
-    ca: String,
-    cert: (String, String),
-    operator: String,
-    viewer: String,
+pub(crate) struct ServerA {
+    pub(crate) env: Env,
+    pub(crate) server: Option<Server>,
+    pub(crate) ca: String,
+    pub(crate) cert: (String, String),
+    pub(crate) operator: String,
+    pub(crate) viewer: String,
 }
 
 impl ServerA {
-    fn start(&mut self, token: &str, forbidden_token: &str) {
+    pub(crate) fn start(&mut self, token: &str, forbidden_token: &str) {
         self.server = Some(serve(
             &self.env,
             &self.cert,
@@ -346,13 +381,13 @@ impl ServerA {
         ));
     }
 
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         self.server.as_ref().unwrap().url("")
     }
 
     /// `ucsync --server A --json ARGS` as the operator: the exit code and the run it printed
     /// (`run`, `steps`), with every message of the run and its steps in `text`.
-    fn run(&self, args: &[&str]) -> (Option<i32>, Value, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (Option<i32>, Value, String) {
         let base = self.base();
         let out = Command::new(assert_cmd::cargo::cargo_bin!("ucsync"))
             .args(["--server", &base, "--token", &self.operator, "--ca-cert"])
@@ -377,14 +412,14 @@ impl ServerA {
     }
 
     /// Sync Now of A, which must succeed: the counters of the peer's import.
-    fn sync(&self) -> ([i64; 5], String) {
+    pub(crate) fn sync(&self) -> ([i64; 5], String) {
         let (code, report, text) = self.run(&["sync-now"]);
         assert_eq!(code, Some(0), "{report:#}");
         let step = Env::step(&report, "peer-b", "delta-import");
         (counters(step), text)
     }
 
-    async fn contacts(&self) -> Vec<Value> {
+    pub(crate) async fn contacts(&self) -> Vec<Value> {
         let http = https(&self.ca, None);
         entries(&http, &self.base(), &self.viewer, "default", "contact").await
     }

@@ -9,6 +9,7 @@
 
 pub mod communities;
 pub mod csv;
+mod http;
 pub mod ldap;
 pub mod pbx;
 pub mod peer;

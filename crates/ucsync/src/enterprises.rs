@@ -2,34 +2,10 @@
 //! means no peer reads it) and its connectors, from the configuration or through a server.
 
 use anyhow::Result;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::Cli;
 use crate::remote::Remote;
-
-/// The enterprises of the configuration as the API lists them.
-pub fn list(config: &ucsync_model::config::Config) -> Value {
-    let list: Vec<Value> = config
-        .enterprise_names()
-        .iter()
-        .map(|name| {
-            let e = config.enterprises.get(name);
-            let connectors: Vec<&str> = config
-                .connectors
-                .iter()
-                .filter(|(_, c)| c.enterprise == *name)
-                .map(|(n, _)| n.as_str())
-                .collect();
-            json!({
-                "name": name,
-                "id": e.and_then(|e| e.id.clone()),
-                "sync_order": e.map(|e| e.sync_order.clone()).unwrap_or_default(),
-                "connectors": connectors,
-            })
-        })
-        .collect();
-    json!({ "enterprises": list })
-}
 
 fn print(cli: &Cli, answer: &Value) {
     if cli.json {
@@ -62,7 +38,7 @@ pub async fn run(cli: &Cli) -> Result<u8> {
             crate::configuration::current(cli, None, store.as_ref(), false).await?
         }
     };
-    print(cli, &list(&config));
+    print(cli, &ucsync_server::api::enterprises_json(&config));
     Ok(0)
 }
 

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{DATE, LOCATION};
+use reqwest::header::DATE;
 
 use super::atom;
 use super::config::{CommunitiesSettings, Protocol};
+use crate::http::{self, BodyError, chain};
 
 /// Why a request gave no usable answer.
 #[derive(Debug, Clone)]
@@ -97,12 +98,7 @@ impl Client {
             .map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
         let status = response.status();
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
+            let location = http::location(&response);
             return Err(Failure::Run(self.redirected(&url, status, &location)));
         }
         let date = response
@@ -111,28 +107,15 @@ impl Client {
             .and_then(|d| d.to_str().ok())
             .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
             .map(|z| z.timestamp());
-        let limit = self.settings.max_response_bytes;
-        if response.content_length().is_some_and(|n| n > limit) {
-            return Err(Failure::Answer(self.too_large(&url)));
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > limit {
-                        return Err(Failure::Answer(self.too_large(&url)));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(Failure::Run(format!(
-                        "the answer to {url} broke off: {}; run the import again, and check the server if it repeats",
-                        chain(&e)
-                    )));
-                }
+        let body = match http::read_body(&mut response, self.settings.max_response_bytes).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Err(Failure::Answer(self.too_large(&url))),
+            Err(BodyError::BrokeOff(why)) => {
+                return Err(Failure::Run(format!(
+                    "the answer to {url} broke off: {why}; run the import again, and check the server if it repeats"
+                )));
             }
-        }
+        };
         if status.is_success() {
             return Ok(Answer { body, date });
         }
@@ -260,19 +243,4 @@ impl Client {
         };
         format!("cannot reach {url}: {text}; {hint}")
     }
-}
-
-/// An error and its causes, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }

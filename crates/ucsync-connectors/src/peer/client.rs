@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 use serde::Deserialize;
 
 use super::certificate::{self, KeepingVerifier};
 use super::config::{PeerSettings, Secret};
+use crate::http::{self, BodyError, chain};
 
 /// The protocol version this client speaks.
 pub const PROTOCOL: u32 = 1;
@@ -162,12 +162,7 @@ impl Client {
             .map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
         let status = response.status();
         if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
+            let location = http::location(&response);
             return Err(Failure::Run(format!(
                 "the peer redirects {url} to {} ({status}); ucsync never follows redirects and sent nothing there: set host and port to the peer's ucsync server itself",
                 if location.is_empty() {
@@ -177,30 +172,15 @@ impl Client {
                 }
             )));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES)
-        {
-            return Err(Failure::Run(too_large(&url)));
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > MAX_RESPONSE_BYTES {
-                        return Err(Failure::Run(too_large(&url)));
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(Failure::Run(format!(
-                        "the answer to {url} broke off: {}; run the import again, and check the peer if it repeats",
-                        chain(&e)
-                    )));
-                }
+        let body = match http::read_body(&mut response, MAX_RESPONSE_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => return Err(Failure::Run(too_large(&url))),
+            Err(BodyError::BrokeOff(why)) => {
+                return Err(Failure::Run(format!(
+                    "the answer to {url} broke off: {why}; run the import again, and check the peer if it repeats"
+                )));
             }
-        }
+        };
         if !status.is_success() {
             return Err(self.refused(&url, status, &body));
         }
@@ -317,19 +297,4 @@ fn too_large(url: &str) -> String {
         "the answer to {url} is larger than {} MiB; lower page_size",
         MAX_RESPONSE_BYTES / (1024 * 1024)
     )
-}
-
-/// An error and its causes, as one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -348,26 +348,30 @@ fn shown(name: &str) -> String {
 
 async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Answer {
     st.require(&headers, Role::Viewer).await?;
-    let engine = st.engine();
-    let config = engine.config();
+    Ok(Json(enterprises_json(st.engine().config())))
+}
+
+/// The enterprises of `config` as `GET /api/v1/enterprises` and `ucsync enterprises` show them:
+/// each one's name, ID (what a peer names to read it), sync order and connectors.
+pub fn enterprises_json(config: &ucsync_model::config::Config) -> Value {
     let list: Vec<Value> = config
         .enterprise_names()
         .iter()
         .map(|name| {
-            let order = config
-                .enterprises
-                .get(name)
-                .map(|e| e.sync_order.clone())
-                .unwrap_or_default();
-            let id = config.enterprises.get(name).and_then(|e| e.id.clone());
+            let e = config.enterprises.get(name);
             let connectors: Vec<&str> = config
                 .connectors
                 .iter()
                 .filter(|(_, c)| c.enterprise == *name)
                 .map(|(n, _)| n.as_str())
                 .collect();
-            json!({ "name": name, "id": id, "sync_order": order, "connectors": connectors })
+            json!({
+                "name": name,
+                "id": e.and_then(|e| e.id.clone()),
+                "sync_order": e.map(|e| e.sync_order.clone()).unwrap_or_default(),
+                "connectors": connectors,
+            })
         })
         .collect();
-    Ok(Json(json!({ "enterprises": list })))
+    json!({ "enterprises": list })
 }

@@ -209,3 +209,100 @@ async fn a_deleted_entry_id_is_never_given_again() {
     let store = SqliteStore::open(dir.path()).await.unwrap();
     assert_eq!(store.reserve_entry_ids(1).await.unwrap(), first + 2);
 }
+
+/// What peers read never shows half a batch, a preview's writes, or a batch that failed; and
+/// batches of two enterprises written at once each reach their own feed whole.
+#[tokio::test]
+async fn the_feed_shows_no_failed_batch_no_preview_and_every_batch_of_runs_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let e = store.ensure_enterprise("default").await.unwrap();
+    let other = store.ensure_enterprise("other").await.unwrap();
+    let batch = |e: i64, entries, deleted_entries| SyncBatch {
+        enterprise_id: e,
+        entries,
+        deleted_entries,
+        ..SyncBatch::default()
+    };
+    store
+        .apply_sync_batch(batch(e, vec![write(e, 1, "person", "ann", true)], vec![]))
+        .await
+        .unwrap();
+    let before = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+
+    // A batch that fails (an id taken twice) leaves no change number and no tombstone.
+    let failed = store
+        .apply_sync_batch(batch(
+            e,
+            vec![
+                write(e, 2, "person", "bob", true),
+                write(e, 2, "person", "bob", true),
+            ],
+            vec![1],
+        ))
+        .await;
+    assert!(failed.is_err());
+    // A preview changes and deletes, and keeps none of it.
+    let preview = store.begin_preview().await.unwrap();
+    preview
+        .apply_sync_batch(batch(e, vec![write(e, 3, "person", "cyd", true)], vec![1]))
+        .await
+        .unwrap();
+    let seen = preview
+        .directory_changes(e, None, PEOPLE, 10)
+        .await
+        .unwrap();
+    assert_eq!(said(&seen), ["-1", "+3:cyd"]);
+    assert_eq!(
+        said(&store.directory_changes(e, None, PEOPLE, 10).await.unwrap()),
+        ["+1:ann"]
+    );
+    preview.end_preview().await.unwrap();
+    let after = store.directory_changes(e, None, PEOPLE, 10).await.unwrap();
+    assert_eq!(said(&after), ["+1:ann"]);
+    assert_eq!(after.last_seq, before.last_seq);
+
+    // Two enterprises' runs writing at once: each feed, paged one by one from the cursor,
+    // names each of its entries once.
+    let writers: Vec<_> = [(e, 100), (other, 200)]
+        .into_iter()
+        .map(|(ent, base)| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for b in 0..20i64 {
+                    let entries = (0..5)
+                        .map(|i| write(ent, base * 100 + b * 5 + i, "person", "p", true))
+                        .collect();
+                    store
+                        .apply_sync_batch(SyncBatch {
+                            enterprise_id: ent,
+                            entries,
+                            ..SyncBatch::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let cursor = after.items.last().unwrap().position();
+    for w in writers {
+        w.await.unwrap();
+    }
+    for (ent, at) in [(e, Some(cursor)), (other, None)] {
+        let mut at = at;
+        let mut ids = Vec::new();
+        loop {
+            let page = store.directory_changes(ent, at, PEOPLE, 7).await.unwrap();
+            ids.extend(page.items.iter().map(|c| c.position().1));
+            match page.items.last() {
+                Some(c) if page.more => at = Some(c.position()),
+                _ => break,
+            }
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!((ids.len(), unique.len()), (100, 100), "{ent}: {ids:?}");
+    }
+}

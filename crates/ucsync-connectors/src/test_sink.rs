@@ -30,6 +30,8 @@ pub struct MemorySink {
     pub present: Vec<String>,
     /// The store "fails" when an object with this anchor arrives.
     pub fail_on: Option<String>,
+    /// Anchors given again in a later version ([`ImportSink::object_again`]).
+    pub again: Vec<String>,
     pub(crate) seen: BTreeSet<String>,
 }
 
@@ -79,6 +81,26 @@ impl ImportSink for MemorySink {
             None => RecordStatus::Created,
             Some((_, attrs)) if *attrs == record.attrs => RecordStatus::Unchanged,
             Some(_) => RecordStatus::Updated,
+        };
+        self.staged.insert(
+            record.anchor.clone(),
+            (record.object_type.clone(), record.attrs.clone()),
+        );
+        self.objects.push(record);
+        Ok(status)
+    }
+
+    /// Replaces the earlier version: `objects` keeps each anchor once, in the order of the
+    /// versions kept.
+    async fn object_again(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        if !self.seen.contains(&record.anchor) {
+            return self.object(record).await;
+        }
+        self.again.push(record.anchor.clone());
+        self.objects.retain(|o| o.anchor != record.anchor);
+        let status = match self.staged.get(&record.anchor) {
+            Some((_, attrs)) if *attrs == record.attrs => RecordStatus::Unchanged,
+            _ => RecordStatus::Updated,
         };
         self.staged.insert(
             record.anchor.clone(),

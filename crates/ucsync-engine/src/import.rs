@@ -345,6 +345,33 @@ impl ImportSink for Sink<'_> {
         Ok(status)
     }
 
+    async fn object_again(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        self.taking()?;
+        let given = self
+            .index
+            .get(record.anchor.as_str())
+            .is_some_and(|slot| slot.seen && !slot.named);
+        if !given {
+            return self.object(record).await;
+        }
+        self.learn_id(&record.anchor).await?;
+        if let Some(slot) = self.index.get_mut(record.anchor.as_str()) {
+            // The object's next version, not a second row with its key.
+            slot.seen = false;
+        }
+        let status = self.take(record);
+        if status == RecordStatus::Unchanged {
+            // Counted once, as its first version.
+            self.rec.counters.unchanged -= 1;
+        }
+        self.after_record(matches!(
+            status,
+            RecordStatus::Created | RecordStatus::Updated
+        ))
+        .await?;
+        Ok(status)
+    }
+
     async fn deleted(&mut self, anchor: &str, locator: Option<String>) -> Result<(), SinkError> {
         self.taking()?;
         self.look_up(anchor).await?;
@@ -481,6 +508,30 @@ impl Sink<'_> {
         for a in found {
             self.index
                 .insert(a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present));
+        }
+        Ok(())
+    }
+
+    /// The staged id of an object this import added, which a later version updates: the
+    /// batches so far are written first (rare: an entry that changed while it was listed).
+    async fn learn_id(&mut self, anchor: &str) -> Result<(), SinkError> {
+        let added = self
+            .index
+            .get(anchor)
+            .is_some_and(|slot| slot.present && slot.id.is_none());
+        if !added {
+            return Ok(());
+        }
+        self.progress.advance(self.pending as u64);
+        self.flush(None).await?;
+        self.writer.written().await?;
+        let found = self
+            .store
+            .anchor_infos(self.connector_id, &[anchor.to_owned()])
+            .await
+            .map_err(|e| SinkError(e.to_string()))?;
+        if let (Some(a), Some(slot)) = (found.first(), self.index.get_mut(anchor)) {
+            slot.id = Some(a.id);
         }
         Ok(())
     }

@@ -136,6 +136,16 @@ pub struct Listed {
 pub trait ImportSink: Send {
     /// An object as it is now.
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError>;
+    /// A later version of an object this import gave before: a feed of changes in the order
+    /// they were made gives an entry again when it changed while the feed was read. It replaces
+    /// the earlier version (an object given twice through [`ImportSink::object`] is an error:
+    /// two rows with one key).
+    async fn object_again(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
+        let _ = record;
+        Err(SinkError(
+            "this import sink cannot take a later version of an object".into(),
+        ))
+    }
     /// An object the source says is unchanged since the watermark (e.g. the present phase of an
     /// LDAP content synchronization): it is kept as staged and counts as seen for
     /// [`ImportSink::end_of_listing`].

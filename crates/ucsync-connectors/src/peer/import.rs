@@ -5,114 +5,185 @@
 //! cursor) and stages what they hold: changed contacts, and deletions (tombstones). The
 //! watermark becomes the last page's cursor.
 //!
-//! Every page is read before anything is handed to the sink: an entry changed while the feed
-//! is read comes again on a later page (entries are in the order of their last change), and
-//! only its last version is staged; and when the peer asks to start over (410) after some
-//! pages, nothing of them has been staged, so the full listing that follows stages each
-//! contact once and deletes exactly what it does not name.
+//! Each page is staged as it comes, while the next one is read (a task of its own asks for it
+//! as soon as this one's cursor is known), so that reading the peer and writing the store run
+//! side by side. An entry changed while the feed is read comes again on a later page (entries
+//! are in the order of their last change): the sink takes it as the later version of what it
+//! staged ([`ImportSink::object_again`]). When the peer asks to start over (410) in a delta,
+//! the full listing that follows gives every contact again, as later versions of those the
+//! delta gave, and deletes exactly what it does not name. A run that fails between two pages
+//! keeps what it staged (each contact as the peer gave it) and not the watermark: the next
+//! run reads from the same cursor again.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 use ucsync_model::{
     Attrs, ConnectorError, ImportMode, ImportRecord, ImportRequest, ImportSink, ImportSummary,
 };
 
-use super::client::{Failure, Pages};
+use super::client::{Failure, Page, Pages};
 use super::config::PeerSettings;
 use super::dial::dial_strings;
 use super::{CONTACT, attr};
 
-/// One entry of the feed, as its last page gave it.
-enum Change {
-    Contact(Map<String, Value>),
-    Deleted,
+/// Pages read ahead of the one being staged.
+const AHEAD: usize = 2;
+
+/// The task that reads the pages of one listing, one after another, ahead of the staging; it
+/// stops when the listing ends, a page fails, or nobody takes its pages any more.
+struct ReadAhead {
+    pages: mpsc::Receiver<Result<Page, Failure>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
-/// The pages of one listing, read whole.
-#[derive(Default)]
-struct Changes {
-    /// The peer's product and version, as its last page said.
-    peer: Option<String>,
-    /// Ids in the order of their last change, each with that change.
-    order: Vec<(String, Change)>,
-    /// Entries without a usable id: (where, what is wrong).
-    unreadable: Vec<(String, String)>,
-    /// The last page's cursor.
-    cursor: String,
-}
-
-impl Changes {
-    /// Keeps the last change of every id, in the order of the last changes.
-    fn last_changes(self) -> Vec<(String, Change)> {
-        let mut last: HashMap<&str, usize> = HashMap::new();
-        for (i, (id, _)) in self.order.iter().enumerate() {
-            last.insert(id.as_str(), i);
-        }
-        let keep: Vec<bool> = self
-            .order
-            .iter()
-            .enumerate()
-            .map(|(i, (id, _))| last.get(id.as_str()) == Some(&i))
-            .collect();
-        self.order
-            .into_iter()
-            .zip(keep)
-            .filter_map(|(change, keep)| keep.then_some(change))
-            .collect()
+impl ReadAhead {
+    fn start(feed: Arc<dyn Pages>, cursor: Option<String>) -> Self {
+        let (tx, pages) = mpsc::channel(AHEAD);
+        let task = tokio::spawn(async move {
+            let mut cursor = cursor;
+            loop {
+                let page = feed.page(cursor.as_deref()).await;
+                // The staging side says why a listing cannot go on; this side only stops.
+                let next = match &page {
+                    Ok(p)
+                        if p.more
+                            && !p.cursor.is_empty()
+                            && cursor.as_deref() != Some(&p.cursor) =>
+                    {
+                        Some(p.cursor.clone())
+                    }
+                    _ => None,
+                };
+                if tx.send(page).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => return,
+                }
+            }
+        });
+        Self { pages, task }
     }
 }
 
-/// Reads every page after `cursor` (all of them from no cursor).
-async fn read_all(pages: &dyn Pages, cursor: Option<&str>) -> Result<Changes, Failure> {
-    let mut changes = Changes::default();
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What one import has staged so far.
+struct Staging<'a> {
+    settings: &'a PeerSettings,
+    /// The listing is a full one: tombstones of contacts it has not given are not needed.
+    full: bool,
+    /// Ids given to the sink in this import: given again, they are later versions.
+    given: HashSet<String>,
+    /// The peer's product and version, as its last page said.
+    peer: Option<String>,
+}
+
+/// Reads every page after `cursor` (all of them from no cursor), staging each; returns the
+/// last page's cursor, or why the feed could not be read (`Err` of the inner result). The
+/// outer error is the sink's: the import stops.
+async fn listing(
+    feed: &Arc<dyn Pages>,
+    cursor: Option<&str>,
+    st: &mut Staging<'_>,
+    sink: &mut dyn ImportSink,
+) -> Result<Result<String, Failure>, ConnectorError> {
+    let mut ahead = ReadAhead::start(feed.clone(), cursor.map(str::to_owned));
     let mut cursor = cursor.map(str::to_owned);
+    let mut last = String::new();
     for number in 1u64.. {
-        let page = pages.page(cursor.as_deref()).await?;
-        for (i, mut entry) in page.contacts.into_iter().enumerate() {
-            match entry.remove("id") {
-                Some(Value::String(id)) if !id.is_empty() => {
-                    changes.order.push((id, Change::Contact(entry)));
-                }
-                other => changes.unreadable.push((
-                    format!("entry {} of page {number} of {}", i + 1, pages.feed()),
-                    format!(
-                        "the entry has {}; every entry needs its id as a string, so it was not staged: report it to the peer's administrator",
-                        match other {
-                            None => "no id".to_owned(),
-                            Some(v) => format!("the id {v}"),
-                        }
-                    ),
-                )),
+        let page = match ahead.pages.recv().await {
+            Some(Ok(page)) => page,
+            Some(Err(f)) => return Ok(Err(f)),
+            None => {
+                return Ok(Err(Failure::Run(format!(
+                    "{}: the reading of page {number} stopped; run the import again",
+                    feed.feed()
+                ))));
             }
-        }
-        for id in page.deleted {
-            changes.order.push((id, Change::Deleted));
-        }
+        };
         let repeated = cursor.as_deref() == Some(page.cursor.as_str());
         if page.more && (page.cursor.is_empty() || repeated) {
-            return Err(Failure::Run(format!(
+            return Ok(Err(Failure::Run(format!(
                 "{}: page {number} says there is more but gives {} to read on with, so the feed would never end; it was not read: report it to the peer's administrator",
-                pages.feed(),
+                feed.feed(),
                 if repeated {
                     "the same cursor again"
                 } else {
                     "no cursor"
                 }
-            )));
+            ))));
         }
         if let Some(s) = &page.server {
-            changes.peer = Some(format!("{} {}", s.product, s.version));
+            st.peer = Some(format!("{} {}", s.product, s.version));
         }
+        let more = page.more;
         if !page.cursor.is_empty() {
-            changes.cursor = page.cursor;
-            cursor = Some(changes.cursor.clone());
+            last = page.cursor.clone();
+            cursor = Some(page.cursor.clone());
         }
-        if !page.more {
+        stage(page, number, &feed.feed(), st, sink).await?;
+        if !more {
             break;
         }
     }
-    Ok(changes)
+    Ok(Ok(last))
+}
+
+/// Stages one page: its contacts, then its tombstones.
+async fn stage(
+    page: Page,
+    number: u64,
+    feed: &str,
+    st: &mut Staging<'_>,
+    sink: &mut dyn ImportSink,
+) -> Result<(), ConnectorError> {
+    for (i, mut entry) in page.contacts.into_iter().enumerate() {
+        let id = match entry.remove("id") {
+            Some(Value::String(id)) if !id.is_empty() => id,
+            other => {
+                let at = format!("entry {} of page {number} of {feed}", i + 1);
+                let message = format!(
+                    "the entry has {}; every entry needs its id as a string, so it was not staged: report it to the peer's administrator",
+                    match other {
+                        None => "no id".to_owned(),
+                        Some(v) => format!("the id {v}"),
+                    }
+                );
+                sink.error(None, at, message).await?;
+                continue;
+            }
+        };
+        match record(id.clone(), &entry, st.settings) {
+            Ok(record) => {
+                if st.given.insert(id) {
+                    sink.object(record).await?;
+                } else {
+                    sink.object_again(record).await?;
+                }
+            }
+            Err((locator, message)) => {
+                // Kept as staged; a later version of it is taken as one.
+                st.given.insert(id.clone());
+                sink.error(Some(id), locator, message).await?;
+            }
+        }
+    }
+    for id in page.deleted {
+        // A full listing deletes what it does not name, and what it named and then lost.
+        if !st.full || st.given.contains(&id) {
+            sink.deleted(&id, None).await?;
+        }
+    }
+    Ok(())
 }
 
 /// How a contact is named in messages.
@@ -188,25 +259,6 @@ fn run_failure(f: &Failure) -> ConnectorError {
     ConnectorError::Unavailable(f.message().to_owned())
 }
 
-/// Reads the changes after `since` (everything without it); when the peer asks to start over,
-/// everything from no cursor, once. The note says when it did.
-async fn read(
-    pages: &dyn Pages,
-    since: Option<&str>,
-) -> Result<(Changes, bool, Option<String>), ConnectorError> {
-    match read_all(pages, since).await {
-        Ok(changes) => Ok((changes, since.is_none(), None)),
-        Err(Failure::StartOver(why)) => {
-            let changes = read_all(pages, None).await.map_err(|f| run_failure(&f))?;
-            let note = format!(
-                "the peer asked to start over ({why}): every contact was listed again from the start, and those it no longer offers were deleted"
-            );
-            Ok((changes, true, Some(note)))
-        }
-        Err(f) => Err(run_failure(&f)),
-    }
-}
-
 /// The import of an external peer: nothing is read, and contacts staged while the peer was of
 /// another type go.
 pub async fn external(
@@ -225,7 +277,7 @@ pub async fn external(
 }
 
 pub async fn import(
-    pages: &dyn Pages,
+    feed: Arc<dyn Pages>,
     s: &PeerSettings,
     request: ImportRequest,
     sink: &mut dyn ImportSink,
@@ -234,31 +286,33 @@ pub async fn import(
         (ImportMode::Delta, Some(w)) if !w.is_empty() => Some(w),
         _ => None,
     };
-    let (changes, full, note) = read(pages, since).await?;
-    let cursor = changes.cursor.clone();
+    let mut st = Staging {
+        settings: s,
+        full: since.is_none(),
+        given: HashSet::new(),
+        peer: None,
+    };
+    let (cursor, note) = match listing(&feed, since, &mut st, sink).await? {
+        Ok(cursor) => (cursor, None),
+        Err(Failure::StartOver(why)) if !st.full => {
+            st.full = true;
+            let cursor = listing(&feed, None, &mut st, sink)
+                .await?
+                .map_err(|f| run_failure(&f))?;
+            let note = format!(
+                "the peer asked to start over ({why}): every contact was listed again from the start, and those it no longer offers were deleted"
+            );
+            (cursor, Some(note))
+        }
+        Err(f) => return Err(run_failure(&f)),
+    };
     // The peer's version, for the connector's status (its last import's message).
-    let note = match (&changes.peer, note) {
+    let note = match (&st.peer, note) {
         (Some(peer), Some(note)) => Some(format!("peer server: {peer}; {note}")),
         (Some(peer), None) => Some(format!("peer server: {peer}")),
         (None, note) => note,
     };
-    for (at, message) in &changes.unreadable {
-        sink.error(None, at.clone(), message.clone()).await?;
-    }
-    for (id, change) in changes.last_changes() {
-        match change {
-            Change::Contact(entry) => match record(id.clone(), &entry, s) {
-                Ok(record) => {
-                    sink.object(record).await?;
-                }
-                Err((locator, message)) => sink.error(Some(id), locator, message).await?,
-            },
-            // A full listing deletes what it does not name.
-            Change::Deleted if full => {}
-            Change::Deleted => sink.deleted(&id, None).await?,
-        }
-    }
-    if full {
+    if st.full {
         sink.end_of_listing().await?;
     }
     Ok(ImportSummary {

@@ -205,6 +205,6 @@ impl Connector for PeerConnector {
             return import::external(&self.settings, sink).await;
         }
         let client = self.client()?;
-        import::import(&client, &self.settings, request, sink).await
+        import::import(Arc::new(client), &self.settings, request, sink).await
     }
 }

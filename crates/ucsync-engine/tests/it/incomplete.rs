@@ -116,6 +116,8 @@ async fn an_unreadable_row_keeps_every_object_says_why_and_the_next_run_reads_ag
 #[derive(Clone)]
 enum Step {
     Object(&'static str),
+    /// A later version of an object given before, with this name (or the same name again).
+    Again(&'static str, Option<&'static str>),
     Deleted(&'static str),
     Unreadable(Option<&'static str>, &'static str),
     Gap(&'static str),
@@ -173,6 +175,21 @@ impl Connector for Scripted {
                     attrs.set_one("id", id);
                     attrs.set_one("name", format!("Person {id} ({n})"));
                     sink.object(ImportRecord {
+                        anchor: id.to_owned(),
+                        object_type: "person".to_owned(),
+                        attrs,
+                        locator: Some(format!("record {id}")),
+                    })
+                    .await?;
+                }
+                Step::Again(id, name) => {
+                    let mut attrs = Attrs::new();
+                    attrs.set_one("id", id);
+                    attrs.set_one(
+                        "name",
+                        name.map_or_else(|| format!("Person {id} ({n})"), str::to_owned),
+                    );
+                    sink.object_again(ImportRecord {
                         anchor: id.to_owned(),
                         object_type: "person".to_owned(),
                         attrs,
@@ -357,4 +374,46 @@ async fn a_delta_of_changes_only_tells_adds_changes_and_deletes_apart() {
     let report = hub.run("hr", Profile::DeltaImport).await;
     assert_eq!(report.counters.deleted, 2, "{report:#?}");
     assert_eq!(anchors(&hub).await, ["1", "5"]);
+}
+
+/// A feed of changes gives an entry again when it changed while the feed was read: the later
+/// version replaces the earlier one, whether that was added in the batch being filled, or
+/// staged before; the same version again counts nothing; an object not given before is taken
+/// as any object. No key is staged twice, and no error is recorded.
+#[tokio::test]
+async fn a_later_version_of_an_object_replaces_the_earlier_one() {
+    let (hub, c) = scripted().await;
+    play(
+        &c,
+        &[
+            Step::Object("5"),
+            Step::Again("5", Some("Five later")),
+            Step::Object("2"),
+            Step::Again("2", Some("Two later")),
+            Step::Again("6", None),
+            Step::Object("7"),
+            Step::Again("7", None),
+        ],
+    );
+    let report = hub.run("hr", Profile::DeltaImport).await;
+    assert_eq!(report.status, RunStatus::Success, "{report:#?}");
+    let k = &report.counters;
+    assert_eq!(
+        (k.added, k.updated, k.unchanged, k.errors),
+        (3, 3, 0, 0),
+        "{report:#?}"
+    );
+    assert_eq!(anchors(&hub).await, ["1", "2", "3", "4", "5", "6", "7"]);
+    for (anchor, name) in [
+        ("5", "Five later"),
+        ("2", "Two later"),
+        ("7", "Person 7 (2)"),
+    ] {
+        let staged = hub.object("hr", anchor).await;
+        assert_eq!(
+            staged.attrs.as_ref().map(|a| a.get("name").to_vec()),
+            Some(vec![name.to_owned()]),
+            "{anchor}"
+        );
+    }
 }

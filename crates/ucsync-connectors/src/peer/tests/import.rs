@@ -3,7 +3,7 @@
 //! ucsync server once its side of the protocol is on main: the end-to-end tests.)
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use ucsync_model::{ImportMode, ImportRequest, ImportSink};
@@ -21,10 +21,10 @@ struct Script {
 }
 
 impl Script {
-    fn new(pages: Vec<Scripted>) -> Self {
-        Self {
+    fn new(pages: Vec<Scripted>) -> Arc<Self> {
+        Arc::new(Self {
             pages: Mutex::new(pages.into()),
-        }
+        })
     }
 
     fn left(&self) -> usize {
@@ -95,7 +95,7 @@ async fn a_full_import_stages_each_contact_once_in_its_last_version() {
     ]);
     let mut sink = MemorySink::new();
     let summary = import::import(
-        &script,
+        script.clone(),
         &settings(),
         request(ImportMode::Full, None),
         &mut sink,
@@ -106,6 +106,7 @@ async fn a_full_import_stages_each_contact_once_in_its_last_version() {
     // The peer's version, for the connector's status.
     assert_eq!(summary.note.as_deref(), Some("peer server: ucsync 0.1.0"));
     assert_eq!(sink.anchors(), ["1043", "1042"]);
+    assert_eq!(sink.again, ["1042"]);
     assert!(sink.errors.is_empty(), "{:?}", sink.errors);
     assert_eq!(sink.listings_ended, 1);
     let a = &sink.object("1042").attrs;
@@ -120,6 +121,30 @@ async fn a_full_import_stages_each_contact_once_in_its_last_version() {
     assert!(!sink.object("1043").attrs.contains("dialString"));
 }
 
+/// A contact deleted while a full listing is read: its tombstone comes after it, and it goes;
+/// the tombstone of one the listing never gave is not needed (the listing's end deletes it).
+#[tokio::test]
+async fn a_full_listing_deletes_a_contact_it_gave_and_then_lost() {
+    let script = Script::new(vec![
+        (None, Ok(page(json!([ann("4711"), ben()]), &[], "c1", true))),
+        (
+            Some("c1"),
+            Ok(page(json!([]), &["1043", "977"], "c2", false)),
+        ),
+    ]);
+    let mut sink = MemorySink::new();
+    import::import(
+        script.clone(),
+        &settings(),
+        request(ImportMode::Full, None),
+        &mut sink,
+    )
+    .await
+    .unwrap();
+    assert_eq!(sink.deletes, ["1043"]);
+    assert_eq!(sink.listings_ended, 1);
+}
+
 #[tokio::test]
 async fn a_delta_stages_changes_and_tombstones_from_the_watermark_on() {
     let script = Script::new(vec![
@@ -128,7 +153,7 @@ async fn a_delta_stages_changes_and_tombstones_from_the_watermark_on() {
     ]);
     let mut sink = MemorySink::new();
     let summary = import::import(
-        &script,
+        script.clone(),
         &settings(),
         request(ImportMode::Delta, Some("c2")),
         &mut sink,
@@ -143,7 +168,8 @@ async fn a_delta_stages_changes_and_tombstones_from_the_watermark_on() {
 
 #[tokio::test]
 async fn a_cursor_the_peer_refuses_starts_over_with_a_full_listing() {
-    // Once at the first page, once after a page of changes was read: neither stages twice.
+    // Once at the first page, once after a page of changes was staged: the full listing gives
+    // its contacts again as later versions, and no key is staged twice.
     for first_pages in [0, 1] {
         let mut pages = Vec::new();
         if first_pages == 1 {
@@ -163,7 +189,7 @@ async fn a_cursor_the_peer_refuses_starts_over_with_a_full_listing() {
             ("contact".to_owned(), ucsync_model::Attrs::new()),
         );
         let summary = import::import(
-            &script,
+            script.clone(),
             &settings(),
             request(ImportMode::Delta, Some("old")),
             &mut sink,
@@ -176,7 +202,13 @@ async fn a_cursor_the_peer_refuses_starts_over_with_a_full_listing() {
         assert!(note.contains("the peer asked to start over"), "{note}");
         assert_eq!(sink.anchors(), ["1042", "1043"], "{first_pages}");
         assert!(sink.errors.is_empty(), "{:?}", sink.errors);
-        assert!(sink.deletes.is_empty(), "{:?}", sink.deletes);
+        // The page staged before the peer asked to start over: its tombstone is the peer's.
+        let (deletes, again): (&[&str], &[&str]) = match first_pages {
+            1 => (&["977"], &["1042"]),
+            _ => (&[], &[]),
+        };
+        assert_eq!(sink.deletes, deletes);
+        assert_eq!(sink.again, again);
         assert_eq!(sink.listings_ended, 1);
         // What the full listing did not name is deleted.
         assert!(!sink.staged.contains_key("2000"), "{first_pages}");
@@ -200,7 +232,7 @@ async fn a_malformed_entry_is_an_error_and_the_listing_deletes_nothing() {
         ("contact".to_owned(), ucsync_model::Attrs::new()),
     );
     import::import(
-        &script,
+        script.clone(),
         &settings(),
         request(ImportMode::Full, None),
         &mut sink,
@@ -231,7 +263,7 @@ async fn a_feed_that_repeats_its_cursor_or_fails_stops_the_run() {
     )]);
     let mut sink = MemorySink::new();
     let e = import::import(
-        &script,
+        script.clone(),
         &settings(),
         request(ImportMode::Delta, Some("c1")),
         &mut sink,
@@ -244,7 +276,7 @@ async fn a_feed_that_repeats_its_cursor_or_fails_stops_the_run() {
 
     let script = Script::new(vec![(None, Err(Failure::Run("refused".to_owned())))]);
     let e = import::import(
-        &script,
+        script.clone(),
         &settings(),
         request(ImportMode::Full, None),
         &mut sink,

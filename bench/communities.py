@@ -19,8 +19,8 @@ Communities Atom API; its communities feed cuts `ps` to 500, so both clients rea
 plain client). UCSYNC_BENCH_VERBOSE=1 runs ucsync with -v and keeps the work directory and
 each run's log.
 """
-import base64, http.client, json, os, re, shutil, subprocess, sys, tempfile, time
-from datetime import datetime
+import base64, gc, http.client, json, os, re, shutil, subprocess, sys, tempfile, time
+from measure import run_ucsync
 from urllib.parse import urlencode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -161,6 +161,10 @@ def plain_download(port, ps):
             if got == 0 or read >= total:
                 return read
 
+    # The script's own objects are none of the client's business: Python's collector would
+    # walk them all while the pages are read.
+    gc.collect()
+    gc.disable()
     t = time.monotonic()
     uuids = []
     feed(ALL_PATH, [], lambda body: _extend(uuids, UUID.findall(body)))
@@ -169,6 +173,7 @@ def plain_download(port, ps):
         memberships += feed(MEMBERS_PATH, [("communityUuid", u.decode()), ("role", "all")],
                             lambda body: body.count(b"<entry>"))
     elapsed = time.monotonic() - t
+    gc.enable()
     conn.close()
     return elapsed, requests, size, len(uuids), memberships
 
@@ -178,38 +183,18 @@ def _extend(into, found):
     return len(found)
 
 
-def ts(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
 def run(work, label, *args):
-    """Runs ucsync; returns its wall time, its own peak RSS (MiB) and CPU seconds (`wait4`),
-    the steps of its run record as (connector, profile, seconds, counters), its status and
-    counters."""
-    common = ["--json", "--config", os.path.join(work, "ucsync.toml"),
-              "--data-dir", os.path.join(work, "data")]
+    """Runs ucsync (through the launcher of measure.py); returns its wall time, its own peak
+    RSS (MiB) and CPU seconds, the steps of its run record as (connector, profile, seconds,
+    counters), its status and counters."""
     env = dict(os.environ, **{PASSWORD_ENV: PASSWORD})
-    log = os.path.join(work, f"{label}.log")
-    with tempfile.TemporaryFile("w+") as out, open(log, "w+") as err:
-        t = time.monotonic()
-        proc = subprocess.Popen([BIN, *common, *(["-v"] if VERBOSE else []), *args],
-                                stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.monotonic() - t
-        out.seek(0), err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"ucsync {args} exited {os.waitstatus_to_exitcode(status)}:\n"
-                     f"{out.read()}\n{err.read()[-5000:]}")
-        report = json.load(out)
-        # A first run in a new data directory warns that it made the secret key.
-        warnings = sum(1 for line in err if " WARN " in line and "made the secret key" not in line)
-    shown = json.loads(subprocess.run([BIN, *common, "runs", "show", str(report["run_id"])],
-                                      capture_output=True, text=True, check=True, env=env).stdout)
-    steps = [(s["connector"], s["profile"], ts(s["ended_at"]) - ts(s["started_at"]), s["counters"])
-             for s in shown["steps"]]
-    return {"elapsed": elapsed, "rss": usage.ru_maxrss / 1024,
-            "cpu": usage.ru_utime + usage.ru_stime, "steps": steps,
-            "status": report["status"], "counters": report["counters"], "warnings": warnings}
+    w = run_ucsync(BIN, work, os.path.join(work, f"{label}.log"), args, env, VERBOSE)
+    # A first run in a new data directory warns that it made the secret key.
+    warnings = sum(1 for line in w["log_lines"]
+                   if " WARN " in line and "made the secret key" not in line)
+    return {"elapsed": w["elapsed"], "rss": w["rss"], "cpu": w["cpu"], "steps": w["steps"],
+            "status": w["report"]["status"], "counters": w["report"]["counters"],
+            "warnings": warnings}
 
 
 def directory(work, object_type):

@@ -17,7 +17,7 @@ dc=copy,dc=test), members translated. C is a refreshAndPersist consumer of A; it
 from its start until its contextCSN equals A's.
 """
 import json, os, shutil, socket, subprocess, sys, tempfile, time
-from datetime import datetime
+from measure import run_ucsync
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("UCSYNC_BIN") or os.path.join(ROOT, "target", "release", "ucsync")
@@ -197,30 +197,12 @@ def config(a, b):
                                 '[connectors.b.rules.export_flows]'))
 
 
-def ts(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
 def ucsync(work, *args):
-    """Runs ucsync; returns its wall time, its own peak RSS (MiB) and CPU seconds, and the
-    steps of its run record as (connector, profile, seconds)."""
-    common = ["--json", "--config", os.path.join(work, "ucsync.toml"),
-              "--data-dir", os.path.join(work, "data")]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.monotonic()
-        proc = subprocess.Popen([BIN, *common, *args], stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.monotonic() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0), err.seek(0)
-        if proc.returncode != 0:
-            sys.exit(f"ucsync {args} exited {proc.returncode}:\n{out.read()}\n{err.read()}")
-        report = json.load(out)
-    shown = json.loads(subprocess.run([BIN, *common, "runs", "show", str(report["run_id"])],
-                                      capture_output=True, text=True, check=True).stdout)
-    steps = [(s["connector"], s["profile"], ts(s["ended_at"]) - ts(s["started_at"]))
-             for s in shown["steps"]]
-    return elapsed, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, steps
+    """Runs ucsync (through the launcher of measure.py); returns its wall time, its own peak
+    RSS (MiB) and CPU seconds, and the steps of its run record as (connector, profile,
+    seconds)."""
+    w = run_ucsync(BIN, work, os.path.join(work, "ucsync.log"), args)
+    return w["elapsed"], w["rss"], w["cpu"], [step[:3] for step in w["steps"]]
 
 
 def show_steps(steps):

@@ -11,8 +11,8 @@ times, numbers/s, accounts/s, peak RSS, counters) and a one-line summary.
 UCSYNC_BENCH_VERBOSE=1 runs ucsync with -v and keeps its log (and the work directory) to read
 where the time goes.
 """
-import json, os, random, shutil, subprocess, sys, tempfile, time
-from datetime import datetime
+import os, random, shutil, sys, tempfile
+from measure import run_ucsync
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("UCSYNC_BIN") or os.path.join(ROOT, "target", "release", "ucsync")
@@ -226,33 +226,14 @@ class Export:
                         f'{yn(r["dynamic"])}\n')
 
 
-def ts(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
 def run(work, label, *args):
-    common = ["--json", "--config", os.path.join(work, "ucsync.toml"),
-              "--data-dir", os.path.join(work, "data")]
-    log = os.path.join(work, f"{label}.log")
-    with tempfile.TemporaryFile("w+") as out, open(log, "w+") as err:
-        t = time.monotonic()
-        proc = subprocess.Popen([BIN, *common, *(["-v"] if VERBOSE else []), *args],
-                                stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        elapsed = time.monotonic() - t
-        out.seek(0), err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"ucsync {args} exited {os.waitstatus_to_exitcode(status)}:\n"
-                     f"{out.read()}\n{err.read()[-5000:]}")
-        report = json.load(out)
-        warnings = sum(1 for line in err if " WARN " in line)
-    shown = json.loads(subprocess.run([BIN, *common, "runs", "show", str(report["run_id"])],
-                                      capture_output=True, text=True, check=True).stdout)
-    steps = [(s["connector"], s["profile"], ts(s["ended_at"]) - ts(s["started_at"]), s["counters"])
-             for s in shown["steps"]]
-    return {"elapsed": elapsed, "rss": usage.ru_maxrss / 1024,
-            "cpu": usage.ru_utime + usage.ru_stime, "steps": steps,
-            "status": report["status"], "counters": report["counters"], "warnings": warnings}
+    """Runs ucsync (through the launcher of measure.py): its wall time, own peak RSS (MiB) and
+    CPU seconds, the steps of its run record, its status, counters and warnings."""
+    w = run_ucsync(BIN, work, os.path.join(work, f"{label}.log"), args, verbose=VERBOSE)
+    warnings = sum(1 for line in w["log_lines"] if " WARN " in line)
+    return {"elapsed": w["elapsed"], "rss": w["rss"], "cpu": w["cpu"], "steps": w["steps"],
+            "status": w["report"]["status"], "counters": w["report"]["counters"],
+            "warnings": warnings}
 
 
 def counters(c):

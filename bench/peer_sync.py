@@ -21,7 +21,7 @@ stopped at the end, also on error. Needs the openssl command. UCSYNC_BENCH_VERBO
 with -v and keeps the work directory with its logs (B's log is b/serve.log).
 """
 import gc, http.client, json, os, re, shutil, socket, ssl, subprocess, sys, tempfile, threading, time
-from datetime import datetime
+from measure import run_ucsync
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("UCSYNC_BIN") or os.path.join(
@@ -122,10 +122,6 @@ def changes(n, k):
     deleted = set(sample[::every][:d]) if d else set()
     changed = [i for i in sample if i not in deleted][:c]
     return changed, deleted, list(range(n, n + a))
-
-
-def ts(s):
-    return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
 def check(cond, msg):
@@ -280,47 +276,17 @@ def plain_download(port, ca_file, token, cursor=None):
     return elapsed, pages, size, cursor, ids, deleted
 
 
-# A is started by this small process, which reports A's wall time and `wait4` figures. The
-# kernel folds the high-water mark of the memory a process had before its exec into its peak
-# RSS, and a child of this script starts from this script's (vfork: its whole life's peak,
-# several hundred MiB once A's directory was read back and checked); a child of the launcher
-# starts from the launcher's (about 13 MiB, the floor of the figure).
-LAUNCHER = r"""
-import json, os, sys, time
-t = time.monotonic()
-pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
-_, status, usage = os.wait4(pid, 0)
-elapsed = time.monotonic() - t
-with open(sys.argv[1], "w") as f:
-    json.dump({"elapsed": elapsed, "exit": os.waitstatus_to_exitcode(status),
-               "rss": usage.ru_maxrss / 1024, "cpu": usage.ru_utime + usage.ru_stime}, f)
-"""
-
-
 def run_a(a, label, *args):
-    """Runs ucsync on A; returns its wall time, its own peak RSS (MiB) and CPU seconds
-    (`wait4`, through LAUNCHER), the steps of its run record as (connector, profile, seconds,
-    counters), its status and counters."""
-    common = ["--json", "--config", os.path.join(a, "ucsync.toml"),
-              "--data-dir", os.path.join(a, "data")]
-    log = os.path.join(a, f"{label}.log")
-    figures = os.path.join(a, f"{label}.wait4.json")
-    with tempfile.TemporaryFile("w+") as out, open(log, "w+") as err:
-        subprocess.run([sys.executable, "-c", LAUNCHER, figures, BIN, *common,
-                        *(["-v"] if VERBOSE else []), *args], stdout=out, stderr=err, check=True)
-        with open(figures) as f:
-            w = json.load(f)
-        out.seek(0), err.seek(0)
-        if w["exit"] != 0:
-            sys.exit(f"ucsync {args} on A exited {w['exit']}:\n{out.read()}\n{err.read()[-5000:]}")
-        report = json.load(out)
-        # A first run in a new data directory warns that it made the secret key.
-        warnings = sum(1 for line in err if " WARN " in line and "made the secret key" not in line)
-    shown = json.loads(ucsync(a, "--json", "runs", "show", str(report["run_id"])))
-    steps = [(s["connector"], s["profile"], ts(s["ended_at"]) - ts(s["started_at"]), s["counters"])
-             for s in shown["steps"]]
-    return {"elapsed": w["elapsed"], "rss": w["rss"], "cpu": w["cpu"], "steps": steps,
-            "status": report["status"], "counters": report["counters"], "warnings": warnings}
+    """Runs ucsync on A (through the launcher of measure.py); returns its wall time, its own
+    peak RSS (MiB) and CPU seconds, the steps of its run record as (connector, profile,
+    seconds, counters), its status and counters."""
+    w = run_ucsync(BIN, a, os.path.join(a, f"{label}.log"), args, verbose=VERBOSE)
+    # A first run in a new data directory warns that it made the secret key.
+    warnings = sum(1 for line in w["log_lines"]
+                   if " WARN " in line and "made the secret key" not in line)
+    return {"elapsed": w["elapsed"], "rss": w["rss"], "cpu": w["cpu"], "steps": w["steps"],
+            "status": w["report"]["status"], "counters": w["report"]["counters"],
+            "warnings": warnings}
 
 
 def contacts_of(a):

@@ -57,6 +57,10 @@ pub struct RunOptions {
     pub progress: Arc<dyn Progress>,
     /// Staged objects per sync batch; `None` is 1,000.
     pub sync_batch: Option<i64>,
+    /// From how many staged objects a delta import of a connector that reads only what changed
+    /// looks up the anchors it is given instead of reading its whole staging index; `None` is
+    /// 50,000.
+    pub look_up_from: Option<i64>,
     /// Changes per batch sent to a connector that exports change by change (LDAP, SCIM);
     /// `None` is 8,000. A stop request is honoured between batches. For a connector that is
     /// sent its whole image (CSV), objects per page read from the staging space; `None` is

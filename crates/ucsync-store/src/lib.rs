@@ -94,6 +94,9 @@ pub trait StagingStore: Send + Sync {
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts>;
     /// Whether a connector's staging space holds no object at all (one index probe).
     async fn staging_is_empty(&self, connector_id: i64) -> Result<bool>;
+    /// Whether the connector's staging space holds more than `n` objects (it reads no more
+    /// than `n + 1` of its index entries).
+    async fn staged_more_than(&self, connector_id: i64, n: i64) -> Result<bool>;
     async fn apply_export_results(&self, batch: ExportResultBatch) -> Result<()>;
     /// After an image export wrote every object: pending adds and updates become the known
     /// state, pending deletes go, except the `rejected` ids which stay pending.

@@ -252,6 +252,7 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(crate::progress::Bars::new(!cli.json)),
         sync_batch: None,
+        look_up_from: None,
         export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),

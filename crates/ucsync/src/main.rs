@@ -459,6 +459,7 @@ where
         status_dir: cli.data_dir.join("status"),
         progress: Arc::new(progress::Bars::new(!cli.json)),
         sync_batch: None,
+        look_up_from: None,
         export_batch: None,
         started: None,
         stop: ucsync_engine::Stop::default(),

@@ -67,6 +67,7 @@ impl Hub {
             status_dir: self.dir.path().join("status"),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            look_up_from: None,
             export_batch: None,
             started: None,
             stop: Stop::default(),

@@ -109,6 +109,7 @@ impl PeerServer {
             status_dir: self.dir.join("data/status"),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            look_up_from: None,
             export_batch: None,
             started: None,
             stop: Stop::default(),

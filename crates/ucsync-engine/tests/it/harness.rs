@@ -122,6 +122,7 @@ impl Hub {
             status_dir: self.path("status"),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            look_up_from: None,
             export_batch: None,
             started: None,
             stop: Stop::default(),

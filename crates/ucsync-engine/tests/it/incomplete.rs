@@ -341,39 +341,52 @@ async fn an_import_that_fails_writes_what_it_read_and_deletes_nothing() {
     assert_eq!(watermark(&hub).await.as_deref(), Some("import 1"));
 }
 
-/// A delta of a connector that reads only what changed looks up the anchors it is given (the
-/// staging space is not read whole): an add, a change, an unchanged object and a delete are
-/// each told apart, and what it does not name stays.
+/// A delta of a connector that reads only what changed, in a large staging space, looks up the
+/// anchors it is given (the staging space is not read whole), and in a small one reads the
+/// index: either way an add, a change, an unchanged object and a delete are each told apart,
+/// and what it does not name stays.
 #[tokio::test]
 async fn a_delta_of_changes_only_tells_adds_changes_and_deletes_apart() {
-    let (hub, c) = scripted().await;
-    play(
-        &c,
-        &[
-            Step::Object("2"),
-            Step::Object("5"),
-            Step::Deleted("3"),
-            Step::Deleted("9"),
-            Step::Unreadable(Some("4"), "record 4"),
-        ],
-    );
-    let report = hub.run("hr", Profile::DeltaImport).await;
-    let k = &report.counters;
-    // 2 changed (its name names the import), 5 is new, 3 goes, 9 was never staged, 4 is kept.
-    assert_eq!(
-        (k.added, k.updated, k.deleted, k.errors),
-        (1, 1, 1, 1),
-        "{report:#?}"
-    );
-    assert_eq!(anchors(&hub).await, ["1", "2", "4", "5"]);
-    // Then a full listing that names only 1 and 5: 2 and 4 go, whichever slots were looked up.
-    play(
-        &c,
-        &[Step::Object("1"), Step::Object("5"), Step::EndOfListing],
-    );
-    let report = hub.run("hr", Profile::DeltaImport).await;
-    assert_eq!(report.counters.deleted, 2, "{report:#?}");
-    assert_eq!(anchors(&hub).await, ["1", "5"]);
+    for look_up_from in [Some(0), None] {
+        let (hub, c) = scripted().await;
+        let mut options = hub.options(false, None);
+        options.look_up_from = look_up_from;
+        play(
+            &c,
+            &[
+                Step::Object("2"),
+                Step::Object("5"),
+                Step::Deleted("3"),
+                Step::Deleted("9"),
+                Step::Unreadable(Some("4"), "record 4"),
+            ],
+        );
+        let report = hub
+            .engine
+            .run_profile("hr", Profile::DeltaImport, &options)
+            .await
+            .unwrap();
+        let k = &report.counters;
+        // 2 changed (its name names the import), 5 is new, 3 goes, 9 was never staged, 4 is kept.
+        assert_eq!(
+            (k.added, k.updated, k.deleted, k.errors),
+            (1, 1, 1, 1),
+            "{look_up_from:?} {report:#?}"
+        );
+        assert_eq!(anchors(&hub).await, ["1", "2", "4", "5"]);
+        // Then a full listing that names only 1 and 5: 2 and 4 go, whichever slots were looked up.
+        play(
+            &c,
+            &[Step::Object("1"), Step::Object("5"), Step::EndOfListing],
+        );
+        let report = hub
+            .engine
+            .run_profile("hr", Profile::DeltaImport, &options)
+            .await
+            .unwrap();
+        assert_eq!(report.counters.deleted, 2, "{look_up_from:?} {report:#?}");
+        assert_eq!(anchors(&hub).await, ["1", "5"]);
+    }
 }
 
 /// A feed of changes gives an entry again when it changed while the feed was read: the later
@@ -395,7 +408,13 @@ async fn a_later_version_of_an_object_replaces_the_earlier_one() {
             Step::Again("7", None),
         ],
     );
-    let report = hub.run("hr", Profile::DeltaImport).await;
+    let mut options = hub.options(false, None);
+    options.look_up_from = Some(0);
+    let report = hub
+        .engine
+        .run_profile("hr", Profile::DeltaImport, &options)
+        .await
+        .unwrap();
     assert_eq!(report.status, RunStatus::Success, "{report:#?}");
     let k = &report.counters;
     assert_eq!(

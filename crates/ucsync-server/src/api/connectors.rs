@@ -181,6 +181,7 @@ pub(super) async fn delete(
         status_dir: st.status_dir.clone(),
         progress: Arc::new(NoProgress),
         sync_batch: None,
+        look_up_from: None,
         export_batch: None,
         started,
         stop: st.stop.clone(),

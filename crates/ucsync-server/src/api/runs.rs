@@ -173,6 +173,7 @@ async fn preview(
         status_dir: st.status_dir.clone(),
         progress: Arc::new(NoProgress),
         sync_batch: None,
+        look_up_from: None,
         export_batch: None,
         started: None,
         stop: st.stop.clone(),
@@ -293,6 +294,7 @@ pub(crate) async fn start_run(
             status_dir: task_state.status_dir.clone(),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            look_up_from: None,
             export_batch: None,
             started: Some(Arc::new(move |id| {
                 let _ = on_start.send(Start::Started(id));

@@ -518,6 +518,18 @@ impl StagingStore for SqliteStore {
         Ok(!any)
     }
 
+    async fn staged_more_than(&self, connector_id: i64, n: i64) -> Result<bool> {
+        let mut conn = self.read_lock().await;
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM staging WHERE connector_id = ? LIMIT 1 OFFSET ?)",
+        )
+        .bind(connector_id)
+        .bind(n)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(sql_err("counting staged objects"))
+    }
+
     async fn count_staged(&self, connector_id: i64, totals: bool) -> Result<StagedCounts> {
         let doing = "counting staged objects";
         let mut conn = self.read_lock().await;

@@ -68,6 +68,19 @@ async fn opening_twice_keeps_data_and_a_newer_schema_is_refused() {
 }
 
 #[tokio::test]
+async fn staged_more_than_counts_one_connector_up_to_the_limit() {
+    let (_dir, store, c) = store_with_connector().await;
+    assert!(!store.staged_more_than(c, 0).await.unwrap());
+    assert!(store.staging_is_empty(c).await.unwrap());
+    let rows = ["1", "2", "3"].map(|a| upsert(a, &format!("{a}@x")));
+    stage(&store, c, rows.to_vec()).await.unwrap();
+    for (n, more) in [(0, true), (2, true), (3, false), (4, false)] {
+        assert_eq!(store.staged_more_than(c, n).await.unwrap(), more, "{n}");
+    }
+    assert!(!store.staged_more_than(c + 1, 0).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_failing_batch_leaves_nothing_behind() {
     let (_dir, store, c) = store_with_connector().await;
     // Two new rows with the same anchor violate the unique index: the whole batch goes.

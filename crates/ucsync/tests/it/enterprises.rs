@@ -120,6 +120,7 @@ impl Hub {
             status_dir: self.env.path("data/status"),
             progress: Arc::new(NoProgress),
             sync_batch: None,
+            look_up_from: None,
             export_batch: None,
             started: None,
             stop: Stop::default(),

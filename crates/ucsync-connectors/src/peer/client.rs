@@ -84,6 +84,23 @@ pub struct Client {
     settings: Arc<PeerSettings>,
     token: String,
     verifier: Arc<KeepingVerifier>,
+    /// The request for the next page, sent when the page before named it (its `Link` header)
+    /// and before its body was read: the peer makes that page while this client reads.
+    ahead: std::sync::Mutex<Option<Ahead>>,
+}
+
+/// A request sent ahead, for the page after `cursor`.
+struct Ahead {
+    cursor: String,
+    task: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.get_mut().ok().and_then(Option::take) {
+            ahead.task.abort();
+        }
+    }
 }
 
 impl Client {
@@ -127,6 +144,7 @@ impl Client {
             settings,
             token,
             verifier,
+            ahead: std::sync::Mutex::new(None),
         })
     }
 
@@ -147,19 +165,67 @@ impl Client {
         }
     }
 
-    /// GETs the changes after `cursor`, `limit` entries at most.
-    pub async fn changes(&self, cursor: Option<&str>, limit: u32) -> Result<Page, Failure> {
-        let url = self.url(cursor, limit);
-        // A refusal kept from an earlier request is not this one's.
-        let _ = self.verifier.take_refused();
-        let mut response = self
-            .http
-            .get(&url)
+    fn request(&self, url: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(url)
             .bearer_auth(&self.token)
             .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
+    }
+
+    /// The request sent ahead for the page after `cursor`, if that is the one.
+    fn take_ahead(&self, cursor: Option<&str>) -> Option<Ahead> {
+        let mut ahead = self.ahead.lock().ok()?;
+        match (ahead.take(), cursor) {
+            (Some(a), Some(c)) if a.cursor == c => Some(a),
+            (Some(other), _) => {
+                other.task.abort();
+                None
+            }
+            (None, _) => None,
+        }
+    }
+
+    /// Sends the request for the page the `Link` header of `response` names (only its cursor
+    /// is taken: the request goes to the configured peer, as every other).
+    fn send_ahead(&self, response: &reqwest::Response, limit: u32) {
+        let Some(cursor) = next_cursor(response.url(), response.headers()) else {
+            return;
+        };
+        let request = self.request(&self.url(Some(&cursor), limit));
+        let task = tokio::spawn(request.send());
+        if let Ok(mut ahead) = self.ahead.lock()
+            && let Some(before) = ahead.replace(Ahead { cursor, task })
+        {
+            before.task.abort();
+        }
+    }
+
+    /// GETs the changes after `cursor`, `limit` entries at most; with `read_on`, the request
+    /// for the next page goes as soon as this answer names it.
+    pub async fn changes(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+        read_on: bool,
+    ) -> Result<Page, Failure> {
+        let url = self.url(cursor, limit);
+        let sent = match self.take_ahead(cursor) {
+            Some(ahead) => match ahead.task.await {
+                Ok(sent) => sent,
+                Err(e) => {
+                    return Err(Failure::Run(format!(
+                        "the request for {url} stopped: {e}; run the import again"
+                    )));
+                }
+            },
+            None => {
+                // A refusal kept from an earlier request is not this one's.
+                let _ = self.verifier.take_refused();
+                self.request(&url).send().await
+            }
+        };
+        let mut response =
+            sent.map_err(|e| Failure::Run(self.unreachable(&url, &e.without_url())))?;
         let status = response.status();
         if status.is_redirection() {
             let location = http::location(&response);
@@ -171,6 +237,9 @@ impl Client {
                     location.as_str()
                 }
             )));
+        }
+        if read_on && status.is_success() {
+            self.send_ahead(&response, limit);
         }
         let body = match http::read_body(&mut response, MAX_RESPONSE_BYTES).await {
             Ok(body) => body,
@@ -281,7 +350,7 @@ impl Client {
 impl Pages for Client {
     /// Pages of `page_size` entries.
     async fn page(&self, cursor: Option<&str>) -> Result<Page, Failure> {
-        self.changes(cursor, self.settings.page_size).await
+        self.changes(cursor, self.settings.page_size, true).await
     }
 
     fn feed(&self) -> String {
@@ -292,9 +361,73 @@ impl Pages for Client {
     }
 }
 
+/// The cursor of the page a `Link: <...>; rel="next"` header names (RFC 8288), its target
+/// resolved against `base`, the address asked.
+fn next_cursor(base: &reqwest::Url, headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter(|link| {
+            link.split(';')
+                .skip(1)
+                .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"))
+        })
+        .find_map(|link| {
+            let target = link.split(';').next()?.trim();
+            let target = target.strip_prefix('<')?.strip_suffix('>')?;
+            let url = base.join(target).ok()?;
+            let cursor = url.query_pairs().find(|(k, _)| k == "cursor")?.1;
+            (!cursor.is_empty()).then(|| cursor.into_owned())
+        })
+}
+
 fn too_large(url: &str) -> String {
     format!(
         "the answer to {url} is larger than {} MiB; lower page_size",
         MAX_RESPONSE_BYTES / (1024 * 1024)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue, LINK};
+
+    use super::next_cursor;
+
+    fn cursor(links: &[&str]) -> Option<String> {
+        let base = reqwest::Url::parse(
+            "https://peer.example:8443/api/v1/peer/v1/enterprises/acme/changes?limit=2",
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        for link in links {
+            headers.append(LINK, HeaderValue::from_str(link).unwrap());
+        }
+        next_cursor(&base, &headers)
+    }
+
+    #[test]
+    fn the_next_cursor_is_taken_from_the_link_whose_rel_is_next() {
+        let path = "/api/v1/peer/v1/enterprises/acme/changes";
+        let next = format!("<{path}?cursor=v1-ab-7-9&limit=2>; rel=\"next\"");
+        assert_eq!(cursor(&[&next]).as_deref(), Some("v1-ab-7-9"));
+        // Among others, in one header or several; a relative target; rel without quotes.
+        let prev = format!("<{path}?cursor=v1-ab-1-1>; rel=\"prev\"");
+        assert_eq!(
+            cursor(&[&format!("{prev}, {next}")]).as_deref(),
+            Some("v1-ab-7-9")
+        );
+        assert_eq!(cursor(&[&prev, &next]).as_deref(), Some("v1-ab-7-9"));
+        assert_eq!(
+            cursor(&["<?cursor=v1-ab-8-1&limit=2>; rel=next"]).as_deref(),
+            Some("v1-ab-8-1")
+        );
+        // None: no link, no next, no cursor in it, an empty cursor.
+        assert_eq!(cursor(&[]), None);
+        assert_eq!(cursor(&[&prev]), None);
+        assert_eq!(cursor(&[&format!("<{path}?limit=2>; rel=\"next\"")]), None);
+        assert_eq!(cursor(&[&format!("<{path}?cursor=>; rel=\"next\"")]), None);
+    }
 }

@@ -155,7 +155,7 @@ impl Connector for PeerConnector {
             return Ok(());
         }
         self.client()?
-            .changes(None, 1)
+            .changes(None, 1, false)
             .await
             .map(drop)
             .map_err(|f| ConnectorError::Unavailable(f.message().to_owned()))

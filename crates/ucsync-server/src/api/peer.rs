@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -237,15 +237,29 @@ async fn changes(
             id: i64::MAX,
         }),
     };
-    Ok(Json(json!({
+    let next = next.text();
+    // The next page's address before its body (RFC 8288): a client can ask for it while it
+    // still reads this one.
+    let link = page.more.then(|| {
+        (
+            header::LINK,
+            format!(
+                "</api/v1/peer/v1/enterprises/{enterprise_id}/changes?cursor={next}&limit={limit}>; rel=\"next\""
+            ),
+        )
+    });
+    let body = Json(json!({
         "protocol": PROTOCOL,
         "server": { "product": "ucsync", "version": env!("CARGO_PKG_VERSION") },
         "enterprise": enterprise_id,
         "full": after.is_none(),
         "contacts": contacts,
         "deleted": deleted,
-        "cursor": next.text(),
+        "cursor": next,
         "more": page.more,
-    }))
-    .into_response())
+    }));
+    Ok(match link {
+        Some(link) => ([link], body).into_response(),
+        None => body.into_response(),
+    })
 }

@@ -27,8 +27,20 @@ async fn read_all(
         if let Some(c) = &at {
             url.push_str(&format!("&cursor={c}"));
         }
-        let (status, page) = call(http, "GET", &url, Some(token)).await;
+        let response = http.get(&url).bearer_auth(token).send().await.unwrap();
+        let status = response.status();
+        let link = response
+            .headers()
+            .get("link")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let page: Value = response.json().await.unwrap();
         assert_eq!(status, StatusCode::OK, "{page}");
+        // The next page's address comes before the body, with the body's cursor (RFC 8288).
+        let next = (page["more"] == true).then(|| {
+            let cursor = page["cursor"].as_str().unwrap();
+            format!("<{FEED}?cursor={cursor}&limit={limit}>; rel=\"next\"")
+        });
+        assert_eq!(link, next, "{page}");
         assert_eq!(page["protocol"], 1);
         // The first page of a full listing is the one asked without a cursor.
         assert_eq!(page["full"], at.is_none());

@@ -294,23 +294,28 @@ impl DirectoryStore for SqliteStore {
             } else {
                 super::changes::next_seq(&mut conn).await?
             };
-            let row = format!("(?, ?, ?, ?, {seq})");
+            // The number is bound, not written into the SQL: a statement's text is the same in
+            // every batch, so SQLite parses it once (a 1,000-row statement written anew for
+            // each number was parsed again in each batch).
             let sql = (
                 "INSERT OR FAIL INTO entries (id, enterprise_id, object_type, attrs, change_seq) VALUES ",
-                row.as_str(),
+                "(?, ?, ?, ?, ?)",
                 "",
             );
             write_rows(&mut conn, new, sql, "adding directory entries", |v, e| {
                 v.add(e.id)
                     .add(e.enterprise_id)
                     .add(e.object_type)
-                    .add(e.attrs);
+                    .add(e.attrs)
+                    .add(seq);
             })
             .await?;
-            let head = format!(
-                "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3, change_seq = {seq} FROM (VALUES "
+            let sql = (
+                "UPDATE OR FAIL entries SET object_type = v.column2, attrs = v.column3, \
+                 change_seq = (SELECT change_seq FROM store_meta) FROM (VALUES ",
+                "(?, ?, ?)",
+                ") AS v WHERE entries.id = v.column1",
             );
-            let sql = (head.as_str(), "(?, ?, ?)", ") AS v WHERE entries.id = v.column1");
             write_rows(&mut conn, changed, sql, "updating directory entries", |v, e| {
                 v.add(e.id).add(e.object_type).add(e.attrs);
             })

@@ -17,6 +17,48 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConf
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 
+/// As [`client_config`], showing the server the certificate chain in the PEM file `cert` (own
+/// certificate first) with its PEM key `key` when it asks for one.
+pub(crate) fn client_config_showing(
+    ca_file: Option<&Path>,
+    cert: &Path,
+    key: &Path,
+) -> Result<rustls::ClientConfig, String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| {
+            format!(
+                "cannot read the client certificate {} (client_certificate): {e}; give it as PEM",
+                cert.display()
+            )
+        })?;
+    if chain.is_empty() {
+        return Err(format!(
+            "{} (client_certificate) holds no PEM certificate; give the client certificate as PEM",
+            cert.display()
+        ));
+    }
+    let private_key = rustls::pki_types::PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "cannot read the client key {} (client_key): {e}; give the client certificate's key as PEM",
+            key.display()
+        )
+    })?;
+    let roots = root_store(ca_file)?;
+    rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, private_key)
+        .map_err(|e| {
+            format!(
+                "the client key {} does not fit the client certificate {}: {e}",
+                key.display(),
+                cert.display()
+            )
+        })
+}
+
 /// The cryptography every kind uses.
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())

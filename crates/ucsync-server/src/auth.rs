@@ -214,6 +214,56 @@ pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
+/// A peer's client certificate (`ucsync serve --tls-client-ca`) is kept with the API tokens,
+/// under this key made of the SHA-256 of the certificate (DER): it is listed, revoked and
+/// removed with its administrator as a token is, and can never equal a token's hash.
+pub fn certificate_key(fingerprint: &[u8; 32]) -> String {
+    format!("certificate:{}", hex(fingerprint))
+}
+
+/// A fingerprint as `openssl x509 -fingerprint -sha256` prints it: `AB:CD:…`.
+pub fn fingerprint_text(fingerprint: &[u8]) -> String {
+    let pairs: Vec<String> = fingerprint.iter().map(|b| format!("{b:02X}")).collect();
+    pairs.join(":")
+}
+
+/// The SHA-256 of the first certificate in PEM text: the client certificate a peer shows.
+pub fn certificate_fingerprint(pem: &[u8]) -> Result<[u8; 32], String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    match CertificateDer::pem_slice_iter(pem).next() {
+        Some(Ok(der)) => Ok(Sha256::digest(der.as_ref()).into()),
+        Some(Err(e)) => Err(format!(
+            "the certificate cannot be read: {e}; give the peer's client certificate as PEM"
+        )),
+        None => Err(
+            "there is no PEM certificate in it; give the peer's client certificate as PEM (-----BEGIN CERTIFICATE-----)"
+                .into(),
+        ),
+    }
+}
+
+/// The label a registered client certificate is listed with.
+pub fn certificate_label(fingerprint: &[u8; 32]) -> String {
+    format!(
+        "client certificate SHA-256 {}…",
+        fingerprint_text(&fingerprint[..8])
+    )
+}
+
+/// Whether a client certificate may identify `admin`: it reads the peer feed and nothing else,
+/// so only an administrator with the peer role may have one.
+pub fn check_certificate_holder(admin: &AdminRow) -> Result<(), String> {
+    if Role::parse(&admin.role) == Some(Role::Peer) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} has the {} role; a client certificate identifies a peer server only: register it for an administrator with the peer role (`ucsync admin add NAME --role peer --enterprise ID`)",
+            admin.name, admin.role
+        ))
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -24,13 +24,15 @@ pub use planner::{Clock, Due, ManualClock, Planner, SystemClock};
 pub use ucsync_model::schedule::{Schedule, ScheduleError};
 
 /// The address of the client a request came from (the TCP peer; forwarding headers are not
-/// trusted). Handlers read it as `ConnectInfo<ClientAddr>`.
+/// trusted), and the SHA-256 of the client certificate it showed, if any: over HTTPS with
+/// `--tls-client-ca`, a certificate that CA signed. Handlers read it as
+/// `ConnectInfo<ClientAddr>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+pub struct ClientAddr(pub SocketAddr, pub Option<[u8; 32]>);
 
 impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
+        ClientAddr(*stream.remote_addr(), None)
     }
 }
 

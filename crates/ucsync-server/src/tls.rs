@@ -12,6 +12,7 @@ use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -23,8 +24,11 @@ use crate::ClientAddr;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS acceptor for the certificate chain in `cert` (server certificate first) and the
-/// private key in `key`, both PEM.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+/// private key in `key`, both PEM. With `client_ca` (PEM CA certificates), a client may show a
+/// certificate that one of them signed (a peer server's credential); a client that shows one
+/// they did not sign, or an expired one, is refused in the handshake; a client that shows none
+/// is served as before.
+pub fn acceptor(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<TlsAcceptor, String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|certs| certs.collect::<Result<_, _>>())
         .map_err(|e| {
@@ -46,20 +50,49 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
         )
     })?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(certs, private_key)
-        .map_err(|e| {
-            format!(
-                "the key {} does not fit the certificate {}: {e}",
-                key.display(),
-                cert.display()
-            )
-        })?;
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => builder.with_client_cert_verifier(client_verifier(path, provider)?),
+    };
+    let mut config = builder.with_single_cert(certs, private_key).map_err(|e| {
+        format!(
+            "the key {} does not fit the certificate {}: {e}",
+            key.display(),
+            cert.display()
+        )
+    })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Verifies the certificates clients show against the CAs in `path`; showing none is allowed.
+fn client_verifier(
+    path: &Path,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, String> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        format!(
+            "cannot read the client CA file {} (--tls-client-ca): {e}; give the PEM certificate of the CA that signs the peers' client certificates",
+            path.display()
+        )
+    };
+    let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| unreadable(&e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        roots.add(ca).map_err(|e| unreadable(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable(&"it holds no certificate"));
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| unreadable(&e))
 }
 
 /// Accepts TCP connections and hands on those whose TLS handshake succeeded.
@@ -99,10 +132,18 @@ impl TlsListener {
     }
 }
 
-/// Hands the client's address of each connection to the API (its sign-in throttle).
+/// Hands the client's address of each connection to the API (its sign-in throttle), and the
+/// fingerprint of the client certificate it showed (a peer's credential).
 impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        ClientAddr(*stream.remote_addr())
+        let certificate = stream
+            .io()
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| Sha256::digest(leaf.as_ref()).into());
+        ClientAddr(*stream.remote_addr(), certificate)
     }
 }
 

@@ -6,6 +6,7 @@
 //! characters, and always one administrator with the admin role left.
 
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
 use reqwest::Method;
@@ -36,6 +37,10 @@ pub enum AdminCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// Register a peer server's client certificate (PEM file) for an administrator with the peer
+    /// role: with `ucsync serve --tls-client-ca`, a connection that shows it reads that peer's
+    /// feed without a token. It is listed and revoked with the tokens.
+    Certificate { name: String, file: PathBuf },
     /// List administrators with their role and how many API tokens each has.
     List,
     /// Remove an administrator and their tokens (never the last one with the admin role).
@@ -137,6 +142,37 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
                 &json!({ "id": id, "admin": name, "label": label, "token": token }),
             );
         }
+        AdminCommand::Certificate { name, file } => {
+            let fingerprint = read_certificate(file)?;
+            let admin = store.admin(name).await?.ok_or_else(|| {
+                anyhow!(Usage(format!(
+                    "no administrator {name}; add one with `ucsync admin add {name} --role peer --enterprise ID`"
+                )))
+            })?;
+            auth::check_certificate_holder(&admin).map_err(|m| anyhow!(Usage(m)))?;
+            let key = auth::certificate_key(&fingerprint);
+            if let Some(holder) = store.admin_by_token(&key).await? {
+                return Err(anyhow!(Usage(format!(
+                    "this certificate is registered already, for {}; revoke it there first (`ucsync admin tokens {}`, then `ucsync admin revoke ID`)",
+                    holder.name, holder.name
+                ))));
+            }
+            let label = auth::certificate_label(&fingerprint);
+            let id = store.add_token(admin.id, &key, &label).await?;
+            let sha256 = auth::fingerprint_text(&fingerprint);
+            let detail = format!("for {name}, SHA-256 {sha256}");
+            audit(
+                store,
+                "certificate-registered",
+                &format!("token {id}"),
+                Some(detail),
+            )
+            .await?;
+            print_certificate(
+                cli,
+                &json!({ "id": id, "admin": name, "label": label, "sha256": sha256 }),
+            );
+        }
         AdminCommand::List => {
             let tokens = store.tokens(None).await?;
             let list: Vec<Value> = store
@@ -218,6 +254,19 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &AdminCommand) -> R
                 .await?;
             print_token(cli, &answer);
         }
+        AdminCommand::Certificate { name, file } => {
+            read_certificate(file)?;
+            let pem = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let answer = remote
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/admins/{}/certificates", encode(name)),
+                    Some(Body::Json(json!({ "certificate": pem }))),
+                )
+                .await?;
+            print_certificate(cli, &answer);
+        }
         AdminCommand::List => print_admins(cli, &remote.get("/api/v1/admins").await?),
         AdminCommand::Remove { name } => {
             remote
@@ -243,6 +292,32 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &AdminCommand) -> R
         }
     }
     Ok(0)
+}
+
+/// The fingerprint of the client certificate in the PEM file `file`.
+fn read_certificate(file: &Path) -> Result<[u8; 32]> {
+    let pem = std::fs::read(file).map_err(|e| {
+        anyhow!(Usage(format!(
+            "cannot read {}: {e}; give the peer's client certificate as a PEM file",
+            file.display()
+        )))
+    })?;
+    auth::certificate_fingerprint(&pem)
+        .map_err(|m| anyhow!(Usage(format!("{}: {m}", file.display()))))
+}
+
+fn print_certificate(cli: &Cli, answer: &Value) {
+    if cli.json {
+        println!("{answer}");
+    } else {
+        println!(
+            "registered the client certificate with SHA-256 {} for {} (token {}: `ucsync admin revoke {}` withdraws it)",
+            answer["sha256"].as_str().unwrap_or_default(),
+            answer["admin"].as_str().unwrap_or_default(),
+            answer["id"],
+            answer["id"]
+        );
+    }
 }
 
 fn print_admin(cli: &Cli, name: &str, role: &str) {

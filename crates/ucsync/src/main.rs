@@ -164,6 +164,10 @@ enum Command {
         /// The PEM private key of --tls-cert.
         #[arg(long, env = "UCSYNC_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Let peer servers show a client certificate signed by a CA in this PEM file instead of
+        /// a peer token (register each with `ucsync admin certificate NAME FILE`).
+        #[arg(long, env = "UCSYNC_TLS_CLIENT_CA", requires = "tls_cert")]
+        tls_client_ca: Option<PathBuf>,
     },
     /// Exit 0 when the server answers its health check.
     Healthcheck {
@@ -428,9 +432,10 @@ async fn dispatch(cli: &Cli) -> Result<u8> {
             listen,
             tls_cert,
             tls_key,
+            tls_client_ca,
         } => {
             let tls = tls_cert.as_deref().zip(tls_key.as_deref());
-            serve::serve(cli, listen, tls).await
+            serve::serve(cli, listen, tls, tls_client_ca.as_deref()).await
         }
         Command::Healthcheck { url } => serve::healthcheck(url, cli.ca_cert.as_deref()).await,
         Command::Admin { command } => admin::run(cli, command).await,

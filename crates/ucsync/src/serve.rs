@@ -11,13 +11,18 @@ use ucsync_server::AppState;
 
 use crate::{Cli, Usage, configuration, open_held_store};
 
-pub async fn serve(cli: &Cli, listen: &str, tls: Option<(&Path, &Path)>) -> Result<u8> {
+pub async fn serve(
+    cli: &Cli,
+    listen: &str,
+    tls: Option<(&Path, &Path)>,
+    client_ca: Option<&Path>,
+) -> Result<u8> {
     let file = configuration::from_file(cli)?;
     let (mut lock_file, store) = open_held_store(&cli.data_dir).await?;
     let config = configuration::current(cli, file, store.as_ref(), true).await?;
     let connectors = configuration::build_connectors(&config)?;
     let acceptor = tls
-        .map(|(cert, key)| ucsync_server::tls::acceptor(cert, key))
+        .map(|(cert, key)| ucsync_server::tls::acceptor(cert, key, client_ca))
         .transpose()
         .map_err(|e| anyhow!(Usage(e)))?;
     let engine = Arc::new(Engine::new(store, config, connectors));

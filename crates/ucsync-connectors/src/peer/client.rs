@@ -123,7 +123,11 @@ impl Client {
         .build()
         .map_err(|e| format!("TLS setup failed: {e}"))?;
         let verifier = Arc::new(KeepingVerifier::new(webpki));
-        let mut tls = crate::tls::client_config(settings.ca_file.as_deref())?;
+        let ca_file = settings.ca_file.as_deref();
+        let mut tls = match &settings.client_certificate {
+            None => crate::tls::client_config(ca_file)?,
+            Some((cert, key)) => crate::tls::client_config_showing(ca_file, cert, key)?,
+        };
         // The verifier decides nothing itself: webpki does, with the same roots.
         tls.dangerous().set_certificate_verifier(verifier.clone());
         let mut builder = reqwest::Client::builder()
@@ -166,10 +170,13 @@ impl Client {
     }
 
     fn request(&self, url: &str) -> reqwest::RequestBuilder {
-        self.http
-            .get(url)
-            .bearer_auth(&self.token)
-            .header("Accept", "application/json")
+        let request = self.http.get(url).header("Accept", "application/json");
+        if self.token.is_empty() {
+            // The client certificate stands for the peer.
+            request
+        } else {
+            request.bearer_auth(&self.token)
+        }
     }
 
     /// The request sent ahead for the page after `cursor`, if that is the one.
@@ -275,15 +282,28 @@ impl Client {
         let s = &self.settings;
         let id = &s.peer_enterprise_id;
         let host = &s.host;
-        let token = match &s.token {
-            Some(crate::settings::Secret::Env(var)) => {
+        let token = match (&s.token, &s.client_certificate) {
+            (Some(crate::settings::Secret::Env(var)), _) => {
                 format!("the peer token from the environment variable {var} (token_env)")
             }
-            _ => "the peer token set in token".to_owned(),
+            (Some(_), _) => "the peer token set in token".to_owned(),
+            (None, Some((cert, _))) => format!(
+                "the client certificate {} (client_certificate)",
+                cert.display()
+            ),
+            (None, None) => "a request without credentials".to_owned(),
+        };
+        let fix = if s.token.is_none() && s.client_certificate.is_some() {
+            "the peer has not registered it for a peer: ask the peer's administrator to register it (`ucsync admin certificate NAME FILE` there)"
+        } else {
+            "the token is not valid; ask the peer's administrator for a new peer token (`ucsync admin token NAME` on the peer) and set it there"
         };
         Failure::Run(match status {
-            StatusCode::UNAUTHORIZED => format!(
-                "{host} refused {token} (401 Unauthorized{said}): the token is not valid; ask the peer's administrator for a new peer token (`ucsync admin token NAME` on the peer) and set it there"
+            StatusCode::UNAUTHORIZED => {
+                format!("{host} refused {token} (401 Unauthorized{said}): {fix}")
+            }
+            StatusCode::FORBIDDEN if s.token.is_none() => format!(
+                "{host} does not let {token} read enterprise {id:?} (403 Forbidden{said}): the peer registered it for another enterprise or for an administrator that is not a peer; ask the peer's administrator to register it for the peer of enterprise {id:?}, or check peer_enterprise_id"
             ),
             StatusCode::FORBIDDEN => format!(
                 "{host} does not let the token read enterprise {id:?} (403 Forbidden{said}): the token is bound to another enterprise or is not a peer token; ask the peer's administrator for a peer token of enterprise {id:?}, or check peer_enterprise_id"
@@ -333,6 +353,16 @@ impl Client {
         } else if text.contains("InvalidContentType") || text.contains("corrupt message") {
             format!(
                 "the peer does not speak TLS at {target}: set port to its HTTPS port (443 by default)"
+            )
+        } else if let Some((cert, _)) = s
+            .client_certificate
+            .as_ref()
+            .filter(|_| text.contains("received fatal alert"))
+        {
+            // The peer refused the handshake: with a client certificate, most often for it.
+            format!(
+                "the peer refused the TLS handshake; if it is for the client certificate {} (client_certificate): the peer must trust its CA (`ucsync serve --tls-client-ca` there), and it must be valid now and made for client authentication",
+                cert.display()
             )
         } else if text.contains("close_notify") || text.contains("reset by peer") {
             // The peer was reached (often it answered the pages before): nothing to change here.

@@ -8,7 +8,7 @@
 //! description = "Branch B"
 //! host = "peer-b.example.com"          # as the peer's certificate names it; HTTPS on port 443
 //! peer_enterprise_id = "acme-hq"
-//! token_env = "PEER_B_TOKEN"
+//! token_env = "PEER_B_TOKEN"           # or client_certificate + client_key (PEM files)
 //! dialing_prefix = "8"                 # dial strings: outgoing digit + prefix + extension
 //! outgoing_digit = "9"
 //! ```
@@ -61,8 +61,11 @@ pub struct PeerSettings {
     pub address: Option<IpAddr>,
     /// PEM file with the CA of a private PKI; the system's roots otherwise.
     pub ca_file: Option<PathBuf>,
-    /// The peer token (a `ucsync` peer only).
+    /// The peer token (a `ucsync` peer only), unless a client certificate stands for it.
     pub token: Option<Secret>,
+    /// The client certificate (PEM) and its key (PEM) this server shows the peer, which the
+    /// peer registered for it (`ucsync admin certificate` there): instead of a token.
+    pub client_certificate: Option<(PathBuf, PathBuf)>,
     /// The enterprise of the peer read into this one (a `ucsync` peer only).
     pub peer_enterprise_id: String,
     /// Up to 20 characters; one starting with `-` means: no outgoing digit.
@@ -97,6 +100,8 @@ pub struct PeerSettingsAsWritten {
     ca_file: Option<String>,
     token: Option<String>,
     token_env: Option<String>,
+    client_certificate: Option<String>,
+    client_key: Option<String>,
     peer_enterprise_id: Option<String>,
     dialing_prefix: Option<String>,
     outgoing_digit: Option<String>,
@@ -216,6 +221,33 @@ impl crate::settings::KindSettings for PeerSettings {
             }
             other => other.map(PathBuf::from),
         };
+        // A certificate half given is named by its own problem, not by the token's too.
+        let certificate_given = raw.client_certificate.is_some() || raw.client_key.is_some();
+        let client_certificate = match (raw.client_certificate, raw.client_key) {
+            (Some(_), _) | (_, Some(_)) if external => {
+                problem(
+                    "client_certificate",
+                    "an external peer is not read, so it takes no client certificate; remove client_certificate and client_key, or set peer_type = \"ucsync\"".into(),
+                );
+                None
+            }
+            (Some(cert), Some(key)) if !cert.trim().is_empty() && !key.trim().is_empty() => {
+                Some((PathBuf::from(cert.trim()), PathBuf::from(key.trim())))
+            }
+            (None, None) => None,
+            (cert, _) => {
+                let key = if cert.as_deref().is_none_or(|c| c.trim().is_empty()) {
+                    "client_certificate"
+                } else {
+                    "client_key"
+                };
+                problem(
+                    key,
+                    "a client certificate goes with its key: give both client_certificate and client_key (PEM files), or neither".into(),
+                );
+                None
+            }
+        };
         let token = match (raw.token, raw.token_env) {
             (token, env) if external && (token.is_some() || env.is_some()) => {
                 let key = if token.is_some() {
@@ -241,11 +273,11 @@ impl crate::settings::KindSettings for PeerSettings {
                 problem("token", "give either token or token_env, not both".into());
                 None
             }
-            (None, None) if external => None,
+            (None, None) if external || certificate_given => None,
             (None, None) => {
                 problem(
                     "token_env",
-                    "required: the peer token the peer's administrator made for this server (`ucsync admin token NAME` there), best from the environment: token_env = \"VARIABLE\" (or token)".into(),
+                    "required: the peer token the peer's administrator made for this server (`ucsync admin token NAME` there), best from the environment: token_env = \"VARIABLE\" (or token); or a client certificate the peer registered for this server (client_certificate and client_key)".into(),
                 );
                 None
             }
@@ -305,6 +337,7 @@ impl crate::settings::KindSettings for PeerSettings {
             address,
             ca_file,
             token,
+            client_certificate,
             peer_enterprise_id,
             dialing_prefix,
             outgoing_digit,
@@ -315,10 +348,17 @@ impl crate::settings::KindSettings for PeerSettings {
     }
 
     fn resolve_paths(&mut self, base_dir: &Path) {
-        if let Some(ca) = &self.ca_file
-            && ca.is_relative()
-        {
-            self.ca_file = Some(base_dir.join(ca));
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base_dir.join(&*path);
+            }
+        };
+        if let Some(ca) = &mut self.ca_file {
+            resolve(ca);
+        }
+        if let Some((cert, key)) = &mut self.client_certificate {
+            resolve(cert);
+            resolve(key);
         }
     }
 }

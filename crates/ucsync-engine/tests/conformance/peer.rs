@@ -165,7 +165,8 @@ page_size = 2
     /// Its port.
     fn redirector(&self) -> u16 {
         let acceptor =
-            ucsync_server::tls::acceptor(&self.tls.server_cert, &self.tls.server_key).unwrap();
+            ucsync_server::tls::acceptor(&self.tls.server_cert, &self.tls.server_key, None)
+                .unwrap();
         let to = self.port;
         wait(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -233,7 +234,8 @@ impl Peer for PeerServer {
                 dir.join("data/status"),
                 Arc::new(ucsync_server::SystemClock),
             );
-            let acceptor = ucsync_server::tls::acceptor(&tls.server_cert, &tls.server_key).unwrap();
+            let acceptor =
+                ucsync_server::tls::acceptor(&tls.server_cert, &tls.server_key, None).unwrap();
             let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let port = tcp.local_addr().unwrap().port();
             let listener = ucsync_server::tls::TlsListener::new(tcp, acceptor).unwrap();

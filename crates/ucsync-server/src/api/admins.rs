@@ -29,6 +29,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/api/v1/admins/{name}/tokens",
             get(tokens).post(create_token),
         )
+        .route(
+            "/api/v1/admins/{name}/certificates",
+            axum::routing::post(register_certificate),
+        )
         .route("/api/v1/tokens/{id}", delete(revoke))
         .route("/api/v1/audit", get(audit))
 }
@@ -76,6 +80,20 @@ pub(crate) fn operations() -> Vec<Operation> {
                 "/api/v1/admins/{name}/tokens",
                 Some("admin"),
                 "Creates an API token for an administrator (201); the answer is the only time the token is shown",
+            )
+        },
+        Operation {
+            body: Some(json!({
+                "type": "object",
+                "properties": { "certificate": { "type": "string", "description": "PEM" } },
+                "required": ["certificate"],
+                "example": { "certificate": "-----BEGIN CERTIFICATE-----\n…" }
+            })),
+            ..op(
+                "post",
+                "/api/v1/admins/{name}/certificates",
+                Some("admin"),
+                "Registers a peer server's client certificate for an administrator with the peer role (201): with `ucsync serve --tls-client-ca`, a connection that shows it reads that peer's feed without a token. It is listed and revoked with the API tokens",
             )
         },
         op(
@@ -334,6 +352,67 @@ async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(json!({ "id": id, "admin": name, "label": label, "token": token })),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCertificate {
+    certificate: String,
+}
+
+async fn register_certificate(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let by = st.require(&headers, Role::Admin).await?;
+    let unprocessable = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let body: NewCertificate = serde_json::from_slice(&body).map_err(|e| {
+        unprocessable(format!(
+            "send a JSON object with \"certificate\", the peer's client certificate as PEM: {e}"
+        ))
+    })?;
+    let fingerprint = auth::certificate_fingerprint(body.certificate.as_bytes())
+        .map_err(|m| unprocessable(format!("certificate: {m}")))?;
+    let store = st.store();
+    let admin = store
+        .admin(&name)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| no_admin(&name))?;
+    auth::check_certificate_holder(&admin).map_err(unprocessable)?;
+    let key = auth::certificate_key(&fingerprint);
+    if let Some(holder) = store
+        .admin_by_token(&key)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "this certificate is registered already, for {}; revoke it there first (DELETE /api/v1/tokens/ID)",
+                holder.name
+            ),
+        ));
+    }
+    let label = auth::certificate_label(&fingerprint);
+    let id = store
+        .add_token(admin.id, &key, &label)
+        .await
+        .map_err(ApiError::internal)?;
+    let sha256 = auth::fingerprint_text(&fingerprint);
+    st.audit(
+        &by.name,
+        "certificate-registered",
+        &format!("token {id}"),
+        Some(format!("for {name}, SHA-256 {sha256}")),
+    )
+    .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "admin": name, "label": label, "sha256": sha256 })),
     ))
 }
 

@@ -160,6 +160,38 @@ impl AppState {
     }
 
     /// The administrator behind the request's bearer token, if their role is at least `need`.
+    /// The caller of the peer feed: a bearer token, as [`AppState::require`] takes it, else the
+    /// client certificate the connection showed, registered for a peer
+    /// (`ucsync admin certificate`).
+    pub(crate) async fn require_peer(
+        &self,
+        headers: &HeaderMap,
+        certificate: Option<[u8; 32]>,
+    ) -> Result<AdminRow, ApiError> {
+        let Some(fingerprint) =
+            certificate.filter(|_| !headers.contains_key(header::AUTHORIZATION))
+        else {
+            return self.require(headers, Role::Peer).await;
+        };
+        let admin = self
+            .store()
+            .admin_by_token(&auth::certificate_key(&fingerprint))
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        "the client certificate with SHA-256 {} is not registered for a peer of this server: register it with `ucsync admin certificate NAME FILE` here, or send a peer token",
+                        auth::fingerprint_text(&fingerprint)
+                    ),
+                )
+            })?;
+        auth::check_certificate_holder(&admin)
+            .map_err(|m| ApiError::new(StatusCode::FORBIDDEN, m))?;
+        Ok(admin)
+    }
+
     pub(crate) async fn require(
         &self,
         headers: &HeaderMap,
@@ -284,7 +316,7 @@ struct Login {
 /// [`crate::throttle`]), so nobody elsewhere can lock an administrator out.
 async fn login(
     State(st): State<Arc<AppState>>,
-    ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
+    ConnectInfo(ClientAddr(client, _)): ConnectInfo<ClientAddr>,
     Json(body): Json<Login>,
 ) -> Answer {
     let address = client.ip();

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +15,7 @@ use serde_json::{Map, Value, json};
 use ucsync_store::{DirectoryChange, Entry};
 
 use super::{ApiError, AppState};
+use crate::ClientAddr;
 use crate::auth::Role;
 use crate::openapi::Operation;
 
@@ -114,10 +116,12 @@ fn contact(generation: &str, e: &Entry) -> Value {
 async fn changes(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
+    client: Option<Extension<ConnectInfo<ClientAddr>>>,
     Path(enterprise_id): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let caller = st.require(&headers, Role::Peer).await?;
+    let certificate = client.and_then(|Extension(ConnectInfo(ClientAddr(_, c)))| c);
+    let caller = st.require_peer(&headers, certificate).await?;
     let role = Role::parse(&caller.role).unwrap_or(Role::Peer);
     if role < Role::Admin && caller.enterprise.as_deref() != Some(enterprise_id.as_str()) {
         let bound = caller.enterprise.as_deref().unwrap_or("none");

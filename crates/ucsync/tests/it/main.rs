@@ -21,6 +21,7 @@ mod ldap_forests;
 mod outstanding_errors;
 mod pbx;
 mod pbx_retention;
+mod peer_certificates;
 mod peer_edges;
 mod peer_feed;
 mod peer_servers;

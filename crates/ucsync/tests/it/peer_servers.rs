@@ -100,6 +100,12 @@ impl Pki {
         self.issue_as(name, name, Some(san), None)
     }
 
+    /// A client certificate (for client authentication) with CN `cn`, in `file.crt` and
+    /// `file.key`.
+    pub(crate) fn issue_client(&self, file: &str, cn: &str) -> (String, String) {
+        self.issue_for(file, cn, None, None, "clientAuth")
+    }
+
     /// A server certificate in the files `file.crt` and `file.key` with CN `cn`, the subject
     /// alternative names `san` (none when `None`) and the validity `dates` (openssl's
     /// `YYYYMMDDHHMMSSZ`; 30 days from now when `None`).
@@ -109,6 +115,17 @@ impl Pki {
         cn: &str,
         san: Option<&str>,
         dates: Option<(&str, &str)>,
+    ) -> (String, String) {
+        self.issue_for(file, cn, san, dates, "serverAuth")
+    }
+
+    fn issue_for(
+        &self,
+        file: &str,
+        cn: &str,
+        san: Option<&str>,
+        dates: Option<(&str, &str)>,
+        usage: &str,
     ) -> (String, String) {
         let (crt, key, csr, ext) = (
             self.path(&format!("{file}.crt")),
@@ -120,7 +137,7 @@ impl Pki {
         std::fs::write(
             &ext,
             format!(
-                "{san}basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n"
+                "{san}basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = {usage}\n"
             ),
         )
         .unwrap();

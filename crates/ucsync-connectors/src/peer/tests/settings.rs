@@ -193,3 +193,48 @@ fn the_default_schedule_is_one_the_schedule_parser_reads() {
         "2026-03-03T02:00:00Z"
     );
 }
+
+#[test]
+fn a_client_certificate_goes_with_its_key_and_stands_for_the_token() {
+    let with_cert = "client_certificate = \"a.crt\"\nclient_key = \"a.key\"\n";
+    let s = crate::settings::read::<PeerSettings>(
+        &format!("{}{with_cert}", minimal("token")).parse().unwrap(),
+        "s",
+    )
+    .unwrap();
+    assert!(s.token.is_none());
+    assert_eq!(s.client_certificate, Some(("a.crt".into(), "a.key".into())));
+    // Both a token and a certificate: allowed (the token is sent, the certificate shown).
+    assert!(valid(with_cert).client_certificate.is_some());
+    // One without the other, or an empty path: named by the key that is missing.
+    let m = one_problem(
+        &format!("{}client_certificate = \"a.crt\"\n", minimal("token")),
+        "client_key",
+    );
+    assert!(
+        m.contains("give both client_certificate and client_key"),
+        "{m}"
+    );
+    one_problem(
+        &format!("{}client_key = \"a.key\"\n", minimal("")),
+        "client_certificate",
+    );
+    one_problem(
+        &format!(
+            "{}client_certificate = \" \"\nclient_key = \"a.key\"\n",
+            minimal("")
+        ),
+        "client_certificate",
+    );
+    // Without either, the token is required and the message names both ways.
+    let m = one_problem(&minimal("token"), "token_env");
+    assert!(m.contains("client_certificate and client_key"), "{m}");
+    // An external peer takes none.
+    let p = problems(&format!(
+        "peer_type = \"external\"\ndescription = \"Partner\"\nhost = \"x.example\"\n{with_cert}"
+    ));
+    assert!(
+        p["s.client_certificate"].contains("takes no client certificate"),
+        "{p:?}"
+    );
+}

@@ -18,13 +18,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use ucsync_model::{
     Attrs, ConnectorError, ImportMode, ImportRecord, ImportRequest, ImportSink, ImportSummary,
 };
 
-use super::client::{Failure, Page, Pages};
+use super::client::{Entry, Failure, Page, Pages};
 use super::config::PeerSettings;
 use super::dial::dial_strings;
 use super::{CONTACT, attr};
@@ -162,7 +162,7 @@ async fn stage(
                 continue;
             }
         };
-        match record(id.clone(), &entry, st.settings) {
+        match record(id.clone(), entry, st.settings) {
             Ok(record) => {
                 if st.given.insert(id) {
                     sink.object(record).await?;
@@ -187,7 +187,7 @@ async fn stage(
 }
 
 /// How a contact is named in messages.
-fn locator(id: &str, entry: &Map<String, Value>) -> String {
+fn locator(id: &str, entry: &Entry) -> String {
     let first = |name: &str| {
         entry
             .get(name)
@@ -206,12 +206,12 @@ fn locator(id: &str, entry: &Map<String, Value>) -> String {
 /// federation and peer. An attribute that is not a list of strings is an error naming it.
 pub(crate) fn record(
     id: String,
-    entry: &Map<String, Value>,
+    entry: Entry,
     s: &PeerSettings,
 ) -> Result<ImportRecord, (String, String)> {
-    let locator = locator(&id, entry);
+    let locator = locator(&id, &entry);
     let mut attrs = Attrs::new();
-    for (name, value) in entry {
+    for (name, value) in entry.0 {
         if matches!(
             name.as_str(),
             attr::DIAL_STRING | attr::FEDERATION | attr::PEER
@@ -219,18 +219,16 @@ pub(crate) fn record(
             // Set here from this server's settings, never taken from the peer.
             continue;
         }
-        let values: Option<Vec<String>> = match value {
-            Value::String(v) if name == attr::TYPE => Some(vec![v.clone()]),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
+        let values: Vec<String> = match value {
+            Value::String(v) if name == attr::TYPE => vec![v],
+            Value::Array(items) if items.iter().all(Value::is_string) => items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::String(v) => Some(v),
+                    _ => None,
+                })
                 .collect(),
-            _ => None,
-        };
-        match values {
-            Some(values) if !values.is_empty() => attrs.set(name.as_str(), values),
-            Some(_) => {}
-            None => {
+            value => {
                 return Err((
                     locator,
                     format!(
@@ -238,6 +236,9 @@ pub(crate) fn record(
                     ),
                 ));
             }
+        };
+        if !values.is_empty() {
+            attrs.set(name.as_str(), values);
         }
     }
     let numbers = attrs.get(attr::TELEPHONE_NUMBER).to_vec();

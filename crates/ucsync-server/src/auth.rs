@@ -264,6 +264,62 @@ pub fn check_certificate_holder(admin: &AdminRow) -> Result<(), String> {
     }
 }
 
+/// A client certificate registered for a peer: its entry among the tokens, its label and its
+/// fingerprint as [`fingerprint_text`] writes it.
+pub struct RegisteredCertificate {
+    pub id: i64,
+    pub label: String,
+    pub sha256: String,
+}
+
+/// Why a client certificate was not registered.
+pub enum NotRegistered {
+    /// No administrator has the name.
+    NoAdmin,
+    /// The certificate or the administrator does not qualify; the message says why.
+    Refused(String),
+    /// The certificate is registered already, for the administrator named.
+    Registered(String),
+    Store(ucsync_store::StoreError),
+}
+
+/// Registers the client certificate in `pem` for the peer administrator `name` (the command
+/// line's `ucsync admin certificate` and the API's `POST /api/v1/admins/{name}/certificates`).
+pub async fn register_certificate(
+    store: &dyn ucsync_store::AdminStore,
+    name: &str,
+    pem: &[u8],
+) -> Result<RegisteredCertificate, NotRegistered> {
+    let fingerprint = certificate_fingerprint(pem).map_err(NotRegistered::Refused)?;
+    let admin = store
+        .admin(name)
+        .await
+        .map_err(NotRegistered::Store)?
+        .ok_or(NotRegistered::NoAdmin)?;
+    check_certificate_holder(&admin).map_err(NotRegistered::Refused)?;
+    let key = certificate_key(&fingerprint);
+    if let Some(holder) = store
+        .admin_by_token(&key)
+        .await
+        .map_err(NotRegistered::Store)?
+    {
+        return Err(NotRegistered::Registered(format!(
+            "this certificate is registered already, for {0}; revoke it there first (`ucsync admin tokens {0}` lists it)",
+            holder.name
+        )));
+    }
+    let label = certificate_label(&fingerprint);
+    let id = store
+        .add_token(admin.id, &key, &label)
+        .await
+        .map_err(NotRegistered::Store)?;
+    Ok(RegisteredCertificate {
+        id,
+        label,
+        sha256: fingerprint_text(&fingerprint),
+    })
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -143,23 +143,20 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
             );
         }
         AdminCommand::Certificate { name, file } => {
-            let fingerprint = read_certificate(file)?;
-            let admin = store.admin(name).await?.ok_or_else(|| {
-                anyhow!(Usage(format!(
-                    "no administrator {name}; add one with `ucsync admin add {name} --role peer --enterprise ID`"
-                )))
-            })?;
-            auth::check_certificate_holder(&admin).map_err(|m| anyhow!(Usage(m)))?;
-            let key = auth::certificate_key(&fingerprint);
-            if let Some(holder) = store.admin_by_token(&key).await? {
-                return Err(anyhow!(Usage(format!(
-                    "this certificate is registered already, for {}; revoke it there first (`ucsync admin tokens {}`, then `ucsync admin revoke ID`)",
-                    holder.name, holder.name
-                ))));
-            }
-            let label = auth::certificate_label(&fingerprint);
-            let id = store.add_token(admin.id, &key, &label).await?;
-            let sha256 = auth::fingerprint_text(&fingerprint);
+            let pem = read_certificate(file)?;
+            let registered = auth::register_certificate(store, name, &pem)
+                .await
+                .map_err(|why| match why {
+                    auth::NotRegistered::NoAdmin => anyhow!(Usage(format!(
+                        "no administrator {name}; add one with `ucsync admin add {name} --role peer --enterprise ID`"
+                    ))),
+                    auth::NotRegistered::Refused(m) => {
+                        anyhow!(Usage(format!("{}: {m}", file.display())))
+                    }
+                    auth::NotRegistered::Registered(m) => anyhow!(Usage(m)),
+                    auth::NotRegistered::Store(e) => anyhow!(e),
+                })?;
+            let auth::RegisteredCertificate { id, label, sha256 } = registered;
             let detail = format!("for {name}, SHA-256 {sha256}");
             audit(
                 store,
@@ -255,9 +252,7 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &AdminCommand) -> R
             print_token(cli, &answer);
         }
         AdminCommand::Certificate { name, file } => {
-            read_certificate(file)?;
-            let pem = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let pem = String::from_utf8_lossy(&read_certificate(file)?).into_owned();
             let answer = remote
                 .call(
                     Method::POST,
@@ -294,16 +289,14 @@ pub async fn run_remote(cli: &Cli, remote: &Remote, command: &AdminCommand) -> R
     Ok(0)
 }
 
-/// The fingerprint of the client certificate in the PEM file `file`.
-fn read_certificate(file: &Path) -> Result<[u8; 32]> {
-    let pem = std::fs::read(file).map_err(|e| {
+/// The PEM file `file`, which should hold a peer's client certificate.
+fn read_certificate(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).map_err(|e| {
         anyhow!(Usage(format!(
             "cannot read {}: {e}; give the peer's client certificate as a PEM file",
             file.display()
         )))
-    })?;
-    auth::certificate_fingerprint(&pem)
-        .map_err(|m| anyhow!(Usage(format!("{}: {m}", file.display()))))
+    })
 }
 
 fn print_certificate(cli: &Cli, answer: &Value) {

@@ -374,35 +374,16 @@ async fn register_certificate(
             "send a JSON object with \"certificate\", the peer's client certificate as PEM: {e}"
         ))
     })?;
-    let fingerprint = auth::certificate_fingerprint(body.certificate.as_bytes())
-        .map_err(|m| unprocessable(format!("certificate: {m}")))?;
     let store = st.store();
-    let admin = store
-        .admin(&name)
+    let registered = auth::register_certificate(store.as_ref(), &name, body.certificate.as_bytes())
         .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| no_admin(&name))?;
-    auth::check_certificate_holder(&admin).map_err(unprocessable)?;
-    let key = auth::certificate_key(&fingerprint);
-    if let Some(holder) = store
-        .admin_by_token(&key)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            format!(
-                "this certificate is registered already, for {}; revoke it there first (DELETE /api/v1/tokens/ID)",
-                holder.name
-            ),
-        ));
-    }
-    let label = auth::certificate_label(&fingerprint);
-    let id = store
-        .add_token(admin.id, &key, &label)
-        .await
-        .map_err(ApiError::internal)?;
-    let sha256 = auth::fingerprint_text(&fingerprint);
+        .map_err(|why| match why {
+            auth::NotRegistered::NoAdmin => no_admin(&name),
+            auth::NotRegistered::Refused(m) => unprocessable(format!("certificate: {m}")),
+            auth::NotRegistered::Registered(m) => ApiError::new(StatusCode::CONFLICT, m),
+            auth::NotRegistered::Store(e) => ApiError::internal(e),
+        })?;
+    let auth::RegisteredCertificate { id, label, sha256 } = registered;
     st.audit(
         &by.name,
         "certificate-registered",

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::harness::Env;
-use crate::peer_servers::{At, Pki, peer_connector, serve, staff, staff_connector};
+use crate::peer_servers::{At, Pki, peer_connector, serve, server_b_env};
 use crate::serve::admin;
 
 /// A peer administrator bound to the enterprise with the ID `id`, with no token.
@@ -51,17 +51,7 @@ fn import(a: &Env, name: &str) -> (Option<i32>, [i64; 5], String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_certificate_registered_for_a_peer_reads_its_enterprise_and_nothing_else() {
     // B: enterprise acme-b with three people, and acme-other; a peer of each, without tokens.
-    let b = Env::new();
-    let pki = Pki::new(&b.path("pki"));
-    let ca = pki.ca();
-    b.write(
-        "ucsync.toml",
-        format!(
-            "version = 1\n[enterprises.default]\nid = \"acme-b\"\n[enterprises.other]\nid = \"acme-other\"\n{}",
-            staff_connector("staff", "default", "staff.csv")
-        ),
-    );
-    b.write("staff.csv", staff("b.example", &[1, 2, 3], &[]));
+    let (b, pki, ca) = server_b_env(&[1, 2, 3]);
     b.json(&["sync-now"], 0);
     add_peer(&b, "peer-a", "acme-b");
     add_peer(&b, "peer-o", "acme-other");

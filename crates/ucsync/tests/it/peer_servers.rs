@@ -160,6 +160,24 @@ impl Pki {
     }
 }
 
+/// Server B's directory and PKI: enterprise `acme-b` with the people `numbers` (of
+/// `b.example`) from a CSV file, and enterprise `acme-other`; its CA made in `pki`. The
+/// environment, the PKI and the CA file.
+pub(crate) fn server_b_env(numbers: &[usize]) -> (Env, Pki, String) {
+    let b = Env::new();
+    let pki = Pki::new(&b.path("pki"));
+    let ca = pki.ca();
+    b.write(
+        "ucsync.toml",
+        format!(
+            "version = 1\n[enterprises.default]\nid = \"acme-b\"\n[enterprises.other]\nid = \"acme-other\"\n{}",
+            staff_connector("staff", "default", "staff.csv")
+        ),
+    );
+    b.write("staff.csv", staff("b.example", numbers, &[]));
+    (b, pki, ca)
+}
+
 /// `ucsync serve` over HTTPS with `cert` on `listen`, with the environment `vars`.
 pub(crate) fn serve(
     env: &Env,
@@ -450,17 +468,7 @@ impl ServerA {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_server_follows_another_over_https_through_changes_outages_and_a_new_store() {
     // Server B: enterprise acme-b, its people from a CSV file; a second enterprise with an ID.
-    let b = Env::new();
-    let pki = Pki::new(&b.path("pki"));
-    let ca = pki.ca();
-    b.write(
-        "ucsync.toml",
-        format!(
-            "version = 1\n[enterprises.default]\nid = \"acme-b\"\n[enterprises.other]\nid = \"acme-other\"\n{}",
-            staff_connector("staff", "default", "staff.csv")
-        ),
-    );
-    b.write("staff.csv", staff("b.example", &[1, 2, 3, 4, 5], &[]));
+    let (b, pki, ca) = server_b_env(&[1, 2, 3, 4, 5]);
     let b_cert = pki.issue("peer-b.test", "DNS:peer-b.test");
     let make_b_admins = || {
         (

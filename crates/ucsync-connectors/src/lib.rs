@@ -62,6 +62,9 @@ pub(crate) struct Kind {
     /// The schedule offered for the kind's connectors (`ucsync connector add`), in the words
     /// of `[schedules.NAME] when`.
     pub default_schedule: Option<&'static str>,
+    /// Import flows the kind's connectors are meant to have, as target and expression
+    /// ([`ConnectorFactory::suggested_import_flows`]).
+    pub suggested_import_flows: &'static [(&'static str, &'static str)],
 }
 
 /// The kinds this build knows.
@@ -128,6 +131,10 @@ impl ConnectorFactory for Connectors {
 
     fn default_schedule(&self, kind_name: &str) -> Option<&'static str> {
         kind(kind_name).and_then(|k| k.default_schedule)
+    }
+
+    fn suggested_import_flows(&self, kind_name: &str) -> &'static [(&'static str, &'static str)] {
+        kind(kind_name).map_or(&[], |k| k.suggested_import_flows)
     }
 
     fn staged_references(

@@ -55,6 +55,12 @@ pub trait ConnectorFactory: Send + Sync {
     fn default_schedule(&self, _kind: &str) -> Option<&'static str> {
         None
     }
+    /// Import flows that connectors of `kind` are meant to have (`[("folder", "peer")]`: a
+    /// peer's contacts in a folder named after the peer), as target and expression; `ucsync
+    /// check` names those a connector's rules leave out.
+    fn suggested_import_flows(&self, _kind: &str) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
     /// How a connector of `kind` with these settings holds references to its other objects
     /// (see [`config::StagedReferences`]); `None` for a kind whose reference values are its
     /// anchors already (a CSV file's key values), which needs no declaration of its own.

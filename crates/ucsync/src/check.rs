@@ -53,6 +53,39 @@ pub async fn warnings(
     }
     let mut out = source_warnings(config, &views, &by_hand);
     out.extend(unscheduled(config, &ucsync_connectors::Connectors));
+    out.extend(unflowed(config, &ucsync_connectors::Connectors));
+    out
+}
+
+/// A connector whose rules leave out import flows its kind is meant to have (a peer's:
+/// federation, dial strings, its folder): the lines to add.
+fn unflowed(config: &Config, kinds: &dyn ConnectorFactory) -> Vec<ConfigProblem> {
+    let mut out = Vec::new();
+    for (name, c) in &config.connectors {
+        let missing: Vec<String> = kinds
+            .suggested_import_flows(&c.kind)
+            .iter()
+            .filter(|(target, _)| !c.rules.import_flows.contains_key(*target))
+            .map(|(target, expr)| format!("{target} = \"{expr}\""))
+            .collect();
+        if !missing.is_empty() {
+            out.push(ConfigProblem::new(
+                format!("connectors.{name}.rules.import_flows"),
+                format!(
+                    "a {kind} connector's objects are meant to flow {which} into the directory, and these rules leave {them} out: add {lines} to [connectors.{name}.rules.import_flows]",
+                    kind = c.kind,
+                    which = kinds
+                        .suggested_import_flows(&c.kind)
+                        .iter()
+                        .map(|(target, _)| *target)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    them = if missing.len() == 1 { "one" } else { "some" },
+                    lines = missing.join(", "),
+                ),
+            ));
+        }
+    }
     out
 }
 

@@ -18,11 +18,36 @@ pub enum DirectoryCommand {
         /// ATTRIBUTE=VALUE: only entries with exactly this value (repeatable).
         #[arg(long = "attr", value_name = "ATTRIBUTE=VALUE")]
         attrs: Vec<String>,
+        /// Only entries of this folder (a peer's contacts are in one named after the peer).
+        #[arg(long)]
+        folder: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
     /// One entry with the source of each value and its linked objects.
     Show { id: i64 },
+    /// The folders of the directory (the values of `folder`; a peer's contacts are in one named
+    /// after the peer) with how many entries each holds.
+    Folders {
+        #[arg(long, default_value = ucsync_model::config::DEFAULT_ENTERPRISE)]
+        enterprise: String,
+    },
+}
+
+/// Folders as `ucsync directory folders` prints them.
+pub fn print_folders(answer: &serde_json::Value, as_json: bool) {
+    if as_json {
+        println!("{answer}");
+        return;
+    }
+    for f in answer["folders"].as_array().into_iter().flatten() {
+        println!(
+            "{:>8}  {}",
+            f["entries"],
+            f["folder"].as_str().unwrap_or_default()
+        );
+    }
+    println!("{:>8}  (in no folder)", answer["without_folder"]);
 }
 
 /// An entry as `--json` prints it: each attribute's values and the connector that gave them.
@@ -114,9 +139,10 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
             enterprise,
             object_type,
             attrs,
+            folder,
             limit,
         } => {
-            let filters: Vec<(String, String)> = attrs
+            let mut filters: Vec<(String, String)> = attrs
                 .iter()
                 .map(|a| {
                     a.split_once('=')
@@ -124,6 +150,9 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                         .ok_or_else(|| anyhow!("--attr takes ATTRIBUTE=VALUE, got \"{a}\""))
                 })
                 .collect::<Result<_>>()?;
+            if let Some(f) = folder {
+                filters.push((ucsync_server::api::FOLDER.to_owned(), f.clone()));
+            }
             let needle = text.as_deref().map(str::to_lowercase);
             let eid = store.ensure_enterprise(enterprise).await?;
             let mut found = Vec::new();
@@ -174,6 +203,12 @@ pub async fn run(command: &DirectoryCommand, store: &dyn Store, as_json: bool) -
                     if found.len() == 1 { "y" } else { "ies" }
                 );
             }
+            Ok(0)
+        }
+        DirectoryCommand::Folders { enterprise } => {
+            let eid = store.ensure_enterprise(enterprise).await?;
+            let answer = ucsync_server::api::folders_json(store, eid).await?;
+            print_folders(&answer, as_json);
             Ok(0)
         }
         DirectoryCommand::Show { id } => {

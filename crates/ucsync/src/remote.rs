@@ -191,6 +191,7 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                     enterprise,
                     object_type,
                     attrs,
+                    folder,
                     limit,
                 } => {
                     if !attrs.is_empty() {
@@ -208,12 +209,25 @@ pub async fn dispatch(cli: &Cli, remote: &Remote) -> Result<u8> {
                     if let Some(t) = object_type {
                         query.push(format!("type={}", encode(t)));
                     }
+                    if let Some(f) = folder {
+                        query.push(format!("folder={}", encode(f)));
+                    }
                     remote
                         .get(&format!("/api/v1/directory?{}", query.join("&")))
                         .await?
                 }
                 DirectoryCommand::Show { id } => {
                     remote.get(&format!("/api/v1/directory/{id}")).await?
+                }
+                DirectoryCommand::Folders { enterprise } => {
+                    let answer = remote
+                        .get(&format!(
+                            "/api/v1/directory/folders?enterprise={}",
+                            encode(enterprise)
+                        ))
+                        .await?;
+                    crate::directory::print_folders(&answer, cli.json);
+                    return Ok(0);
                 }
             };
             print_value(&answer, cli.json);

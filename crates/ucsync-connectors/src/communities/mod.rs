@@ -75,6 +75,7 @@ pub(crate) const KIND: Kind = Kind {
     secrets: &[("password", "password_env")],
     references: None,
     default_schedule: Some("daily at 02:00"),
+    suggested_import_flows: &[],
 };
 
 impl crate::FromSettings<CommunitiesSettings> for CommunitiesConnector {

@@ -52,6 +52,7 @@ pub(crate) const KIND: Kind = Kind {
     secrets: &[],
     references: None,
     default_schedule: None,
+    suggested_import_flows: &[],
 };
 
 impl crate::FromSettings<CsvSettings> for CsvConnector {

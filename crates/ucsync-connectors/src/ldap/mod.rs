@@ -69,6 +69,7 @@ pub(crate) const KIND: Kind = Kind {
     secrets: &[("password", "password_env")],
     references: Some(config::staged_references),
     default_schedule: None,
+    suggested_import_flows: &[],
 };
 
 impl crate::FromSettings<LdapSettings> for LdapConnector {

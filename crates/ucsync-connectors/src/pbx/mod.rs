@@ -57,6 +57,7 @@ pub(crate) const KIND: Kind = Kind {
     secrets: &[],
     references: None,
     default_schedule: None,
+    suggested_import_flows: &[],
 };
 
 impl crate::FromSettings<PbxSettings> for PbxConnector {

@@ -80,6 +80,12 @@ pub(crate) const KIND: Kind = Kind {
     secrets: &[("token", "token_env")],
     references: None,
     default_schedule: Some(DEFAULT_SCHEDULE),
+    // Federation, the dial strings, and a folder named after the peer in directory listings.
+    suggested_import_flows: &[
+        ("federation", "federation"),
+        ("dialString", "dialString"),
+        ("folder", "peer"),
+    ],
 };
 
 impl crate::FromSettings<PeerSettings> for PeerConnector {

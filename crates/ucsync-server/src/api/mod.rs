@@ -383,6 +383,41 @@ async fn enterprises(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Ans
     Ok(Json(enterprises_json(st.engine().config())))
 }
 
+/// The attribute that puts a directory entry in a folder (rules set it: a peer's contacts go in
+/// one named after the peer with `folder = "peer"`).
+pub const FOLDER: &str = "folder";
+
+/// The directory's folders of one enterprise as `GET /api/v1/directory/folders` and `ucsync
+/// directory folders` show them: each value of `folder` with how many entries hold it, by
+/// name, and how many entries are in no folder.
+pub async fn folders_json(
+    store: &dyn ucsync_store::Store,
+    enterprise_id: i64,
+) -> ucsync_store::Result<Value> {
+    let mut folders: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut without = 0u64;
+    let mut after = 0;
+    loop {
+        let page = store.entries_page(enterprise_id, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for e in &page {
+            let names = e.attrs.get(FOLDER);
+            if names.is_empty() {
+                without += 1;
+            }
+            for name in names {
+                *folders.entry(name.clone()).or_default() += 1;
+            }
+        }
+    }
+    let folders: Vec<Value> = folders
+        .into_iter()
+        .map(|(folder, entries)| json!({ "folder": folder, "entries": entries }))
+        .collect();
+    Ok(json!({ "folders": folders, "without_folder": without }))
+}
+
 /// The enterprises of `config` as `GET /api/v1/enterprises` and `ucsync enterprises` show them:
 /// each one's name, ID (what a peer names to read it), sync order and connectors.
 pub fn enterprises_json(config: &ucsync_model::config::Config) -> Value {

@@ -28,6 +28,7 @@ const MAX_TEXT: usize = 256;
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/directory", get(search))
+        .route("/api/v1/directory/folders", get(folders))
         .route("/api/v1/directory/{id}", get(show))
         .route("/api/v1/runs/{id}/status-file", get(status_file))
 }
@@ -44,7 +45,11 @@ pub(crate) fn operations() -> Vec<Operation> {
     vec![
         op(
             "/api/v1/directory",
-            "Directory entries whose values contain ?q= (case-insensitive), in id order; ?type=, ?enterprise= (default: default), ?limit= (100, at most 1000), ?after=ID for the next page (the answer's next)",
+            "Directory entries whose values contain ?q= (case-insensitive), in id order; ?type=, ?folder= (entries of that folder), ?enterprise= (default: default), ?limit= (100, at most 1000), ?after=ID for the next page (the answer's next)",
+        ),
+        op(
+            "/api/v1/directory/folders",
+            "The directory's folders (the values of the folder attribute: a peer's contacts are in one named after the peer) with how many entries each holds, and how many entries are in none; ?enterprise= (default: default)",
         ),
         op(
             "/api/v1/directory/{id}",
@@ -123,9 +128,15 @@ struct SearchParams {
     q: Option<String>,
     #[serde(rename = "type")]
     object_type: Option<String>,
+    folder: Option<String>,
     enterprise: Option<String>,
     limit: Option<i64>,
     after: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct FolderParams {
+    enterprise: Option<String>,
 }
 
 /// Same semantics as `ucsync directory search`: entries of one enterprise whose values contain
@@ -137,20 +148,7 @@ async fn search(
     Query(params): Query<SearchParams>,
 ) -> Answer {
     st.require(&headers, Role::Viewer).await?;
-    let enterprise = params
-        .enterprise
-        .unwrap_or_else(|| DEFAULT_ENTERPRISE.to_owned());
-    if !st
-        .engine()
-        .config()
-        .enterprise_names()
-        .contains(&enterprise)
-    {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("no enterprise named \"{enterprise}\"; GET /api/v1/enterprises lists them"),
-        ));
-    }
+    let enterprise = configured_enterprise(&st, params.enterprise)?;
     let text = params.q.filter(|q| !q.is_empty());
     if text.as_ref().is_some_and(|t| t.chars().count() > MAX_TEXT) {
         return Err(ApiError::new(
@@ -189,11 +187,16 @@ async fn search(
         let complete = (page.len() as i64) < request.limit;
         for e in page {
             request.after_id = e.id;
-            let hit = needle.as_ref().is_none_or(|n| {
-                e.attrs
-                    .iter()
-                    .any(|(_, _, vs)| vs.iter().any(|v| v.to_lowercase().contains(n.as_str())))
-            });
+            let in_folder = params
+                .folder
+                .as_ref()
+                .is_none_or(|f| e.attrs.get(super::FOLDER).contains(f));
+            let hit = in_folder
+                && needle.as_ref().is_none_or(|n| {
+                    e.attrs
+                        .iter()
+                        .any(|(_, _, vs)| vs.iter().any(|v| v.to_lowercase().contains(n.as_str())))
+                });
             if hit {
                 found.push(e);
                 if found.len() as i64 >= limit {
@@ -214,6 +217,48 @@ async fn search(
         .filter(|_| found.len() as i64 >= limit);
     let entries: Vec<Value> = found.iter().map(|e| entry_json(e, &names)).collect();
     Ok(Json(json!({ "entries": entries, "next": next })))
+}
+
+/// The enterprise asked for (`default` when none), or `404` when none is so named.
+fn configured_enterprise(st: &AppState, asked: Option<String>) -> Result<String, ApiError> {
+    let enterprise = asked.unwrap_or_else(|| DEFAULT_ENTERPRISE.to_owned());
+    if st
+        .engine()
+        .config()
+        .enterprise_names()
+        .contains(&enterprise)
+    {
+        Ok(enterprise)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no enterprise named \"{enterprise}\"; GET /api/v1/enterprises lists them"),
+        ))
+    }
+}
+
+/// The directory's folders with their entry counts ([`super::folders_json`]).
+async fn folders(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(params): Query<FolderParams>,
+) -> Answer {
+    st.require(&headers, Role::Viewer).await?;
+    let enterprise = configured_enterprise(&st, params.enterprise)?;
+    let store = st.store();
+    match store
+        .enterprise_id(&enterprise)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Some(id) => Ok(Json(
+            super::folders_json(store.as_ref(), id)
+                .await
+                .map_err(ApiError::internal)?,
+        )),
+        // Configured but never run: nothing in the directory yet.
+        None => Ok(Json(json!({ "folders": [], "without_folder": 0 }))),
+    }
 }
 
 /// Directory entry `id`, or `404`.

@@ -115,20 +115,55 @@ async fn a_client_certificate_registered_for_a_peer_reads_its_enterprise_and_not
         port,
         ca: &ca,
     };
+    // `ucsync check` names the flows a peer connector is meant to have when its rules leave
+    // them out (here only for a connector without them).
+    let bare = connector("peer-bare", "errors", &at, &a_cert)
+        .replace("dialString = \"dialString\"\n", "")
+        .replace("folder = \"peer\"\n", "");
     a.write(
         "ucsync.toml",
         format!(
-            "version = 1\n[enterprises.default]\n[enterprises.errors]\n{}{}{}{}",
+            "version = 1\n[enterprises.default]\n[enterprises.errors]\n{}{}{}{}{bare}",
             connector("peer-b", "default", &at, &a_cert),
             connector("peer-o", "errors", &at, &o_cert),
             connector("peer-s", "errors", &at, &stranger),
             connector("peer-u", "errors", &at, &untrusted),
         ),
     );
+    let out = a.run(&["check"]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("connectors.peer-bare.rules.import_flows")
+            && text.contains("add dialString = \"dialString\", folder = \"peer\" to [connectors.peer-bare.rules.import_flows]")
+            && !text.contains("connectors.peer-b.rules.import_flows"),
+        "{text}"
+    );
 
     let (code, counted, message) = import(&a, "peer-b");
     assert_eq!(code, Some(0), "{message}");
     assert_eq!(counted[..3], [3, 0, 0], "{message}");
+
+    // B's people are A's contacts, in a folder named after the peer; B's own directory (read
+    // through its API) has no folder.
+    a.json(&["sync-now"], 0);
+    let folders = a.json(&["directory", "folders"], 0);
+    assert_eq!(
+        folders,
+        serde_json::json!({ "folders": [{ "folder": "Branch B", "entries": 3 }], "without_folder": 0 })
+    );
+    let listed = a.json(&["directory", "search", "--folder", "Branch B"], 0);
+    assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    let listed = a.json(&["directory", "search", "--folder", "Branch C"], 0);
+    assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
+    let b_folders = remote(&["directory", "folders"]);
+    assert_eq!(b_folders["without_folder"], 3, "{b_folders}");
+    let b_listed = remote(&["directory", "search", "--folder", "Branch B"]);
+    assert_eq!(
+        b_listed["entries"].as_array().unwrap().len(),
+        0,
+        "{b_listed}"
+    );
 
     let (code, _, message) = import(&a, "peer-o");
     assert_ne!(code, Some(0));

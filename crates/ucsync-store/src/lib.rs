@@ -173,8 +173,8 @@ pub trait RunStore: Send + Sync {
     async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>>;
     async fn run(&self, id: i64) -> Result<Option<RunRecord>>;
     async fn child_runs(&self, parent_id: i64) -> Result<Vec<RunRecord>>;
-    /// The latest run of every (connector, profile) pair: each connector's last import, sync
-    /// and export, whether alone or as a step of a sync-now.
+    /// The latest run of every (connector, profile) pair, and its latest successful one: each
+    /// connector's last import, sync and export, whether alone or as a step of a sync-now.
     async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>>;
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>>;
     /// Ends the runs still `running` with `status` (`interrupted`, `failed`), `message` and

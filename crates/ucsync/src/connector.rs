@@ -200,6 +200,20 @@ fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
             if let Some(m) = r["message"].as_str().filter(|m| !m.is_empty()) {
                 println!("    {m}");
             }
+            // After a failure: when it last went well, and what that run noted.
+            let good = &r["last_success"];
+            if !good.is_null() {
+                println!(
+                    "    last success {} (run {}){}",
+                    good["ended_at"].as_str().unwrap_or_default(),
+                    good["id"],
+                    good["message"]
+                        .as_str()
+                        .filter(|m| !m.is_empty())
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+            }
         }
         let outstanding = item["outstanding_errors"].as_i64().unwrap_or_default();
         if outstanding > 0 {

@@ -19,7 +19,8 @@ use crate::auth::Role;
 /// A connector's last runs: `{"import": run, "sync": run, "export": run}`, each the latest of
 /// its kind, alone or as a step of a sync-now; a kind never run is left out.
 pub fn last_runs(name: &str, runs: &[RunRecord]) -> Value {
-    let mut out = serde_json::Map::new();
+    let mut last: std::collections::BTreeMap<&str, &RunRecord> = Default::default();
+    let mut good: std::collections::BTreeMap<&str, &RunRecord> = Default::default();
     for r in runs.iter().filter(|r| r.connector.as_deref() == Some(name)) {
         let kind = match r.profile.as_str() {
             "full-import" | "delta-import" => "import",
@@ -27,13 +28,22 @@ pub fn last_runs(name: &str, runs: &[RunRecord]) -> Value {
             "export" => "export",
             _ => continue,
         };
-        if out
-            .get(kind)
-            .and_then(|v| v["id"].as_i64())
-            .is_none_or(|id| id < r.id)
-        {
-            out.insert(kind.to_owned(), serde_json::to_value(r).unwrap_or_default());
+        let later = |seen: Option<&&RunRecord>| seen.is_none_or(|s| s.id < r.id);
+        if later(last.get(kind)) {
+            last.insert(kind, r);
         }
+        if r.status == "success" && later(good.get(kind)) {
+            good.insert(kind, r);
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for (kind, r) in last {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        // After a failure, when it last went well (a peer's version is in that run's message).
+        if let Some(g) = good.get(kind).filter(|g| g.id != r.id) {
+            v["last_success"] = serde_json::to_value(g).unwrap_or_default();
+        }
+        out.insert(kind.to_owned(), v);
     }
     Value::Object(out)
 }

@@ -219,7 +219,9 @@ impl RunStore for SqliteStore {
         let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs WHERE id IN \
-             (SELECT MAX(id) FROM runs WHERE connector IS NOT NULL GROUP BY connector, profile) \
+             (SELECT MAX(id) FROM runs WHERE connector IS NOT NULL GROUP BY connector, profile \
+              UNION SELECT MAX(id) FROM runs WHERE connector IS NOT NULL AND status = 'success' \
+              GROUP BY connector, profile) \
              ORDER BY connector, id"
         )))
         .fetch_all(&mut *conn)

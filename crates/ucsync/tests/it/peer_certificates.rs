@@ -225,4 +225,16 @@ async fn a_client_certificate_registered_for_a_peer_reads_its_enterprise_and_not
     let (code, _, message) = import(&a, "peer-b");
     assert_ne!(code, Some(0));
     assert!(message.contains("401 Unauthorized"), "{message}");
+    // The peer's status: the last import failed and why, and when it last went well, with the
+    // peer's version.
+    let out = a.run(&["connector", "status", "peer-b"]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    let version = format!("peer server: ucsync {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        status.contains("failed")
+            && status.contains("401 Unauthorized")
+            && status.contains("last success ")
+            && status.contains(&version),
+        "{status}"
+    );
 }

@@ -155,7 +155,11 @@ impl SqliteStore {
             // fresh memory, which this kind of machine makes slow to touch the first time (a
             // cache of 256 MiB made a 1M sync a sixth slower than one of 16 MiB).
             .pragma("cache_size", "-16384")
-            .pragma("wal_autocheckpoint", "8192")
+            // Checkpoints every 128 MiB of WAL rather than 32: a page a run writes again and
+            // again (an index's upper levels, a table's last page) is copied to the file once
+            // per checkpoint. A peer's first sync of 100k contacts: sync step 15% faster, the
+            // whole sync-now 7%; a 1M CSV sync within the noise.
+            .pragma("wal_autocheckpoint", "32768")
             .pragma("temp_store", "memory")
             // Rows of a page wait in the channel from SQLite's thread instead of handing over
             // one by one: with sqlx's 50, every row of a 10,000-row page woke the other thread.

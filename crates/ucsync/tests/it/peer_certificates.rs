@@ -7,18 +7,8 @@
 use serde_json::Value;
 
 use crate::harness::Env;
-use crate::peer_servers::{At, Pki, peer_connector, serve, server_b_env};
+use crate::peer_servers::{At, Pki, add_peer, peer_connector, serve, server_b_env};
 use crate::serve::admin;
-
-/// A peer administrator bound to the enterprise with the ID `id`, with no token.
-fn add_peer(env: &Env, name: &str, id: &str) {
-    let out = env
-        .command(&["admin", "add", name, "--role", "peer", "--enterprise", id])
-        .env("UCSYNC_ADMIN_PASSWORD", format!("{name}-password"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-}
 
 /// A's connector `name` (enterprise `enterprise`) showing the client certificate `cert`.
 fn connector(name: &str, enterprise: &str, at: &At, cert: &(String, String)) -> String {

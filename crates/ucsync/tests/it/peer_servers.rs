@@ -223,14 +223,19 @@ pub(crate) fn client(ca: &str, host: &str, port: u16) -> (String, reqwest::Clien
     )
 }
 
-/// An administrator of the peer role bound to the enterprise with the ID `id`: its token.
-pub(crate) fn peer_admin(env: &Env, name: &str, id: &str) -> String {
+/// An administrator of the peer role bound to the enterprise with the ID `id`, without token.
+pub(crate) fn add_peer(env: &Env, name: &str, id: &str) {
     let out = env
         .command(&["admin", "add", name, "--role", "peer", "--enterprise", id])
         .env("UCSYNC_ADMIN_PASSWORD", format!("{name}-password"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+/// An administrator of the peer role bound to the enterprise with the ID `id`: its token.
+pub(crate) fn peer_admin(env: &Env, name: &str, id: &str) -> String {
+    add_peer(env, name, id);
     let out = env.run(&["admin", "token", name]);
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap().trim().to_owned()

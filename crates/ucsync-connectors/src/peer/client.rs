@@ -479,6 +479,34 @@ mod tests {
         next_cursor(&base, &headers)
     }
 
+    /// The request sent ahead answers only the page after its own cursor: asked for another,
+    /// it is dropped and stops, and the page is asked for anew.
+    #[tokio::test]
+    async fn a_request_sent_ahead_serves_only_its_own_cursor() {
+        let settings = std::sync::Arc::new(crate::peer::tests::valid(""));
+        let client = super::Client::new(settings).unwrap();
+        let send_ahead = |cursor: &str| {
+            let task = tokio::spawn(std::future::pending::<reqwest::Result<reqwest::Response>>());
+            let abort = task.abort_handle();
+            *client.ahead.lock().unwrap() = Some(super::Ahead {
+                cursor: cursor.to_owned(),
+                task,
+            });
+            abort
+        };
+        let sent = send_ahead("c2");
+        assert!(client.take_ahead(Some("c3")).is_none());
+        assert!(client.take_ahead(None).is_none());
+        assert!(client.ahead.lock().unwrap().is_none());
+        tokio::task::yield_now().await;
+        assert!(sent.is_finished(), "the request for another cursor goes on");
+        send_ahead("c2");
+        let ahead = client.take_ahead(Some("c2")).unwrap();
+        assert_eq!(ahead.cursor, "c2");
+        assert!(client.ahead.lock().unwrap().is_none());
+        ahead.task.abort();
+    }
+
     #[test]
     fn the_next_cursor_is_taken_from_the_link_whose_rel_is_next() {
         let path = "/api/v1/peer/v1/enterprises/acme/changes";

@@ -62,8 +62,8 @@ pub async fn warnings(
 fn unflowed(config: &Config, kinds: &dyn ConnectorFactory) -> Vec<ConfigProblem> {
     let mut out = Vec::new();
     for (name, c) in &config.connectors {
-        let missing: Vec<String> = kinds
-            .suggested_import_flows(&c.kind)
+        let suggested = kinds.suggested_import_flows(&c.kind);
+        let missing: Vec<String> = suggested
             .iter()
             .filter(|(target, _)| !c.rules.import_flows.contains_key(*target))
             .map(|(target, expr)| format!("{target} = \"{expr}\""))
@@ -74,8 +74,7 @@ fn unflowed(config: &Config, kinds: &dyn ConnectorFactory) -> Vec<ConfigProblem>
                 format!(
                     "a {kind} connector's objects are meant to flow {which} into the directory, and these rules leave {them} out: add {lines} to [connectors.{name}.rules.import_flows]",
                     kind = c.kind,
-                    which = kinds
-                        .suggested_import_flows(&c.kind)
+                    which = suggested
                         .iter()
                         .map(|(target, _)| *target)
                         .collect::<Vec<_>>()

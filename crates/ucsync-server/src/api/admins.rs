@@ -342,17 +342,23 @@ async fn create_token(
         .add_token(admin.id, &auth::token_hash(&token), &label)
         .await
         .map_err(ApiError::internal)?;
-    st.audit(
-        &by.name,
-        "token-created",
-        &format!("token {id}"),
-        Some(format!("for {name}, label {label}")),
-    )
-    .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "admin": name, "label": label, "token": token })),
-    ))
+    let detail = format!("for {name}, label {label}");
+    let answer = json!({ "id": id, "admin": name, "label": label, "token": token });
+    Ok(token_made(&st, &by.name, "token-created", id, detail, answer).await)
+}
+
+/// A token (or a client certificate kept as one) was made: audited, and answered `201`.
+async fn token_made(
+    st: &AppState,
+    by: &str,
+    action: &str,
+    id: i64,
+    detail: String,
+    answer: Value,
+) -> (StatusCode, Json<Value>) {
+    st.audit(by, action, &format!("token {id}"), Some(detail))
+        .await;
+    (StatusCode::CREATED, Json(answer))
 }
 
 #[derive(serde::Deserialize)]
@@ -384,17 +390,9 @@ async fn register_certificate(
             auth::NotRegistered::Store(e) => ApiError::internal(e),
         })?;
     let auth::RegisteredCertificate { id, label, sha256 } = registered;
-    st.audit(
-        &by.name,
-        "certificate-registered",
-        &format!("token {id}"),
-        Some(format!("for {name}, SHA-256 {sha256}")),
-    )
-    .await;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": id, "admin": name, "label": label, "sha256": sha256 })),
-    ))
+    let detail = format!("for {name}, SHA-256 {sha256}");
+    let answer = json!({ "id": id, "admin": name, "label": label, "sha256": sha256 });
+    Ok(token_made(&st, &by.name, "certificate-registered", id, detail, answer).await)
 }
 
 async fn revoke(

@@ -50,7 +50,10 @@ pub async fn serve(
             let listener = ucsync_server::tls::TlsListener::new(listener, acceptor)?;
             ucsync_server::serve(listener, state, shutdown_signal()).await?;
         }
-        None => ucsync_server::serve(listener, state, shutdown_signal()).await?,
+        None => {
+            let listener = ucsync_server::PlainListener(listener);
+            ucsync_server::serve(listener, state, shutdown_signal()).await?
+        }
     }
     let _ = lock_file.set_len(0);
     eprintln!("stopped");

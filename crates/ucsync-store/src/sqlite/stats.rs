@@ -224,20 +224,8 @@ impl StatsStore for SqliteStore {
     }
 
     async fn search_page(&self, search: &EntrySearch) -> Result<Vec<Entry>> {
-        let mut sql = String::from(
-            "SELECT id, enterprise_id, object_type, attrs FROM entries \
-             WHERE enterprise_id = ? AND id > ?",
-        );
-        if search.object_type.is_some() {
-            sql.push_str(" AND object_type = ?");
-        }
         let pattern = search.text.as_deref().and_then(like_pattern);
-        if pattern.is_some() {
-            sql.push_str(
-                " AND (CAST(attrs AS TEXT) LIKE ? ESCAPE '\\' OR instr(attrs, X'00') > 0)",
-            );
-        }
-        sql.push_str(" ORDER BY id LIMIT ?");
+        let sql = search_sql(search.object_type.is_some(), pattern.is_some());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(search.enterprise_id)
             .bind(search.after_id);
@@ -256,6 +244,24 @@ impl StatsStore for SqliteStore {
         drop(conn);
         rows.iter().map(entry_from_row).collect()
     }
+}
+
+/// A page of a directory search: the candidates in id order (an object type, a pattern that
+/// every match fits). As [`super::directory::ENTRIES_PAGE`], `+enterprise_id` walks the rowid
+/// from the last page's end: a search that finds its entries early reads only those.
+pub(super) fn search_sql(object_type: bool, pattern: bool) -> String {
+    let mut sql = String::from(
+        "SELECT id, enterprise_id, object_type, attrs FROM entries \
+         WHERE +enterprise_id = ? AND id > ?",
+    );
+    if object_type {
+        sql.push_str(" AND object_type = ?");
+    }
+    if pattern {
+        sql.push_str(" AND (CAST(attrs AS TEXT) LIKE ? ESCAPE '\\' OR instr(attrs, X'00') > 0)");
+    }
+    sql.push_str(" ORDER BY id LIMIT ?");
+    sql
 }
 
 #[cfg(test)]

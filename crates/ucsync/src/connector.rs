@@ -269,7 +269,7 @@ async fn delete(cli: &Cli, name: &str, flags: &RunFlags) -> Result<u8> {
         look_up_from: None,
         export_batch: None,
         started: None,
-        stop: ucsync_engine::Stop::default(),
+        stop: crate::serve::stop_on_signal(),
         started_by: crate::LOCAL.into(),
     };
     let report = engine

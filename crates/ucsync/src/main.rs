@@ -448,6 +448,7 @@ where
     F: FnOnce(Arc<Engine>, RunOptions) -> Fut,
     Fut: std::future::Future<Output = Result<ucsync_engine::RunReport, ucsync_engine::EngineError>>,
 {
+    let stop = serve::stop_on_signal();
     let file = configuration::from_file(cli)?;
     let (_lock, store) = open_held_store(&cli.data_dir).await?;
     // A preview runs with the file as given but keeps the store's configuration.
@@ -467,7 +468,7 @@ where
         look_up_from: None,
         export_batch: None,
         started: None,
-        stop: ucsync_engine::Stop::default(),
+        stop,
         started_by: LOCAL.into(),
     };
     let report = go(engine, options).await.map_err(engine_error)?;

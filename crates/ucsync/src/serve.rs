@@ -60,6 +60,25 @@ pub async fn serve(
     Ok(0)
 }
 
+/// A stop flag that SIGTERM or Ctrl-C raises, for a run of this process: as a server's runs do
+/// when it shuts down, the run stops at its next batch boundary (the batch being written
+/// commits, no further one starts) and ends `stopped`. A second signal ends the process at once,
+/// as a kill does: the next run converges from what was committed.
+pub(crate) fn stop_on_signal() -> ucsync_engine::Stop {
+    let stop = ucsync_engine::Stop::new();
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!(
+            "stopping: the batch being written commits and no further one starts (the same signal again quits at once)"
+        );
+        flag.request();
+        shutdown_signal().await;
+        std::process::exit(130);
+    });
+    stop
+}
+
 /// SIGTERM or Ctrl-C.
 async fn shutdown_signal() {
     #[cfg(unix)]

@@ -76,6 +76,73 @@ fn kill_9_mid_run_then_rerun_converges() {
     assert_eq!(again["counters"]["deleted"], 0);
 }
 
+/// Waits until `child`'s run is recorded (the store exists and lists it); fails if the child
+/// ended first.
+fn wait_for_a_run(env: &Env, child: &mut std::process::Child) {
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if env.path("data/ucsync.db").exists() {
+            let out = env.run(&["--json", "runs"]);
+            let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            if listed.as_array().is_some_and(|l| !l.is_empty()) {
+                break;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no run started"
+        );
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended first; raise N"
+    );
+}
+
+/// SIGTERM (as systemd or `kill` sends it) or Ctrl-C stops a local run at a batch boundary:
+/// it ends `stopped` with the exit code of a partial run, and the next run converges. Before,
+/// the process died where it stood and its run stayed `interrupted`.
+#[test]
+fn sigterm_stops_a_local_run_at_a_batch_boundary() {
+    let reference = setup();
+    reference.json(&["sync-now"], 0);
+    let env = setup();
+    let mut child = env
+        .command(&["sync-now"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_a_run(&env, &mut child);
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("stopping: the batch being written commits"),
+        "{stderr}"
+    );
+    let runs = env.json(&["runs"], 0);
+    let list = runs.as_array().unwrap();
+    let sync_now = list.iter().find(|r| r["profile"] == "sync-now").unwrap();
+    assert_eq!(sync_now["status"], "stopped", "{runs:#}");
+    for run in list {
+        assert!(
+            run["status"] == "success" || run["status"] == "stopped",
+            "{run:#}"
+        );
+    }
+    // The next run goes on from what the stopped one committed.
+    env.json(&["sync-now"], 0);
+    assert_eq!(env.read("central.csv"), reference.read("central.csv"));
+    assert_eq!(env.directory(), reference.directory());
+}
+
 /// The temporary files of writes of central.csv in the env's directory.
 fn temps(env: &Env) -> Vec<String> {
     std::fs::read_dir(env.path(""))
@@ -96,25 +163,7 @@ fn a_killed_run_is_recorded_as_interrupted_by_the_next_command() {
         .spawn()
         .unwrap();
     // Killed once its run is recorded (the store exists and lists it).
-    let started = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if env.path("data/ucsync.db").exists() {
-            let out = env.run(&["--json", "runs"]);
-            let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            if listed.as_array().is_some_and(|l| !l.is_empty()) {
-                break;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no run started"
-        );
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run ended first; raise N"
-    );
+    wait_for_a_run(&env, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 

@@ -16,6 +16,8 @@ mod ad;
 mod ad_tests;
 mod config;
 mod conn;
+#[cfg(test)]
+mod cookie_tests;
 mod dn;
 mod entry;
 #[cfg(test)]

@@ -188,16 +188,7 @@ mod tests {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let mut tls = TlsListener::new(tcp, acceptor).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&files.ca_cert).unwrap() {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = ucsync_testkit::tls::client_config(&files).unwrap();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let client = async {
             let tcp = TcpStream::connect(addr).await.unwrap();

@@ -103,3 +103,25 @@ pub fn generate(dir: &Path) -> Result<TlsFiles> {
     ])?;
     Ok(files)
 }
+
+/// A TLS client configuration that trusts the CA certificate of `files` (and nothing else),
+/// for tests that speak TLS to a server with such a certificate.
+pub fn client_config(files: &TlsFiles) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::Server(format!("reading {}: {e}", files.ca_cert.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(&files.ca_cert).map_err(|e| fail(&e))? {
+        roots
+            .add(cert.map_err(|e| fail(&e))?)
+            .map_err(|e| fail(&e))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(&e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

@@ -8,7 +8,7 @@ use ucsync_model::ImportMode;
 use ucsync_testkit::{Slapd, SlapdOptions};
 
 use super::error_tests::{admin, assert_has, staged};
-use super::tests::{anchor_of, import, person, seeded};
+use super::tests::{anchor_of, import, person, seed, seeded};
 use crate::test_sink::MemorySink;
 
 /// The watermark of `w` with its cookie's CSN changed by `f`.
@@ -39,16 +39,7 @@ async fn a_stale_cookie_is_refused_and_the_import_reads_everything_again() {
         syncprov_sessionlog: Some(2),
         ..SlapdOptions::default()
     });
-    let people = slapd.add_ou("people");
-    let groups = slapd.add_ou("groups");
-    let mut ldif = String::new();
-    for u in ["ann", "bob", "cyd"] {
-        ldif.push_str(&person(u, &people));
-    }
-    ldif.push_str(&format!(
-        "dn: cn=staff,{groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=ann,{people}\n"
-    ));
-    slapd.ldapadd(&ldif);
+    let (people, groups) = seed(&slapd, &["ann"]);
     let c = admin(&slapd);
     let mut sink = MemorySink::new();
     let first = import(&c, &mut sink, ImportMode::Delta, None)

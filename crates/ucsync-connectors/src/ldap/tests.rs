@@ -59,6 +59,13 @@ pub(super) fn person(uid: &str, people: &str) -> String {
 /// A slapd with ou=people (3 users) and ou=groups (one group of two of them).
 pub(super) fn seeded() -> Slapd {
     let slapd = Slapd::start(SlapdOptions::default());
+    seed(&slapd, &["ann", "bob"]);
+    slapd
+}
+
+/// Adds ou=people with ann, bob and cyd, and ou=groups with cn=staff of `members`; gives the
+/// two OUs' DNs.
+pub(super) fn seed(slapd: &Slapd, members: &[&str]) -> (String, String) {
     let people = slapd.add_ou("people");
     let groups = slapd.add_ou("groups");
     let mut ldif = String::new();
@@ -66,10 +73,13 @@ pub(super) fn seeded() -> Slapd {
         ldif.push_str(&person(u, &people));
     }
     ldif.push_str(&format!(
-        "dn: cn=staff,{groups}\nobjectClass: groupOfNames\ncn: staff\nmember: uid=ann,{people}\nmember: uid=bob,{people}\n"
+        "dn: cn=staff,{groups}\nobjectClass: groupOfNames\ncn: staff\n"
     ));
+    for m in members {
+        ldif.push_str(&format!("member: uid={m},{people}\n"));
+    }
     slapd.ldapadd(&ldif);
-    slapd
+    (people, groups)
 }
 
 pub(super) async fn import(

@@ -649,18 +649,7 @@ fn the_tls_listener_answers_over_https() {
     );
     assert_eq!(fake.url(), format!("https://localhost:{}", fake.port()));
 
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = std::fs::read(&tls.ca_cert).unwrap();
-    use rustls::pki_types::pem::PemObject;
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = ucsync_testkit::tls::client_config(&tls).unwrap();
     let name = "localhost".try_into().unwrap();
     let connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", fake.port())).unwrap();

@@ -203,28 +203,7 @@ fn a_killed_full_import_is_finished_by_the_next_delta_import() {
         .spawn()
         .unwrap();
     // Killed once its run is recorded.
-    let started = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if env.path("data/ucsync.db").exists() {
-            let out = env.run(&["--json", "runs"]);
-            let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            if listed
-                .as_array()
-                .is_some_and(|l| l.iter().any(|r| r["profile"] == "full-import"))
-            {
-                break;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no run started"
-        );
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the import ended first; raise the number of people"
-    );
+    env.wait_for_run(&mut child, |r| r["profile"] == "full-import");
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let runs = env.json(&["runs"], 0);

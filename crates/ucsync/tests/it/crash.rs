@@ -76,30 +76,6 @@ fn kill_9_mid_run_then_rerun_converges() {
     assert_eq!(again["counters"]["deleted"], 0);
 }
 
-/// Waits until `child`'s run is recorded (the store exists and lists it); fails if the child
-/// ended first.
-fn wait_for_a_run(env: &Env, child: &mut std::process::Child) {
-    let started = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(50));
-        if env.path("data/ucsync.db").exists() {
-            let out = env.run(&["--json", "runs"]);
-            let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-            if listed.as_array().is_some_and(|l| !l.is_empty()) {
-                break;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no run started"
-        );
-    }
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run ended first; raise N"
-    );
-}
-
 /// SIGTERM (as systemd or `kill` sends it) or Ctrl-C stops a local run at a batch boundary:
 /// it ends `stopped` with the exit code of a partial run, and the next run converges. Before,
 /// the process died where it stood and its run stayed `interrupted`.
@@ -114,7 +90,7 @@ fn sigterm_stops_a_local_run_at_a_batch_boundary() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_a_run(&env, &mut child);
+    env.wait_for_run(&mut child, |_| true);
     let term = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -163,7 +139,7 @@ fn a_killed_run_is_recorded_as_interrupted_by_the_next_command() {
         .spawn()
         .unwrap();
     // Killed once its run is recorded (the store exists and lists it).
-    wait_for_a_run(&env, &mut child);
+    env.wait_for_run(&mut child, |_| true);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 

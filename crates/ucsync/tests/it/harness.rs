@@ -92,6 +92,31 @@ impl Env {
         list.sort_by_key(|v| v.to_string());
         list
     }
+
+    /// Waits until `child` (a command of this env) has recorded a run that `wanted` accepts
+    /// (the store exists and lists it); fails if the child ended first, which means the work
+    /// given to it was too small to catch it running.
+    pub fn wait_for_run(&self, child: &mut std::process::Child, wanted: impl Fn(&Value) -> bool) {
+        let started = std::time::Instant::now();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            if self.path("data/ucsync.db").exists() {
+                let out = self.run(&["--json", "runs"]);
+                let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+                if listed.as_array().is_some_and(|l| l.iter().any(&wanted)) {
+                    break;
+                }
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "no run started"
+            );
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be caught running; give it more to do"
+        );
+    }
 }
 
 pub fn counters(step: &Value) -> [i64; 5] {

@@ -8,6 +8,23 @@ use super::{SqliteStore, sql_err};
 use crate::types::*;
 use crate::{Result, RunStore, StoreError};
 
+/// `latest`: the ids of each connector's last run of each profile and of its last successful
+/// one. The profiles a connector ran are found by skipping through the `runs_latest` index
+/// (one look-up each), and each last run by one more: the cost follows the number of
+/// connectors and profiles, not the history (reading every run took 0.3 s at 300,000 runs).
+pub(super) const LATEST_CONNECTOR_RUNS: &str = "WITH RECURSIVE pairs(connector, profile) AS ( \
+     SELECT c.name, (SELECT r.profile FROM runs r WHERE r.connector = c.name ORDER BY r.profile LIMIT 1) \
+     FROM connectors c \
+     UNION ALL \
+     SELECT p.connector, (SELECT r.profile FROM runs r WHERE r.connector = p.connector AND r.profile > p.profile \
+     ORDER BY r.profile LIMIT 1) FROM pairs p WHERE p.profile IS NOT NULL), \
+     latest(id) AS ( \
+     SELECT (SELECT r.id FROM runs r WHERE r.connector = p.connector AND r.profile = p.profile \
+     ORDER BY r.id DESC LIMIT 1) FROM pairs p WHERE p.profile IS NOT NULL \
+     UNION \
+     SELECT (SELECT r.id FROM runs r WHERE r.connector = p.connector AND r.profile = p.profile \
+     AND r.status = 'success' ORDER BY r.id DESC LIMIT 1) FROM pairs p WHERE p.profile IS NOT NULL)";
+
 const RUN_COLUMNS: &str = "id, parent_id, enterprise, connector, profile, status, started_at, ended_at, added, updated, deleted, unchanged, errors, message, status_file, started_by";
 
 /// Appends outcomes to their run as one chunk (inside the caller's transaction). A chunk is
@@ -218,10 +235,7 @@ impl RunStore for SqliteStore {
     async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>> {
         let mut conn = self.read_lock().await;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE id IN \
-             (SELECT MAX(id) FROM runs WHERE connector IS NOT NULL GROUP BY connector, profile \
-              UNION SELECT MAX(id) FROM runs WHERE connector IS NOT NULL AND status = 'success' \
-              GROUP BY connector, profile) \
+            "{LATEST_CONNECTOR_RUNS} SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT id FROM latest) \
              ORDER BY connector, id"
         )))
         .fetch_all(&mut *conn)

@@ -655,3 +655,26 @@ async fn pages_of_entries_walk_the_table_in_id_order() {
         );
     }
 }
+
+/// A connector's last runs are found through the index, whatever the length of the history.
+#[tokio::test]
+async fn the_last_runs_of_connectors_read_no_history() {
+    let (_dir, store, _c) = store_with_connector().await;
+    let sql = format!(
+        "{} SELECT id FROM runs WHERE id IN (SELECT id FROM latest)",
+        super::runs::LATEST_CONNECTOR_RUNS
+    );
+    let steps = plan(&store, &sql, 0).await;
+    // Every read of runs goes to one connector (or one run), never through a range of them.
+    let reads: Vec<&String> = steps
+        .iter()
+        .filter(|s| s.starts_with("SEARCH r") || s.starts_with("SCAN r"))
+        .collect();
+    assert!(reads.len() >= 4, "{steps:?}");
+    assert!(
+        reads
+            .iter()
+            .all(|s| s.contains("(connector=?") || s.contains("(rowid=?)")),
+        "{steps:?}"
+    );
+}

@@ -147,6 +147,32 @@ pub fn admin_json(a: &AdminRow, tokens: &[TokenRow]) -> Value {
     })
 }
 
+/// The label of the tokens `POST /api/v1/login` gives: signed-in sessions, which a change of
+/// the administrator's password ends.
+pub const LOGIN_LABEL: &str = "login";
+
+/// Whether `label` may name a token made for an administrator (by the API or the CLI): at most
+/// 64 characters, no control character, and not the label of signed-in sessions.
+pub fn check_label(label: &str) -> Result<(), String> {
+    if label.chars().count() > 64 || label.chars().any(char::is_control) {
+        return Err("label: at most 64 characters, no control character".into());
+    }
+    if label == LOGIN_LABEL {
+        return Err(format!(
+            "label: {LOGIN_LABEL} is kept for the tokens of signed-in sessions (a password change ends them); choose another"
+        ));
+    }
+    Ok(())
+}
+
+/// How the audit says that a password change ended `n` signed-in sessions.
+pub fn sessions_ended(n: u64) -> String {
+    match n {
+        1 => "1 signed-in session ended".to_owned(),
+        n => format!("{n} signed-in sessions ended"),
+    }
+}
+
 /// An API token as the API and the CLI show one: id, administrator, label, when created.
 /// Never the token or its hash.
 pub fn token_json(t: &TokenRow) -> Value {

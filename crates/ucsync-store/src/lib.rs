@@ -238,6 +238,14 @@ pub trait AdminStore: Send + Sync {
     async fn tokens(&self, admin_id: Option<i64>) -> Result<Vec<TokenRow>>;
     /// Revokes a token by its id; the token it was, if there was one.
     async fn remove_token(&self, id: i64) -> Result<Option<TokenRow>>;
+    /// Revokes an administrator's tokens labelled `label`, but the one whose hash is `keep`;
+    /// how many.
+    async fn remove_labelled_tokens(
+        &self,
+        admin_id: i64,
+        label: &str,
+        keep: Option<&str>,
+    ) -> Result<u64>;
 }
 
 /// The audit: who changed what (administrators, tokens, the configuration, connectors, the

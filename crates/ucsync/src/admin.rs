@@ -116,16 +116,25 @@ pub async fn run(cli: &Cli, command: &AdminCommand) -> Result<u8> {
                 .await?;
             let (action, detail) = match admins.iter().find(|a| a.name == *name) {
                 None => ("admin-added", format!("role {}", role.as_str())),
-                Some(before) if before.role != role.as_str() => (
-                    "admin-changed",
-                    format!("role {} → {}; password changed", before.role, role.as_str()),
-                ),
-                Some(_) => ("admin-changed", "password changed".to_owned()),
+                Some(before) => {
+                    // A new password ends the sessions signed in with the old one.
+                    let ended = store
+                        .remove_labelled_tokens(before.id, auth::LOGIN_LABEL, None)
+                        .await?;
+                    let mut what = Vec::new();
+                    if before.role != role.as_str() {
+                        what.push(format!("role {} → {}", before.role, role.as_str()));
+                    }
+                    what.push("password changed".to_owned());
+                    what.push(auth::sessions_ended(ended));
+                    ("admin-changed", what.join("; "))
+                }
             };
             audit(store, action, &format!("admin {name}"), Some(detail)).await?;
             print_admin(cli, name, role.as_str());
         }
         AdminCommand::Token { name, label } => {
+            auth::check_label(label).map_err(|m| anyhow!(Usage(m)))?;
             let admin = store.admin(name).await?.ok_or_else(|| {
                 anyhow!(Usage(format!(
                     "no administrator {name}; add one with `ucsync admin add {name}`"

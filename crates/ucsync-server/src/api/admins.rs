@@ -60,7 +60,7 @@ pub(crate) fn operations() -> Vec<Operation> {
                 "put",
                 "/api/v1/admins/{name}",
                 Some("admin"),
-                "Adds an administrator (201; role and password required) or changes one's role or password (200). Demoting the last administrator with the admin role is refused (409)",
+                "Adds an administrator (201; role and password required) or changes one's role or password (200); a new password ends that administrator's signed-in sessions (tokens from login) but the caller's own. Demoting the last administrator with the admin role is refused (409)",
             )
         },
         op(
@@ -236,6 +236,16 @@ async fn put(
             }
             if before.password_hash != hash {
                 what.push("password changed".to_owned());
+                // The sessions signed in with the old password end; an administrator who
+                // changes their own keeps the one they changed it from.
+                let keep = (by.name == name)
+                    .then(|| super::bearer(&headers).map(auth::token_hash))
+                    .flatten();
+                let ended = store
+                    .remove_labelled_tokens(before.id, auth::LOGIN_LABEL, keep.as_deref())
+                    .await
+                    .map_err(ApiError::internal)?;
+                what.push(auth::sessions_ended(ended));
             }
             (StatusCode::OK, "admin-changed", what.join("; "))
         }
@@ -325,12 +335,7 @@ async fn create_token(
         })?
     };
     let label = body.label.unwrap_or_else(|| "api".to_owned());
-    if label.chars().count() > 64 || label.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "label: at most 64 characters, no control character",
-        ));
-    }
+    auth::check_label(&label).map_err(|m| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, m))?;
     let store = st.store();
     let admin = store
         .admin(&name)

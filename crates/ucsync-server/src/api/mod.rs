@@ -197,11 +197,7 @@ impl AppState {
         headers: &HeaderMap,
         need: Role,
     ) -> Result<AdminRow, ApiError> {
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
+        let token = bearer(headers).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "send an API token as \"Authorization: Bearer <token>\" (POST /api/v1/login or `ucsync admin token` gives one)",
@@ -209,7 +205,7 @@ impl AppState {
             })?;
         let admin = self
             .store()
-            .admin_by_token(&auth::token_hash(token.trim()))
+            .admin_by_token(&auth::token_hash(token))
             .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is not valid"))?;
@@ -277,6 +273,15 @@ impl IntoResponse for ApiError {
 }
 
 pub(crate) type Answer = Result<Json<Value>, ApiError>;
+
+/// The API token a request sends (`Authorization: Bearer …`), if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
 
 /// The API's routes. Serve them with the client's address as `ConnectInfo<ClientAddr>`
 /// ([`crate::serve`] does): the login throttle counts by it.
@@ -363,7 +368,7 @@ async fn login(
     st.throttle.succeeded(attempt);
     let token = auth::new_token().map_err(ApiError::internal)?;
     st.store()
-        .add_token(admin.id, &auth::token_hash(&token), "login")
+        .add_token(admin.id, &auth::token_hash(&token), auth::LOGIN_LABEL)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "token": token, "role": admin.role })))

@@ -181,4 +181,23 @@ impl AdminStore for SqliteStore {
         .await;
         self.finish(&mut conn, result).await
     }
+
+    async fn remove_labelled_tokens(
+        &self,
+        admin_id: i64,
+        label: &str,
+        keep: Option<&str>,
+    ) -> Result<u64> {
+        let mut conn = self.lock().await;
+        let done = sqlx::query(
+            "DELETE FROM api_tokens WHERE admin_id = ? AND label = ? AND token_hash IS NOT ?",
+        )
+        .bind(admin_id)
+        .bind(label)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await
+        .map_err(sql_err("revoking an administrator's tokens"))?;
+        Ok(done.rows_affected())
+    }
 }

@@ -37,5 +37,6 @@ mod serve_login;
 mod serve_preview;
 mod serve_read;
 mod serve_schedule;
+mod serve_sessions;
 mod serve_stop;
 mod soak;

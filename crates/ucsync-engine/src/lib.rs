@@ -9,6 +9,7 @@
 pub mod account;
 mod export;
 mod fingerprint;
+mod history;
 mod import;
 mod import_errors;
 mod import_gaps;

@@ -362,6 +362,9 @@ async fn execute_on(
         );
     }
     let eid = store.ensure_enterprise(enterprise).await?;
+    if !options.preview {
+        crate::history::remove_old_runs(store.as_ref(), engine, enterprise).await;
+    }
     let mut rules =
         EnterpriseRules::compile(&engine.config, enterprise, eid, &ids, &engine.connectors)?;
     if profile == Profile::DeleteConnector {

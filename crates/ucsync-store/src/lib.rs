@@ -177,6 +177,9 @@ pub trait RunStore: Send + Sync {
     /// connector's last import, sync and export, whether alone or as a step of a sync-now.
     async fn latest_connector_runs(&self) -> Result<Vec<RunRecord>>;
     async fn outcomes(&self, run_id: i64) -> Result<Vec<ObjectOutcome>>;
+    /// Removes the runs of `enterprise` started before `before` (an RFC 3339 time) that have
+    /// ended, with their steps and what each did to each object; how many runs, steps counted.
+    async fn remove_runs_before(&self, enterprise: &str, before: &str) -> Result<u64>;
     /// Ends the runs still `running` with `status` (`interrupted`, `failed`), `message` and
     /// `ended_at`: all of them, or the run `root` and its steps; the ids of those runs. Only for
     /// a caller that knows no one is running them any more (it holds the data directory, or the

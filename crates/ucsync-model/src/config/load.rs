@@ -226,6 +226,18 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         {
             p.push(ConfigProblem::new(format!("{at}.deletion_threshold"), msg));
         }
+        if let Some(days) = e.run_history_days
+            && !(1..=super::MAX_RUN_HISTORY_DAYS).contains(&days)
+        {
+            p.push(ConfigProblem::new(
+                format!("{at}.run_history_days"),
+                format!(
+                    "{days} is not a number of days to keep runs: give a whole number from 1 to {} (default {})",
+                    super::MAX_RUN_HISTORY_DAYS,
+                    super::DEFAULT_RUN_HISTORY_DAYS
+                ),
+            ));
+        }
         if !e.sync_order.is_empty() {
             let mut seen = BTreeSet::new();
             for (i, n) in e.sync_order.iter().enumerate() {

@@ -31,6 +31,10 @@ pub const CONFIG_VERSION: u32 = 1;
 pub const DEFAULT_ENTERPRISE: &str = "default";
 /// Deletes allowed per run when an enterprise sets no threshold.
 pub const DEFAULT_DELETION_THRESHOLD: u64 = 500;
+/// How many days the runs of an enterprise are kept, with what each did to each object.
+pub const DEFAULT_RUN_HISTORY_DAYS: i64 = 90;
+/// The longest run history that may be asked for (a hundred years).
+pub const MAX_RUN_HISTORY_DAYS: i64 = 36_500;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Config {
@@ -114,6 +118,10 @@ pub struct EnterpriseConfig {
     /// Deletes one run may export: a count (`500`) or a share of the target (`"10%"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_threshold: Option<Threshold>,
+    /// How many days its runs are kept (with what each did to each object); older ones are
+    /// removed when a run of the enterprise starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_history_days: Option<i64>,
     /// Per directory attribute, the connectors allowed to give it, most trusted first.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub precedence: BTreeMap<String, Vec<String>>,
@@ -209,6 +217,11 @@ impl Threshold {
 }
 
 impl EnterpriseConfig {
+    /// How many days its runs are kept.
+    pub fn run_history_days(&self) -> i64 {
+        self.run_history_days.unwrap_or(DEFAULT_RUN_HISTORY_DAYS)
+    }
+
     pub fn threshold(&self) -> DeletionThreshold {
         self.deletion_threshold
             .as_ref()

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_object_errors.sql"),
     include_str!("../../migrations/0009_directory_changes.sql"),
     include_str!("../../migrations/0010_runs_latest.sql"),
+    include_str!("../../migrations/0011_runs_history.sql"),
 ];
 pub use changes::TOMBSTONE_DAYS;
 pub const LAST_SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -270,6 +270,36 @@ impl RunStore for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn remove_runs_before(&self, enterprise: &str, before: &str) -> Result<u64> {
+        const OLD: &str = "SELECT id FROM runs WHERE enterprise = ?1 AND parent_id IS NULL \
+             AND started_at < ?2 AND ended_at IS NOT NULL";
+        let doing = "removing old runs";
+        let mut conn = self.lock().await;
+        self.begin(&mut conn).await?;
+        let result = async {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM run_objects WHERE run_id IN ({OLD}) \
+                 OR run_id IN (SELECT id FROM runs WHERE parent_id IN ({OLD}))"
+            )))
+            .bind(enterprise)
+            .bind(before)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+            let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM runs WHERE id IN ({OLD}) OR parent_id IN ({OLD})"
+            )))
+            .bind(enterprise)
+            .bind(before)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+            Ok(done.rows_affected())
+        }
+        .await;
+        self.finish(&mut conn, result).await
+    }
+
     async fn end_unfinished_runs(
         &self,
         root: Option<i64>,

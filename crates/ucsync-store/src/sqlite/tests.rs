@@ -678,3 +678,34 @@ async fn the_last_runs_of_connectors_read_no_history() {
         "{steps:?}"
     );
 }
+
+/// A run that has not ended is never removed with the old ones, however old.
+#[tokio::test]
+async fn a_run_still_running_is_not_removed_with_the_old_ones() {
+    let (_dir, store, _c) = store_with_connector().await;
+    let run = |started_at: &str| NewRun {
+        parent_id: None,
+        enterprise: "default".into(),
+        connector: None,
+        profile: "sync-now".into(),
+        started_at: started_at.into(),
+        started_by: "local".into(),
+    };
+    let running = store.create_run(run("2020-01-01T00:00:00Z")).await.unwrap();
+    let ended = store.create_run(run("2020-01-02T00:00:00Z")).await.unwrap();
+    let end = RunEnd {
+        status: "success".into(),
+        ended_at: "2020-01-02T00:00:01Z".into(),
+        counters: Counters::default(),
+        message: None,
+        status_file: None,
+    };
+    store.finish_run(ended, end).await.unwrap();
+    let removed = store
+        .remove_runs_before("default", "2021-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert!(store.run(running).await.unwrap().is_some());
+    assert!(store.run(ended).await.unwrap().is_none());
+}

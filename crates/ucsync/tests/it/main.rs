@@ -27,6 +27,7 @@ mod peer_feed;
 mod peer_servers;
 mod quickstart;
 mod references;
+mod run_history;
 mod secrets;
 mod serve;
 mod serve_accounts;

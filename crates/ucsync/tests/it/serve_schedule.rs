@@ -33,10 +33,17 @@ async fn start(
     env: &Env,
     now: &str,
 ) -> (Arc<AppState>, Arc<ManualClock>, tokio::task::JoinHandle<()>) {
-    let text = format!("{}{SCHEDULES}", forest_central_config("500", "", "")).replace(
-        "path = \"",
-        &format!("path = \"{}/", env.path("").display()),
-    );
+    // A skipped run is recorded at the injected clock's time (in March 2026), the runs the
+    // engine starts at the real one: a run history long enough keeps the first ones.
+    let text = format!("{}{SCHEDULES}", forest_central_config("500", "", ""))
+        .replace(
+            "path = \"",
+            &format!("path = \"{}/", env.path("").display()),
+        )
+        .replace(
+            "[enterprises.default]\n",
+            "[enterprises.default]\nrun_history_days = 36500\n",
+        );
     let config = config::parse(&text, &ucsync_connectors::Connectors).unwrap();
     let connectors = config::build_all(&config, &ucsync_connectors::Connectors).unwrap();
     let store = Arc::new(SqliteStore::open(&env.path("data")).await.unwrap());

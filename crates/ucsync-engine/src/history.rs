@@ -20,11 +20,10 @@ pub(crate) async fn remove_old_runs(store: &dyn Store, engine: &Engine, enterpri
     else {
         return;
     };
-    let before = cutoff
-        .round(jiff::Unit::Millisecond)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    match store.remove_runs_before(enterprise, &before).await {
+    match store
+        .remove_runs_before(enterprise, &crate::run::stamp(cutoff))
+        .await
+    {
         Ok(0) => {}
         Ok(n) => tracing::info!(
             enterprise,

@@ -281,8 +281,12 @@ fn stopped_message(profile: Profile) -> String {
 }
 
 pub(crate) fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Millisecond)
+    stamp(jiff::Timestamp::now())
+}
+
+/// A time as runs record it (RFC 3339 to the millisecond), so that such times compare as text.
+pub(crate) fn stamp(t: jiff::Timestamp) -> String {
+    t.round(jiff::Unit::Millisecond)
         .map(|t| t.to_string())
         .unwrap_or_default()
 }

@@ -94,6 +94,10 @@ async fn runs_older_than_the_history_go_when_a_run_starts() {
     };
     assert_eq!(run_ids(&env).len(), recent.len() + 3);
 
+    // A preview commits nothing, and removes nothing either.
+    env.json(&["sync-now", "--preview"], 0);
+    assert!(run_ids(&env).contains(&parent));
+
     env.json(&["sync-now"], 0);
     let ids = run_ids(&env);
     assert!(!ids.contains(&parent) && !ids.contains(&step), "{ids:?}");

@@ -29,6 +29,19 @@ async fn reads(http: &reqwest::Client, server: &Server, token: &str) -> StatusCo
         .0
 }
 
+/// Changes an administrator (`PUT /api/v1/admins/{name}`) as `token`, which must succeed.
+async fn change_admin(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    name: &str,
+    change: Value,
+) {
+    let url = server.url(&format!("/api/v1/admins/{name}"));
+    let (status, body) = call_with(http, "PUT", &url, Some(token), Some(&change)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 fn changes(audit: &Value, admin: &str) -> Vec<String> {
     audit["audit"]
         .as_array()
@@ -52,16 +65,14 @@ async fn a_password_change_ends_the_sessions_signed_in_with_the_old_one() {
     let o1 = login(&http, &server, "olga", "olga-password").await;
     let o2 = login(&http, &server, "olga", "olga-password").await;
     assert_eq!(reads(&http, &server, &o1).await, StatusCode::OK);
-    let new = json!({ "password": "olga-new-passphrase" });
-    let (status, body) = call_with(
+    change_admin(
         &http,
-        "PUT",
-        &url("/api/v1/admins/olga"),
-        Some(&alice_made),
-        Some(&new),
+        &server,
+        &alice_made,
+        "olga",
+        json!({ "password": "olga-new-passphrase" }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     for t in [&o1, &o2] {
         assert_eq!(reads(&http, &server, t).await, StatusCode::UNAUTHORIZED);
     }
@@ -70,31 +81,20 @@ async fn a_password_change_ends_the_sessions_signed_in_with_the_old_one() {
     // Changing her own, alice keeps the session she changed it from; her other one ends.
     let a1 = login(&http, &server, "alice", "alice-password").await;
     let a2 = login(&http, &server, "alice", "alice-password").await;
-    let new = json!({ "password": "alice-new-passphrase" });
-    let (status, body) = call_with(
+    change_admin(
         &http,
-        "PUT",
-        &url("/api/v1/admins/alice"),
-        Some(&a1),
-        Some(&new),
+        &server,
+        &a1,
+        "alice",
+        json!({ "password": "alice-new-passphrase" }),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(reads(&http, &server, &a1).await, StatusCode::OK);
     assert_eq!(reads(&http, &server, &a2).await, StatusCode::UNAUTHORIZED);
     assert_eq!(reads(&http, &server, &alice_made).await, StatusCode::OK);
     // A role change alone ends nothing.
     let o3 = login(&http, &server, "olga", "olga-new-passphrase").await;
-    let demote = json!({ "role": "viewer" });
-    let (status, _) = call_with(
-        &http,
-        "PUT",
-        &url("/api/v1/admins/olga"),
-        Some(&a1),
-        Some(&demote),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    change_admin(&http, &server, &a1, "olga", json!({ "role": "viewer" })).await;
     assert_eq!(reads(&http, &server, &o3).await, StatusCode::OK);
 
     // The audit says how many sessions ended.

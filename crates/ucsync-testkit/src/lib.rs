@@ -2,7 +2,8 @@
 //! ([`SambaDc`]) per test, each in its own temporary directory on its own loopback port, plus
 //! the real ldap-utils to put data in and read it back ([`LdapCli`]) and deterministic bulk
 //! LDIF ([`UsersLdif`]); and a fake HCL Connections Communities server
-//! ([`connections::FakeConnections`]) speaking its Atom API over HTTP or HTTPS.
+//! ([`connections::FakeConnections`]) speaking its Atom API over HTTP or HTTPS; and a private
+//! CA ([`Pki`]) issuing the certificates that tests of TLS name and date checks need.
 //!
 //! Test support only: used as a dev-dependency. It needs the Debian packages `slapd ldap-utils
 //! openssl` (OpenLDAP) and `samba-ad-dc samba-ad-provision ldb-tools socat` (Samba, run as
@@ -26,6 +27,7 @@ mod cli;
 pub mod connections;
 mod error;
 mod ldif;
+mod pki;
 mod process;
 mod samba;
 mod slapd;
@@ -36,5 +38,6 @@ pub use cli::{LdapCli, Scope};
 pub use connections::{FakeConnections, Fault};
 pub use error::{Error, Result};
 pub use ldif::{Entry, ldif_line, parse_ldif};
+pub use pki::Pki;
 pub use samba::SambaDc;
 pub use slapd::{Slapd, SlapdOptions};

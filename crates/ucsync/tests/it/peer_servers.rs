@@ -1,5 +1,5 @@
 //! Peer servers end to end through the binary (docs/PEER.md): real `ucsync serve` processes
-//! over HTTPS with certificates of a private CA made here with `openssl`, one reading another
+//! over HTTPS with certificates of a private CA made by the test kit ([`Pki`]), one reading another
 //! with a `peer` connector whose host name is checked against the certificate (the name is
 //! resolved to 127.0.0.1 by the connector's `address`). A delta run carries exactly what the
 //! peer changed; a peer whose store was replaced is listed again from the start; a peer that is
@@ -8,157 +8,15 @@
 //! without sending anyone's contacts back.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
+pub(crate) use ucsync_testkit::Pki;
+
 use crate::harness::{Env, counters};
 use crate::serve::{Server, admin, call};
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A private CA in a directory of its own (`ca.crt`, `ca.key`) that issues server
-/// certificates, valid 30 days unless told otherwise, with EC keys (made at once).
-pub(crate) struct Pki {
-    dir: PathBuf,
-}
-
-const EC: [&str; 5] = [
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-];
-
-impl Pki {
-    pub(crate) fn new(dir: &Path) -> Pki {
-        Pki::named(dir, "ucsync peers test CA")
-    }
-
-    /// A CA whose certificate has the subject `CN=cn`.
-    pub(crate) fn named(dir: &Path, cn: &str) -> Pki {
-        std::fs::create_dir_all(dir).unwrap();
-        let pki = Pki {
-            dir: dir.to_owned(),
-        };
-        let (crt, key) = (pki.path("ca.crt"), pki.path("ca.key"));
-        let subject = format!("/CN={cn}");
-        let mut args = vec!["req", "-x509"];
-        args.extend(EC);
-        args.extend([
-            "-keyout",
-            &key,
-            "-out",
-            &crt,
-            "-days",
-            "30",
-            "-subj",
-            &subject,
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
-        openssl(&args);
-        // `openssl ca` (which can date a certificate in the past) keeps a database.
-        std::fs::write(pki.dir.join("index.txt"), "").unwrap();
-        std::fs::write(pki.dir.join("serial"), "01\n").unwrap();
-        std::fs::write(
-            pki.dir.join("ca.cnf"),
-            format!(
-                "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\nunique_subject = no\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
-                pki.path("index.txt"),
-                pki.dir.display(),
-                pki.path("serial")
-            ),
-        )
-        .unwrap();
-        pki
-    }
-
-    pub(crate) fn path(&self, name: &str) -> String {
-        self.dir.join(name).to_str().unwrap().to_owned()
-    }
-
-    pub(crate) fn ca(&self) -> String {
-        self.path("ca.crt")
-    }
-
-    /// A server certificate with CN `name` and the subject alternative names `san` (e.g.
-    /// `DNS:peer-b.test`): its certificate and key files.
-    pub(crate) fn issue(&self, name: &str, san: &str) -> (String, String) {
-        self.issue_as(name, name, Some(san), None)
-    }
-
-    /// A client certificate (for client authentication) with CN `cn`, in `file.crt` and
-    /// `file.key`.
-    pub(crate) fn issue_client(&self, file: &str, cn: &str) -> (String, String) {
-        self.issue_for(file, cn, None, None, "clientAuth")
-    }
-
-    /// A server certificate in the files `file.crt` and `file.key` with CN `cn`, the subject
-    /// alternative names `san` (none when `None`) and the validity `dates` (openssl's
-    /// `YYYYMMDDHHMMSSZ`; 30 days from now when `None`).
-    pub(crate) fn issue_as(
-        &self,
-        file: &str,
-        cn: &str,
-        san: Option<&str>,
-        dates: Option<(&str, &str)>,
-    ) -> (String, String) {
-        self.issue_for(file, cn, san, dates, "serverAuth")
-    }
-
-    fn issue_for(
-        &self,
-        file: &str,
-        cn: &str,
-        san: Option<&str>,
-        dates: Option<(&str, &str)>,
-        usage: &str,
-    ) -> (String, String) {
-        let (crt, key, csr, ext) = (
-            self.path(&format!("{file}.crt")),
-            self.path(&format!("{file}.key")),
-            self.path(&format!("{file}.csr")),
-            self.path(&format!("{file}.ext")),
-        );
-        let san = san.map_or(String::new(), |san| format!("subjectAltName = {san}\n"));
-        std::fs::write(
-            &ext,
-            format!(
-                "{san}basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = {usage}\n"
-            ),
-        )
-        .unwrap();
-        let subject = format!("/CN={cn}");
-        let mut args = vec!["req"];
-        args.extend(EC);
-        args.extend(["-keyout", &key, "-out", &csr, "-subj", &subject]);
-        openssl(&args);
-        let (ca, ca_key, cnf) = (self.ca(), self.path("ca.key"), self.path("ca.cnf"));
-        let mut args = vec![
-            "ca", "-batch", "-notext", "-config", &cnf, "-cert", &ca, "-keyfile", &ca_key, "-in",
-            &csr, "-out", &crt, "-extfile", &ext,
-        ];
-        match dates {
-            Some((from, to)) => args.extend(["-startdate", from, "-enddate", to]),
-            None => args.extend(["-days", "30"]),
-        }
-        openssl(&args);
-        (crt, key)
-    }
-}
 
 /// Server B's directory and PKI: enterprise `acme-b` with the people `numbers` (of
 /// `b.example`) from a CSV file, and enterprise `acme-other`; its CA made in `pki`. The

@@ -1,122 +1,25 @@
 //! TLS: the peer's certificate is verified against `host` always; a refusal says which names
-//! and dates the certificate holds and what to fix. Certificates are made with `openssl` (a CA
-//! of their own per test) and served by the test kit's HTTPS server on 127.0.0.1, reached
+//! and dates the certificate holds and what to fix. Certificates come from the test kit's
+//! private CA ([`Pki`], one per test) and are served by the test kit's HTTPS server on 127.0.0.1, reached
 //! through `address` while `host` is the name the certificate is checked against.
 
 use std::path::Path;
-use std::process::Command;
 
-use ucsync_testkit::FakeConnections;
 use ucsync_testkit::tls::TlsFiles;
+use ucsync_testkit::{FakeConnections, Pki};
 
 use super::*;
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A CA in `dir` and a server certificate it signed with subject CN `cn`, the extension
 /// `san` (e.g. `DNS:peer.test`, none when `None`) and validity `dates` (openssl's
 /// `YYYYMMDDHHMMSSZ`; 30 days from now when `None`).
 fn certificate(dir: &Path, cn: &str, san: Option<&str>, dates: Option<(&str, &str)>) -> TlsFiles {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let mut ext = "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n".to_owned();
-    if let Some(san) = san {
-        ext.push_str(&format!("subjectAltName = {san}\n"));
-    }
-    std::fs::write(dir.join("server.ext"), ext).unwrap();
-    std::fs::write(
-        dir.join("ca.cnf"),
-        format!(
-            "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
-            path("index.txt"),
-            dir.display(),
-            path("serial")
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("index.txt"), "").unwrap();
-    std::fs::write(dir.join("serial"), "01\n").unwrap();
-    let (ca_key, ca_crt, key, csr, crt) = (
-        path("ca.key"),
-        path("ca.crt"),
-        path("server.key"),
-        path("server.csr"),
-        path("server.crt"),
-    );
-    let subject = format!("/CN={cn}");
-    let ca_subject = format!("/CN=Peer test CA {cn}");
-    openssl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                &ca_key,
-                "-out",
-                &ca_crt,
-                "-days",
-                "30",
-                "-subj",
-                &ca_subject,
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"][..],
-            &ec,
-            &["-keyout", &key, "-out", &csr, "-subj", &subject],
-        ]
-        .concat(),
-    );
-    let mut args = vec![
-        "ca",
-        "-batch",
-        "-notext",
-        "-config",
-        &path("ca.cnf"),
-        "-cert",
-        &ca_crt,
-        "-keyfile",
-        &ca_key,
-        "-in",
-        &csr,
-        "-out",
-        &crt,
-        "-extfile",
-        &path("server.ext"),
-    ]
-    .into_iter()
-    .map(str::to_owned)
-    .collect::<Vec<_>>();
-    match dates {
-        Some((from, to)) => args.extend(["-startdate", from, "-enddate", to].map(str::to_owned)),
-        None => args.extend(["-days", "30"].map(str::to_owned)),
-    }
-    openssl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let pki = Pki::named(dir, &format!("Peer test CA {cn}"));
+    let (crt, key) = pki.issue_as("server", cn, san, dates);
     TlsFiles {
-        ca_cert: dir.join("ca.crt"),
-        server_cert: dir.join("server.crt"),
-        server_key: dir.join("server.key"),
+        ca_cert: pki.ca().into(),
+        server_cert: crt.into(),
+        server_key: key.into(),
     }
 }
 

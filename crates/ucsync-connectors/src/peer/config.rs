@@ -133,7 +133,9 @@ pub fn description_problem(d: &str) -> Option<String> {
 pub fn prefix_problem(p: &str) -> Option<String> {
     let n = p.chars().count();
     (n > MAX_PREFIX).then(|| {
-        format!("{p:?} is too long ({n} characters); a dialing prefix has at most {MAX_PREFIX}")
+        format!(
+            "{p:?} is too long ({n} characters); a dialing prefix has at most {MAX_PREFIX} characters: give the digits the PBX dials before the peer's extensions"
+        )
     })
 }
 

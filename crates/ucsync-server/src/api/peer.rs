@@ -233,13 +233,15 @@ async fn changes(
                 id,
             }
         }
-        // Nothing after the cursor: it stays; a full listing of nothing starts the next delta
-        // after every change numbered so far.
-        None => cursor.unwrap_or(Cursor {
+        // Nothing of this enterprise after the cursor: the next read starts after every change
+        // numbered so far (a later change is numbered higher). So a peer that keeps reading a
+        // quiet enterprise is never sent back to the start because the deletions of another
+        // enterprise grew older than the server keeps them.
+        None => Cursor {
             generation: page.generation.clone(),
             seq: page.last_seq,
             id: i64::MAX,
-        }),
+        },
     };
     let next = next.text();
     // The next page's address before its body (RFC 8288): a client can ask for it while it

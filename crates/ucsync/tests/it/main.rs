@@ -24,6 +24,7 @@ mod pbx_retention;
 mod peer_certificates;
 mod peer_edges;
 mod peer_feed;
+mod peer_rules;
 mod peer_servers;
 mod quickstart;
 mod references;

@@ -1,7 +1,7 @@
 //! Peer servers that show a client certificate instead of a peer token: `ucsync serve
 //! --tls-client-ca` asks for one, `ucsync admin certificate` registers it for an administrator
 //! with the peer role (locally, or through the API), and it then reads that peer's enterprise
-//! and nothing else, until it is revoked. Certificates of a private CA made with `openssl`
+//! and nothing else, until it is revoked. Certificates of the test kit's private CA
 //! ([`Pki`]); both servers on 127.0.0.1, the names checked for real.
 
 use serde_json::Value;
@@ -144,6 +144,15 @@ async fn a_client_certificate_registered_for_a_peer_reads_its_enterprise_and_not
     );
     let listed = a.json(&["directory", "search", "--folder", "Branch B"], 0);
     assert_eq!(listed.as_array().unwrap().len(), 3, "{listed}");
+    // The peer's contacts are read-only here: B owns them.
+    let contact = listed[0]["id"].to_string();
+    let out = a.run(&["account", "number", "add", &contact, "+15550100"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("read-only") && err.contains("connector peer-b"),
+        "{err}"
+    );
     let listed = a.json(&["directory", "search", "--folder", "Branch C"], 0);
     assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
     let b_folders = remote(&["directory", "folders"]);

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use sqlx::Connection;
 
 use crate::harness::{Env, forest_central_config, people};
 use crate::serve::{Server, admin, call, wait_for_run};
@@ -201,4 +202,120 @@ async fn a_peer_pages_through_changes_and_tombstones_and_reads_nothing_else() {
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+/// The feed of `url` from `cursor`: the status and the answer.
+async fn page_after(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    cursor: &str,
+) -> (StatusCode, Value) {
+    let response = http
+        .get(format!("{url}?cursor={cursor}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+/// A cursor older than the deletions the server keeps, or ahead of its changes, starts over;
+/// a peer that keeps reading a quiet enterprise is never sent back to the start because
+/// another enterprise's old deletions were let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_enterprise_keeps_its_peers_cursor_while_another_lets_old_deletions_go() {
+    let env = Env::new();
+    let config = forest_central_config("500", "", "").replace(
+        "[enterprises.default]\n",
+        "[enterprises.default]\nid = \"acme-hq\"\n",
+    ) + "\n[enterprises.branch]\nid = \"branch-1\"\n\n[connectors.shop]\nkind = \"csv\"\nenterprise = \"branch\"\n[connectors.shop.settings]\npath = \"shop.csv\"\nkey = [\"employeeId\"]\n[connectors.shop.rules]\nprojection = { person = \"person\" }\n[connectors.shop.rules.import_flows]\nmail = \"mail\"\n";
+    env.write("ucsync.toml", config);
+    env.write("forest.csv", people(5, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    env.write("shop.csv", people(5, 100));
+    env.json(&["sync-now"], 0);
+    env.json(&["sync-now", "--enterprise", "branch"], 0);
+    let operator = admin(&env, "otto", "operator");
+    let out = env
+        .command(&[
+            "admin",
+            "add",
+            "peer-b",
+            "--role",
+            "peer",
+            "--enterprise",
+            "acme-hq",
+        ])
+        .env("UCSYNC_ADMIN_PASSWORD", "peer-b-password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let peer = String::from_utf8(env.run(&["admin", "token", "peer-b"]).stdout)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let server = Server::start(&env);
+    let http = reqwest::Client::new();
+    let shop_sync = || async {
+        let url = server.url("/api/v1/enterprises/branch/sync-now");
+        let (status, body) = call(&http, "POST", &url, Some(&operator)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        wait_for_run(&http, &server, &operator, body["run_id"].as_i64().unwrap()).await;
+    };
+    let (mails, _, first, _) = read_all(&http, &server, &peer, None, 10).await;
+    assert_eq!(mails.len(), 5);
+
+    // The branch deletes two people; acme-hq stays quiet, and its peer reads nothing new.
+    env.write("shop.csv", people(3, 100));
+    shop_sync().await;
+    let (mails, deleted, quiet, _) = read_all(&http, &server, &peer, Some(&first), 10).await;
+    assert!(mails.is_empty() && deleted.is_empty());
+
+    // Those deletions become older than the server keeps them; the next one lets them go.
+    {
+        let options =
+            sqlx::sqlite::SqliteConnectOptions::new().filename(env.path("data/ucsync.db"));
+        let mut db = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE entry_tombstones SET deleted_at = '2000-01-01T00:00:00Z'")
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    env.write("shop.csv", people(2, 100));
+    shop_sync().await;
+    let url = server.url(FEED);
+    // The peer that kept reading goes on from its cursor: nothing of acme-hq was let go.
+    let (status, body) = page_after(&http, &url, &peer, &quiet).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["contacts"], Value::Array(vec![]), "{body}");
+    // One that last read before those deletions starts over: it cannot know what it missed.
+    let (status, body) = page_after(&http, &url, &peer, &first).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert!(
+        body["start_over"] == true
+            && body["error"]
+                .as_str()
+                .unwrap()
+                .contains("older than the deletions this server keeps"),
+        "{body}"
+    );
+    // A cursor ahead of the server's changes (its store restored from a backup) starts over.
+    let (head, id) = quiet.rsplit_once('-').unwrap();
+    let (head, seq) = head.rsplit_once('-').unwrap();
+    let ahead = format!("{head}-{}-{id}", seq.parse::<i64>().unwrap() + 1000);
+    let (status, body) = page_after(&http, &url, &peer, &ahead).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of this server's changes"),
+        "{body}"
+    );
 }

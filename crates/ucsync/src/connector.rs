@@ -157,9 +157,36 @@ async fn status(cli: &Cli, config: &Config, store: &dyn Store, only: Option<&str
             "enterprise": c.enterprise,
             "last": ucsync_server::api::connectors::last_runs(name, &runs),
             "outstanding_errors": ucsync_server::api::connectors::outstanding(name, &counts),
+            "schedules": ucsync_server::api::connectors::schedules(config, &ucsync_connectors::Connectors, name),
         }));
     }
     print_status(cli, &list)
+}
+
+/// The schedules that run a connector; without one, the schedule its kind is meant to run on.
+fn print_schedules(item: &serde_json::Value) {
+    let schedules = &item["schedules"];
+    let by = schedules["by"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    for s in by {
+        let off = if s["enabled"] == false {
+            ", disabled"
+        } else {
+            ""
+        };
+        println!(
+            "  schedule      {} ({}{off})",
+            s["name"].as_str().unwrap_or_default(),
+            s["when"].as_str().unwrap_or_default()
+        );
+    }
+    match schedules["offered"].as_str() {
+        Some(when) if by.is_empty() => println!(
+            "  schedule      none; a {} connector is meant to run {when}: add a schedule for it or its enterprise",
+            item["kind"].as_str().unwrap_or_default()
+        ),
+        _ if by.is_empty() => println!("  schedule      none"),
+        _ => {}
+    }
 }
 
 fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
@@ -215,6 +242,7 @@ fn print_status(cli: &Cli, list: &[serde_json::Value]) -> Result<u8> {
                 );
             }
         }
+        print_schedules(item);
         let outstanding = item["outstanding_errors"].as_i64().unwrap_or_default();
         if outstanding > 0 {
             println!(

@@ -48,6 +48,28 @@ pub fn last_runs(name: &str, runs: &[RunRecord]) -> Value {
     Value::Object(out)
 }
 
+/// What runs a connector on a schedule: `{"by": [{"name", "when", "enabled"}], "offered": …}`,
+/// the schedules that run it (by itself, or with its enterprise's Sync Now) and the schedule
+/// its kind is meant to run on (a peer: every day at 2:00 AM), if it has one.
+pub fn schedules(
+    config: &ucsync_model::config::Config,
+    factory: &dyn ucsync_model::ConnectorFactory,
+    name: &str,
+) -> Value {
+    let Some(c) = config.connectors.get(name) else {
+        return Value::Null;
+    };
+    let by: Vec<Value> = config
+        .schedules
+        .iter()
+        .filter(|(_, s)| {
+            s.connector.as_deref() == Some(name) || s.enterprise.as_deref() == Some(&c.enterprise)
+        })
+        .map(|(n, s)| json!({ "name": n, "when": s.when, "enabled": s.enabled }))
+        .collect();
+    json!({ "by": by, "offered": factory.default_schedule(&c.kind) })
+}
+
 /// How many per-object errors of a connector are outstanding, all steps together.
 pub fn outstanding(name: &str, counts: &[ErrorCount]) -> i64 {
     counts
@@ -76,6 +98,7 @@ async fn with_last(st: &AppState, names: &[&str]) -> Result<Vec<Value>, ApiError
             let mut v = connector_view(st, name, c);
             v["last"] = last_runs(name, &runs);
             v["outstanding_errors"] = json!(outstanding(name, &counts));
+            v["schedules"] = schedules(engine.config(), st.factory.as_ref(), name);
             Some(v)
         })
         .collect())

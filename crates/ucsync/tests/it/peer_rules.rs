@@ -186,6 +186,18 @@ async fn every_peer_field_rule_is_checked_alike_by_check_and_the_api() {
         "{list}"
     );
     assert!(!names.contains(&"peer-0"), "{list}");
+    // The schedule a peer connector is meant to run on is offered with it; none runs it yet.
+    let ok = list["connectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "peer-ok")
+        .unwrap();
+    assert_eq!(
+        ok["schedules"],
+        json!({ "by": [], "offered": "every 1 day at 2:00 AM" }),
+        "{ok}"
+    );
 }
 
 /// An external peer (an XMPP federation partner) is recorded and shown, nothing is read from
@@ -222,6 +234,32 @@ fn an_external_peer_is_recorded_and_nothing_is_read_from_it() {
     assert!(
         shown.contains("\"peer\"") && shown.contains("xmpp.partner.example is an external peer"),
         "{status:#}"
+    );
+    // No schedule runs it: the one its kind is meant to run on is said; then the
+    // enterprise's nightly Sync Now runs it.
+    assert_eq!(
+        status[0]["schedules"],
+        json!({ "by": [], "offered": "every 1 day at 2:00 AM" }),
+        "{status:#}"
+    );
+    let out = env.run(&["connector", "status", "partner"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "schedule      none; a peer connector is meant to run every 1 day at 2:00 AM"
+        ),
+        "{text}"
+    );
+    let config = std::fs::read_to_string(env.path("ucsync.toml")).unwrap();
+    env.write(
+        "ucsync.toml",
+        config + "\n[schedules.nightly]\nenterprise = \"default\"\nwhen = \"every 1 day at 2:00 AM\"\n",
+    );
+    let out = env.run(&["connector", "status", "partner"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("schedule      nightly (every 1 day at 2:00 AM)") && !text.contains("none;"),
+        "{text}"
     );
     let entries = env.json(&["directory", "search"], 0);
     assert_eq!(entries.as_array().unwrap().len(), 0, "{entries}");

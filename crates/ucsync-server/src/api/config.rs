@@ -305,9 +305,11 @@ fn put_connector_table(
     name: &str,
     mut body: toml::Table,
 ) {
-    // Read-only: the last runs and the outstanding errors a GET shows beside the configuration.
-    body.remove("last");
-    body.remove("outstanding_errors");
+    // Read-only: the last runs, the outstanding errors and the schedules a GET shows beside
+    // the configuration.
+    for key in ["last", "outstanding_errors", "schedules"] {
+        body.remove(key);
+    }
     if let Some(before) = old.connectors.get(name) {
         let kind = body
             .get("kind")
@@ -419,7 +421,7 @@ pub fn operations() -> Vec<Operation> {
             "get",
             "/api/v1/connectors",
             Some("viewer"),
-            "Connectors with their configuration (secrets are never shown), their last import, sync and export, and outstanding_errors: how many per-object errors are outstanding",
+            "Connectors with their configuration (secrets are never shown), their last import, sync and export, outstanding_errors: how many per-object errors are outstanding, and schedules: the schedules that run each (by) and the one its kind is meant to run on (offered)",
         ),
         Operation {
             body: Some(connector_body.clone()),

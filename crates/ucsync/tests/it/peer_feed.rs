@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::Connection;
 
 use crate::harness::{Env, forest_central_config, people};
+use crate::peer_servers::peer_admin;
 use crate::serve::{Server, admin, call, wait_for_run};
 
 const FEED: &str = "/api/v1/peer/v1/enterprises/acme-hq/changes";
@@ -60,19 +61,27 @@ async fn read_all(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_pages_through_changes_and_tombstones_and_reads_nothing_else() {
+/// A data directory with enterprise `acme-hq` (the forest people `0..forest`, central empty)
+/// and enterprise `branch-1` with the connectors `extra` of it.
+fn two_enterprises(forest: usize, extra: &str) -> Env {
     let env = Env::new();
     let config = forest_central_config("500", "", "").replace(
         "[enterprises.default]\n",
         "[enterprises.default]\nid = \"acme-hq\"\n",
-    ) + "\n[enterprises.branch]\nid = \"branch-1\"\n";
+    ) + "\n[enterprises.branch]\nid = \"branch-1\"\n"
+        + extra;
     env.write("ucsync.toml", config);
-    env.write("forest.csv", people(20, 0));
+    env.write("forest.csv", people(forest, 0));
     env.write(
         "central.csv",
         "externalId,email,displayName,phone,department\n",
     );
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_pages_through_changes_and_tombstones_and_reads_nothing_else() {
+    let env = two_enterprises(20, "");
     // The enterprises with their IDs.
     let listed = env.json(&["enterprises"], 0);
     let ids: Vec<(String, Value)> = listed["enterprises"]
@@ -96,24 +105,7 @@ async fn a_peer_pages_through_changes_and_tombstones_and_reads_nothing_else() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--enterprise"));
-    let out = env
-        .command(&[
-            "admin",
-            "add",
-            "peer-b",
-            "--role",
-            "peer",
-            "--enterprise",
-            "acme-hq",
-        ])
-        .env("UCSYNC_ADMIN_PASSWORD", "peer-b-password")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let peer = String::from_utf8(env.run(&["admin", "token", "peer-b"]).stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let peer = peer_admin(&env, "peer-b", "acme-hq");
     let operator = admin(&env, "otto", "operator");
     env.json(&["sync-now"], 0);
 
@@ -225,39 +217,15 @@ async fn page_after(
 /// another enterprise's old deletions were let go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_enterprise_keeps_its_peers_cursor_while_another_lets_old_deletions_go() {
-    let env = Env::new();
-    let config = forest_central_config("500", "", "").replace(
-        "[enterprises.default]\n",
-        "[enterprises.default]\nid = \"acme-hq\"\n",
-    ) + "\n[enterprises.branch]\nid = \"branch-1\"\n\n[connectors.shop]\nkind = \"csv\"\nenterprise = \"branch\"\n[connectors.shop.settings]\npath = \"shop.csv\"\nkey = [\"employeeId\"]\n[connectors.shop.rules]\nprojection = { person = \"person\" }\n[connectors.shop.rules.import_flows]\nmail = \"mail\"\n";
-    env.write("ucsync.toml", config);
-    env.write("forest.csv", people(5, 0));
-    env.write(
-        "central.csv",
-        "externalId,email,displayName,phone,department\n",
+    let env = two_enterprises(
+        5,
+        "\n[connectors.shop]\nkind = \"csv\"\nenterprise = \"branch\"\n[connectors.shop.settings]\npath = \"shop.csv\"\nkey = [\"employeeId\"]\n[connectors.shop.rules]\nprojection = { person = \"person\" }\n[connectors.shop.rules.import_flows]\nmail = \"mail\"\n",
     );
     env.write("shop.csv", people(5, 100));
     env.json(&["sync-now"], 0);
     env.json(&["sync-now", "--enterprise", "branch"], 0);
     let operator = admin(&env, "otto", "operator");
-    let out = env
-        .command(&[
-            "admin",
-            "add",
-            "peer-b",
-            "--role",
-            "peer",
-            "--enterprise",
-            "acme-hq",
-        ])
-        .env("UCSYNC_ADMIN_PASSWORD", "peer-b-password")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let peer = String::from_utf8(env.run(&["admin", "token", "peer-b"]).stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
+    let peer = peer_admin(&env, "peer-b", "acme-hq");
     let server = Server::start(&env);
     let http = reqwest::Client::new();
     let shop_sync = || async {

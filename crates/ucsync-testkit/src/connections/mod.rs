@@ -70,6 +70,9 @@ pub enum Fault {
     EndlessPaging,
     /// Waits this long, then answers as usual (authentication and all).
     Delay(Duration),
+    /// 200 with this body as `application/json`: another service's answer on this address
+    /// (a client of a JSON protocol reaching this server gets what it is given).
+    Json(String),
 }
 
 /// One request as the server received it.

@@ -313,6 +313,7 @@ fn fault_answer(fault: Fault, base: &str, path: &str, query: &str) -> Response {
             ))
         }
         Fault::Delay(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "a delay is no answer"),
+        Fault::Json(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use ucsync_testkit::tls::TlsFiles;
-use ucsync_testkit::{FakeConnections, Pki};
+use ucsync_testkit::{FakeConnections, Fault, Pki};
 
 use super::*;
 
@@ -188,5 +188,60 @@ async fn a_good_certificate_reached_by_address_passes_the_name_check() {
     assert_eq!(
         requests[0].host.as_deref(),
         Some(format!("peer.test:{}", fake.port()).as_str())
+    );
+}
+
+/// What a peer answers that is not a page of this protocol version: a redirect (never
+/// followed, nothing sent there), a page of another version, JSON of another service. Each
+/// stops the run with words that say what to fix.
+#[tokio::test]
+async fn a_redirect_another_protocol_version_or_another_service_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = certificate(dir.path(), "peer.test", Some("DNS:peer.test"), None);
+    let fake = FakeConnections::start_tls(&files).unwrap();
+    let c = reaching(&fake, "peer.test", Some(&files.ca_cert));
+    let feed = "/api/v1/peer/v1/";
+    fake.fault(feed, Fault::Redirect("https://elsewhere.test/login".into()));
+    has(
+        &refused(c.as_ref()).await,
+        &[
+            "redirects https://peer.test:",
+            "to https://elsewhere.test/login (302 Found)",
+            "never follows redirects and sent nothing there",
+            "set host and port to the peer's ucsync server itself",
+        ],
+    );
+    fake.clear_faults();
+    let page = |protocol: u32| {
+        format!(
+            r#"{{"protocol": {protocol}, "server": {{"product": "ucsync", "version": "9.0.0"}}, "contacts": [], "deleted": [], "cursor": "v2-x", "more": false}}"#
+        )
+    };
+    fake.fault(feed, Fault::Json(page(2)));
+    has(
+        &refused(c.as_ref()).await,
+        &[
+            "speaks peer sync protocol version 2, this server version 1",
+            "update the older of the two servers",
+        ],
+    );
+    fake.clear_faults();
+    fake.fault(feed, Fault::Json(r#"{"status": "ok"}"#.into()));
+    has(
+        &refused(c.as_ref()).await,
+        &[
+            "is not a page of the peer sync protocol",
+            "check that host and port name a ucsync server",
+        ],
+    );
+    fake.clear_faults();
+    // The version this server speaks passes.
+    fake.fault(feed, Fault::Json(page(1)));
+    c.check_connection().await.unwrap();
+    // Nothing went anywhere else.
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.path_and_query.starts_with(feed))
     );
 }

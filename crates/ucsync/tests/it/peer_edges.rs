@@ -435,7 +435,7 @@ async fn certificates_a_must_refuse_fail_the_run_saying_what_they_hold_and_the_f
             ),
             vec![
                 "the certificate of peer-b.test expired on 2025-01-01: the peer's administrator must renew it".to_owned(),
-                "valid from 2024-01-01 to 2025-01-01".to_owned(),
+                "the certificate holds subject alternative names DNS:peer-b.test; CN=peer-b.test; valid from 2024-01-01 to 2025-01-01".to_owned(),
             ],
         ),
         (
@@ -444,6 +444,7 @@ async fn certificates_a_must_refuse_fail_the_run_saying_what_they_hold_and_the_f
                 "the certificate of peer-b.test was signed by a CA this server does not trust".to_owned(),
                 format!("the CA in ca_file ({ca_file}) did not sign it"),
                 "give the CA that did (CN=stranger test CA) in ca_file".to_owned(),
+                "the certificate holds subject alternative names DNS:peer-b.test; CN=peer-b.test".to_owned(),
             ],
         ),
         (

@@ -7,13 +7,20 @@
 use std::path::{Path, PathBuf};
 
 fn openssl(args: &[&str]) {
-    let mut cmd = crate::process::command("openssl").unwrap();
-    let out = cmd.args(args).output().unwrap();
+    let mut cmd = crate::process::command("openssl").unwrap_or_else(|e| panic!("{e}"));
+    let out = cmd
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl {args:?}: {e}"));
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
 }
 
 /// A private CA in a directory of its own (`ca.crt`, `ca.key`) that issues server and client
@@ -37,7 +44,8 @@ impl Pki {
 
     /// A CA whose certificate has the subject `CN=cn`.
     pub fn named(dir: &Path, cn: &str) -> Pki {
-        std::fs::create_dir_all(dir).unwrap();
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let pki = Pki {
             dir: dir.to_owned(),
         };
@@ -61,23 +69,22 @@ impl Pki {
         ]);
         openssl(&args);
         // `openssl ca` (which can date a certificate in the past) keeps a database.
-        std::fs::write(pki.dir.join("index.txt"), "").unwrap();
-        std::fs::write(pki.dir.join("serial"), "01\n").unwrap();
-        std::fs::write(
-            pki.dir.join("ca.cnf"),
-            format!(
+        write(&pki.dir.join("index.txt"), "");
+        write(&pki.dir.join("serial"), "01\n");
+        write(
+            &pki.dir.join("ca.cnf"),
+            &format!(
                 "[ca]\ndefault_ca = test\n[test]\ndatabase = {}\nnew_certs_dir = {}\nserial = {}\nunique_subject = no\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n",
                 pki.path("index.txt"),
                 pki.dir.display(),
                 pki.path("serial")
             ),
-        )
-        .unwrap();
+        );
         pki
     }
 
     pub fn path(&self, name: &str) -> String {
-        self.dir.join(name).to_str().unwrap().to_owned()
+        self.dir.join(name).display().to_string()
     }
 
     pub fn ca(&self) -> String {
@@ -124,13 +131,12 @@ impl Pki {
             self.path(&format!("{file}.ext")),
         );
         let san = san.map_or(String::new(), |san| format!("subjectAltName = {san}\n"));
-        std::fs::write(
-            &ext,
-            format!(
+        write(
+            Path::new(&ext),
+            &format!(
                 "{san}basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\nextendedKeyUsage = {usage}\n"
             ),
-        )
-        .unwrap();
+        );
         let subject = format!("/CN={cn}");
         let mut args = vec!["req"];
         args.extend(EC);

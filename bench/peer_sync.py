@@ -34,7 +34,7 @@ PEER_ID = "bench-b"
 TOKEN_ENV = "UCSYNC_BENCH_PEER_TOKEN"
 PASSWORD = "bench-Secret-1"
 FEED = f"/api/v1/peer/v1/enterprises/{PEER_ID}/changes"
-PREFIX, OUTGOING = "8", "9"     # A's dial strings: 9 8 <number>
+PREFIX = "8"        # A's dial strings: 8 <number> (A has no PBX node, so no outgoing digit)
 
 B_CONFIG = f"""version = 1
 [enterprises.default]
@@ -70,7 +70,6 @@ ca_file = "{ca_file}"
 token_env = "{token_env}"
 peer_enterprise_id = "{peer_id}"
 dialing_prefix = "{prefix}"
-outgoing_digit = "{outgoing}"
 page_size = {page_size}
 [connectors.peer-b.rules]
 projection = {{ contact = "contact" }}
@@ -93,7 +92,7 @@ def person(i, dept=None):
     row = f"{i},Given{i},Sur{i},User{i}@Forest.Example,{tel},{dept}\n"
     want = {"givenName": [f"Given{i}"], "sn": [f"Sur{i}"], "displayName": [f"Given{i} Sur{i}"],
             "mail": [f"user{i}@forest.example"], "telephoneNumber": [tel],
-            "dialString": [OUTGOING + PREFIX + tel], "department": [dept],
+            "dialString": [PREFIX + tel], "department": [dept],
             "federation": ["enabled"]}
     return row, want
 
@@ -409,7 +408,7 @@ def bench(n, k):
         with open(os.path.join(a, "ucsync.toml"), "w") as f:
             f.write(A_CONFIG.format(host=HOST, port=server.port, ca_file=ca_file,
                                     token_env=TOKEN_ENV, peer_id=PEER_ID, prefix=PREFIX,
-                                    outgoing=OUTGOING, page_size=PAGE_SIZE))
+                                    page_size=PAGE_SIZE))
         os.environ[TOKEN_ENV] = peer_token
 
         # The plain client: the same pages, one after another. The first read finds B cold (its

@@ -22,7 +22,7 @@ mod tls;
 use std::path::Path;
 use std::sync::Arc;
 
-use ucsync_model::config::StagedReferences;
+use ucsync_model::config::{LentSetting, StagedReferences};
 use ucsync_model::{Capabilities, ConfigProblem, Connector, ConnectorFactory, SynchronizerType};
 
 /// Checks a settings table and reports every problem; `at` is the table's key path.
@@ -59,6 +59,8 @@ pub(crate) struct Kind {
     /// Where a kind that translates references itself declares them (see
     /// [`ConnectorFactory::staged_references`]); `None` when its references are anchors.
     pub references: Option<fn(settings: &toml::Table) -> StagedReferences>,
+    /// Settings the kind's connectors take from another connector of their enterprise.
+    pub lent: &'static [LentSetting],
     /// The schedule offered for the kind's connectors (`ucsync connector add`), in the words
     /// of `[schedules.NAME] when`.
     pub default_schedule: Option<&'static str>,
@@ -145,6 +147,10 @@ impl ConnectorFactory for Connectors {
         kind(kind_name)
             .and_then(|k| k.references)
             .map(|read| read(settings))
+    }
+
+    fn lent_settings(&self, kind_name: &str) -> &'static [LentSetting] {
+        kind(kind_name).map(|k| k.lent).unwrap_or(&[])
     }
 }
 

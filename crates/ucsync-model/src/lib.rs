@@ -71,4 +71,9 @@ pub trait ConnectorFactory: Send + Sync {
     ) -> Option<config::StagedReferences> {
         None
     }
+    /// The settings connectors of `kind` take from another connector of their enterprise
+    /// (see [`config::LentSetting`]).
+    fn lent_settings(&self, _kind: &str) -> &'static [config::LentSetting] {
+        &[]
+    }
 }

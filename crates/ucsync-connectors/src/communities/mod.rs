@@ -74,6 +74,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<CommunitiesSettings, CommunitiesConnector>,
     secrets: &[("password", "password_env")],
     references: None,
+    lent: &[],
     default_schedule: Some("daily at 02:00"),
     suggested_import_flows: &[],
 };

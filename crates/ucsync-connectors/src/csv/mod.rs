@@ -51,6 +51,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<CsvSettings, CsvConnector>,
     secrets: &[],
     references: None,
+    lent: &[],
     default_schedule: None,
     suggested_import_flows: &[],
 };

@@ -70,6 +70,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<LdapSettings, LdapConnector>,
     secrets: &[("password", "password_env")],
     references: Some(config::staged_references),
+    lent: &[],
     default_schedule: None,
     suggested_import_flows: &[],
 };

@@ -42,6 +42,9 @@ pub struct PbxSettings {
     pub dynamic_extensions_only: bool,
     pub delimiter: u8,
     pub encoding: FileEncoding,
+    /// The digit (or two) the node dials for an outside line. The node's own import does not
+    /// use it: the peers of its enterprise put it before their contacts' numbers.
+    pub outgoing_digit: Option<String>,
 }
 
 /// A pbx settings table as written; its fields are the keys it may hold.
@@ -59,6 +62,18 @@ pub struct PbxSettingsAsWritten {
     delimiter: Option<String>,
     /// "utf-8" (the default) or "utf-16le".
     encoding: Option<String>,
+    /// One or two digits, e.g. outgoing_digit = "9".
+    outgoing_digit: Option<String>,
+}
+
+/// What is wrong with an outgoing digit, if anything.
+pub fn outgoing_digit_problem(d: &str) -> Option<String> {
+    let ok = (1..=2).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit());
+    (!ok).then(|| {
+        format!(
+            "{d:?} is not an outgoing digit; give the digit (or two) the PBX node dials for an outside line, e.g. outgoing_digit = \"9\", or leave it out"
+        )
+    })
 }
 
 impl crate::settings::KindSettings for PbxSettings {
@@ -123,6 +138,10 @@ impl crate::settings::KindSettings for PbxSettings {
             problem("encoding", m);
             FileEncoding::Utf8
         });
+        let outgoing_digit = raw.outgoing_digit.map(|d| d.trim().to_owned());
+        if let Some(m) = outgoing_digit.as_deref().and_then(outgoing_digit_problem) {
+            problem("outgoing_digit", m);
+        }
         if !p.is_empty() {
             return Err(p);
         }
@@ -133,6 +152,7 @@ impl crate::settings::KindSettings for PbxSettings {
             dynamic_extensions_only: raw.dynamic_extensions_only,
             delimiter,
             encoding,
+            outgoing_digit,
         })
     }
 

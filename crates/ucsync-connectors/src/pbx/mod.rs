@@ -25,7 +25,7 @@ use ucsync_model::{
     SynchronizerType,
 };
 
-pub use config::{Flavor, PbxSettings, PbxSettingsAsWritten};
+pub use config::{Flavor, PbxSettings, PbxSettingsAsWritten, outgoing_digit_problem};
 pub use rules::attr;
 
 use crate::Kind;
@@ -56,6 +56,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<PbxSettings, PbxConnector>,
     secrets: &[],
     references: None,
+    lent: &[],
     default_schedule: None,
     suggested_import_flows: &[],
 };

@@ -10,8 +10,12 @@
 //! peer_enterprise_id = "acme-hq"
 //! token_env = "PEER_B_TOKEN"           # or client_certificate + client_key (PEM files)
 //! dialing_prefix = "8"                 # dial strings: outgoing digit + prefix + extension
-//! outgoing_digit = "9"
+//! pbx_node = "pbx-hq"                  # whose outgoing_digit; left out: the enterprise's one pbx connector
 //! ```
+//!
+//! The outgoing digit is the PBX node's setting (`outgoing_digit` of a `pbx` connector). The
+//! configuration copies it into `outgoing_digit` here before the connector is built
+//! ([`super::OUTGOING_DIGIT`]); written here by hand, `ucsync check` refuses it.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -70,7 +74,10 @@ pub struct PeerSettings {
     pub peer_enterprise_id: String,
     /// Up to 20 characters; one starting with `-` means: no outgoing digit.
     pub dialing_prefix: String,
-    /// The PBX node's digit (or two) for an outside line.
+    /// The pbx connector whose outgoing digit the dial strings start with; left out, the
+    /// enterprise's one pbx connector.
+    pub pbx_node: Option<String>,
+    /// The PBX node's digit (or two) for an outside line, taken from the node's settings.
     pub outgoing_digit: Option<String>,
     pub page_size: u32,
     pub timeout_secs: u64,
@@ -104,6 +111,9 @@ pub struct PeerSettingsAsWritten {
     client_key: Option<String>,
     peer_enterprise_id: Option<String>,
     dialing_prefix: Option<String>,
+    /// The name of a pbx connector of the same enterprise; checked with the whole configuration.
+    pbx_node: Option<String>,
+    /// Copied from the PBX node; refused when written here (see the module's text).
     outgoing_digit: Option<String>,
     page_size: Option<i64>,
     timeout_secs: Option<i64>,
@@ -135,16 +145,6 @@ pub fn prefix_problem(p: &str) -> Option<String> {
     (n > MAX_PREFIX).then(|| {
         format!(
             "{p:?} is too long ({n} characters); a dialing prefix has at most {MAX_PREFIX} characters: give the digits the PBX dials before the peer's extensions"
-        )
-    })
-}
-
-/// What is wrong with an outgoing digit, if anything.
-pub fn outgoing_digit_problem(d: &str) -> Option<String> {
-    let ok = (1..=2).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit());
-    (!ok).then(|| {
-        format!(
-            "{d:?} is not an outgoing digit; give the digit (or two) the PBX node dials for an outside line, e.g. outgoing_digit = \"9\", or leave it out"
         )
     })
 }
@@ -311,10 +311,8 @@ impl crate::settings::KindSettings for PeerSettings {
         if let Some(m) = prefix_problem(&dialing_prefix) {
             problem("dialing_prefix", m);
         }
-        let outgoing_digit = raw.outgoing_digit.map(|d| d.trim().to_owned());
-        if let Some(m) = outgoing_digit.as_deref().and_then(outgoing_digit_problem) {
-            problem("outgoing_digit", m);
-        }
+        // Both checked with the whole configuration (the digit where it is the PBX node's).
+        let (pbx_node, outgoing_digit) = (raw.pbx_node, raw.outgoing_digit);
         let mut number = |key: &str, value, default, range| {
             in_range(value, default, range, key).unwrap_or_else(|m| {
                 problem(key, m);
@@ -342,6 +340,7 @@ impl crate::settings::KindSettings for PeerSettings {
             client_certificate,
             peer_enterprise_id,
             dialing_prefix,
+            pbx_node,
             outgoing_digit,
             // The numbers were checked against their ranges above.
             page_size: u32::try_from(page_size).unwrap_or(MAX_PAGE_SIZE),

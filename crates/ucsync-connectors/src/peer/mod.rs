@@ -32,6 +32,7 @@ use ucsync_model::{
 pub use config::{PeerSettings, PeerSettingsAsWritten, PeerType};
 
 use crate::Kind;
+use ucsync_model::config::LentSetting;
 
 /// The object type of a peer's contact.
 pub const CONTACT: &str = "contact";
@@ -70,6 +71,14 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 /// The schedule offered for peer connectors, in the words of `[schedules.NAME] when`.
 pub const DEFAULT_SCHEDULE: &str = "every 1 day at 2:00 AM";
 
+/// The outgoing digit of the dial strings is the PBX node's: the one `pbx_node` names, or the
+/// enterprise's one pbx connector.
+pub const OUTGOING_DIGIT: LentSetting = LentSetting {
+    key: "outgoing_digit",
+    lender_kind: "pbx",
+    via: "pbx_node",
+};
+
 /// The registry entry of the `peer` kind.
 pub(crate) const KIND: Kind = Kind {
     name: "peer",
@@ -79,6 +88,7 @@ pub(crate) const KIND: Kind = Kind {
     build: crate::build_kind::<PeerSettings, PeerConnector>,
     secrets: &[("token", "token_env")],
     references: None,
+    lent: &[OUTGOING_DIGIT],
     default_schedule: Some(DEFAULT_SCHEDULE),
     // Federation, the dial strings, and a folder named after the peer in directory listings.
     suggested_import_flows: &[

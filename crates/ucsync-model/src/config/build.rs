@@ -1,12 +1,13 @@
 //! From a configuration to running connectors: the check `ucsync check`, the API and a file
 //! applied at start all share. Reference attributes are checked here ([`references::check`]),
-//! and each connector is built knowing the references the declarations imply.
+//! and each connector is built knowing the references the declarations imply and with the
+//! settings it takes from another connector ([`lent`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Config, ConfigProblem, references, validate};
+use super::{Config, ConfigProblem, lent, references, validate};
 use crate::{Connector, ConnectorFactory};
 
 /// Every connector of `config`, built; or every problem, with its key path. Relative paths in
@@ -24,7 +25,8 @@ pub fn build_all(
     }
     let base = Path::new(config.base_dir.as_deref().unwrap_or("."));
     // Each connector that translates references knows those the declarations imply.
-    let settings = references::completed_settings(config, factory);
+    let mut settings = references::completed_settings(config, factory);
+    lent::complete(config, factory, &mut settings);
     let mut built = BTreeMap::new();
     let mut problems = Vec::new();
     for (name, c) in &config.connectors {

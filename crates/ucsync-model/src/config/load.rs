@@ -210,6 +210,7 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
         validate_rules(name, c, factory, &mut p);
     }
     super::schedules::validate(config, &mut p);
+    p.extend(super::lent::check(config, factory));
     for ename in &enterprises {
         synchronizer_type(config, ename, factory, &mut p);
     }

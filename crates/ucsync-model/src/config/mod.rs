@@ -6,6 +6,7 @@
 
 mod build;
 mod diff;
+mod lent;
 mod load;
 mod references;
 mod schedules;
@@ -20,6 +21,7 @@ pub use build::{build_all, to_text};
 pub use diff::{
     changes, keep_secrets, redact_secrets, restore_secrets, secret_variable, without_secrets,
 };
+pub use lent::LentSetting;
 pub use load::{ConfigError, ConfigProblem, load, parse, validate};
 pub use references::{References, StagedReferences, completed_settings};
 pub use schema::fields_of;

@@ -22,6 +22,7 @@ mod outstanding_errors;
 mod pbx;
 mod pbx_retention;
 mod peer_certificates;
+mod peer_dialing;
 mod peer_edges;
 mod peer_feed;
 mod peer_rules;

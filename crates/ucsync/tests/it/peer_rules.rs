@@ -18,7 +18,6 @@ fn settings(changed: &[(&str, &str)]) -> BTreeMap<String, String> {
         ("token_env", "PEER_TOKEN"),
         ("peer_enterprise_id", "acme-b"),
         ("dialing_prefix", "8"),
-        ("outgoing_digit", "9"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -52,7 +51,9 @@ fn cases() -> Vec<(String, BTreeMap<String, String>, Option<&'static str>)> {
             Some("peer_enterprise_id"),
         ),
         (vec![("dialing_prefix", &p21)], Some("dialing_prefix")),
-        (vec![("outgoing_digit", "x")], Some("outgoing_digit")),
+        // The outgoing digit is the PBX node's (peer_dialing tests where it goes).
+        (vec![("outgoing_digit", "9")], Some("outgoing_digit")),
+        (vec![("pbx_node", "pbx-hq")], Some("pbx_node")),
         (vec![("peer_type", "xmpp")], Some("peer_type")),
     ];
     let forbidden: Vec<String> = [' ', '|', ',', ';', ':']

@@ -241,7 +241,6 @@ ca_file = "{ca}"
 token_env = "{token_env}"
 peer_enterprise_id = "{peer_id}"
 dialing_prefix = "8"
-outgoing_digit = "9"
 page_size = 2
 [connectors.{name}.rules]
 projection = {{ contact = "contact" }}
@@ -255,6 +254,22 @@ dialString = "dialString"
 federation = "federation"
 folder = "peer"
 "#
+    )
+}
+
+/// The header of a PBX node's export (docs/PBX.md).
+const PBX_HEADER: &str = "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n";
+
+/// A PBX node of `enterprise` (a pbx connector) with `digit` as its outgoing digit (none when
+/// empty), reading an export of no numbers written in `env`.
+pub(crate) fn pbx_node(env: &Env, name: &str, enterprise: &str, digit: &str) -> String {
+    env.write(&format!("{name}.csv"), PBX_HEADER);
+    let digit = match digit {
+        "" => String::new(),
+        d => format!("outgoing_digit = \"{d}\"\n"),
+    };
+    format!(
+        "\n[connectors.{name}]\nkind = \"pbx\"\nenterprise = \"{enterprise}\"\n[connectors.{name}.settings]\npath = \"{name}.csv\"\n{digit}[connectors.{name}.rules]\nprojection = {{ account = \"account\" }}\n"
     )
 }
 
@@ -358,10 +373,12 @@ async fn a_peer_server_follows_another_over_https_through_changes_outages_and_a_
         };
         peer_connector(name, enterprise, "Branch B", &at, token_env, "acme-b")
     };
+    // The PBX node of A's default enterprise dials 9 for an outside line.
+    let node = pbx_node(&a_env, "pbx-a", "default", "9");
     a_env.write(
         "ucsync.toml",
         format!(
-            "version = 1\n[enterprises.default]\n[enterprises.errors]\n{}{}{}",
+            "version = 1\n[enterprises.default]\n[enterprises.errors]\n{node}{}{}{}",
             connector("peer-b", "default", "peer-b.test", "PEER_B_TOKEN"),
             connector("peer-of-other", "errors", "peer-b.test", "OTHER_TOKEN"),
             connector("peer-misnamed", "errors", "other.test", "PEER_B_TOKEN"),
@@ -378,7 +395,8 @@ async fn a_peer_server_follows_another_over_https_through_changes_outages_and_a_
     };
     a.start(&peer_token, &other_token);
 
-    // The first run lists B's people: contacts with federation, dial strings, the folder.
+    // The first run lists B's people: contacts with federation, dial strings (the PBX node's
+    // outgoing digit, the prefix, the number), the folder.
     let (first, _) = a.sync();
     assert_eq!(first[..3], [5, 0, 0]);
     let contacts = a.contacts().await;

@@ -41,6 +41,7 @@ fn minimal_settings_take_the_defaults() {
             dynamic_extensions_only: false,
             delimiter: b',',
             encoding: FileEncoding::Utf8,
+            outgoing_digit: None,
         }
     );
     s.resolve_paths(Path::new("/etc/ucsync"));
@@ -56,6 +57,7 @@ feature_profile = " Standard UC "
 dynamic_extensions_only = true
 delimiter = "\t"
 encoding = "UTF-16LE"
+outgoing_digit = " 9 "
 "#
     .parse()
     .unwrap();
@@ -70,6 +72,7 @@ encoding = "UTF-16LE"
             dynamic_extensions_only: true,
             delimiter: b'\t',
             encoding: FileEncoding::Utf16Le,
+            outgoing_digit: Some("9".into()),
         }
     );
     // Every key of the table as written was given.
@@ -85,6 +88,7 @@ feature_profile = ""
 dynamic_extensions_only = "yes"
 delimiter = ";;"
 encoding = "latin-1"
+outgoing_digit = "9#"
 paths = "x.csv"
 character_rule = true
 "#,
@@ -99,6 +103,7 @@ character_rule = true
             "encoding",
             "feature_profile",
             "flavor",
+            "outgoing_digit",
             "path",
             "paths",
         ]
@@ -111,6 +116,7 @@ character_rule = true
     );
     assert!(p["delimiter"].contains("one ASCII character"));
     assert!(p["encoding"].contains("\"utf-16le\""));
+    assert!(p["outgoing_digit"].contains("\"9#\" is not an outgoing digit"));
     assert!(p["path"].starts_with("required"));
     assert!(p["paths"].contains("unknown key; allowed here: path, flavor"));
     // The connector-level key belongs beside `settings`, not inside.
@@ -124,6 +130,25 @@ character_rule = true
     );
     let p = by_path("path = \" \"");
     assert!(p["path"].contains("the path is empty"));
+}
+
+#[test]
+fn an_outgoing_digit_is_one_or_two_digits() {
+    for digit in ["9", "00"] {
+        let table: toml::Table = format!("path = \"n.csv\"\noutgoing_digit = {digit:?}")
+            .parse()
+            .unwrap();
+        let s = read::<PbxSettings>(&table, AT).unwrap();
+        assert_eq!(s.outgoing_digit.as_deref(), Some(digit));
+    }
+    for digit in ["", "123", "x", "9a"] {
+        let p = by_path(&format!("path = \"n.csv\"\noutgoing_digit = {digit:?}"));
+        assert_eq!(p.len(), 1, "{digit:?}: {p:?}");
+        assert!(
+            p["outgoing_digit"].contains("not an outgoing digit"),
+            "{digit:?}: {p:?}"
+        );
+    }
 }
 
 #[test]

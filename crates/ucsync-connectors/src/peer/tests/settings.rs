@@ -114,13 +114,11 @@ fn descriptions_of_up_to_64_letters_digits_dashes_and_spaces() {
 }
 
 #[test]
-fn dialing_prefixes_of_up_to_20_characters_and_outgoing_digits() {
+fn dialing_prefixes_of_up_to_20_characters() {
     let with = |line: &str| format!("{}{line}\n", minimal(""));
     for line in [
         format!("dialing_prefix = {:?}", "8".repeat(20)),
         "dialing_prefix = \"-8 (x)\"".to_owned(),
-        "outgoing_digit = \"9\"".to_owned(),
-        "outgoing_digit = \"00\"".to_owned(),
     ] {
         assert!(problems(&with(&line)).is_empty(), "{line}");
     }
@@ -130,13 +128,6 @@ fn dialing_prefixes_of_up_to_20_characters_and_outgoing_digits() {
     );
     assert!(m.contains("too long (21 characters)"), "{m}");
     assert!(m.contains("at most 20"), "{m}");
-    for digit in ["", "123", "x", "9a"] {
-        let m = one_problem(
-            &with(&format!("outgoing_digit = {digit:?}")),
-            "outgoing_digit",
-        );
-        assert!(m.contains("not an outgoing digit"), "{digit:?}: {m}");
-    }
 }
 
 #[test]

@@ -312,7 +312,8 @@ impl crate::settings::KindSettings for PeerSettings {
             problem("dialing_prefix", m);
         }
         // Both checked with the whole configuration (the digit where it is the PBX node's).
-        let (pbx_node, outgoing_digit) = (raw.pbx_node, raw.outgoing_digit);
+        let pbx_node = raw.pbx_node;
+        let outgoing_digit = raw.outgoing_digit.map(|d| d.trim().to_owned());
         let mut number = |key: &str, value, default, range| {
             in_range(value, default, range, key).unwrap_or_else(|m| {
                 problem(key, m);

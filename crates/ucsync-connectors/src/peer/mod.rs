@@ -72,11 +72,12 @@ pub const CAPABILITIES: Capabilities = Capabilities {
 pub const DEFAULT_SCHEDULE: &str = "every 1 day at 2:00 AM";
 
 /// The outgoing digit of the dial strings is the PBX node's: the one `pbx_node` names, or the
-/// enterprise's one pbx connector.
+/// enterprise's one pbx connector. An external peer dials nothing and takes none.
 pub const OUTGOING_DIGIT: LentSetting = LentSetting {
     key: "outgoing_digit",
     lender_kind: "pbx",
     via: "pbx_node",
+    not_when: &[("peer_type", "external")],
 };
 
 /// The registry entry of the `peer` kind.

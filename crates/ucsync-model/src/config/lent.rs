@@ -22,6 +22,19 @@ pub struct LentSetting {
     /// The taker's own key naming the lender (`pbx_node`). Left out, the lender is the
     /// enterprise's one connector of `lender_kind`, if it has exactly one.
     pub via: &'static str,
+    /// Settings of the taker (key, string value) with which it takes nothing: no lender is
+    /// looked for (`peer_type = "external"`: such a peer dials nothing).
+    pub not_when: &'static [(&'static str, &'static str)],
+}
+
+impl LentSetting {
+    /// Whether a connector with `settings` takes the setting at all.
+    fn taken_by(&self, settings: &toml::Table) -> bool {
+        !self
+            .not_when
+            .iter()
+            .any(|(k, v)| settings.get(*k).and_then(|x| x.as_str()) == Some(*v))
+    }
 }
 
 /// The connectors of `lender_kind` in `enterprise`, by name.
@@ -50,7 +63,11 @@ fn lender<'c>(
         key,
         lender_kind,
         via,
+        ..
     } = *lent;
+    if !lent.taken_by(&c.settings) {
+        return Ok(None);
+    }
     let e = &c.enterprise;
     let candidates = lenders(config, e, lender_kind);
     let at = format!("connectors.{name}.settings.{via}");
@@ -70,10 +87,13 @@ fn lender<'c>(
                     Some(first) => Err(ConfigProblem::new(
                         at,
                         format!(
-                            "enterprise {e} has {} connectors of kind {lender_kind} ({}) and {} gives {key}: name the one to take {key} from, e.g. {via} = \"{first}\"",
+                            "enterprise {e} has {} connectors of kind {lender_kind} ({}) and {} {key}: name the one to take {key} from, e.g. {via} = \"{first}\"",
                             several.len(),
                             listed(several),
-                            listed(&giving),
+                            match giving.as_slice() {
+                                [one] => format!("{one} gives"),
+                                all => format!("{} give", listed(all)),
+                            },
                         ),
                     )),
                 }
@@ -174,5 +194,128 @@ pub fn complete(
                 table.insert(lent.key.to_owned(), value.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Capabilities, Connector};
+
+    const DIGIT: LentSetting = LentSetting {
+        key: "digit",
+        lender_kind: "node",
+        via: "node",
+        not_when: &[("type", "external")],
+    };
+
+    /// Kinds "taker" (takes `digit` from a "node") and "node", any settings.
+    struct Kinds;
+
+    impl ConnectorFactory for Kinds {
+        fn kinds(&self) -> Vec<&'static str> {
+            vec!["taker", "node"]
+        }
+        fn capabilities(&self, _kind: &str) -> Option<Capabilities> {
+            None
+        }
+        fn validate(&self, _: &str, _: &toml::Table, _: &str) -> Vec<ConfigProblem> {
+            Vec::new()
+        }
+        fn build(
+            &self,
+            _: &str,
+            _: &str,
+            _: &toml::Table,
+            _: &Path,
+        ) -> Result<Arc<dyn Connector>, String> {
+            Err("not built in these tests".into())
+        }
+        fn lent_settings(&self, kind: &str) -> &'static [LentSetting] {
+            if kind == "taker" { &[DIGIT] } else { &[] }
+        }
+    }
+
+    fn config(text: &str) -> Config {
+        toml::from_str(&format!("version = 1\n{text}")).unwrap()
+    }
+
+    fn problems(text: &str) -> Vec<(String, String)> {
+        check(&config(text), &Kinds)
+            .into_iter()
+            .map(|p| (p.path, p.message))
+            .collect()
+    }
+
+    fn taken(text: &str) -> Option<toml::Value> {
+        let c = config(text);
+        let mut settings: BTreeMap<String, toml::Table> = c
+            .connectors
+            .iter()
+            .map(|(n, c)| (n.clone(), c.settings.clone()))
+            .collect();
+        complete(&c, &Kinds, &mut settings);
+        settings["t"].get("digit").cloned()
+    }
+
+    const TWO: &str = r#"
+[connectors.a]
+kind = "node"
+settings = { digit = "9" }
+[connectors.b]
+kind = "node"
+settings = { digit = "0" }
+"#;
+
+    #[test]
+    fn the_one_node_of_the_enterprise_lends_without_being_named() {
+        let text = "[connectors.a]\nkind = \"node\"\nsettings = { digit = \"9\" }\n[connectors.t]\nkind = \"taker\"\n";
+        assert!(problems(text).is_empty());
+        assert_eq!(taken(text), Some(toml::Value::String("9".into())));
+        // Of another enterprise, it lends nothing.
+        let other = text.replace("kind = \"taker\"", "kind = \"taker\"\nenterprise = \"x\"");
+        assert!(problems(&format!("[enterprises.x]\n{other}")).is_empty());
+        assert_eq!(taken(&format!("[enterprises.x]\n{other}")), None);
+    }
+
+    #[test]
+    fn of_several_nodes_giving_the_setting_one_is_named() {
+        let p = problems(&format!("{TWO}[connectors.t]\nkind = \"taker\"\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "connectors.t.settings.node");
+        assert!(
+            p[0].1
+                .contains("2 connectors of kind node (a, b) and a, b give digit")
+                && p[0].1.contains("node = \"a\""),
+            "{p:?}"
+        );
+        let named =
+            format!("{TWO}[connectors.t]\nkind = \"taker\"\nsettings = {{ node = \"b\" }}\n");
+        assert!(problems(&named).is_empty());
+        assert_eq!(taken(&named), Some(toml::Value::String("0".into())));
+    }
+
+    #[test]
+    fn a_taker_that_takes_nothing_or_names_its_node_wrongly_typed_gets_no_problem_here() {
+        // Not a string: the kind's own check says so.
+        let text = format!("{TWO}[connectors.t]\nkind = \"taker\"\nsettings = {{ node = 7 }}\n");
+        assert!(problems(&text).is_empty());
+        assert_eq!(taken(&text), None);
+        let text = format!(
+            "{TWO}[connectors.t]\nkind = \"taker\"\nsettings = {{ type = \"external\" }}\n"
+        );
+        assert!(problems(&text).is_empty());
+        assert_eq!(taken(&text), None);
+        // Written on the taker, it is refused all the same.
+        let text = format!(
+            "{TWO}[connectors.t]\nkind = \"taker\"\nsettings = {{ type = \"external\", digit = 1 }}\n"
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].0, "connectors.t.settings.digit");
     }
 }

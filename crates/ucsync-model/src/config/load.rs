@@ -197,7 +197,17 @@ pub fn validate(config: &Config, factory: &dyn ConnectorFactory) -> Vec<ConfigPr
             ));
         } else {
             let settings_at = format!("{at}.settings");
+            // A setting the kind takes from another connector is judged by `lent::check`
+            // alone: written here, it is refused there whatever its value.
+            let lent: Vec<String> = factory
+                .lent_settings(&c.kind)
+                .iter()
+                .map(|l| format!("{settings_at}.{}", l.key))
+                .collect();
             for mut problem in factory.validate(&c.kind, &c.settings, &settings_at) {
+                if lent.contains(&problem.path) {
+                    continue;
+                }
                 // A connector-level key written among the kind's settings.
                 if problem.path == format!("{settings_at}.character_rule") {
                     problem.message = format!(

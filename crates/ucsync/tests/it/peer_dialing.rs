@@ -103,7 +103,8 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     };
     let a = Env::new();
     let head = "version = 1\n[enterprises.default]\n[enterprises.other]\n";
-    let hq = pbx_node(&a, "pbx-hq", "default", "9");
+    // Spaces around the digit are the node's to trim.
+    let hq = pbx_node(&a, "pbx-hq", "default", " 9 ");
     let lab = pbx_node(&a, "pbx-lab", "default", "");
     let elsewhere = pbx_node(&a, "pbx-other", "other", "7");
 
@@ -113,6 +114,16 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     assert!(
         said.contains("taken from connector pbx-hq")
             && said.contains("under [connectors.pbx-hq.settings]"),
+        "{said}"
+    );
+    // Whatever its value: one problem, not a type error beside it.
+    let said = problem(
+        &a,
+        &format!("{head}{hq}{}", peer(&at, "outgoing_digit = 9\n")),
+        "connectors.peer-b.settings.outgoing_digit",
+    );
+    assert!(
+        said.contains("is not a setting of this connector"),
         "{said}"
     );
     // Two nodes, one giving a digit: which one must be said.
@@ -129,7 +140,10 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     // Two nodes giving none: there is nothing to take, whichever is meant.
     let bare = pbx_node(&a, "pbx-hq", "default", "");
     assert!(problems(&a, &format!("{head}{bare}{lab}{}", peer(&at, ""))).is_empty());
-    pbx_node(&a, "pbx-hq", "default", "9");
+    pbx_node(&a, "pbx-hq", "default", " 9 ");
+    // An external peer dials nothing: it needs no node named.
+    let external = "\n[connectors.partner]\nkind = \"peer\"\n[connectors.partner.settings]\npeer_type = \"external\"\ndescription = \"Partner\"\nhost = \"xmpp.partner.example\"\n[connectors.partner.rules]\nprojection = { contact = \"contact\" }\n[connectors.partner.rules.import_flows]\ndialString = \"dialString\"\nfederation = \"federation\"\nfolder = \"peer\"\n";
+    assert!(problems(&a, &format!("{head}{hq}{lab}{external}")).is_empty());
     // A node named wrong: none such, of another enterprise, of another kind.
     for (named, says) in [
         ("nope", "there is no connector \"nope\""),
@@ -161,7 +175,7 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     // changes.
     a.write(
         "ucsync.toml",
-        named.replace("outgoing_digit = \"9\"", "outgoing_digit = \"0\""),
+        named.replace("outgoing_digit = \" 9 \"", "outgoing_digit = \"0\""),
     );
     let (step, dialed) = sync(&a, &token);
     assert_eq!(counters(&step)[..3], [0, 2, 0], "{step:#}");
@@ -180,12 +194,13 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     // The enterprise's one node needs no naming: the same digit, nothing to change.
     a.write(
         "ucsync.toml",
-        format!("{head}{hq}{}", peer(&at, "")).replace("\"9\"", "\"0\""),
+        format!("{head}{hq}{}", peer(&at, "")).replace("\" 9 \"", "\"0\""),
     );
     let (step, _) = sync(&a, &token);
     assert_eq!(counters(&step)[..3], [0, 0, 0], "{step:#}");
 
-    // The API refuses the digit on the peer in the words of `check`.
+    // The API refuses a bad digit on a node, and the digit on the peer, in the words of
+    // `check`.
     let (api_env, [_, _, admin]) = setup(1);
     let server = Server::start(&api_env);
     let http = reqwest::Client::new();
@@ -196,6 +211,22 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
         "settings": { "path": api_env.path("pbx-hq.csv"), "outgoing_digit": "9" },
         "rules": { "projection": { "account": "account" } },
     });
+    let bad = pbx_node(&a, "pbx-bad", "default", "9#");
+    let said_by_check = problem(
+        &a,
+        &format!("{head}{bad}"),
+        "connectors.pbx-bad.settings.outgoing_digit",
+    );
+    let mut wrong = node.clone();
+    wrong["name"] = json!("pbx-bad");
+    wrong["settings"]["outgoing_digit"] = json!("9#");
+    let (status, answer) = call_with(&http, "POST", &url, Some(&admin), Some(&wrong)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(
+        answer["problems"][0]["message"],
+        said_by_check.as_str(),
+        "{answer}"
+    );
     let (status, answer) = call_with(&http, "POST", &url, Some(&admin), Some(&node)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     // The settings `on_peer` gives it.

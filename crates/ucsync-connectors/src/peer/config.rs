@@ -152,6 +152,23 @@ pub fn prefix_problem(p: &str) -> Option<String> {
 impl crate::settings::KindSettings for PeerSettings {
     type Raw = PeerSettingsAsWritten;
 
+    /// The keys to write: not `outgoing_digit`, which the configuration fills in from the PBX
+    /// node (written here, it is refused).
+    fn allowed_keys(table: &[&str]) -> Option<&'static [&'static str]> {
+        static WRITTEN: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        table.is_empty().then(|| {
+            WRITTEN
+                .get_or_init(|| {
+                    ucsync_model::config::fields_of::<PeerSettingsAsWritten>()
+                        .iter()
+                        .copied()
+                        .filter(|k| *k != super::OUTGOING_DIGIT.key)
+                        .collect()
+                })
+                .as_slice()
+        })
+    }
+
     fn validate(raw: PeerSettingsAsWritten, at: &str) -> Result<Self, Vec<ConfigProblem>> {
         let mut p = Vec::new();
         let mut problem = |key: &str, message: String| {

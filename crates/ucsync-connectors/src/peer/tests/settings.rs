@@ -229,3 +229,21 @@ fn a_client_certificate_goes_with_its_key_and_stands_for_the_token() {
         "{p:?}"
     );
 }
+
+#[test]
+fn the_keys_offered_for_a_misspelt_one_leave_out_the_pbx_nodes_digit() {
+    let m = one_problem(&format!("{}pbx_nod = \"pbx-hq\"\n", minimal("")), "pbx_nod");
+    assert!(
+        m.starts_with("unknown key; allowed here: peer_type, description, host")
+            && m.contains("pbx_node")
+            && !m.contains("outgoing_digit"),
+        "{m}"
+    );
+    // Filled in by the configuration from the PBX node, it is read.
+    assert_eq!(
+        valid("outgoing_digit = \" 9 \"\n")
+            .outgoing_digit
+            .as_deref(),
+        Some("9")
+    );
+}

@@ -7,8 +7,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{Env, counters};
-use crate::peer_servers::{At, pbx_node, peer_admin, peer_connector, port, serve, server_b_env};
-use crate::serve::{Server, call_with, setup};
+use crate::peer_servers::{
+    At, entries, https, pbx_node, peer_admin, peer_connector, port, serve, server_b_env, sync_now,
+    values,
+};
+use crate::serve::{admin, call_with};
 
 /// A's peer connector reading enterprise acme-b of B at `at`, with `extra` settings.
 fn peer(at: &At, extra: &str) -> String {
@@ -199,14 +202,23 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     let (step, _) = sync(&a, &token);
     assert_eq!(counters(&step)[..3], [0, 0, 0], "{step:#}");
 
-    // The API refuses a bad digit on a node, and the digit on the peer, in the words of
-    // `check`.
-    let (api_env, [_, _, admin]) = setup(1);
-    let server = Server::start(&api_env);
-    let http = reqwest::Client::new();
-    let url = server.url("/api/v1/connectors");
+    // A served: its API refuses a bad digit on a node, and the digit on the peer, in the words
+    // of `check`; a node's new digit put through the API reaches the contacts by a full import.
+    let api_env = Env::new();
+    api_env.write("ucsync.toml", "version = 1\n[enterprises.default]\n");
+    let admin = admin(&api_env, "ada", "admin");
+    let a_cert = pki.issue("peer-a.test", "DNS:peer-a.test, IP:127.0.0.1");
+    let server = serve(
+        &api_env,
+        &a_cert,
+        "127.0.0.1:0",
+        &[("PEER_B_TOKEN", &token)],
+    );
+    let http = https(&ca, None);
+    let base = server.url("");
+    let url = format!("{base}/api/v1/connectors");
     api_env.write("pbx-hq.csv", a.read("pbx-hq.csv"));
-    let node = json!({
+    let mut node = json!({
         "name": "pbx-hq", "kind": "pbx",
         "settings": { "path": api_env.path("pbx-hq.csv"), "outgoing_digit": "9" },
         "rules": { "projection": { "account": "account" } },
@@ -230,14 +242,18 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
     let (status, answer) = call_with(&http, "POST", &url, Some(&admin), Some(&node)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     // The settings `on_peer` gives it.
-    let settings = json!({
+    let mut settings = json!({
         "description": "Branch B", "host": at.host, "port": at.port, "address": "127.0.0.1",
         "ca_file": at.ca, "token_env": "PEER_B_TOKEN", "peer_enterprise_id": "acme-b",
         "dialing_prefix": "8", "outgoing_digit": "9", "page_size": 2,
     });
-    let body = json!({
+    let mut body = json!({
         "name": "peer-b", "kind": "peer", "settings": settings,
-        "rules": { "projection": { "contact": "contact" } },
+        "rules": {
+            "projection": { "contact": "contact" },
+            "import_flows": { "telephoneNumber": "telephoneNumber", "dialString": "dialString",
+                "federation": "federation", "folder": "peer" },
+        },
     });
     let (status, answer) = call_with(&http, "POST", &url, Some(&admin), Some(&body)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
@@ -249,4 +265,36 @@ async fn a_peers_outgoing_digit_is_its_pbx_nodes() {
         "{answer}"
     );
     assert_eq!(problems[0]["message"], said_by_check.as_str(), "{answer}");
+    settings.as_object_mut().unwrap().remove("outgoing_digit");
+    body["settings"] = settings;
+    let (status, answer) = call_with(&http, "POST", &url, Some(&admin), Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    let dialed = async || {
+        let contacts = entries(&http, &base, &admin, "default", "contact").await;
+        let mut d: Vec<String> = contacts.iter().map(|c| values(c, "dialString")).collect();
+        d.sort();
+        d
+    };
+    sync_now(&http, &base, &admin, "default").await;
+    assert_eq!(dialed().await, ["984701", "984702"]);
+    node["settings"]["outgoing_digit"] = json!("0");
+    let (status, answer) = call_with(
+        &http,
+        "PUT",
+        &format!("{url}/pbx-hq"),
+        Some(&admin),
+        Some(&node),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let run = sync_now(&http, &base, &admin, "default").await;
+    let import = run["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["connector"] == "peer-b" && s["profile"].as_str().unwrap().ends_with("-import"))
+        .unwrap();
+    assert_eq!(import["profile"], "full-import", "{run:#}");
+    assert_eq!(dialed().await, ["084701", "084702"]);
 }

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::harness::{Env, counters};
 
-const HEADER: &str = "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n";
+/// The header of a PBX node's export (docs/PBX.md).
+pub(crate) const HEADER: &str = "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n";
 
 /// John: a PRG (deskphone pilot 1001, deskphone 1002, Minet softphone 2001). Mary: a deskphone
 /// and a UC endpoint with equal names. "mary" (another case): an account of her own. Bob: two

@@ -257,13 +257,10 @@ folder = "peer"
     )
 }
 
-/// The header of a PBX node's export (docs/PBX.md).
-const PBX_HEADER: &str = "Number,First Name,Last Name,Department,Device Type,MAC Address,Group,Group Kind,Pilot,Dynamic\n";
-
 /// A PBX node of `enterprise` (a pbx connector) with `digit` as its outgoing digit (none when
 /// empty), reading an export of no numbers written in `env`.
 pub(crate) fn pbx_node(env: &Env, name: &str, enterprise: &str, digit: &str) -> String {
-    env.write(&format!("{name}.csv"), PBX_HEADER);
+    env.write(&format!("{name}.csv"), crate::pbx::HEADER);
     let digit = match digit {
         "" => String::new(),
         d => format!("outgoing_digit = \"{d}\"\n"),

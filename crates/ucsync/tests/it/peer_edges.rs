@@ -22,11 +22,13 @@ use crate::serve::{Server, admin};
 
 /// A TCP relay on 127.0.0.1 to a server's port. TLS passes through it untouched (it is end to
 /// end); the relay counts the bytes the server sends and, once its budget is spent, cuts the
-/// connection where it is and closes every later connection at once.
+/// connection where it is and closes every later connection at once, or, holding, keeps the
+/// connection open and passes nothing more until everything passes again.
 struct Relay {
     port: u16,
     sent: Arc<AtomicU64>,
     budget: Arc<AtomicU64>,
+    hold: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
 }
 
@@ -37,9 +39,11 @@ impl Relay {
             port: listener.local_addr().unwrap().port(),
             sent: Arc::new(AtomicU64::new(0)),
             budget: Arc::new(AtomicU64::new(u64::MAX)),
+            hold: Arc::new(AtomicBool::new(false)),
             done: Arc::new(AtomicBool::new(false)),
         };
-        let (sent, budget, done) = (relay.sent.clone(), relay.budget.clone(), relay.done.clone());
+        let (sent, budget, hold) = (relay.sent.clone(), relay.budget.clone(), relay.hold.clone());
+        let done = relay.done.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if done.load(Ordering::SeqCst) {
@@ -48,13 +52,20 @@ impl Relay {
                 let (Ok(client), sent, budget) = (client, sent.clone(), budget.clone()) else {
                     continue;
                 };
-                std::thread::spawn(move || Relay::connection(client, to, &sent, &budget));
+                let hold = hold.clone();
+                std::thread::spawn(move || Relay::connection(client, to, &sent, &budget, &hold));
             }
         });
         relay
     }
 
-    fn connection(client: TcpStream, to: u16, sent: &AtomicU64, budget: &AtomicU64) {
+    fn connection(
+        client: TcpStream,
+        to: u16,
+        sent: &AtomicU64,
+        budget: &AtomicU64,
+        hold: &AtomicBool,
+    ) {
         if sent.load(Ordering::SeqCst) >= budget.load(Ordering::SeqCst) {
             return;
         }
@@ -76,8 +87,19 @@ impl Relay {
             let budget = budget.load(Ordering::SeqCst);
             let before = sent.fetch_add(n, Ordering::SeqCst);
             let pass = n.min(budget.saturating_sub(before)) as usize;
-            if to.write_all(&buf[..pass]).is_err() || before.saturating_add(n) >= budget {
+            if to.write_all(&buf[..pass]).is_err() {
                 break;
+            }
+            if before.saturating_add(n) >= budget {
+                if !hold.load(Ordering::SeqCst) {
+                    break;
+                }
+                while hold.load(Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                if to.write_all(&buf[pass..n as usize]).is_err() {
+                    break;
+                }
             }
         }
         let _ = client.shutdown(Shutdown::Both);
@@ -88,6 +110,14 @@ impl Relay {
     fn pass(&self) {
         self.budget.store(u64::MAX, Ordering::SeqCst);
         self.sent.store(0, Ordering::SeqCst);
+        self.hold.store(false, Ordering::SeqCst);
+    }
+
+    /// Once the server has sent `bytes` more, the connection stays open and nothing more
+    /// passes until [`Relay::pass`].
+    fn hold_after(&self, bytes: u64) {
+        self.hold.store(true, Ordering::SeqCst);
+        self.cut_after(bytes);
     }
 
     /// The connection is cut once the server has sent `bytes` more.
@@ -345,6 +375,132 @@ async fn b_cut_off_between_two_pages_leaves_a_as_it_was_and_the_next_run_converg
     assert_eq!(renamed, 10);
     let (quiet, text) = a.sync();
     assert_eq!(quiet[..3], [0, 0, 0], "{text}");
+}
+
+/// `kill -9` of server A in the middle of a peer listing, B's answer held by the relay after A
+/// has committed a batch of it: restarted, A records the run as interrupted, and its next Sync
+/// Now goes on from what was committed. The first time (a first full import killed) it lists
+/// everything again; the second (a delta killed) it reads the delta again from the watermark.
+/// Either way no contact comes twice, no delete is lost, each of B's changes is synced once and
+/// the contacts A had keep their entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_in_the_middle_of_a_listing_goes_on_from_what_it_committed() {
+    // More than one import batch (5,000 changes) of contacts in each listing.
+    const FIRST: usize = 5_600;
+    const MORE: usize = 6_000;
+    let b = ServerB::start(&numbers(1..=FIRST)).await;
+    let relay = Relay::start(b.port);
+    let mut a = server_a(&b, relay.port, 500, 500);
+
+    // The first full import, killed.
+    let interrupted = kill_mid_listing(&mut a, &b, &relay, 5_000).await;
+    assert_eq!(interrupted, 1);
+    let (code, report, text) = a.run(&["sync-now"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let [added, ..] = counters(Env::step(&report, "peer-b", "delta-sync"));
+    assert_eq!(added, FIRST as i64, "{text}");
+    let before = a.contacts().await;
+    assert_eq!(mails(&before), addresses("b.example", &numbers(1..=FIRST)));
+
+    // On B, 10 leave, 10 are renamed and MORE come; the delta that carries them, killed.
+    b.sync(&numbers(11..=FIRST + MORE), &numbers(11..=20)).await;
+    let interrupted = kill_mid_listing(&mut a, &b, &relay, FIRST + 4_000).await;
+    assert_eq!(interrupted, 2);
+    let (code, report, text) = a.run(&["sync-now"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let import = Env::step(&report, "peer-b", "delta-import");
+    assert_eq!(counters(import)[4], 0, "{text}");
+    let [added, updated, deleted, ..] = counters(Env::step(&report, "peer-b", "delta-sync"));
+    assert_eq!(
+        [added, updated, deleted],
+        [MORE as i64, 10, 10],
+        "each change synced once: {text}"
+    );
+    let after = a.contacts().await;
+    assert_eq!(
+        mails(&after),
+        addresses("b.example", &numbers(11..=FIRST + MORE))
+    );
+    let renamed = after.iter().filter(|c| values(c, "sn") == "Renamed");
+    assert_eq!(renamed.count(), 10);
+    let ids = |list: &[Value]| -> std::collections::BTreeMap<String, i64> {
+        list.iter()
+            .map(|c| (values(c, "mail"), c["id"].as_i64().unwrap()))
+            .collect()
+    };
+    let (had, has) = (ids(&before), ids(&after));
+    for (mail, id) in &had {
+        if let Some(now) = has.get(mail) {
+            assert_eq!(now, id, "{mail} has another entry");
+        }
+    }
+    let (quiet, text) = a.sync();
+    assert_eq!(quiet[..3], [0, 0, 0], "{text}");
+}
+
+/// Starts A's Sync Now with B's answer held at nine tenths of the listing, waits until A has
+/// committed at least `staged` staged contacts, kills A (`kill -9`) and starts it again with
+/// everything passing; returns how many of A's runs are now `interrupted` Sync Nows.
+async fn kill_mid_listing(a: &mut ServerA, b: &ServerB, relay: &Relay, staged: usize) -> usize {
+    // The size of the listing: a preview reads it all and changes nothing.
+    relay.pass();
+    let (code, report, _) = a.run(&["sync-now", "--preview"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    relay.hold_after(relay.sent() * 9 / 10);
+    let mut run = a
+        .command(&["sync-now"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while staged_count(a).await < staged {
+        assert!(
+            run.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "A staged {} of {staged} contacts in a minute",
+            staged_count(a).await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Held: A waits for the rest of a page.
+    assert!(relay.sent() >= relay.budget.load(Ordering::SeqCst));
+    drop(a.server.take()); // SIGKILL
+    assert!(
+        !run.wait().unwrap().success(),
+        "the run's client saw it end"
+    );
+    a.start(&b.peer_token, "");
+    relay.pass();
+    let (code, runs, _) = a.run(&["runs", "--limit", "100"]);
+    assert_eq!(code, Some(0), "{runs:#}");
+    let runs = runs.as_array().unwrap();
+    assert!(runs.iter().all(|r| r["status"] != "running"), "{runs:#?}");
+    runs.iter()
+        .filter(|r| r["profile"] == "sync-now" && r["status"] == "interrupted")
+        .count()
+}
+
+/// How many objects the staging space of A's `peer-b` holds, read from A's store.
+async fn staged_count(a: &ServerA) -> usize {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(a.env.path("data/ucsync.db"))
+        .read_only(true);
+    let mut db = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM staging s JOIN connectors c ON c.id = s.connector_id \
+         WHERE c.name = 'peer-b'",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    count as usize
 }
 
 /// With the peer connector out of A's configuration, `ucsync connector delete` names the

@@ -127,7 +127,7 @@ pub(crate) async fn sync_now(
     panic!("run {id} did not end");
 }
 
-/// The entries of `object_type` of `enterprise`, through the API at `base`: each as its
+/// The entries of `object_type` of `enterprise`, through the API at `base` (every page): each as its
 /// attributes' first values, by name.
 pub(crate) async fn entries(
     http: &reqwest::Client,
@@ -136,11 +136,20 @@ pub(crate) async fn entries(
     enterprise: &str,
     object_type: &str,
 ) -> Vec<Value> {
-    let url =
-        format!("{base}/api/v1/directory?enterprise={enterprise}&type={object_type}&limit=1000");
-    let (status, body) = call(http, "GET", &url, Some(token)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["entries"].as_array().unwrap().clone()
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let url = format!(
+            "{base}/api/v1/directory?enterprise={enterprise}&type={object_type}&limit=1000&after={after}"
+        );
+        let (status, body) = call(http, "GET", &url, Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        all.extend(body["entries"].as_array().unwrap().iter().cloned());
+        match body["next"].as_i64() {
+            Some(next) => after = next,
+            None => return all,
+        }
+    }
 }
 
 /// An entry's values of `name`, joined with `|`.
@@ -298,14 +307,7 @@ impl ServerA {
     /// `ucsync --server A --json ARGS` as the operator: the exit code and the run it printed
     /// (`run`, `steps`), with every message of the run and its steps in `text`.
     pub(crate) fn run(&self, args: &[&str]) -> (Option<i32>, Value, String) {
-        let base = self.base();
-        let out = Command::new(assert_cmd::cargo::cargo_bin!("ucsync"))
-            .args(["--server", &base, "--token", &self.operator, "--ca-cert"])
-            .arg(&self.ca)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
+        let out = self.command(args).output().unwrap();
         let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
                 "not JSON ({e}): {}\n{}",
@@ -319,6 +321,23 @@ impl ServerA {
             text.push_str(step["message"].as_str().unwrap_or(""));
         }
         (out.status.code(), report, text)
+    }
+
+    /// `ucsync --server A --json ARGS` as the operator, to be started.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("ucsync"));
+        command
+            .args([
+                "--server",
+                &self.base(),
+                "--token",
+                &self.operator,
+                "--ca-cert",
+            ])
+            .arg(&self.ca)
+            .arg("--json")
+            .args(args);
+        command
     }
 
     /// Sync Now of A, which must succeed: the counters of the peer's import.

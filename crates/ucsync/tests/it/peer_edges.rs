@@ -1,9 +1,10 @@
 //! Peer servers at their edges, end to end through real `ucsync serve` processes over HTTPS
 //! (with the helpers of [`crate::peer_servers`]): B going down between two pages of one
-//! listing (a TCP relay in the way cuts the connection), deleting A's peer connector together
-//! with the contacts it brought, and B serving certificates that A must refuse. After every
-//! failed run, A's contacts, the peer connector's staging space and its watermark are exactly
-//! as they were before it.
+//! listing (a TCP relay in the way cuts the connection), A killed while the relay holds B's
+//! answer, deleting A's peer connector together with the contacts it brought, and B serving
+//! certificates that A must refuse. After every failed run, A's contacts, the peer connector's
+//! staging space and its watermark are exactly as they were before it; after a killed one, the
+//! next run goes on from what it committed.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -467,8 +467,20 @@ async fn kill_mid_listing(a: &mut ServerA, b: &ServerB, relay: &Relay, staged: u
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    // Held: A waits for the rest of a page.
+    // Held: A waits for the rest of a page, and its enterprise takes no other run meanwhile,
+    // through its API or from the data directory.
     assert!(relay.sent() >= relay.budget.load(Ordering::SeqCst));
+    let second = a.command(&["sync-now"]).output().unwrap();
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{said}");
+    assert!(
+        said.contains("409 Conflict: a run of enterprise default is in progress"),
+        "{said}"
+    );
+    let local = a.env.run(&["run", "peer-b", "delta-import"]);
+    assert!(!local.status.success());
+    let said = String::from_utf8_lossy(&local.stderr);
+    assert!(said.contains("a ucsync server holds"), "{said}");
     drop(a.server.take()); // SIGKILL
     assert!(
         !run.wait().unwrap().success(),

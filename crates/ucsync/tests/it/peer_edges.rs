@@ -248,15 +248,20 @@ type Staged = (
     Vec<(String, i64, Option<Vec<u8>>, Option<i64>, i64)>,
 );
 
-/// What a failed run must leave as it was: A's contacts (through its API, with their entry
-/// ids and the sources of their values) and the staging space and watermark of `peer-b`.
-async fn state(a: &ServerA) -> (Vec<Value>, Staged) {
+/// A's store, read-only.
+async fn a_store(a: &ServerA) -> sqlx::SqliteConnection {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(a.env.path("data/ucsync.db"))
         .read_only(true);
-    let mut db = sqlx::SqliteConnection::connect_with(&options)
+    sqlx::SqliteConnection::connect_with(&options)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// What a failed run must leave as it was: A's contacts (through its API, with their entry
+/// ids and the sources of their values) and the staging space and watermark of `peer-b`.
+async fn state(a: &ServerA) -> (Vec<Value>, Staged) {
+    let mut db = a_store(a).await;
     let watermark: Option<String> =
         sqlx::query_scalar("SELECT watermark FROM connectors WHERE name = 'peer-b'")
             .fetch_one(&mut db)
@@ -499,12 +504,7 @@ async fn kill_mid_listing(a: &mut ServerA, b: &ServerB, relay: &Relay, staged: u
 
 /// How many objects the staging space of A's `peer-b` holds, read from A's store.
 async fn staged_count(a: &ServerA) -> usize {
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(a.env.path("data/ucsync.db"))
-        .read_only(true);
-    let mut db = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut db = a_store(a).await;
     let count: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM staging s JOIN connectors c ON c.id = s.connector_id \
          WHERE c.name = 'peer-b'",

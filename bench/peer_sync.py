@@ -3,10 +3,11 @@
 to peers as enterprise `bench-b` by `ucsync serve` over TLS) -> a first sync-now of server A,
 whose one `peer` connector reads B's peer feed (docs/PEER.md) into A's directory as contacts,
 against a plain client that downloads the same pages from B; then a delta after K people changed
-on B (80% changed, 10% added, 10% deleted). Prints wall times, objects/s, the ratio of A's import
-(and of its whole sync-now) to the plain client, the peak RSS and CPU of A (a local CLI
-process) and of B (the server process, VmHWM from /proc), and each step's time and counters
-from A's run records.
+on B (80% changed, 10% added, 10% deleted); last, A served (`ucsync serve`, a new data
+directory): its full Sync Now started through its API. Prints wall times, objects/s, the ratio
+of A's import (and of its whole sync-now) to the plain client, the peak RSS and CPU of A (a
+local CLI process, then the served A, VmHWM from /proc) and of B (the server process), and each
+step's time and counters from A's run records.
 
     cargo build --release -p ucsync --bin ucsync
     python3 bench/peer_sync.py          # N = 100000, K = 1000
@@ -21,7 +22,7 @@ stopped at the end, also on error. Needs the openssl command. UCSYNC_BENCH_VERBO
 with -v and keeps the work directory with its logs (B's log is b/serve.log).
 """
 import gc, http.client, json, os, re, shutil, socket, ssl, subprocess, sys, tempfile, threading, time
-from measure import run_ucsync
+from measure import run_ucsync, ts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("UCSYNC_BIN") or os.path.join(
@@ -177,20 +178,22 @@ def cpu_seconds(pid):
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class ServerB:
-    """`ucsync serve` of B over TLS on a free loopback port; its log in b/serve.log."""
+class Served:
+    """`ucsync serve` of data directory `d` on a free loopback port, over TLS with B's
+    certificate, or (`tls=False`) plain HTTP, as A's API; its log in d/serve.log."""
 
-    def __init__(self, b, work):
-        self.log_path = os.path.join(b, "serve.log")
+    def __init__(self, d, work, tls=True):
+        self.log_path = os.path.join(d, "serve.log")
+        certs = ["--tls-cert", os.path.join(work, "server.pem"),
+                 "--tls-key", os.path.join(work, "server.key")] if tls else []
         self.proc = subprocess.Popen(
-            [BIN, "--config", os.path.join(b, "ucsync.toml"), "--data-dir", os.path.join(b, "data"),
-             "serve", "--listen", "127.0.0.1:0", "--tls-cert", os.path.join(work, "server.pem"),
-             "--tls-key", os.path.join(work, "server.key")],
+            [BIN, "--config", os.path.join(d, "ucsync.toml"), "--data-dir", os.path.join(d, "data"),
+             "serve", "--listen", "127.0.0.1:0", *certs],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         log = open(self.log_path, "w")
         for line in self.proc.stderr:
             log.write(line)
-            m = re.match(r"listening on https://127\.0\.0\.1:(\d+)", line)
+            m = re.match(r"listening on https?://127\.0\.0\.1:(\d+)", line)
             if m:
                 self.port = int(m.group(1))
                 break
@@ -222,9 +225,13 @@ class ServerB:
 
 
 class Client:
-    """A keep-alive HTTPS connection to B that checks B's certificate against HOST."""
+    """A keep-alive HTTPS connection to B that checks B's certificate against HOST; with no
+    `ca_file`, a plain HTTP one (to A's API)."""
 
     def __init__(self, port, ca_file):
+        if ca_file is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            return
         ctx = ssl.create_default_context(cafile=ca_file)
         self.conn = http.client.HTTPSConnection(HOST, port, timeout=120, context=ctx)
         # Connect to 127.0.0.1 (as A's `address` does); SNI and the check stay on HOST.
@@ -359,24 +366,62 @@ def mib(m):
     return f"VmRSS {m['VmRSS']:.0f} MiB, VmHWM {m['VmHWM']:.0f} MiB"
 
 
-def b_sync_via_api(server, ca_file, token):
-    """B's sync-now through its API (operator token), polled until it ends: (seconds, run)."""
+def sync_via_api(server, ca_file, token, who="B"):
+    """A server's sync-now through its API (operator token), polled until it ends: (seconds,
+    run)."""
     client = Client(server.port, ca_file)
     t = time.monotonic()
     status, body = client.request("POST", "/api/v1/enterprises/default/sync-now", token, body="{}")
-    check(status == 202, f"POST sync-now on B answered {status}: {body[:500]!r}")
+    check(status == 202, f"POST sync-now on {who} answered {status}: {body[:500]!r}")
     run_id = json.loads(body)["run_id"]
     while True:
         status, body = client.request("GET", f"/api/v1/runs/{run_id}", token)
-        check(status == 200, f"GET /api/v1/runs/{run_id} on B answered {status}: {body[:500]!r}")
+        check(status == 200, f"GET /api/v1/runs/{run_id} on {who} answered {status}: {body[:500]!r}")
         run = json.loads(body)
         if run["status"] != "running":
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     elapsed = time.monotonic() - t
     client.close()
-    check(run["status"] == "success", f"B's sync-now ended {run['status']}: {run.get('message')}")
+    check(run["status"] == "success", f"{who}'s sync-now ended {run['status']}: {run.get('message')}")
     return elapsed, run
+
+
+def served_a(work, want, plain):
+    """A served (`ucsync serve`, plain HTTP on loopback) with a new data directory: its full
+    Sync Now through its API, as the scheduler or an administrator starts it. Prints the wall
+    time (from the request until the run has ended, polled every 20 ms), A's peak RSS (VmHWM)
+    and CPU, and checks A's directory once A is stopped."""
+    a = os.path.join(work, "a-served")
+    os.makedirs(a)
+    with open(os.path.join(work, "a", "ucsync.toml")) as f:
+        config = f.read()
+    with open(os.path.join(a, "ucsync.toml"), "w") as f:
+        f.write(config)
+    admin = {"UCSYNC_ADMIN_PASSWORD": PASSWORD}
+    ucsync(a, "admin", "add", "bench-op", "--role", "operator", env=admin)
+    token = ucsync(a, "admin", "token", "bench-op").strip()
+    server = Served(a, work, tls=False)
+    try:
+        time.sleep(0.5)
+        idle = server.memory()
+        cpu = server.cpu()
+        elapsed, run = sync_via_api(server, None, token, who="A")
+        used = server.cpu() - cpu
+        peak = server.memory()
+    finally:
+        server.stop()
+    rows = [("total (wall)", f"{elapsed:.2f} s"), ("objects/s", f"{len(want) / elapsed:,.0f}"),
+            ("A peak RSS (VmHWM)", f"{peak['VmHWM']:.0f} MiB (idle VmRSS {idle['VmRSS']:.0f} MiB)"),
+            ("A CPU (user + sys)", f"{used:.2f} s")]
+    for s in run["steps"]:
+        secs = ts(s["ended_at"]) - ts(s["started_at"])
+        rows.append((f"  {s['connector']} {s['profile']}", f"{secs:.2f} s   {counters(s['counters'])}"))
+    rows.append(("sync-now / plain client", f"{elapsed / plain:.2f}"))
+    table(f"A served, a new data directory: its full Sync Now through its API, {len(want):,} "
+          f"contacts from B", rows)
+    check_directory(a, want)
+    return elapsed, peak["VmHWM"]
 
 
 def bench(n, k):
@@ -399,7 +444,7 @@ def bench(n, k):
         peer_token = ucsync(b, "admin", "token", "peer-a").strip()
         ucsync(b, "admin", "add", "bench-op", "--role", "operator", env=admin)
         op_token = ucsync(b, "admin", "token", "bench-op").strip()
-        server = ServerB(b, work)
+        server = Served(b, work)
         time.sleep(0.5)
         b_idle = server.memory()
         print(f"B: {n:,} people, sync-now {b_setup:.2f} s (setup, not in the figures); "
@@ -453,7 +498,7 @@ def bench(n, k):
         changed, gone, added = changes(n, k)
         want = people(os.path.join(b, "people.csv"), [i for i in range(n) if i not in gone] + added,
                       moved=changed)
-        b_delta, b_run = b_sync_via_api(server, ca_file, op_token)
+        b_delta, b_run = sync_via_api(server, ca_file, op_token)
         b_counts = [s["counters"] for s in b_run["steps"] if phase(s["profile"]) == "sync"]
         print(f"\nB: {len(changed):,} people changed (department), {len(added):,} added, "
               f"{len(gone):,} deleted in its CSV; its sync-now through the API "
@@ -491,6 +536,9 @@ def bench(n, k):
               f"updated {len(changed)}, deleted {len(gone)}")
         check_directory(a, want)
 
+        # A served: the same full sync of what B now holds, started through A's API.
+        s_elapsed, s_rss = served_a(work, want, plain)
+
         print(f"\nsummary N={n:,} contacts, TLS, pages of {PAGE_SIZE:,}: plain client {plain:.2f} s "
               f"(first read {cold:.2f} s); A full {full['elapsed']:.2f} s ({n / full['elapsed']:,.0f} objects/s, "
               f"import {imp_secs:.2f} / sync {step_secs(full, 'sync'):.2f} s), "
@@ -499,7 +547,8 @@ def bench(n, k):
               f"peak RSS A {full['rss']:.0f} MiB, B {b_full['VmHWM']:.0f} MiB; "
               f"delta K={k:,}: {delta['elapsed']:.2f} s (import {step_secs(delta, 'import'):.2f} / "
               f"sync {step_secs(delta, 'sync'):.2f} s, A {delta['rss']:.0f} MiB; "
-              f"{counters(delta['counters'])})")
+              f"{counters(delta['counters'])}); A served: full {s_elapsed:.2f} s "
+              f"({s_elapsed / plain:.2f}), peak RSS {s_rss:.0f} MiB")
     finally:
         if server:
             server.stop()

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::certificate::{self, KeepingVerifier};
 use super::config::{PeerSettings, Secret};
+use super::entry::Entry;
 use crate::http::{self, BodyError, chain};
 
 /// The protocol version this client speaks.
@@ -54,47 +55,6 @@ pub struct Page {
     pub cursor: String,
     #[serde(default)]
     pub more: bool,
-}
-
-/// One entry of a page: its members in the order sent, each value as JSON. (A list rather
-/// than a map: an entry's members are read once, in order; building and dropping a map for each
-/// of 100,000 entries was a tenth of a first import's CPU.)
-#[derive(Debug, Clone, Default)]
-pub struct Entry(pub Vec<(String, serde_json::Value)>);
-
-impl Entry {
-    /// Takes the member `name` out (the last one, should it come twice).
-    pub fn remove(&mut self, name: &str) -> Option<serde_json::Value> {
-        let at = self.0.iter().rposition(|(n, _)| n == name)?;
-        Some(self.0.remove(at).1)
-    }
-
-    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.0.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-}
-
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Members;
-        impl<'de> serde::de::Visitor<'de> for Members {
-            type Value = Entry;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an entry: a JSON object")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Entry, M::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
-                while let Some(member) = map.next_entry()? {
-                    members.push(member);
-                }
-                Ok(Entry(members))
-            }
-        }
-        deserializer.deserialize_map(Members)
-    }
 }
 
 /// What the peer says it is.

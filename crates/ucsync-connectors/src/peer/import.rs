@@ -18,15 +18,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::sync::mpsc;
 use ucsync_model::{
     Attrs, ConnectorError, ImportMode, ImportRecord, ImportRequest, ImportSink, ImportSummary,
 };
 
-use super::client::{Entry, Failure, Page, Pages};
+use super::client::{Failure, Page, Pages};
 use super::config::PeerSettings;
 use super::dial::dial_strings;
+use super::entry::{Entry, Member};
 use super::{CONTACT, attr};
 
 /// Pages read ahead of the one being staged.
@@ -148,14 +148,14 @@ async fn stage(
 ) -> Result<(), ConnectorError> {
     for (i, mut entry) in page.contacts.into_iter().enumerate() {
         let id = match entry.remove("id") {
-            Some(Value::String(id)) if !id.is_empty() => id,
+            Some(Member::One(id)) if !id.is_empty() => id,
             other => {
                 let at = format!("entry {} of page {number} of {feed}", i + 1);
                 let message = format!(
                     "the entry has {}; every entry needs its id as a string, so it was not staged: report it to the peer's administrator",
                     match other {
                         None => "no id".to_owned(),
-                        Some(v) => format!("the id {v}"),
+                        Some(v) => format!("the id {}", v.into_json()),
                     }
                 );
                 sink.error(None, at, message).await?;
@@ -188,13 +188,9 @@ async fn stage(
 
 /// How a contact is named in messages.
 fn locator(id: &str, entry: &Entry) -> String {
-    let first = |name: &str| {
-        entry
-            .get(name)
-            .and_then(Value::as_array)
-            .and_then(|v| v.first())
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+    let first = |name: &str| match entry.get(name) {
+        Some(Member::Strings(v)) => v.first().cloned(),
+        _ => None,
     };
     match first(attr::DISPLAY_NAME).or_else(|| first(attr::MAIL)) {
         Some(name) => format!("contact {name:?} (id {id})"),
@@ -219,26 +215,21 @@ pub(crate) fn record(
             // Set here from this server's settings, never taken from the peer.
             continue;
         }
-        let values: Vec<String> = match value {
-            Value::String(v) if name == attr::TYPE => vec![v],
-            Value::Array(items) if items.iter().all(Value::is_string) => items
-                .into_iter()
-                .filter_map(|v| match v {
-                    Value::String(v) => Some(v),
-                    _ => None,
-                })
-                .collect(),
+        let values = match value {
+            Member::One(v) if name == attr::TYPE => vec![v],
+            Member::Strings(values) => values,
             value => {
                 return Err((
                     locator,
                     format!(
-                        "its attribute {name} is {value}, not a list of strings; the contact is kept as it was staged: report it to the peer's administrator"
+                        "its attribute {name} is {}, not a list of strings; the contact is kept as it was staged: report it to the peer's administrator",
+                        value.into_json()
                     ),
                 ));
             }
         };
         if !values.is_empty() {
-            attrs.set(name.as_str(), values);
+            attrs.set(name, values);
         }
     }
     let numbers = attrs.get(attr::TELEPHONE_NUMBER).to_vec();

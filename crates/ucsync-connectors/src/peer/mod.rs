@@ -15,6 +15,7 @@ mod certificate;
 mod client;
 mod config;
 pub mod dial;
+mod entry;
 mod import;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -71,6 +71,11 @@ const LOOK_UP_FROM: i64 = 50_000;
 /// as slow as reading the index. After 2,000 the cost stays within some 30 ms of the index's.
 const LOOK_UPS: usize = 2_000;
 
+/// Anchors looked up together ([`ImportSink::expect`]) that count as one looked up alone: a
+/// peer's delta of 1,000 contacts of 300,000 staged looked them up in 43 ms of the store's
+/// thread one by one (95 ms of the import), in 4 ms together.
+const EXPECTED_PER_LOOK_UP: usize = 4;
+
 struct Sink<'a> {
     store: &'a dyn Store,
     writer: Writer,
@@ -82,8 +87,10 @@ struct Sink<'a> {
     /// cost follows the changes; the rest are read if a listing ends, or once many were
     /// looked up.
     index_complete: bool,
-    /// Anchors looked up one by one so far.
+    /// Anchors looked up one by one so far (or as many, for those looked up together).
     looked_up: usize,
+    /// Anchors looked up and not staged, so as not to look them up again when they come.
+    absent: HashSet<Box<str>>,
     batch: ImportBatch,
     rec: &'a mut Recorder,
     /// The recorder's counters when the last batch was sent.
@@ -340,6 +347,12 @@ impl Sink<'_> {
 
 #[async_trait]
 impl ImportSink for Sink<'_> {
+    async fn expect(&mut self, anchors: &[&str]) -> Result<(), SinkError> {
+        self.taking()?;
+        let weight = anchors.len().div_ceil(EXPECTED_PER_LOOK_UP);
+        self.look_up_all(anchors, weight).await
+    }
+
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
         self.taking()?;
         self.look_up(&record.anchor).await?;
@@ -500,21 +513,44 @@ impl ImportSink for Sink<'_> {
 impl Sink<'_> {
     /// Makes sure the index has `anchor`'s slot, if it is staged.
     async fn look_up(&mut self, anchor: &str) -> Result<(), SinkError> {
-        if self.index_complete || anchor.is_empty() || self.index.contains_key(anchor) {
+        self.look_up_all(&[anchor], 1).await
+    }
+
+    /// Makes sure the index has the slots of `anchors` that are staged, looked up together;
+    /// `weight` is how many look-ups one by one that counts as.
+    async fn look_up_all(&mut self, anchors: &[&str], weight: usize) -> Result<(), SinkError> {
+        if self.index_complete {
             return Ok(());
         }
-        self.looked_up += 1;
+        let mut wanted: Vec<String> = anchors
+            .iter()
+            .filter(|a| {
+                !a.is_empty() && !self.index.contains_key(**a) && !self.absent.contains(**a)
+            })
+            .map(|a| (*a).to_owned())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.looked_up += weight;
         if self.looked_up > LOOK_UPS {
             return self.complete_index().await;
         }
         let found = self
             .store
-            .anchor_infos(self.connector_id, &[anchor.to_owned()])
+            .anchor_infos(self.connector_id, &wanted)
             .await
             .map_err(|e| SinkError(e.to_string()))?;
         for a in found {
             self.index
                 .insert(a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present));
+        }
+        for anchor in wanted {
+            if !self.index.contains_key(anchor.as_str()) {
+                self.absent.insert(anchor.into_boxed_str());
+            }
         }
         Ok(())
     }
@@ -683,6 +719,7 @@ pub(crate) async fn run(
         index,
         index_complete: !lazy,
         looked_up: 0,
+        absent: HashSet::default(),
         batch: ImportBatch::default(),
         rec,
         flushed: Counters::default(),

@@ -146,6 +146,13 @@ pub trait ImportSink: Send {
             "this import sink cannot take a later version of an object".into(),
         ))
     }
+    /// The anchors of the objects and deletions about to come (those of a page, say), so that
+    /// the sink can look up the ones it has not seen in one go rather than one at a time. A
+    /// hint only: objects may come without it, and what it names need not come.
+    async fn expect(&mut self, anchors: &[&str]) -> Result<(), SinkError> {
+        let _ = anchors;
+        Ok(())
+    }
     /// An object the source says is unchanged since the watermark (e.g. the present phase of an
     /// LDAP content synchronization): it is kept as staged and counts as seen for
     /// [`ImportSink::end_of_listing`].

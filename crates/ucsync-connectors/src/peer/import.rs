@@ -146,6 +146,17 @@ async fn stage(
     st: &mut Staging<'_>,
     sink: &mut dyn ImportSink,
 ) -> Result<(), ConnectorError> {
+    // What the page names is looked up in one go (a delta's contacts are mostly staged).
+    let named: Vec<&str> = page
+        .contacts
+        .iter()
+        .filter_map(|e| match e.get("id") {
+            Some(Member::One(id)) => Some(id.as_str()),
+            _ => None,
+        })
+        .chain(page.deleted.iter().map(String::as_str))
+        .collect();
+    sink.expect(&named).await?;
     for (i, mut entry) in page.contacts.into_iter().enumerate() {
         let id = match entry.remove("id") {
             Some(Member::One(id)) if !id.is_empty() => id,

@@ -5,6 +5,7 @@
 //! entries keep their ids and what was set on them by hand, and the objects stay marked for the
 //! sync that is allowed to delete them.
 
+use ucsync_model::config::DeletionThreshold;
 use ucsync_store::{StagedFilter, StagedObject, SyncState};
 
 use super::{Batch, SyncMode, inbound};
@@ -80,15 +81,19 @@ pub(crate) async fn threshold_check(
             parts.push(format!("{} {n}", c.name));
         }
     }
-    if total == 0 {
+    let threshold = &ctx.rules.threshold;
+    let allow = ctx.options.allow_deletes.unwrap_or(0);
+    // A threshold of a number of objects needs no count of the directory (a pass over every
+    // entry of the enterprise) unless it is exceeded and the message says of how many.
+    let within_count = match threshold {
+        DeletionThreshold::Count(n) => total <= (*n).max(allow),
+        DeletionThreshold::Percent(_) => false,
+    };
+    if total == 0 || within_count {
         return Ok(None);
     }
     let entries = ctx.store.count_entries(ctx.rules.id).await?.max(0) as u64;
-    let threshold = &ctx.rules.threshold;
-    let allowed = threshold
-        .allowed(entries)
-        .max(ctx.options.allow_deletes.unwrap_or(0));
-    if total <= allowed {
+    if total <= threshold.allowed(entries).max(allow) {
         return Ok(None);
     }
     let msg = format!(

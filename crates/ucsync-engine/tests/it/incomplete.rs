@@ -119,6 +119,8 @@ enum Step {
     /// A later version of an object given before, with this name (or the same name again).
     Again(&'static str, Option<&'static str>),
     Deleted(&'static str),
+    /// The anchors of what comes next, as a page names them ([`ImportSink::expect`]).
+    Expect(&'static [&'static str]),
     Unreadable(Option<&'static str>, &'static str),
     Gap(&'static str),
     EndOfListing,
@@ -198,6 +200,7 @@ impl Connector for Scripted {
                     .await?;
                 }
                 Step::Deleted(id) => sink.deleted(id, None).await?,
+                Step::Expect(anchors) => sink.expect(anchors).await?,
                 Step::Unreadable(anchor, locator) => {
                     sink.error(
                         anchor.map(str::to_owned),
@@ -342,25 +345,32 @@ async fn an_import_that_fails_writes_what_it_read_and_deletes_nothing() {
 }
 
 /// A delta of a connector that reads only what changed, in a large staging space, looks up the
-/// anchors it is given (the staging space is not read whole), and in a small one reads the
-/// index: either way an add, a change, an unchanged object and a delete are each told apart,
-/// and what it does not name stays.
+/// anchors it is given (the staging space is not read whole), one by one or those a page names
+/// together, and in a small one reads the index: either way an add, a change, an unchanged
+/// object and a delete are each told apart, and what it does not name stays.
 #[tokio::test]
 async fn a_delta_of_changes_only_tells_adds_changes_and_deletes_apart() {
-    for look_up_from in [Some(0), None] {
+    for (look_up_from, expect) in [
+        (Some(0), false),
+        (Some(0), true),
+        (None, false),
+        (None, true),
+    ] {
         let (hub, c) = scripted().await;
         let mut options = hub.options(false, None);
         options.look_up_from = look_up_from;
-        play(
-            &c,
-            &[
-                Step::Object("2"),
-                Step::Object("5"),
-                Step::Deleted("3"),
-                Step::Deleted("9"),
-                Step::Unreadable(Some("4"), "record 4"),
-            ],
-        );
+        let mut script = vec![
+            Step::Object("2"),
+            Step::Object("5"),
+            Step::Deleted("3"),
+            Step::Deleted("9"),
+            Step::Unreadable(Some("4"), "record 4"),
+        ];
+        if expect {
+            // Named twice, and 7 never comes.
+            script.insert(0, Step::Expect(&["2", "5", "3", "9", "4", "2", "7"]));
+        }
+        play(&c, &script);
         let report = hub
             .engine
             .run_profile("hr", Profile::DeltaImport, &options)
@@ -371,7 +381,7 @@ async fn a_delta_of_changes_only_tells_adds_changes_and_deletes_apart() {
         assert_eq!(
             (k.added, k.updated, k.deleted, k.errors),
             (1, 1, 1, 1),
-            "{look_up_from:?} {report:#?}"
+            "{look_up_from:?} {expect} {report:#?}"
         );
         assert_eq!(anchors(&hub).await, ["1", "2", "4", "5"]);
         // Then a full listing that names only 1 and 5: 2 and 4 go, whichever slots were looked up.

@@ -187,3 +187,26 @@ async fn deleting_exactly_the_threshold_is_allowed() {
     hub.sync_ok().await;
     assert_eq!(hub.rows("out.csv").len(), 3);
 }
+
+/// A threshold given as a share counts the directory's entries: 40% of five entries allows two
+/// deletes and not three, and the message says of how many. (A threshold of a number of
+/// objects does not count them unless it is exceeded.)
+#[tokio::test]
+async fn a_share_of_the_directory_is_counted_against_its_entries() {
+    let config = CONFIG.replace("deletion_threshold = 2", "deletion_threshold = \"40%\"");
+    let hub = Hub::new(&config, &[("hr.csv", FIVE), ("out.csv", "uid,cn\n")]).await;
+    hub.sync_ok().await;
+    let entries = hub.entries().await;
+    hub.write("hr.csv", "id,name\n1,Ann\n2,Bob\n");
+    let report = hub.sync_now().await;
+    assert_eq!(report.status, RunStatus::StoppedDeletionThreshold);
+    let message = report.message.clone().unwrap_or_default();
+    assert!(message.contains("delete 3 of its 5 entries"), "{message}");
+    assert!(message.contains("(40% of"), "{message}");
+    assert_eq!(hub.entries().await, entries);
+
+    hub.write("hr.csv", "id,name\n1,Ann\n2,Bob\n3,Cid\n");
+    hub.sync_ok().await;
+    assert_eq!(hub.entries().await.len(), 3);
+    assert_eq!(hub.rows("out.csv").len(), 3);
+}

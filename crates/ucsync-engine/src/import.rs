@@ -15,7 +15,7 @@
 //! ([`ImportSink::deleted`]) are applied: they are not inferred. An import that fails writes
 //! what it read, without watermark or inferred deletions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use ucsync_model::{
@@ -26,6 +26,7 @@ use ucsync_store::{Counters, ImportBatch, ObjectOutcome, StagedUpsert, Store};
 
 use crate::import_errors::Outstanding;
 use crate::import_gaps::{Gaps, not_stored};
+use crate::import_index::{AnchorIndex, EXPECTED_PER_LOOK_UP, LOOK_UP_FROM, Slot};
 use crate::import_writer::{Writer, since};
 use crate::rules::ConnectorCtx;
 use crate::run::{Recorder, RunCtx, StepEnd};
@@ -33,64 +34,12 @@ use crate::{EngineError, Stop};
 
 const BATCH: usize = 5_000;
 
-/// Every anchor of the connector's staging space and of the import so far. Anchors come from
-/// the source, so the hasher is foldhash's seeded one that resists crafted keys, rather than the
-/// slower SipHash of the standard map: a first import of a million objects inserts a million.
-type Index = HashMap<Box<str>, Slot, foldhash::quality::RandomState>;
-
-struct Slot {
-    id: Option<i64>,
-    hash: i64,
-    present: bool,
-    seen: bool,
-    /// Named unchanged by the source (`present`) and counted so; its content may still follow
-    /// (an RFC 4533 present phase names every entry, then sends the changed ones).
-    named: bool,
-}
-
-impl Slot {
-    /// The slot of a staged object, not seen yet.
-    fn of(id: i64, hash: i64, present: bool) -> Slot {
-        Slot {
-            id: Some(id),
-            hash,
-            present,
-            seen: false,
-            named: false,
-        }
-    }
-}
-
-/// From how many staged objects a delta import of a connector that reads only what changed
-/// looks up the anchors it is given rather than reading the whole index (about 50 ms then).
-const LOOK_UP_FROM: i64 = 50_000;
-
-/// Anchors looked up one by one before the whole index is read instead. A look-up is a round
-/// trip to the store's thread (about 16 µs); the index costs about 1 µs an anchor: 20,000
-/// look-ups made the delta of a communities connector (15,000 objects of 30,000 staged) twice
-/// as slow as reading the index. After 2,000 the cost stays within some 30 ms of the index's.
-const LOOK_UPS: usize = 2_000;
-
-/// Anchors looked up together ([`ImportSink::expect`]) that count as one looked up alone: a
-/// peer's delta of 1,000 contacts of 300,000 staged looked them up in 43 ms of the store's
-/// thread one by one (95 ms of the import), in 4 ms together.
-const EXPECTED_PER_LOOK_UP: usize = 4;
-
 struct Sink<'a> {
     store: &'a dyn Store,
     writer: Writer,
     connector: &'a str,
     connector_id: i64,
-    index: Index,
-    /// Whether `index` holds every staged anchor. A delta import of a connector that reads
-    /// only what changed starts with none and looks up the anchors it is given, so that its
-    /// cost follows the changes; the rest are read if a listing ends, or once many were
-    /// looked up.
-    index_complete: bool,
-    /// Anchors looked up one by one so far (or as many, for those looked up together).
-    looked_up: usize,
-    /// Anchors looked up and not staged, so as not to look them up again when they come.
-    absent: HashSet<Box<str>>,
+    index: AnchorIndex,
     batch: ImportBatch,
     rec: &'a mut Recorder,
     /// The recorder's counters when the last batch was sent.
@@ -349,8 +298,9 @@ impl Sink<'_> {
 impl ImportSink for Sink<'_> {
     async fn expect(&mut self, anchors: &[&str]) -> Result<(), SinkError> {
         self.taking()?;
-        let weight = anchors.len().div_ceil(EXPECTED_PER_LOOK_UP);
-        self.look_up_all(anchors, weight).await
+        self.index
+            .look_up(self.store, self.connector_id, anchors, EXPECTED_PER_LOOK_UP)
+            .await
     }
 
     async fn object(&mut self, record: ImportRecord) -> Result<RecordStatus, SinkError> {
@@ -513,46 +463,9 @@ impl ImportSink for Sink<'_> {
 impl Sink<'_> {
     /// Makes sure the index has `anchor`'s slot, if it is staged.
     async fn look_up(&mut self, anchor: &str) -> Result<(), SinkError> {
-        self.look_up_all(&[anchor], 1).await
-    }
-
-    /// Makes sure the index has the slots of `anchors` that are staged, looked up together;
-    /// `weight` is how many look-ups one by one that counts as.
-    async fn look_up_all(&mut self, anchors: &[&str], weight: usize) -> Result<(), SinkError> {
-        if self.index_complete {
-            return Ok(());
-        }
-        let mut wanted: Vec<String> = anchors
-            .iter()
-            .filter(|a| {
-                !a.is_empty() && !self.index.contains_key(**a) && !self.absent.contains(**a)
-            })
-            .map(|a| (*a).to_owned())
-            .collect();
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        self.looked_up += weight;
-        if self.looked_up > LOOK_UPS {
-            return self.complete_index().await;
-        }
-        let found = self
-            .store
-            .anchor_infos(self.connector_id, &wanted)
+        self.index
+            .look_up(self.store, self.connector_id, &[anchor], 1)
             .await
-            .map_err(|e| SinkError(e.to_string()))?;
-        for a in found {
-            self.index
-                .insert(a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present));
-        }
-        for anchor in wanted {
-            if !self.index.contains_key(anchor.as_str()) {
-                self.absent.insert(anchor.into_boxed_str());
-            }
-        }
-        Ok(())
     }
 
     /// The staged id of an object this import added, which a later version updates: the
@@ -581,21 +494,7 @@ impl Sink<'_> {
 
     /// Reads the rest of the index: every staged anchor not looked up yet.
     async fn complete_index(&mut self) -> Result<(), SinkError> {
-        if self.index_complete {
-            return Ok(());
-        }
-        let all = self
-            .store
-            .anchor_index(self.connector_id)
-            .await
-            .map_err(|e| SinkError(e.to_string()))?;
-        for a in all {
-            self.index
-                .entry(a.anchor.into_boxed_str())
-                .or_insert_with(|| Slot::of(a.id, a.hash, a.present));
-        }
-        self.index_complete = true;
-        Ok(())
+        self.index.complete(self.store, self.connector_id).await
     }
 
     /// Deletes every staged object not seen, of those in `only` when given (a listing of some
@@ -684,15 +583,10 @@ pub(crate) async fn run(
         && store
             .staged_more_than(c.id, ctx.options.look_up_from.unwrap_or(LOOK_UP_FROM))
             .await?;
-    let index: Index = if lazy {
-        Index::default()
+    let index = if lazy {
+        AnchorIndex::lazy()
     } else {
-        store
-            .anchor_index(c.id)
-            .await?
-            .into_iter()
-            .map(|a| (a.anchor.into_boxed_str(), Slot::of(a.id, a.hash, a.present)))
-            .collect()
+        AnchorIndex::read(store.anchor_index(c.id).await?)
     };
     // A lazy index is of a large staging space.
     let staging_empty = !lazy && index.is_empty();
@@ -717,9 +611,6 @@ pub(crate) async fn run(
         connector: &c.name,
         connector_id: c.id,
         index,
-        index_complete: !lazy,
-        looked_up: 0,
-        absent: HashSet::default(),
         batch: ImportBatch::default(),
         rec,
         flushed: Counters::default(),

@@ -13,6 +13,7 @@ mod history;
 mod import;
 mod import_errors;
 mod import_gaps;
+mod import_index;
 mod import_writer;
 mod progress;
 mod removed;

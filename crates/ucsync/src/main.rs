@@ -218,7 +218,12 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    match runtime.block_on(dispatch(&cli)) {
+    let result = runtime.block_on(async {
+        let result = dispatch(&cli).await;
+        fold_held_stores().await;
+        result
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if let Some(ConfigError::Invalid(problems)) = e.downcast_ref::<ConfigError>() {
@@ -279,8 +284,41 @@ async fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>> {
 async fn open_held_store(data_dir: &Path) -> Result<(std::fs::File, Arc<SqliteStore>)> {
     let held = lock(data_dir)?;
     let store = open_store(data_dir).await?;
+    // Still holding the directory when the command ends (the lock is released when every
+    // handle on the lock file is closed), the process folds the store into its file then.
+    let handle = held
+        .try_clone()
+        .with_context(|| format!("holding {}", data_dir.display()))?;
+    HELD.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push((handle, store.clone()));
     record_interrupted(store.as_ref()).await?;
     Ok((held, store))
+}
+
+/// The stores this process opened holding their data directory, each with a handle on the
+/// directory's lock.
+static HELD: std::sync::Mutex<Vec<(std::fs::File, Arc<SqliteStore>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// When the command ends (a server once it stopped), each store it held is written whole into
+/// its `ucsync.db` before the data directory is let go: SQLite would leave the last changes in
+/// `ucsync.db-wal` (all of a first sync, up to 128 MiB), which a backup that copies only the
+/// database file would miss, and which the next process reads again when it opens the store.
+/// A process killed before this point leaves the log, and the next one that holds the
+/// directory folds it.
+async fn fold_held_stores() {
+    let held = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    for (_lock, store) in held {
+        match store.checkpoint().await {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(
+                store = store.path(),
+                "another process was reading the store: part of its write-ahead log stays beside it until the next checkpoint"
+            ),
+            Err(e) => tracing::warn!(store = store.path(), "{e}"),
+        }
+    }
 }
 
 /// Records runs left `running` as `interrupted`; only while holding the data directory.

@@ -43,3 +43,4 @@ mod serve_schedule;
 mod serve_sessions;
 mod serve_stop;
 mod soak;
+mod store_file;

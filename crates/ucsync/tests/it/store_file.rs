@@ -1,0 +1,104 @@
+//! What a command or a server leaves in the data directory when it ends: the whole store in
+//! `ucsync.db`, so that a copy of that one file (a backup taken while nothing runs) holds
+//! everything committed, and no write-ahead log is left to grow the directory.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{Env, forest_central_config, people};
+use crate::serve::{Server, call, setup, wait_for_run};
+
+const PEOPLE: usize = 3_000;
+
+/// A new working directory with the configuration, the secret key and `ucsync.db` of `env`,
+/// and nothing else of its data directory.
+fn copy_of_the_database_file(env: &Env) -> Env {
+    let copy = Env::new();
+    copy.write("ucsync.toml", env.read("ucsync.toml"));
+    copy.write("data/secret.key", env.bytes("data/secret.key"));
+    copy.write("data/ucsync.db", env.bytes("data/ucsync.db"));
+    copy
+}
+
+/// The ids and statuses of the runs a store lists.
+fn runs(env: &Env) -> Vec<(i64, String)> {
+    let runs = env.json(&["runs"], 0);
+    let mut list: Vec<(i64, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["id"].as_i64().unwrap(), r["status"].to_string()))
+        .collect();
+    list.sort();
+    list
+}
+
+fn write_ahead_log(env: &Env) -> u64 {
+    std::fs::metadata(env.path("data/ucsync.db-wal")).map_or(0, |m| m.len())
+}
+
+#[test]
+fn a_command_leaves_the_whole_store_in_its_database_file() {
+    let env = Env::new();
+    env.write("ucsync.toml", forest_central_config("500", "", ""));
+    env.write("forest.csv", people(PEOPLE, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    env.json(&["sync-now"], 0);
+    assert_eq!(write_ahead_log(&env), 0, "a write-ahead log was left");
+
+    let copy = copy_of_the_database_file(&env);
+    let directory = env.directory();
+    assert_eq!(directory.len(), PEOPLE);
+    let copied = copy.directory();
+    assert_eq!(copied.len(), PEOPLE, "the copy misses entries");
+    assert_eq!(copied, directory);
+    assert_eq!(runs(&copy), runs(&env), "the copy misses runs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_leaves_the_whole_store_in_its_database_file() {
+    let (env, [viewer, operator, _]) = setup(PEOPLE);
+    let http = reqwest::Client::new();
+    let sync_now = |server: &Server| server.url("/api/v1/enterprises/default/sync-now");
+    let server = Server::start(&env);
+    let (status, body) = call(&http, "POST", &sync_now(&server), Some(&operator)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = wait_for_run(&http, &server, &viewer, body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(server.stop(), Some(0), "SIGTERM exits 0");
+    assert_eq!(write_ahead_log(&env), 0, "a write-ahead log was left");
+
+    let copy = copy_of_the_database_file(&env);
+    let directory = env.directory();
+    assert_eq!(directory.len(), PEOPLE);
+    let copied = copy.directory();
+    assert_eq!(copied.len(), PEOPLE, "the copy misses entries");
+    assert_eq!(copied, directory);
+    let listed = runs(&env);
+    assert!(listed.iter().any(|(id, _)| Some(*id) == run["id"].as_i64()));
+    assert_eq!(runs(&copy), listed, "the copy misses runs");
+
+    // Killed, a server leaves its last changes in the log; the next process that holds the
+    // data directory writes them into the file.
+    env.write("forest.csv", people(PEOPLE + 100, 0));
+    let server = Server::start(&env);
+    let (status, body) = call(&http, "POST", &sync_now(&server), Some(&operator)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = wait_for_run(&http, &server, &viewer, body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "success", "{run}");
+    drop(server); // kill -9
+    assert!(write_ahead_log(&env) > 0, "the killed server left no log");
+    let held: Value = env.json(&["sync-now"], 0);
+    assert_eq!(held["counters"]["added"], 0, "{held}");
+    assert_eq!(
+        write_ahead_log(&env),
+        0,
+        "the log was not written into the file"
+    );
+    let copy = copy_of_the_database_file(&env);
+    assert_eq!(copy.directory().len(), PEOPLE + 100);
+    assert_eq!(runs(&copy), runs(&env), "the copy misses runs");
+}

@@ -37,6 +37,28 @@ fn write_ahead_log(env: &Env) -> u64 {
     std::fs::metadata(env.path("data/ucsync.db-wal")).map_or(0, |m| m.len())
 }
 
+/// No log is left beside `ucsync.db`, and a copy of that file alone lists the same `people`
+/// entries and the same runs as the data directory.
+fn assert_the_file_alone_holds_the_store(env: &Env, people: usize) {
+    assert_eq!(write_ahead_log(env), 0, "a write-ahead log was left");
+    let copy = copy_of_the_database_file(env);
+    let directory = env.directory();
+    assert_eq!(directory.len(), people);
+    let copied = copy.directory();
+    assert_eq!(copied.len(), people, "the copy misses entries");
+    assert_eq!(copied, directory);
+    assert_eq!(runs(&copy), runs(env), "the copy misses runs");
+}
+
+/// A sync-now through the server's API, to its end.
+async fn sync_now(http: &reqwest::Client, server: &Server, operator: &str, viewer: &str) {
+    let url = server.url("/api/v1/enterprises/default/sync-now");
+    let (status, body) = call(http, "POST", &url, Some(operator)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let run = wait_for_run(http, server, viewer, body["run_id"].as_i64().unwrap()).await;
+    assert_eq!(run["status"], "success", "{run}");
+}
+
 #[test]
 fn a_command_leaves_the_whole_store_in_its_database_file() {
     let env = Env::new();
@@ -47,58 +69,26 @@ fn a_command_leaves_the_whole_store_in_its_database_file() {
         "externalId,email,displayName,phone,department\n",
     );
     env.json(&["sync-now"], 0);
-    assert_eq!(write_ahead_log(&env), 0, "a write-ahead log was left");
-
-    let copy = copy_of_the_database_file(&env);
-    let directory = env.directory();
-    assert_eq!(directory.len(), PEOPLE);
-    let copied = copy.directory();
-    assert_eq!(copied.len(), PEOPLE, "the copy misses entries");
-    assert_eq!(copied, directory);
-    assert_eq!(runs(&copy), runs(&env), "the copy misses runs");
+    assert_the_file_alone_holds_the_store(&env, PEOPLE);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_leaves_the_whole_store_in_its_database_file() {
     let (env, [viewer, operator, _]) = setup(PEOPLE);
     let http = reqwest::Client::new();
-    let sync_now = |server: &Server| server.url("/api/v1/enterprises/default/sync-now");
     let server = Server::start(&env);
-    let (status, body) = call(&http, "POST", &sync_now(&server), Some(&operator)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let run = wait_for_run(&http, &server, &viewer, body["run_id"].as_i64().unwrap()).await;
-    assert_eq!(run["status"], "success", "{run}");
+    sync_now(&http, &server, &operator, &viewer).await;
     assert_eq!(server.stop(), Some(0), "SIGTERM exits 0");
-    assert_eq!(write_ahead_log(&env), 0, "a write-ahead log was left");
-
-    let copy = copy_of_the_database_file(&env);
-    let directory = env.directory();
-    assert_eq!(directory.len(), PEOPLE);
-    let copied = copy.directory();
-    assert_eq!(copied.len(), PEOPLE, "the copy misses entries");
-    assert_eq!(copied, directory);
-    let listed = runs(&env);
-    assert!(listed.iter().any(|(id, _)| Some(*id) == run["id"].as_i64()));
-    assert_eq!(runs(&copy), listed, "the copy misses runs");
+    assert_the_file_alone_holds_the_store(&env, PEOPLE);
 
     // Killed, a server leaves its last changes in the log; the next process that holds the
     // data directory writes them into the file.
     env.write("forest.csv", people(PEOPLE + 100, 0));
     let server = Server::start(&env);
-    let (status, body) = call(&http, "POST", &sync_now(&server), Some(&operator)).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let run = wait_for_run(&http, &server, &viewer, body["run_id"].as_i64().unwrap()).await;
-    assert_eq!(run["status"], "success", "{run}");
+    sync_now(&http, &server, &operator, &viewer).await;
     drop(server); // kill -9
     assert!(write_ahead_log(&env) > 0, "the killed server left no log");
     let held: Value = env.json(&["sync-now"], 0);
     assert_eq!(held["counters"]["added"], 0, "{held}");
-    assert_eq!(
-        write_ahead_log(&env),
-        0,
-        "the log was not written into the file"
-    );
-    let copy = copy_of_the_database_file(&env);
-    assert_eq!(copy.directory().len(), PEOPLE + 100);
-    assert_eq!(runs(&copy), runs(&env), "the copy misses runs");
+    assert_the_file_alone_holds_the_store(&env, PEOPLE + 100);
 }

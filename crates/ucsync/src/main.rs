@@ -301,6 +301,9 @@ async fn open_held_store(data_dir: &Path) -> Result<(std::fs::File, Arc<SqliteSt
 static HELD: std::sync::Mutex<Vec<(std::fs::File, Arc<SqliteStore>)>> =
     std::sync::Mutex::new(Vec::new());
 
+/// How long the end of a command waits to write a store into its file.
+const FOLD_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// When the command ends (a server once it stopped), each store it held is written whole into
 /// its `ucsync.db` before the data directory is let go: SQLite would leave the last changes in
 /// `ucsync.db-wal` (all of a first sync, up to 128 MiB), which a backup that copies only the
@@ -310,13 +313,20 @@ static HELD: std::sync::Mutex<Vec<(std::fs::File, Arc<SqliteStore>)>> =
 async fn fold_held_stores() {
     let held = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
     for (_lock, store) in held {
-        match store.checkpoint().await {
-            Ok(true) => {}
-            Ok(false) => tracing::info!(
+        // Bounded: a write still under way (a preview the server was asked to stop holds the
+        // store until its step ends) does not keep the process from ending.
+        match tokio::time::timeout(FOLD_WITHIN, store.checkpoint()).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::info!(
                 store = store.path(),
                 "another process was reading the store: part of its write-ahead log stays beside it until the next checkpoint"
             ),
-            Err(e) => tracing::warn!(store = store.path(), "{e}"),
+            Ok(Err(e)) => tracing::warn!(store = store.path(), "{e}"),
+            Err(_) => tracing::warn!(
+                store = store.path(),
+                "the store was still being written after {} s: its last changes stay in its write-ahead log, which the next command that holds the data directory writes into the file",
+                FOLD_WITHIN.as_secs()
+            ),
         }
     }
 }

@@ -74,6 +74,9 @@ where
     Ok(out)
 }
 
+/// How long a statement waits for another process's lock on the file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a store and its preview sessions share.
 struct Shared {
     /// How connections to the file are opened (a preview session opens its own).
@@ -151,7 +154,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(std::time::Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             // SQLite's own page cache, per connection. The file's pages are also in the
             // system's page cache, so a miss costs a copy, not a disk read; a large cache costs
             // fresh memory, which this kind of machine makes slow to touch the first time (a
@@ -201,20 +204,30 @@ impl SqliteStore {
     /// Copies what the write-ahead log holds into `ucsync.db` and empties the log, so that the
     /// file alone holds the whole store: a copy of it taken while nothing runs (a backup) misses
     /// nothing, and the next process does not read the log again when it opens the store. Waits
-    /// (up to the busy timeout) for the readers of other processes; `false` when one still held
-    /// part of the log, which then stays for the next checkpoint. A preview session has nothing
-    /// of its own to fold: `true` at once.
+    /// a second at most for the readers of other processes (a long read must not hold a command
+    /// back from ending); `false` when one still held part of the log, which then stays for the
+    /// next checkpoint. A preview session has nothing of its own to fold: `true` at once.
     pub async fn checkpoint(&self) -> Result<bool> {
         if self.session.is_some() {
             return Ok(true);
         }
+        let doing = "writing the write-ahead log into the database file";
         let mut conn = self.lock().await;
-        let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlx::raw_sql("PRAGMA busy_timeout = 1000")
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing))?;
+        let busy = sqlx::query_scalar::<_, i64>("PRAGMA wal_checkpoint(TRUNCATE)")
             .fetch_one(&mut *conn)
             .await
-            .map_err(sql_err(
-                "writing the write-ahead log into the database file",
-            ))?;
+            .map_err(sql_err(doing));
+        let restore = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        let restored = sqlx::raw_sql(sqlx::AssertSqlSafe(restore))
+            .execute(&mut *conn)
+            .await
+            .map_err(sql_err(doing));
+        let busy = busy?;
+        restored?;
         Ok(busy == 0)
     }
 

@@ -72,6 +72,53 @@ fn a_command_leaves_the_whole_store_in_its_database_file() {
     assert_the_file_alone_holds_the_store(&env, PEOPLE);
 }
 
+/// A reader of another process holds a snapshot while a command ends: the command ends at
+/// once (the log stays), and the next one, with no reader left, writes the log into the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_of_another_process_does_not_hold_a_command_back() {
+    use sqlx::Connection;
+    let env = Env::new();
+    env.write("ucsync.toml", forest_central_config("500", "", ""));
+    env.write("forest.csv", people(PEOPLE, 0));
+    env.write(
+        "central.csv",
+        "externalId,email,displayName,phone,department\n",
+    );
+    env.json(&["sync-now"], 0);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(env.path("data/ucsync.db"))
+        .read_only(true);
+    let mut reader = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut reader).await.unwrap();
+    let before: i64 = sqlx::query_scalar("SELECT count(*) FROM entries")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    assert_eq!(before as usize, PEOPLE);
+
+    env.write("forest.csv", people(PEOPLE + 100, 0));
+    let began = std::time::Instant::now();
+    let report = env.json(&["sync-now"], 0);
+    assert_eq!(report["status"], "success", "{report}");
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(15),
+        "the reader held the command back {:?}",
+        began.elapsed()
+    );
+    assert!(write_ahead_log(&env) > 0, "the reader's snapshot was not kept");
+    let still: i64 = sqlx::query_scalar("SELECT count(*) FROM entries")
+        .fetch_one(&mut reader)
+        .await
+        .unwrap();
+    assert_eq!(still, before, "the reader's snapshot changed under it");
+    reader.close().await.unwrap();
+
+    env.json(&["sync-now"], 0);
+    assert_the_file_alone_holds_the_store(&env, PEOPLE + 100);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_server_leaves_the_whole_store_in_its_database_file() {
     let (env, [viewer, operator, _]) = setup(PEOPLE);

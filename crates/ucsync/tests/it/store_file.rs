@@ -59,8 +59,8 @@ async fn sync_now(http: &reqwest::Client, server: &Server, operator: &str, viewe
     assert_eq!(run["status"], "success", "{run}");
 }
 
-#[test]
-fn a_command_leaves_the_whole_store_in_its_database_file() {
+/// A forest of `PEOPLE` provisioned into a central file by one sync-now of the CLI.
+fn synced_forest() -> Env {
     let env = Env::new();
     env.write("ucsync.toml", forest_central_config("500", "", ""));
     env.write("forest.csv", people(PEOPLE, 0));
@@ -69,6 +69,12 @@ fn a_command_leaves_the_whole_store_in_its_database_file() {
         "externalId,email,displayName,phone,department\n",
     );
     env.json(&["sync-now"], 0);
+    env
+}
+
+#[test]
+fn a_command_leaves_the_whole_store_in_its_database_file() {
+    let env = synced_forest();
     assert_the_file_alone_holds_the_store(&env, PEOPLE);
 }
 
@@ -77,14 +83,7 @@ fn a_command_leaves_the_whole_store_in_its_database_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_of_another_process_does_not_hold_a_command_back() {
     use sqlx::Connection;
-    let env = Env::new();
-    env.write("ucsync.toml", forest_central_config("500", "", ""));
-    env.write("forest.csv", people(PEOPLE, 0));
-    env.write(
-        "central.csv",
-        "externalId,email,displayName,phone,department\n",
-    );
-    env.json(&["sync-now"], 0);
+    let env = synced_forest();
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(env.path("data/ucsync.db"))
         .read_only(true);
@@ -107,7 +106,10 @@ async fn a_reader_of_another_process_does_not_hold_a_command_back() {
         "the reader held the command back {:?}",
         began.elapsed()
     );
-    assert!(write_ahead_log(&env) > 0, "the reader's snapshot was not kept");
+    assert!(
+        write_ahead_log(&env) > 0,
+        "the reader's snapshot was not kept"
+    );
     let still: i64 = sqlx::query_scalar("SELECT count(*) FROM entries")
         .fetch_one(&mut reader)
         .await
